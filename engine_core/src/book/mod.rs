@@ -1,0 +1,377 @@
+//! L2 price-level order book for one instrument, in fixed point.
+//!
+//! [`L2Book`] validates every input against the instrument's grid (tick and lot size) and
+//! applies batches of normalized [`Event`]s atomically: a batch with one bad event is
+//! rejected whole, naming the event, and leaves the book unchanged.
+
+mod ladder;
+pub mod reference;
+
+use crate::error::{Error, Result};
+use crate::event::{flags, kind, Event, ASK, BID};
+use crate::fixed::{self, Grid};
+use ladder::Ladder;
+
+/// Side of the book (or of an order: a buy order is on the bid side).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Bids; a buy order.
+    Bid,
+    /// Asks; a sell order.
+    Ask,
+}
+
+impl Side {
+    /// From the event encoding (+1 bid, -1 ask).
+    pub fn from_i8(v: i8) -> Result<Side> {
+        match v {
+            BID => Ok(Side::Bid),
+            ASK => Ok(Side::Ask),
+            other => Err(Error::invalid("side", other, "must be 1 (bid) or -1 (ask)")),
+        }
+    }
+
+    /// The event encoding (+1 bid, -1 ask).
+    pub fn as_i8(self) -> i8 {
+        match self {
+            Side::Bid => BID,
+            Side::Ask => ASK,
+        }
+    }
+
+    /// The other side.
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Bid => Side::Ask,
+            Side::Ask => Side::Bid,
+        }
+    }
+}
+
+/// A price level: fixed-point price and quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Level {
+    /// Price, 1e-9 units.
+    pub price: i64,
+    /// Quantity, 1e-9 units.
+    pub qty: i64,
+}
+
+/// L2 book of one instrument. See the module docs.
+#[derive(Debug, Clone)]
+pub struct L2Book {
+    bids: Ladder,
+    asks: Ladder,
+    tick: Grid,
+    lot: Grid,
+    last_update_id: u64,
+    in_sync: bool,
+}
+
+impl L2Book {
+    /// An empty book on the grid of `tick_size` and `lot_size` (fixed point, both > 0).
+    pub fn new(tick_size: i64, lot_size: i64) -> Result<Self> {
+        Ok(L2Book {
+            bids: Ladder::with_capacity(1024),
+            asks: Ladder::with_capacity(1024),
+            tick: Grid::new("tick_size", tick_size)?,
+            lot: Grid::new("lot_size", lot_size)?,
+            last_update_id: 0,
+            in_sync: true,
+        })
+    }
+
+    /// Tick size, fixed point.
+    pub fn tick_size(&self) -> i64 {
+        self.tick.step()
+    }
+
+    /// Lot size, fixed point.
+    pub fn lot_size(&self) -> i64 {
+        self.lot.step()
+    }
+
+    /// Checks a level against the grid: price > 0 on the tick grid, qty >= 0 on the lot grid.
+    #[inline]
+    fn check(&self, price: i64, qty: i64) -> Result<()> {
+        if price <= 0 {
+            return Err(Error::invalid("price", fixed::format(price), "must be positive"));
+        }
+        if !self.tick.contains(price) {
+            return Err(Error::invalid(
+                "price",
+                fixed::format(price),
+                format!("not a multiple of the tick size {}", fixed::format(self.tick.step())),
+            ));
+        }
+        if qty < 0 {
+            return Err(Error::invalid("qty", fixed::format(qty), "must not be negative"));
+        }
+        if !self.lot.contains(qty) {
+            return Err(Error::invalid(
+                "qty",
+                fixed::format(qty),
+                format!("not a multiple of the lot size {}", fixed::format(self.lot.step())),
+            ));
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn set_unchecked(&mut self, side: Side, price: i64, qty: i64) {
+        match side {
+            Side::Bid => self.bids.set(price, qty),
+            Side::Ask => self.asks.set(-price, qty),
+        }
+    }
+
+    /// Sets one level (0 removes it), after validating it against the grid.
+    pub fn set_level(&mut self, side: Side, price: i64, qty: i64) -> Result<()> {
+        self.check(price, qty)?;
+        self.set_unchecked(side, price, qty);
+        Ok(())
+    }
+
+    /// Empties both sides.
+    pub fn clear(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+    }
+
+    /// Applies depth, snapshot and clear events; other kinds are ignored. The whole batch is
+    /// validated first: on error nothing is applied and the error names the event's index.
+    pub fn apply(&mut self, events: &[Event]) -> Result<(), (usize, Error)> {
+        for (i, e) in events.iter().enumerate() {
+            if matches!(e.kind, kind::DEPTH | kind::SNAPSHOT) {
+                let valid_fast = e.price > 0
+                    && e.qty >= 0
+                    && (e.side == BID || e.side == ASK)
+                    && self.tick.contains(e.price)
+                    && self.lot.contains(e.qty);
+                if !valid_fast {
+                    let err = Side::from_i8(e.side).and_then(|_| self.check(e.price, e.qty));
+                    return Err((i, err.expect_err("fast check failed, so the full check fails")));
+                }
+            }
+        }
+        for e in events {
+            match e.kind {
+                kind::DEPTH | kind::SNAPSHOT => {
+                    if e.side == BID {
+                        self.bids.set(e.price, e.qty);
+                    } else {
+                        self.asks.set(-e.price, e.qty);
+                    }
+                }
+                kind::CLEAR => self.clear(),
+                _ => continue,
+            }
+            if e.last_update_id != 0 {
+                self.last_update_id = e.last_update_id;
+            }
+            self.in_sync = e.flags & flags::OUT_OF_SYNC == 0;
+        }
+        Ok(())
+    }
+
+    /// Best bid.
+    #[inline]
+    pub fn best_bid(&self) -> Option<Level> {
+        self.bids.best().map(|(k, q)| Level { price: k, qty: q })
+    }
+
+    /// Best ask.
+    #[inline]
+    pub fn best_ask(&self) -> Option<Level> {
+        self.asks.best().map(|(k, q)| Level { price: -k, qty: q })
+    }
+
+    /// Best level of a side.
+    pub fn best(&self, side: Side) -> Option<Level> {
+        match side {
+            Side::Bid => self.best_bid(),
+            Side::Ask => self.best_ask(),
+        }
+    }
+
+    /// Quantity resting at `price` on `side` (0 when there is no level).
+    pub fn qty_at(&self, side: Side, price: i64) -> i64 {
+        match side {
+            Side::Bid => self.bids.get(price),
+            Side::Ask => self.asks.get(-price),
+        }
+    }
+
+    /// Levels of a side from the best outwards.
+    pub fn levels(&self, side: Side) -> impl Iterator<Item = Level> + '_ {
+        let (ladder, sign) = match side {
+            Side::Bid => (&self.bids, 1),
+            Side::Ask => (&self.asks, -1),
+        };
+        ladder.iter_from_best().map(move |(k, q)| Level { price: k * sign, qty: q })
+    }
+
+    /// Number of levels on a side.
+    pub fn depth(&self, side: Side) -> usize {
+        match side {
+            Side::Bid => self.bids.len(),
+            Side::Ask => self.asks.len(),
+        }
+    }
+
+    /// Mid price (float), when both sides have a level.
+    pub fn mid(&self) -> Option<f64> {
+        let (b, a) = (self.best_bid()?, self.best_ask()?);
+        Some((fixed::to_f64(b.price) + fixed::to_f64(a.price)) / 2.0)
+    }
+
+    /// Best ask minus best bid, fixed point (negative when crossed).
+    pub fn spread(&self) -> Option<i64> {
+        Some(self.best_ask()?.price - self.best_bid()?.price)
+    }
+
+    /// Size-weighted mid: (bid·ask_qty + ask·bid_qty) / (bid_qty + ask_qty).
+    pub fn microprice(&self) -> Option<f64> {
+        let (b, a) = (self.best_bid()?, self.best_ask()?);
+        let (bq, aq) = (b.qty as f64, a.qty as f64);
+        Some((fixed::to_f64(b.price) * aq + fixed::to_f64(a.price) * bq) / (bq + aq))
+    }
+
+    /// (bid volume − ask volume) / (bid volume + ask volume) over the best `n` levels of each
+    /// side, in [-1, 1]; `None` when both sides are empty.
+    pub fn imbalance(&self, n: usize) -> Option<f64> {
+        let bid: i128 = self.bids.iter_from_best().take(n).map(|(_, q)| i128::from(q)).sum();
+        let ask: i128 = self.asks.iter_from_best().take(n).map(|(_, q)| i128::from(q)).sum();
+        let total = bid + ask;
+        (total > 0).then(|| (bid - ask) as f64 / total as f64)
+    }
+
+    /// Walks the opposite side for an order of `side` and quantity `qty`: returns the average
+    /// price (float) and the quantity that the book could fill (fixed point, <= `qty`).
+    /// `None` when nothing could be filled.
+    pub fn cost_to_fill(&self, side: Side, qty: i64) -> Result<Option<(f64, i64)>> {
+        if qty <= 0 {
+            return Err(Error::invalid("qty", fixed::format(qty), "must be positive"));
+        }
+        let mut left = qty;
+        let mut notional: i128 = 0;
+        for level in self.levels(side.opposite()) {
+            let take = left.min(level.qty);
+            notional += i128::from(take) * i128::from(level.price);
+            left -= take;
+            if left == 0 {
+                break;
+            }
+        }
+        let filled = qty - left;
+        Ok((filled > 0).then(|| {
+            let avg = notional as f64 / filled as f64;
+            (avg / fixed::SCALE as f64, filled)
+        }))
+    }
+
+    /// True when the best bid is at or above the best ask.
+    pub fn is_crossed(&self) -> bool {
+        matches!((self.best_bid(), self.best_ask()), (Some(b), Some(a)) if b.price >= a.price)
+    }
+
+    /// `last_update_id` of the last applied event that carried one.
+    pub fn last_update_id(&self) -> u64 {
+        self.last_update_id
+    }
+
+    /// False when the last applied book event was flagged out of sync (see
+    /// [`flags::OUT_OF_SYNC`]): the book must not be traded on until a snapshot.
+    pub fn in_sync(&self) -> bool {
+        self.in_sync
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixed::SCALE;
+
+    fn px(x: f64) -> i64 {
+        fixed::from_f64("price", x).unwrap()
+    }
+
+    fn ev(kind: u8, side: i8, price: f64, qty: f64) -> Event {
+        Event { kind, side, price: px(price), qty: px(qty), ..Event::default() }
+    }
+
+    fn book() -> L2Book {
+        L2Book::new(px(0.1), px(0.001)).unwrap()
+    }
+
+    #[test]
+    fn top_of_book_and_derived_values() {
+        let mut b = book();
+        b.apply(&[
+            ev(kind::DEPTH, BID, 100.0, 1.0),
+            ev(kind::DEPTH, BID, 99.9, 2.0),
+            ev(kind::DEPTH, ASK, 100.2, 3.0),
+            ev(kind::DEPTH, ASK, 100.3, 1.0),
+        ])
+        .unwrap();
+        assert_eq!(b.best_bid(), Some(Level { price: px(100.0), qty: SCALE }));
+        assert_eq!(b.best_ask(), Some(Level { price: px(100.2), qty: 3 * SCALE }));
+        assert_eq!(b.spread(), Some(px(0.2)));
+        assert!((b.mid().unwrap() - 100.1).abs() < 1e-12);
+        assert!((b.microprice().unwrap() - (100.0 * 3.0 + 100.2 * 1.0) / 4.0).abs() < 1e-9);
+        assert!((b.imbalance(1).unwrap() - (1.0 - 3.0) / 4.0).abs() < 1e-12);
+        assert!((b.imbalance(5).unwrap() - (3.0 - 4.0) / 7.0).abs() < 1e-12);
+        let (avg, filled) = b.cost_to_fill(Side::Bid, px(3.5)).unwrap().unwrap();
+        assert_eq!(filled, px(3.5));
+        assert!((avg - (100.2 * 3.0 + 100.3 * 0.5) / 3.5).abs() < 1e-9);
+        let (_, filled) = b.cost_to_fill(Side::Bid, px(10.0)).unwrap().unwrap();
+        assert_eq!(filled, px(4.0));
+        assert!(!b.is_crossed());
+        b.set_level(Side::Bid, px(100.2), px(1.0)).unwrap();
+        assert!(b.is_crossed());
+    }
+
+    #[test]
+    fn clear_and_snapshot_rebuild() {
+        let mut b = book();
+        b.apply(&[ev(kind::DEPTH, BID, 100.0, 1.0)]).unwrap();
+        let mut clear = ev(kind::CLEAR, 0, 0.0, 0.0);
+        clear.last_update_id = 7;
+        b.apply(&[clear, ev(kind::SNAPSHOT, ASK, 101.0, 1.0)]).unwrap();
+        assert_eq!(b.best_bid(), None);
+        assert_eq!(b.depth(Side::Ask), 1);
+        assert_eq!(b.last_update_id(), 7);
+    }
+
+    #[test]
+    fn a_bad_event_rejects_the_whole_batch() {
+        let mut b = book();
+        let batch = [ev(kind::DEPTH, BID, 100.0, 1.0), ev(kind::DEPTH, BID, 100.05, 1.0)];
+        let (i, err) = b.apply(&batch).unwrap_err();
+        assert_eq!(i, 1);
+        assert!(err.to_string().contains("100.05"), "{err}");
+        assert_eq!(b.best_bid(), None);
+        for bad in [
+            ev(kind::DEPTH, BID, -1.0, 1.0),
+            ev(kind::DEPTH, BID, 0.0, 1.0),
+            ev(kind::DEPTH, BID, 100.0, -1.0),
+            ev(kind::DEPTH, BID, 100.0, 0.0005),
+            ev(kind::DEPTH, 3, 100.0, 1.0),
+        ] {
+            assert!(b.apply(&[bad]).is_err());
+        }
+        // Trades are not book events: nothing is validated or applied.
+        b.apply(&[ev(kind::TRADE, 0, 0.0, 0.0)]).unwrap();
+    }
+
+    #[test]
+    fn out_of_sync_flag_is_tracked() {
+        let mut b = book();
+        let mut e = ev(kind::DEPTH, BID, 100.0, 1.0);
+        e.flags = flags::OUT_OF_SYNC;
+        b.apply(&[e]).unwrap();
+        assert!(!b.in_sync());
+        b.apply(&[ev(kind::CLEAR, 0, 0.0, 0.0)]).unwrap();
+        assert!(b.in_sync());
+    }
+}

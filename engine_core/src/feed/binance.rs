@@ -1,0 +1,940 @@
+//! Binance market data: a message parser (raw websocket bytes -> normalized events) and the
+//! book-sync state machine of Binance's documented procedure, for spot and for futures
+//! (USD-M and COIN-M). The same code serves the capture reader and the live feed.
+//!
+//! Supported messages, raw or wrapped in a combined stream (`{"stream": .., "data": ..}`):
+//! `depthUpdate` diffs (`<symbol>@depth`, `@depth@100ms`, `@depth@0ms`, ...), `trade`,
+//! `aggTrade`, `bookTicker`, and REST depth snapshots (`{"lastUpdateId": .., "bids", "asks"}`).
+//! Subscription replies (`{"result": .., "id": ..}`) are recognised and produce no event.
+
+use std::collections::VecDeque;
+
+use super::json::{Cursor, JsonError};
+use crate::event::{flags, kind, Event, ASK, BID};
+use crate::fixed::{self, DecimalError};
+
+const MS: i64 = 1_000_000;
+
+/// Which of Binance's markets a stream comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Market {
+    /// Spot: depth events chain by `U == previous u + 1`.
+    Spot,
+    /// USD-M futures: depth events chain by `pu == previous u`.
+    UsdM,
+    /// COIN-M futures (inverse): chain like USD-M.
+    CoinM,
+}
+
+impl Market {
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Market::Spot => "spot",
+            Market::UsdM => "usdm",
+            Market::CoinM => "coinm",
+        }
+    }
+}
+
+/// What a message was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MsgKind {
+    /// Order book diff.
+    Depth,
+    /// Trade.
+    Trade,
+    /// Aggregated trade.
+    AggTrade,
+    /// Best bid/offer.
+    BookTicker,
+    /// REST depth snapshot.
+    Snapshot,
+    /// A subscription reply or other control message (no event).
+    Control,
+}
+
+impl MsgKind {
+    /// Every kind, in report order.
+    pub const ALL: [MsgKind; 6] = [
+        MsgKind::Depth,
+        MsgKind::Trade,
+        MsgKind::AggTrade,
+        MsgKind::BookTicker,
+        MsgKind::Snapshot,
+        MsgKind::Control,
+    ];
+
+    /// Lower-case name for reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            MsgKind::Depth => "depth",
+            MsgKind::Trade => "trade",
+            MsgKind::AggTrade => "agg_trade",
+            MsgKind::BookTicker => "book_ticker",
+            MsgKind::Snapshot => "snapshot",
+            MsgKind::Control => "control",
+        }
+    }
+}
+
+/// Why a message could not be parsed. The text names the field and the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<JsonError> for ParseError {
+    fn from(e: JsonError) -> Self {
+        ParseError(format!("malformed JSON: expected {} at byte {}", e.expected, e.at))
+    }
+}
+
+fn show(bytes: &[u8]) -> String {
+    let s = String::from_utf8_lossy(bytes);
+    if s.len() > 40 {
+        format!("{}...", &s[..s.char_indices().nth(40).map_or(s.len(), |(i, _)| i)])
+    } else {
+        s.into_owned()
+    }
+}
+
+fn decimal(field: &str, raw: &[u8]) -> Result<i64, ParseError> {
+    fixed::parse_decimal(raw).map_err(|e: DecimalError| ParseError(format!("{field} '{}': {e}", show(raw))))
+}
+
+/// The fields of one message, as found (absent fields are `None`).
+#[derive(Debug, Default)]
+struct Fields<'a> {
+    stream: Option<&'a [u8]>,
+    e: Option<&'a [u8]>,
+    event_time: Option<u64>,
+    tx_time: Option<u64>,
+    symbol: Option<&'a [u8]>,
+    first_id: Option<u64>,
+    last_id: Option<u64>,
+    prev_id: Option<i64>,
+    bid_px: Option<&'a [u8]>,
+    bid_qty: Option<&'a [u8]>,
+    ask_px: Option<&'a [u8]>,
+    ask_qty: Option<&'a [u8]>,
+    agg_id: Option<u64>,
+    trade_id: Option<u64>,
+    price: Option<&'a [u8]>,
+    qty: Option<&'a [u8]>,
+    buyer_maker: Option<bool>,
+    exec_type: Option<&'a [u8]>,
+    snapshot_id: Option<u64>,
+    has_levels: bool,
+    control: bool,
+}
+
+/// One parsed message. Book levels are left in the parser's buffers ([`Parser::bids`],
+/// [`Parser::asks`]) so that parsing allocates nothing once warm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message<'a> {
+    /// What it is.
+    pub kind: MsgKind,
+    /// Symbol as sent (`None` for snapshots and control messages).
+    pub symbol: Option<&'a [u8]>,
+    /// Exchange time, ns (transaction time when sent, else event time); 0 when absent.
+    pub exch_ts: i64,
+    /// Depth: first update id `U`; snapshot: `lastUpdateId`; bookTicker: `u`.
+    pub first_id: u64,
+    /// Depth: final update id `u`; snapshot: `lastUpdateId`; bookTicker: `u`.
+    pub last_id: u64,
+    /// Futures depth: previous final update id `pu`.
+    pub prev_id: Option<i64>,
+    /// Trade id (`t`, or `a` for aggTrade).
+    pub trade_id: u64,
+    /// Trade price or best bid price.
+    pub price: i64,
+    /// Trade quantity or best bid quantity.
+    pub qty: i64,
+    /// Best ask price (bookTicker).
+    pub ask_price: i64,
+    /// Best ask quantity (bookTicker).
+    pub ask_qty: i64,
+    /// Trade aggressor: +1 buy, -1 sell.
+    pub side: i8,
+    /// Event flags that follow from the message itself (no exchange time, non-market trade).
+    pub flags: u16,
+}
+
+/// Binance message parser with reusable level buffers.
+#[derive(Debug, Default)]
+pub struct Parser {
+    /// Bid levels (price, qty) of the last depth or snapshot message.
+    pub bids: Vec<(i64, i64)>,
+    /// Ask levels (price, qty) of the last depth or snapshot message.
+    pub asks: Vec<(i64, i64)>,
+}
+
+fn levels(c: &mut Cursor<'_>, out: &mut Vec<(i64, i64)>, name: &str) -> Result<(), ParseError> {
+    out.clear();
+    c.expect(b'[', "'[' (a list of levels)")?;
+    let mut first = true;
+    while c.more(first)? {
+        first = false;
+        c.expect(b'[', "'[' (a [price, qty] level)")?;
+        let p = c.string()?;
+        c.expect(b',', "','")?;
+        let q = c.string()?;
+        // Exchanges may append fields to a level; skip them.
+        while c.more(false)? {
+            c.skip()?;
+        }
+        let i = out.len();
+        let price = decimal(name, p).map_err(|e| ParseError(format!("{name}[{i}] price: {}", e.0)))?;
+        let qty = decimal(name, q).map_err(|e| ParseError(format!("{name}[{i}] qty: {}", e.0)))?;
+        out.push((price, qty));
+    }
+    Ok(())
+}
+
+impl Parser {
+    /// A parser with empty buffers.
+    pub fn new() -> Self {
+        Parser { bids: Vec::with_capacity(1024), asks: Vec::with_capacity(1024) }
+    }
+
+    fn fields<'a>(&mut self, c: &mut Cursor<'a>, f: &mut Fields<'a>, nested: bool) -> Result<(), ParseError> {
+        c.object()?;
+        let mut first = true;
+        while let Some(k) = c.key(first)? {
+            first = false;
+            match k {
+                b"e" => f.e = Some(c.string()?),
+                b"E" => f.event_time = Some(c.u64()?),
+                b"T" => f.tx_time = Some(c.u64()?),
+                b"s" => f.symbol = Some(c.string()?),
+                b"U" => f.first_id = Some(c.u64()?),
+                b"u" => f.last_id = Some(c.u64()?),
+                b"pu" => f.prev_id = Some(c.i64()?),
+                b"b" | b"bids" if c.peek() == Some(b'[') => {
+                    levels(c, &mut self.bids, "bids")?;
+                    f.has_levels = true;
+                }
+                b"a" | b"asks" if c.peek() == Some(b'[') => {
+                    levels(c, &mut self.asks, "asks")?;
+                    f.has_levels = true;
+                }
+                b"b" => f.bid_px = Some(c.string()?),
+                b"B" => f.bid_qty = Some(c.string()?),
+                b"a" if c.peek() == Some(b'"') => f.ask_px = Some(c.string()?),
+                b"a" => f.agg_id = Some(c.u64()?),
+                b"A" => f.ask_qty = Some(c.string()?),
+                b"t" => f.trade_id = Some(c.u64()?),
+                b"p" => f.price = Some(c.string()?),
+                b"q" => f.qty = Some(c.string()?),
+                b"m" => f.buyer_maker = Some(c.bool()?),
+                b"X" => f.exec_type = Some(c.string()?),
+                b"lastUpdateId" => f.snapshot_id = Some(c.u64()?),
+                b"stream" if !nested => f.stream = Some(c.string()?),
+                b"data" if !nested && c.peek() == Some(b'{') => self.fields(c, f, true)?,
+                b"result" | b"id" if !nested => {
+                    f.control = true;
+                    c.skip()?;
+                }
+                _ => c.skip()?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses one message (raw bytes as received).
+    pub fn parse<'a>(&mut self, msg: &'a [u8]) -> Result<Message<'a>, ParseError> {
+        let mut c = Cursor::new(msg);
+        let mut f = Fields::default();
+        self.fields(&mut c, &mut f, false)?;
+        if !c.at_end() {
+            return Err(ParseError("malformed JSON: data after the end of the message".into()));
+        }
+        let kind = classify(&f)?;
+        if !f.has_levels {
+            self.bids.clear();
+            self.asks.clear();
+        }
+        let time = f.tx_time.or(f.event_time);
+        let exch_ts = match time {
+            Some(ms) => i64::try_from(ms).ok().and_then(|ms| ms.checked_mul(MS)).ok_or_else(|| {
+                ParseError(format!("exchange time {ms} ms is out of range"))
+            })?,
+            None => 0,
+        };
+        let mut m = Message {
+            kind,
+            symbol: f.symbol,
+            exch_ts,
+            first_id: 0,
+            last_id: 0,
+            prev_id: None,
+            trade_id: 0,
+            price: 0,
+            qty: 0,
+            ask_price: 0,
+            ask_qty: 0,
+            side: 0,
+            flags: if time.is_none() { flags::NO_EXCH_TS } else { 0 },
+        };
+        let need = |v: Option<u64>, name: &str| {
+            v.ok_or_else(|| ParseError(format!("{} message without '{name}'", kind.name())))
+        };
+        let need_s = |v: Option<&'a [u8]>, name: &str| {
+            v.ok_or_else(|| ParseError(format!("{} message without '{name}'", kind.name())))
+        };
+        match kind {
+            MsgKind::Depth => {
+                m.first_id = need(f.first_id, "U")?;
+                m.last_id = need(f.last_id, "u")?;
+                m.prev_id = f.prev_id;
+                if !f.has_levels {
+                    return Err(ParseError("depth message without 'b'/'a' level lists".into()));
+                }
+                if m.first_id > m.last_id {
+                    return Err(ParseError(format!("depth message with U {} > u {}", m.first_id, m.last_id)));
+                }
+            }
+            MsgKind::Snapshot => {
+                let id = need(f.snapshot_id, "lastUpdateId")?;
+                m.first_id = id;
+                m.last_id = id;
+            }
+            MsgKind::Trade | MsgKind::AggTrade => {
+                if kind == MsgKind::Trade {
+                    m.trade_id = need(f.trade_id, "t")?;
+                } else {
+                    m.trade_id = need(f.agg_id, "a")?;
+                }
+                m.price = decimal("p", need_s(f.price, "p")?)?;
+                m.qty = decimal("q", need_s(f.qty, "q")?)?;
+                let maker = f.buyer_maker.ok_or_else(|| ParseError(format!("{} message without 'm'", kind.name())))?;
+                m.side = if maker { ASK } else { BID };
+                if matches!(f.exec_type, Some(x) if x != b"MARKET") {
+                    m.flags |= flags::NON_MARKET_TRADE;
+                }
+            }
+            MsgKind::BookTicker => {
+                m.first_id = need(f.last_id, "u")?;
+                m.last_id = m.first_id;
+                m.price = decimal("b", need_s(f.bid_px, "b")?)?;
+                m.qty = decimal("B", need_s(f.bid_qty, "B")?)?;
+                m.ask_price = decimal("a", need_s(f.ask_px, "a")?)?;
+                m.ask_qty = decimal("A", need_s(f.ask_qty, "A")?)?;
+            }
+            MsgKind::Control => {}
+        }
+        Ok(m)
+    }
+}
+
+fn kind_of_stream(stream: &[u8]) -> Option<MsgKind> {
+    let at = memchr::memchr(b'@', stream)?;
+    let tail = &stream[at + 1..];
+    let name = tail.split(|&b| b == b'@').next().unwrap_or(tail);
+    match name {
+        b"depth" => Some(MsgKind::Depth),
+        b"trade" => Some(MsgKind::Trade),
+        b"aggTrade" => Some(MsgKind::AggTrade),
+        b"bookTicker" => Some(MsgKind::BookTicker),
+        _ => None,
+    }
+}
+
+fn kind_of_event(e: &[u8]) -> Option<MsgKind> {
+    match e {
+        b"depthUpdate" => Some(MsgKind::Depth),
+        b"trade" => Some(MsgKind::Trade),
+        b"aggTrade" => Some(MsgKind::AggTrade),
+        b"bookTicker" => Some(MsgKind::BookTicker),
+        _ => None,
+    }
+}
+
+fn classify(f: &Fields<'_>) -> Result<MsgKind, ParseError> {
+    if let Some(stream) = f.stream {
+        let k = kind_of_stream(stream)
+            .ok_or_else(|| ParseError(format!("unknown stream '{}'", show(stream))))?;
+        if let Some(e) = f.e {
+            if kind_of_event(e) != Some(k) {
+                return Err(ParseError(format!("stream '{}' carries event '{}'", show(stream), show(e))));
+            }
+        }
+        return Ok(k);
+    }
+    if let Some(e) = f.e {
+        return kind_of_event(e).ok_or_else(|| ParseError(format!("unknown event type '{}'", show(e))));
+    }
+    if f.snapshot_id.is_some() && f.has_levels {
+        return Ok(MsgKind::Snapshot);
+    }
+    if f.last_id.is_some() && f.bid_px.is_some() && f.ask_px.is_some() {
+        return Ok(MsgKind::BookTicker);
+    }
+    if f.control {
+        return Ok(MsgKind::Control);
+    }
+    Err(ParseError("unrecognised message: no stream, no event type, not a depth snapshot".into()))
+}
+
+/// A detected gap in the depth chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Gap {
+    /// Index in the output event stream where the out-of-sync region begins.
+    pub event_index: u64,
+    /// Source position (file, line) of the message that revealed the gap.
+    pub source: usize,
+    /// 1-based line of that message in its source (0 for live messages).
+    pub line: u64,
+    /// Local receive time of that message, ns.
+    pub local_ts: i64,
+    /// The update id that was expected (`pu`, `U`, or the snapshot's id).
+    pub expected: u64,
+    /// The update id that came instead.
+    pub got: u64,
+    /// Which check failed: `"pu"` (futures chain), `"U"` (spot chain), or `"first"` (the first
+    /// event after a snapshot does not cover the snapshot id).
+    pub check: &'static str,
+}
+
+/// Where a message came from, for gap reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// Index of the source (file) in the stream.
+    pub source: usize,
+    /// 1-based line, 0 when not line-oriented.
+    pub line: u64,
+    /// Local receive time, ns.
+    pub local_ts: i64,
+}
+
+/// Counters kept by the sync state machine.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncStats {
+    /// Depth messages dropped as stale (older than the snapshot or already applied).
+    pub stale_messages: u64,
+    /// Level updates inside those stale messages.
+    pub stale_events: u64,
+    /// Events emitted with the OUT_OF_SYNC flag.
+    pub unsynced_events: u64,
+    /// Snapshots applied.
+    pub snapshots: u64,
+    /// Every gap detected (the list may be capped, this count is not).
+    pub gap_count: u64,
+    /// Events emitted in total.
+    pub emitted: u64,
+}
+
+/// Limits on the buffer kept while waiting for a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncConfig {
+    /// Depth messages kept at most; older ones are emitted flagged out of sync.
+    pub max_pending: usize,
+    /// Depth messages older than this (local time, ns) than the newest are emitted flagged.
+    pub pending_window_ns: i64,
+    /// At most this many gaps are kept in the list (all are counted).
+    pub max_gaps_listed: usize,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig { max_pending: 10_000, pending_window_ns: 10_000_000_000, max_gaps_listed: 10_000 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// No usable snapshot: depth messages are buffered.
+    Waiting,
+    /// A snapshot with this id was applied; the first depth event must cover it.
+    AwaitFirst(u64),
+    /// In sync; the last applied depth message ended at this `u`.
+    Synced(u64),
+}
+
+#[derive(Debug)]
+struct Pending {
+    first: u64,
+    last: u64,
+    prev: Option<i64>,
+    origin: Origin,
+    events: Vec<Event>,
+}
+
+/// Binance's book-sync procedure as a state machine: feed it parsed messages in arrival
+/// order; it appends normalized events to `out` in the order a live system applies them.
+///
+/// - Before a snapshot, depth messages are buffered (bounded by [`SyncConfig`]; overflow is
+///   emitted flagged OUT_OF_SYNC, never dropped).
+/// - A snapshot emits CLEAR + SNAPSHOT levels, then the buffer is replayed: stale messages are
+///   dropped and counted; the first applied one must cover the snapshot id.
+/// - Then every depth message must chain on the previous one (`pu == u` for futures,
+///   `U == u + 1` for spot). A break is a [`Gap`]: recorded, and everything after it is
+///   flagged OUT_OF_SYNC until the next snapshot.
+///
+/// Trades and book tickers pass straight through (flagged while the book is out of sync).
+#[derive(Debug)]
+pub struct BookSync {
+    config: SyncConfig,
+    state: State,
+    market: Option<Market>,
+    pending: VecDeque<Pending>,
+    spare: Vec<Vec<Event>>,
+    /// Gaps found so far (at most `max_gaps_listed`).
+    pub gaps: Vec<Gap>,
+    /// Counters.
+    pub stats: SyncStats,
+    instrument: u32,
+}
+
+impl BookSync {
+    /// A state machine waiting for its first snapshot.
+    pub fn new(config: SyncConfig) -> Self {
+        BookSync {
+            config,
+            state: State::Waiting,
+            market: None,
+            pending: VecDeque::new(),
+            spare: Vec::new(),
+            gaps: Vec::new(),
+            stats: SyncStats::default(),
+            instrument: 0,
+        }
+    }
+
+    /// Sets the instrument index written into every event.
+    pub fn set_instrument(&mut self, instrument: u32) {
+        self.instrument = instrument;
+    }
+
+    /// The market, once a depth message or symbol has revealed it.
+    pub fn market(&self) -> Option<Market> {
+        self.market
+    }
+
+    /// True when the book built from the emitted events is in sync.
+    pub fn in_sync(&self) -> bool {
+        matches!(self.state, State::Synced(_) | State::AwaitFirst(_))
+    }
+
+    /// Depth messages buffered while waiting for a snapshot.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn unsynced_flag(&self) -> u16 {
+        if self.in_sync() {
+            0
+        } else {
+            flags::OUT_OF_SYNC
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, out: &mut Vec<Event>, e: Event) {
+        if e.flags & flags::OUT_OF_SYNC != 0 {
+            self.stats.unsynced_events += 1;
+        }
+        self.stats.emitted += 1;
+        out.push(e);
+    }
+
+    /// Feeds one parsed message; `parser` holds its levels.
+    pub fn on_message(
+        &mut self,
+        m: &Message<'_>,
+        parser: &Parser,
+        origin: Origin,
+        out: &mut Vec<Event>,
+    ) -> Result<(), ParseError> {
+        let base = Event {
+            exch_ts: m.exch_ts,
+            local_ts: origin.local_ts,
+            instrument: self.instrument,
+            flags: m.flags,
+            ..Event::default()
+        };
+        match m.kind {
+            MsgKind::Depth => self.on_depth(m, parser, origin, base, out),
+            MsgKind::Snapshot => {
+                self.on_snapshot(m, parser, base, out);
+                Ok(())
+            }
+            MsgKind::Trade | MsgKind::AggTrade => {
+                let mut e = base;
+                e.kind = kind::TRADE;
+                e.side = m.side;
+                e.price = m.price;
+                e.qty = m.qty;
+                e.trade_id = m.trade_id;
+                e.flags |= flags::LAST_IN_MESSAGE | self.unsynced_flag();
+                self.push(out, e);
+                Ok(())
+            }
+            MsgKind::BookTicker => {
+                let mut e = base;
+                e.kind = kind::BBO;
+                e.first_update_id = m.first_id;
+                e.last_update_id = m.last_id;
+                e.flags |= self.unsynced_flag();
+                let (mut bid, mut ask) = (e, e);
+                bid.side = BID;
+                bid.price = m.price;
+                bid.qty = m.qty;
+                ask.side = ASK;
+                ask.price = m.ask_price;
+                ask.qty = m.ask_qty;
+                ask.flags |= flags::LAST_IN_MESSAGE;
+                self.push(out, bid);
+                self.push(out, ask);
+                Ok(())
+            }
+            MsgKind::Control => Ok(()),
+        }
+    }
+
+    fn depth_events(base: Event, m: &Message<'_>, parser: &Parser, flags_: u16, out: &mut Vec<Event>) {
+        let mut e = base;
+        e.kind = kind::DEPTH;
+        e.first_update_id = m.first_id;
+        e.last_update_id = m.last_id;
+        e.flags |= flags_;
+        let start = out.len();
+        out.reserve(parser.bids.len() + parser.asks.len());
+        e.side = BID;
+        for &(p, q) in &parser.bids {
+            e.price = p;
+            e.qty = q;
+            out.push(e);
+        }
+        e.side = ASK;
+        for &(p, q) in &parser.asks {
+            e.price = p;
+            e.qty = q;
+            out.push(e);
+        }
+        if out.len() > start {
+            let last = out.len() - 1;
+            out[last].flags |= flags::LAST_IN_MESSAGE;
+        }
+    }
+
+    fn on_depth(
+        &mut self,
+        m: &Message<'_>,
+        parser: &Parser,
+        origin: Origin,
+        base: Event,
+        out: &mut Vec<Event>,
+    ) -> Result<(), ParseError> {
+        let futures = m.prev_id.is_some();
+        match self.market {
+            None => {
+                self.market = Some(if futures {
+                    if m.symbol.is_some_and(|s| s.contains(&b'_')) {
+                        Market::CoinM
+                    } else {
+                        Market::UsdM
+                    }
+                } else {
+                    Market::Spot
+                });
+            }
+            Some(Market::Spot) if futures => {
+                return Err(ParseError("futures depth message (with 'pu') in a spot stream".into()));
+            }
+            Some(Market::UsdM | Market::CoinM) if !futures => {
+                return Err(ParseError("depth message without 'pu' in a futures stream".into()));
+            }
+            Some(_) => {}
+        }
+        let mut events = self.spare.pop().unwrap_or_default();
+        events.clear();
+        Self::depth_events(base, m, parser, 0, &mut events);
+        let p = Pending { first: m.first_id, last: m.last_id, prev: m.prev_id, origin, events };
+        self.route(p, out);
+        Ok(())
+    }
+
+    /// Applies the chain rules to one depth message (live or from the buffer).
+    fn route(&mut self, p: Pending, out: &mut Vec<Event>) {
+        let spot = self.market == Some(Market::Spot);
+        match self.state {
+            State::Waiting => {
+                self.pending.push_back(p);
+                self.trim_pending(out);
+            }
+            State::AwaitFirst(id) => {
+                let stale = if spot { p.last <= id } else { p.last < id };
+                if stale {
+                    self.stats.stale_messages += 1;
+                    self.stats.stale_events += p.events.len() as u64;
+                    self.recycle(p.events);
+                    return;
+                }
+                let needed = if spot { id + 1 } else { id };
+                if p.first <= needed {
+                    self.emit(p, 0, out);
+                } else {
+                    self.gap(&p, needed, p.first, "first");
+                    self.route(p, out);
+                }
+            }
+            State::Synced(last) => {
+                let (ok, stale, expected, got, check) = if spot {
+                    (p.first == last + 1, p.last <= last, last + 1, p.first, "U")
+                } else {
+                    let prev = p.prev.unwrap_or(-1);
+                    (prev == last as i64, false, last, prev as u64, "pu")
+                };
+                if ok {
+                    self.emit(p, 0, out);
+                } else if stale {
+                    self.stats.stale_messages += 1;
+                    self.stats.stale_events += p.events.len() as u64;
+                    self.recycle(p.events);
+                } else {
+                    self.gap(&p, expected, got, check);
+                    self.route(p, out);
+                }
+            }
+        }
+    }
+
+    fn emit(&mut self, p: Pending, extra_flags: u16, out: &mut Vec<Event>) {
+        if extra_flags == 0 {
+            self.state = State::Synced(p.last);
+        }
+        self.stats.emitted += p.events.len() as u64;
+        if extra_flags != 0 {
+            self.stats.unsynced_events += p.events.len() as u64;
+            out.extend(p.events.iter().map(|e| Event { flags: e.flags | extra_flags, ..*e }));
+        } else {
+            out.extend_from_slice(&p.events);
+        }
+        self.recycle(p.events);
+    }
+
+    fn recycle(&mut self, v: Vec<Event>) {
+        if self.spare.len() < 64 {
+            self.spare.push(v);
+        }
+    }
+
+    fn gap(&mut self, p: &Pending, expected: u64, got: u64, check: &'static str) {
+        self.stats.gap_count += 1;
+        if self.gaps.len() < self.config.max_gaps_listed {
+            self.gaps.push(Gap {
+                event_index: self.stats.emitted,
+                source: p.origin.source,
+                line: p.origin.line,
+                local_ts: p.origin.local_ts,
+                expected,
+                got,
+                check,
+            });
+        }
+        self.state = State::Waiting;
+    }
+
+    fn trim_pending(&mut self, out: &mut Vec<Event>) {
+        let newest = self.pending.back().map_or(0, |p| p.origin.local_ts);
+        while let Some(front) = self.pending.front() {
+            let too_many = self.pending.len() > self.config.max_pending;
+            let too_old = newest.saturating_sub(front.origin.local_ts) > self.config.pending_window_ns;
+            if !(too_many || too_old) {
+                break;
+            }
+            let p = self.pending.pop_front().expect("front exists");
+            self.emit(p, flags::OUT_OF_SYNC, out);
+        }
+    }
+
+    fn on_snapshot(&mut self, m: &Message<'_>, parser: &Parser, base: Event, out: &mut Vec<Event>) {
+        self.stats.snapshots += 1;
+        let id = m.last_id;
+        let mut e = base;
+        e.first_update_id = id;
+        e.last_update_id = id;
+        e.kind = kind::CLEAR;
+        let n = parser.bids.len() + parser.asks.len();
+        if n == 0 {
+            e.flags |= flags::LAST_IN_MESSAGE;
+        }
+        self.push(out, e);
+        e.kind = kind::SNAPSHOT;
+        out.reserve(n);
+        e.side = BID;
+        for &(p, q) in &parser.bids {
+            e.price = p;
+            e.qty = q;
+            self.push(out, e);
+        }
+        e.side = ASK;
+        for &(p, q) in &parser.asks {
+            e.price = p;
+            e.qty = q;
+            self.push(out, e);
+        }
+        if n > 0 {
+            let last = out.len() - 1;
+            out[last].flags |= flags::LAST_IN_MESSAGE;
+        }
+        self.state = State::AwaitFirst(id);
+        let buffered = std::mem::take(&mut self.pending);
+        for p in buffered {
+            self.route(p, out);
+        }
+    }
+
+    /// End of stream: whatever is still buffered is emitted flagged OUT_OF_SYNC.
+    pub fn finish(&mut self, out: &mut Vec<Event>) {
+        while let Some(p) = self.pending.pop_front() {
+            self.emit(p, flags::OUT_OF_SYNC, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixed::SCALE;
+
+    const FUT_DEPTH: &[u8] = br#"{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1723161256299,"T":1723161256298,"s":"BTCUSDT","U":10,"u":12,"pu":9,"b":[["61496.50","0.010"],["61510.90","0.000"]],"a":[["61600.1","2"]]}}"#;
+
+    #[test]
+    fn parses_a_futures_depth_message() {
+        let mut p = Parser::new();
+        let m = p.parse(FUT_DEPTH).unwrap();
+        assert_eq!(m.kind, MsgKind::Depth);
+        assert_eq!((m.first_id, m.last_id, m.prev_id), (10, 12, Some(9)));
+        assert_eq!(m.exch_ts, 1_723_161_256_298 * MS);
+        assert_eq!(m.symbol, Some(&b"BTCUSDT"[..]));
+        assert_eq!(p.bids, vec![(61_496_500_000_000, 10_000_000), (61_510_900_000_000, 0)]);
+        assert_eq!(p.asks, vec![(61_600_100_000_000, 2 * SCALE)]);
+    }
+
+    #[test]
+    fn parses_trades_tickers_snapshots_and_control() {
+        let mut p = Parser::new();
+        let t = p
+            .parse(br#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"T":2,"s":"BTCUSDT","t":77,"p":"100.5","q":"0.003","X":"MARKET","m":true}}"#)
+            .unwrap();
+        assert_eq!((t.kind, t.trade_id, t.price, t.qty, t.side, t.flags), (MsgKind::Trade, 77, 100_500_000_000, 3_000_000, ASK, 0));
+        let adl = p
+            .parse(br#"{"e":"trade","E":1,"T":2,"s":"BTCUSDT","t":78,"p":"1","q":"1","X":"ADL","m":false}"#)
+            .unwrap();
+        assert_eq!((adl.side, adl.flags), (BID, flags::NON_MARKET_TRADE));
+        let spot_bbo = p
+            .parse(br#"{"stream":"btcusdt@bookTicker","data":{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}}"#)
+            .unwrap();
+        assert_eq!(spot_bbo.kind, MsgKind::BookTicker);
+        assert_eq!(spot_bbo.flags, flags::NO_EXCH_TS);
+        assert_eq!(spot_bbo.ask_qty, 40_660_000_000);
+        let snap = p.parse(br#"{"lastUpdateId":5,"bids":[["1.0","2"]],"asks":[]}"#).unwrap();
+        assert_eq!((snap.kind, snap.last_id), (MsgKind::Snapshot, 5));
+        assert_eq!(p.bids.len(), 1);
+        assert_eq!(p.parse(br#"{"result":null,"id":1}"#).unwrap().kind, MsgKind::Control);
+        let agg = p
+            .parse(br#"{"e":"aggTrade","E":1,"s":"X","a":9,"p":"1","q":"1","f":1,"l":2,"T":3,"m":false}"#)
+            .unwrap();
+        assert_eq!((agg.kind, agg.trade_id), (MsgKind::AggTrade, 9));
+    }
+
+    #[test]
+    fn errors_name_the_field_and_value() {
+        let mut p = Parser::new();
+        let cases: [(&[u8], &str); 7] = [
+            (br#"{"stream":"btcusdt@kline_1m","data":{}}"#, "unknown stream 'btcusdt@kline_1m'"),
+            (br#"{"stream":"btcusdt@trade","data":{"e":"trade","t":1,"p":"1x0","q":"1","m":true}}"#, "p '1x0': not a decimal number"),
+            (br#"{"e":"depthUpdate","U":1,"u":2,"b":[["abc","1"]],"a":[]}"#, "bids[0] price"),
+            (br#"{"e":"depthUpdate","u":2,"b":[],"a":[]}"#, "without 'U'"),
+            (br#"{"e":"depthUpdate","U":1,"u":2,"b":[["1","1"]"#, "malformed JSON"),
+            (br#"{"e":"weird"}"#, "unknown event type 'weird'"),
+            (br#"{"stream":"btcusdt@trade","data":{"e":"depthUpdate"}}"#, "carries event"),
+        ];
+        for (msg, want) in cases {
+            let err = p.parse(msg).unwrap_err().0;
+            assert!(err.contains(want), "{err:?} should contain {want:?}");
+        }
+    }
+
+    fn feed(sync: &mut BookSync, p: &mut Parser, msg: &str, line: u64, out: &mut Vec<Event>) {
+        let m = p.parse(msg.as_bytes()).unwrap();
+        sync.on_message(&m, p, Origin { source: 0, line, local_ts: line as i64 }, out).unwrap();
+    }
+
+    fn fut(u_first: u64, u_last: u64, pu: u64) -> String {
+        format!(r#"{{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":{u_first},"u":{u_last},"pu":{pu},"b":[["100.0","1"]],"a":[]}}"#)
+    }
+
+    #[test]
+    fn futures_sync_buffers_drops_stale_and_detects_gaps() {
+        let (mut s, mut p, mut out) = (BookSync::new(SyncConfig::default()), Parser::new(), Vec::new());
+        feed(&mut s, &mut p, &fut(1, 5, 0), 1, &mut out); // stale after snapshot 8
+        feed(&mut s, &mut p, &fut(6, 9, 5), 2, &mut out); // covers 8: first applied
+        assert!(out.is_empty(), "buffered before the snapshot");
+        feed(&mut s, &mut p, r#"{"lastUpdateId":8,"bids":[["99.0","1"]],"asks":[["101.0","1"]]}"#, 3, &mut out);
+        assert_eq!(out.iter().map(|e| e.kind).collect::<Vec<_>>(), [kind::CLEAR, kind::SNAPSHOT, kind::SNAPSHOT, kind::DEPTH]);
+        assert_eq!(out[3].last_update_id, 9);
+        assert_eq!(s.stats.stale_messages, 1);
+        feed(&mut s, &mut p, &fut(10, 11, 9), 4, &mut out);
+        assert_eq!(s.stats.gap_count, 0);
+        feed(&mut s, &mut p, &fut(15, 16, 14), 5, &mut out); // pu 14 != 11
+        assert_eq!(s.stats.gap_count, 1);
+        let g = &s.gaps[0];
+        assert_eq!((g.line, g.expected, g.got, g.check, g.event_index), (5, 11, 14, "pu", 5));
+        feed(&mut s, &mut p, &fut(17, 18, 16), 6, &mut out);
+        s.finish(&mut out);
+        assert_eq!(out.len(), 7);
+        assert!(out[5..].iter().all(|e| e.has(flags::OUT_OF_SYNC)));
+        assert_eq!(s.stats.unsynced_events, 2);
+    }
+
+    #[test]
+    fn spot_sync_uses_u_plus_one() {
+        let (mut s, mut p, mut out) = (BookSync::new(SyncConfig::default()), Parser::new(), Vec::new());
+        let spot = |a: u64, b: u64| format!(r#"{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":{a},"u":{b},"b":[],"a":[["5.00","1"]]}}"#);
+        feed(&mut s, &mut p, &spot(1, 8), 1, &mut out); // u <= 8: stale
+        feed(&mut s, &mut p, &spot(9, 12), 2, &mut out); // contains 9
+        feed(&mut s, &mut p, r#"{"lastUpdateId":8,"bids":[],"asks":[]}"#, 3, &mut out);
+        feed(&mut s, &mut p, &spot(13, 14), 4, &mut out);
+        feed(&mut s, &mut p, &spot(16, 17), 5, &mut out);
+        assert_eq!(s.market(), Some(Market::Spot));
+        assert_eq!(s.stats.stale_messages, 1);
+        assert_eq!(s.gaps.len(), 1);
+        assert_eq!((s.gaps[0].expected, s.gaps[0].got, s.gaps[0].check), (15, 16, "U"));
+        // A new snapshot resynchronises: the buffered message 16..17 covers 16.
+        feed(&mut s, &mut p, r#"{"lastUpdateId":15,"bids":[],"asks":[]}"#, 6, &mut out);
+        assert!(s.in_sync());
+        assert!(!out.last().unwrap().has(flags::OUT_OF_SYNC));
+        assert_eq!(out.last().unwrap().last_update_id, 17);
+    }
+
+    #[test]
+    fn first_event_must_cover_the_snapshot() {
+        let (mut s, mut p, mut out) = (BookSync::new(SyncConfig::default()), Parser::new(), Vec::new());
+        feed(&mut s, &mut p, r#"{"lastUpdateId":8,"bids":[],"asks":[]}"#, 1, &mut out);
+        feed(&mut s, &mut p, &fut(10, 12, 9), 2, &mut out);
+        assert_eq!(s.gaps[0].check, "first");
+        assert!(!s.in_sync());
+    }
+
+    #[test]
+    fn pending_buffer_is_bounded_and_never_drops() {
+        let cfg = SyncConfig { max_pending: 3, ..SyncConfig::default() };
+        let (mut s, mut p, mut out) = (BookSync::new(cfg), Parser::new(), Vec::new());
+        for i in 0..10 {
+            feed(&mut s, &mut p, &fut(i * 2 + 1, i * 2 + 2, i * 2), i + 1, &mut out);
+        }
+        assert_eq!(s.pending(), 3);
+        assert_eq!(out.len(), 7);
+        s.finish(&mut out);
+        assert_eq!(out.len(), 10);
+        assert!(out.iter().all(|e| e.has(flags::OUT_OF_SYNC)));
+    }
+}

@@ -1,0 +1,377 @@
+//! Raw capture reader: replays recorded websocket frames (`<local_receive_time> <raw JSON>`
+//! per line, gzip or plain text, several consecutive files as one stream) through the
+//! Binance parser and book-sync state machine, producing normalized events in chunks.
+//!
+//! Memory is bounded by the chunk size (plus one message and the sync buffer), not by the
+//! length of the input. Local timestamps are detected per line from their magnitude (ns, µs
+//! or ms since the epoch), never assumed.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use super::binance::{BookSync, Gap, Market, MsgKind, Origin, Parser, SyncConfig, SyncStats};
+use crate::error::{Error, Location, Result};
+use crate::event::{kind, Event};
+
+/// How to read a capture.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Keep only this symbol's messages (case-insensitive); others are counted and skipped.
+    /// Without it, a capture that mixes symbols is an error.
+    pub symbol: Option<String>,
+    /// Count and skip bad lines instead of failing on the first one.
+    pub lenient: bool,
+    /// Book-sync buffer limits.
+    pub sync: SyncConfig,
+}
+
+/// The unit a file's local timestamps were written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TsUnit {
+    /// Nanoseconds since the epoch.
+    Ns,
+    /// Microseconds since the epoch.
+    Us,
+    /// Milliseconds since the epoch.
+    Ms,
+}
+
+impl TsUnit {
+    /// Short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TsUnit::Ns => "ns",
+            TsUnit::Us => "us",
+            TsUnit::Ms => "ms",
+        }
+    }
+
+    fn detect(v: u64) -> Option<(TsUnit, i64)> {
+        // Epoch times from 1973 to 2262 in each unit.
+        let v = i64::try_from(v).ok()?;
+        match v {
+            100_000_000_000_000_000.. => Some((TsUnit::Ns, v)),
+            100_000_000_000_000.. => Some((TsUnit::Us, v * 1_000)),
+            100_000_000_000.. if v < 100_000_000_000_000 => Some((TsUnit::Ms, v * 1_000_000)),
+            _ => None,
+        }
+    }
+}
+
+/// What a read saw. Complete once the reader is exhausted.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureReport {
+    /// The input files, in order.
+    pub files: Vec<String>,
+    /// Timestamp unit detected in each file (`None` for a file with no data line).
+    pub ts_units: Vec<Option<TsUnit>>,
+    /// Lines read (all files).
+    pub lines: u64,
+    /// Empty lines (skipped, no data).
+    pub blank_lines: u64,
+    /// Messages by kind, indexed like [`MsgKind::ALL`].
+    pub messages: [u64; 6],
+    /// Events by kind, indexed by the kind code.
+    pub events: [u64; 8],
+    /// Gaps found in the depth chain (capped list; see `sync.gap_count`).
+    pub gaps: Vec<Gap>,
+    /// Sync counters: stale drops, unsynced events, snapshots, gap count.
+    pub sync: SyncStats,
+    /// Lines skipped in lenient mode.
+    pub skipped_lines: u64,
+    /// The first errors met in lenient mode (`file:line: message`).
+    pub errors: Vec<String>,
+    /// Lines of other symbols skipped because of the symbol filter.
+    pub other_symbol_lines: u64,
+    /// Earliest and latest local receive time, ns.
+    pub local_ts_range: Option<(i64, i64)>,
+    /// Earliest and latest exchange time, ns (events without one are not counted).
+    pub exch_ts_range: Option<(i64, i64)>,
+    /// The capture's symbol.
+    pub symbol: Option<String>,
+    /// The market, as revealed by the depth stream.
+    pub market: Option<Market>,
+}
+
+impl CaptureReport {
+    /// Messages of one kind.
+    pub fn messages_of(&self, k: MsgKind) -> u64 {
+        self.messages[MsgKind::ALL.iter().position(|x| *x == k).unwrap_or(0)]
+    }
+
+    /// Total events emitted.
+    pub fn total_events(&self) -> u64 {
+        self.events.iter().sum()
+    }
+}
+
+const MAX_ERRORS_LISTED: usize = 100;
+
+fn widen(range: &mut Option<(i64, i64)>, v: i64) {
+    *range = Some(match *range {
+        None => (v, v),
+        Some((lo, hi)) => (lo.min(v), hi.max(v)),
+    });
+}
+
+/// Streams normalized events out of one or more raw Binance capture files.
+pub struct CaptureReader {
+    paths: Vec<PathBuf>,
+    next_file: usize,
+    current: Option<Box<dyn BufRead + Send>>,
+    file_line: u64,
+    line: Vec<u8>,
+    parser: Parser,
+    sync: BookSync,
+    options: ReadOptions,
+    symbol_upper: Option<Vec<u8>>,
+    report: CaptureReport,
+    buf: Vec<Event>,
+    done: bool,
+}
+
+impl std::fmt::Debug for CaptureReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaptureReader").field("paths", &self.paths).field("done", &self.done).finish_non_exhaustive()
+    }
+}
+
+fn open_file(path: &Path) -> Result<Box<dyn BufRead + Send>> {
+    let io = |source| Error::Io { path: path.display().to_string(), source };
+    let mut file = File::open(path).map_err(io)?;
+    let mut magic = [0u8; 2];
+    let n = file.read(&mut magic).map_err(io)?;
+    let file = File::open(path).map_err(io)?;
+    Ok(if n == 2 && magic == [0x1f, 0x8b] {
+        Box::new(BufReader::with_capacity(1 << 18, flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file))))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 18, file))
+    })
+}
+
+impl CaptureReader {
+    /// Opens a stream over `paths` (read in the given order). Every path is checked up front.
+    pub fn open<P: AsRef<Path>>(paths: &[P], options: ReadOptions) -> Result<Self> {
+        if paths.is_empty() {
+            return Err(Error::invalid("paths", "[]", "at least one capture file is needed"));
+        }
+        let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
+        for p in &paths {
+            let meta = std::fs::metadata(p).map_err(|source| Error::Io { path: p.display().to_string(), source })?;
+            if !meta.is_file() {
+                return Err(Error::invalid("paths", p.display(), "is not a file"));
+            }
+        }
+        let report = CaptureReport {
+            files: paths.iter().map(|p| p.display().to_string()).collect(),
+            ts_units: vec![None; paths.len()],
+            ..CaptureReport::default()
+        };
+        Ok(CaptureReader {
+            paths,
+            next_file: 0,
+            current: None,
+            file_line: 0,
+            line: Vec::with_capacity(1 << 16),
+            parser: Parser::new(),
+            sync: BookSync::new(options.sync),
+            symbol_upper: options.symbol.as_ref().map(|s| s.to_ascii_uppercase().into_bytes()),
+            options,
+            report,
+            buf: Vec::new(),
+            done: false,
+        })
+    }
+
+    /// The report so far (complete once the reader returned its last chunk).
+    pub fn report(&self) -> &CaptureReport {
+        &self.report
+    }
+
+    fn location(&self) -> Location {
+        Location { source: self.paths[self.next_file - 1].display().to_string(), line: self.file_line }
+    }
+
+    /// Records a line error: an error in strict mode, a count and a note in lenient mode.
+    fn line_error(&mut self, message: String) -> Result<()> {
+        let location = self.location();
+        if !self.options.lenient {
+            return Err(Error::Data { location, message });
+        }
+        self.report.skipped_lines += 1;
+        if self.report.errors.len() < MAX_ERRORS_LISTED {
+            self.report.errors.push(format!("{location}: {message}"));
+        }
+        Ok(())
+    }
+
+    /// Reads the next line into `self.line`; false at the end of all files.
+    fn next_line(&mut self) -> Result<bool> {
+        loop {
+            if self.current.is_none() {
+                if self.next_file == self.paths.len() {
+                    return Ok(false);
+                }
+                self.current = Some(open_file(&self.paths[self.next_file])?);
+                self.next_file += 1;
+                self.file_line = 0;
+            }
+            self.line.clear();
+            let read = self.current.as_mut().expect("opened above").read_until(b'\n', &mut self.line);
+            match read {
+                Ok(0) => self.current = None,
+                Ok(_) => {
+                    self.file_line += 1;
+                    return Ok(true);
+                }
+                Err(e) => {
+                    self.current = None;
+                    self.file_line += 1;
+                    self.line_error(format!("unreadable data ({e}); the rest of this file is skipped"))?;
+                }
+            }
+        }
+    }
+
+    /// Handles the line in `self.line`, appending events to `self.buf`.
+    fn handle_line(&mut self) -> Result<()> {
+        self.report.lines += 1;
+        let mut end = self.line.len();
+        while end > 0 && matches!(self.line[end - 1], b'\n' | b'\r') {
+            end -= 1;
+        }
+        if end == 0 {
+            self.report.blank_lines += 1;
+            return Ok(());
+        }
+        let line = std::mem::take(&mut self.line);
+        let result = self.handle_record(&line[..end]);
+        self.line = line;
+        match result {
+            Ok(()) => Ok(()),
+            Err(message) => self.line_error(message),
+        }
+    }
+
+    fn handle_record(&mut self, line: &[u8]) -> Result<(), String> {
+        let Some(sp) = memchr::memchr(b' ', line) else {
+            return Err("line is not '<local_time> <json>'".into());
+        };
+        let raw_ts = &line[..sp];
+        let ts = std::str::from_utf8(raw_ts).ok().and_then(|s| s.parse::<u64>().ok());
+        let Some((unit, local_ts)) = ts.and_then(TsUnit::detect) else {
+            return Err(format!(
+                "local time '{}' is not an epoch time in ns, us or ms",
+                String::from_utf8_lossy(&raw_ts[..raw_ts.len().min(32)])
+            ));
+        };
+        let file = self.next_file - 1;
+        match self.report.ts_units[file] {
+            None => self.report.ts_units[file] = Some(unit),
+            Some(u) if u != unit => {
+                return Err(format!("local time {local_ts} is in {} but this file is in {}", unit.name(), u.name()));
+            }
+            Some(_) => {}
+        }
+        let m = self.parser.parse(&line[sp + 1..]).map_err(|e| e.0)?;
+        if let Some(sym) = m.symbol {
+            match &self.symbol_upper {
+                Some(want) => {
+                    if !sym.eq_ignore_ascii_case(want) {
+                        self.report.other_symbol_lines += 1;
+                        return Ok(());
+                    }
+                }
+                None => match &self.report.symbol {
+                    None => self.report.symbol = Some(String::from_utf8_lossy(sym).into_owned()),
+                    Some(s) if s.as_bytes() != sym => {
+                        return Err(format!(
+                            "capture mixes symbols {s} and {}; pass a symbol to pick one",
+                            String::from_utf8_lossy(sym)
+                        ));
+                    }
+                    Some(_) => {}
+                },
+            }
+        }
+        let k = MsgKind::ALL.iter().position(|x| *x == m.kind).unwrap_or(0);
+        self.report.messages[k] += 1;
+        widen(&mut self.report.local_ts_range, local_ts);
+        let origin = Origin { source: file, line: self.file_line, local_ts };
+        let start = self.buf.len();
+        self.sync.on_message(&m, &self.parser, origin, &mut self.buf).map_err(|e| e.0)?;
+        self.count(start);
+        Ok(())
+    }
+
+    fn count(&mut self, start: usize) {
+        for e in &self.buf[start..] {
+            self.report.events[usize::from(e.kind).min(7)] += 1;
+            if e.exch_ts != 0 {
+                widen(&mut self.report.exch_ts_range, e.exch_ts);
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        let start = self.buf.len();
+        self.sync.finish(&mut self.buf);
+        self.count(start);
+        self.sync_report();
+        self.done = true;
+    }
+
+    fn sync_report(&mut self) {
+        self.report.sync = self.sync.stats.clone();
+        self.report.gaps.clone_from(&self.sync.gaps);
+        self.report.market = self.sync.market().or(self.report.market);
+        if self.report.market.is_none() {
+            if let Some(s) = &self.report.symbol {
+                if s.contains('_') {
+                    self.report.market = Some(Market::CoinM);
+                }
+            }
+        }
+    }
+
+    /// The next chunk of exactly `max_events` events (the last one may be shorter), or
+    /// `None` at the end.
+    pub fn next_chunk(&mut self, max_events: usize) -> Result<Option<Vec<Event>>> {
+        let max = max_events.max(1);
+        while !self.done && self.buf.len() < max {
+            if self.next_line()? {
+                self.handle_line()?;
+            } else {
+                self.finish();
+            }
+        }
+        self.sync_report();
+        if self.buf.is_empty() {
+            return Ok(None);
+        }
+        if self.buf.len() <= max {
+            return Ok(Some(std::mem::take(&mut self.buf)));
+        }
+        let rest = self.buf.split_off(max);
+        Ok(Some(std::mem::replace(&mut self.buf, rest)))
+    }
+
+    /// Reads everything into one vector.
+    pub fn read_all(&mut self) -> Result<Vec<Event>> {
+        let mut all = Vec::new();
+        while let Some(chunk) = self.next_chunk(1 << 20)? {
+            if all.is_empty() {
+                all = chunk;
+            } else {
+                all.extend_from_slice(&chunk);
+            }
+        }
+        Ok(all)
+    }
+}
+
+/// Events of `kind` in a report, by name, for display.
+pub fn event_counts(report: &CaptureReport) -> Vec<(&'static str, u64)> {
+    kind::ALL.iter().map(|&k| (kind::name(k), report.events[usize::from(k)])).collect()
+}

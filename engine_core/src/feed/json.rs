@@ -1,0 +1,271 @@
+//! A minimal zero-allocation JSON pull scanner, enough for exchange market-data messages:
+//! it walks one message in place, hands out borrowed string and number tokens, and skips
+//! whatever the caller does not ask for. It never builds a tree and never allocates.
+
+/// A scan error: byte offset and what was expected there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    /// Byte offset in the message.
+    pub at: usize,
+    /// What was expected.
+    pub expected: &'static str,
+}
+
+pub(crate) type JResult<T> = Result<T, JsonError>;
+
+const MAX_DEPTH: u32 = 64;
+
+pub(crate) struct Cursor<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(s: &'a [u8]) -> Self {
+        Cursor { s, i: 0 }
+    }
+
+    #[inline]
+    fn err<T>(&self, expected: &'static str) -> JResult<T> {
+        Err(JsonError { at: self.i, expected })
+    }
+
+    #[inline]
+    pub(crate) fn ws(&mut self) {
+        while self.i < self.s.len() && matches!(self.s[self.i], b' ' | b'\t' | b'\n' | b'\r') {
+            self.i += 1;
+        }
+    }
+
+    /// Next non-space byte, not consumed.
+    #[inline]
+    pub(crate) fn peek(&mut self) -> Option<u8> {
+        self.ws();
+        self.s.get(self.i).copied()
+    }
+
+    #[inline]
+    pub(crate) fn expect(&mut self, c: u8, what: &'static str) -> JResult<()> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            self.err(what)
+        }
+    }
+
+    /// True when only whitespace is left.
+    pub(crate) fn at_end(&mut self) -> bool {
+        self.peek().is_none()
+    }
+
+    /// A string token's raw content (escapes are left as they are).
+    #[inline]
+    pub(crate) fn string(&mut self) -> JResult<&'a [u8]> {
+        self.expect(b'"', "a string")?;
+        let start = self.i;
+        loop {
+            match memchr::memchr2(b'"', b'\\', &self.s[self.i..]) {
+                None => {
+                    self.i = self.s.len();
+                    return self.err("the end of a string");
+                }
+                Some(k) => {
+                    let at = self.i + k;
+                    if self.s[at] == b'"' {
+                        self.i = at + 1;
+                        return Ok(&self.s[start..at]);
+                    }
+                    self.i = at + 2; // skip the escaped byte
+                    if self.i > self.s.len() {
+                        self.i = self.s.len();
+                        return self.err("the end of a string");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A number token's raw bytes.
+    #[inline]
+    pub(crate) fn number(&mut self) -> JResult<&'a [u8]> {
+        self.ws();
+        let start = self.i;
+        while self.i < self.s.len()
+            && matches!(self.s[self.i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+        {
+            self.i += 1;
+        }
+        if self.i == start {
+            return self.err("a number");
+        }
+        Ok(&self.s[start..self.i])
+    }
+
+    /// A non-negative integer.
+    #[inline]
+    pub(crate) fn u64(&mut self) -> JResult<u64> {
+        self.ws();
+        let start = self.i;
+        let mut v: u64 = 0;
+        while self.i < self.s.len() {
+            let d = self.s[self.i].wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            v = match v.checked_mul(10).and_then(|v| v.checked_add(u64::from(d))) {
+                Some(v) => v,
+                None => return self.err("an integer below 2^64"),
+            };
+            self.i += 1;
+        }
+        if self.i == start || matches!(self.s.get(self.i), Some(b'.' | b'e' | b'E')) {
+            self.i = start;
+            return self.err("a non-negative integer");
+        }
+        Ok(v)
+    }
+
+    /// A signed integer.
+    #[inline]
+    pub(crate) fn i64(&mut self) -> JResult<i64> {
+        let neg = self.peek() == Some(b'-');
+        if neg {
+            self.i += 1;
+        }
+        let v = self.u64()?;
+        let v = i64::try_from(v).or_else(|_| self.err("an integer in the i64 range"))?;
+        Ok(if neg { -v } else { v })
+    }
+
+    #[inline]
+    pub(crate) fn bool(&mut self) -> JResult<bool> {
+        self.ws();
+        if self.s[self.i..].starts_with(b"true") {
+            self.i += 4;
+            Ok(true)
+        } else if self.s[self.i..].starts_with(b"false") {
+            self.i += 5;
+            Ok(false)
+        } else {
+            self.err("true or false")
+        }
+    }
+
+    /// Enters an object: consumes `{`.
+    #[inline]
+    pub(crate) fn object(&mut self) -> JResult<()> {
+        self.expect(b'{', "an object")
+    }
+
+    /// The next key of the current object (consuming the `:`), or `None` after its `}`.
+    /// `first` is true for the first call after [`Cursor::object`].
+    #[inline]
+    pub(crate) fn key(&mut self, first: bool) -> JResult<Option<&'a [u8]>> {
+        match self.peek() {
+            Some(b'}') => {
+                self.i += 1;
+                return Ok(None);
+            }
+            Some(b',') if !first => self.i += 1,
+            Some(b'"') if first => {}
+            _ => return self.err(if first { "a key or '}'" } else { "',' or '}'" }),
+        }
+        let k = self.string()?;
+        self.expect(b':', "':'")?;
+        Ok(Some(k))
+    }
+
+    /// Inside an array: true when another element follows (consuming the `,`), false after
+    /// the closing `]`. `first` is true for the first call after the `[`.
+    #[inline]
+    pub(crate) fn more(&mut self, first: bool) -> JResult<bool> {
+        match self.peek() {
+            Some(b']') => {
+                self.i += 1;
+                Ok(false)
+            }
+            Some(b',') if !first => {
+                self.i += 1;
+                Ok(true)
+            }
+            Some(_) if first => Ok(true),
+            _ => self.err("',' or ']'"),
+        }
+    }
+
+    /// Skips one value of any type.
+    pub(crate) fn skip(&mut self) -> JResult<()> {
+        self.skip_depth(0)
+    }
+
+    fn skip_depth(&mut self, depth: u32) -> JResult<()> {
+        if depth > MAX_DEPTH {
+            return self.err("less nesting");
+        }
+        match self.peek() {
+            Some(b'"') => self.string().map(|_| ()),
+            Some(b'{') => {
+                self.i += 1;
+                let mut first = true;
+                while self.key(first)?.is_some() {
+                    first = false;
+                    self.skip_depth(depth + 1)?;
+                }
+                Ok(())
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut first = true;
+                while self.more(first)? {
+                    first = false;
+                    self.skip_depth(depth + 1)?;
+                }
+                Ok(())
+            }
+            Some(b't' | b'f') => self.bool().map(|_| ()),
+            Some(b'n') if self.s[self.i..].starts_with(b"null") => {
+                self.i += 4;
+                Ok(())
+            }
+            Some(b'-' | b'0'..=b'9') => self.number().map(|_| ()),
+            _ => self.err("a value"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walks_objects_arrays_and_scalars() {
+        let mut c = Cursor::new(br#" {"a": [1, {"x": null}, "s\"q"], "b": true, "c": -12} "#);
+        c.object().unwrap();
+        assert_eq!(c.key(true).unwrap(), Some(&b"a"[..]));
+        c.skip().unwrap();
+        assert_eq!(c.key(false).unwrap(), Some(&b"b"[..]));
+        assert!(c.bool().unwrap());
+        assert_eq!(c.key(false).unwrap(), Some(&b"c"[..]));
+        assert_eq!(c.i64().unwrap(), -12);
+        assert_eq!(c.key(false).unwrap(), None);
+        assert!(c.at_end());
+    }
+
+    #[test]
+    fn reports_truncation_instead_of_panicking() {
+        for s in [&b"{"[..], b"{\"a\"", b"{\"a\":", b"{\"a\":[1,", b"\"abc", b"\"ab\\", b"[[[[", b"{\"a\":tru"] {
+            let mut c = Cursor::new(s);
+            assert!(c.skip().is_err(), "{:?}", std::str::from_utf8(s));
+        }
+        let deep = "[".repeat(1000);
+        assert!(Cursor::new(deep.as_bytes()).skip().is_err());
+    }
+
+    #[test]
+    fn integers_are_checked() {
+        assert!(Cursor::new(b"18446744073709551616").u64().is_err());
+        assert!(Cursor::new(b"1.5").u64().is_err());
+        assert_eq!(Cursor::new(b"18446744073709551615").u64(), Ok(u64::MAX));
+    }
+}

@@ -1,0 +1,16 @@
+//! tradecore's compiled core: the normalized event record, fixed-point numbers, the L2 order
+//! book, exchange feeds and the raw capture reader, and the synthetic market generator.
+//!
+//! This crate has no Python dependency: it is usable, testable and benchmarkable from Rust
+//! alone. The `bindings` crate wraps it for Python.
+
+pub mod book;
+pub mod error;
+pub mod event;
+pub mod feed;
+pub mod fixed;
+pub mod synth;
+
+pub use book::{L2Book, Level, Side};
+pub use error::{Error, Result};
+pub use event::Event;
