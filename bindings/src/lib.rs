@@ -1,1 +1,54 @@
+//! PyO3 bindings: the `tradecore._core` extension module. Thin newtypes around `engine_core`
+//! types, numpy conversion, error mapping and GIL release; no trading logic lives here.
 
+mod book;
+mod capture;
+mod errors;
+mod event;
+mod feed;
+mod synth;
+
+use engine_core::event::{flags, kind};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use pyo3::marker::Ungil;
+
+/// Batches at least this long are processed with the GIL released; below it, the cost of
+/// releasing and re-acquiring the GIL outweighs the benefit.
+const DETACH_MIN_ITEMS: usize = 4096;
+
+/// Runs `f` with the GIL released when the work is large enough to be worth it.
+pub(crate) fn detach_if<T: Ungil, F: Ungil + FnOnce() -> T>(py: Python<'_>, items: usize, f: F) -> T {
+    if items >= DETACH_MIN_ITEMS {
+        py.detach(f)
+    } else {
+        f()
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("EVENT_DTYPE", event::event_dtype(py)?)?;
+    m.add("SCALE", engine_core::fixed::SCALE)?;
+    let kinds = PyDict::new(py);
+    for k in kind::ALL {
+        kinds.set_item(kind::name(k).to_uppercase(), k)?;
+    }
+    m.add("EVENT_KINDS", kinds)?;
+    let fl = PyDict::new(py);
+    fl.set_item("LAST_IN_MESSAGE", flags::LAST_IN_MESSAGE)?;
+    fl.set_item("OUT_OF_SYNC", flags::OUT_OF_SYNC)?;
+    fl.set_item("NO_EXCH_TS", flags::NO_EXCH_TS)?;
+    fl.set_item("NON_MARKET_TRADE", flags::NON_MARKET_TRADE)?;
+    m.add("EVENT_FLAGS", fl)?;
+    m.add_class::<book::OrderBook>()?;
+    m.add_class::<capture::BinanceReader>()?;
+    m.add_class::<capture::CaptureReport>()?;
+    m.add_class::<capture::Gap>()?;
+    m.add_class::<feed::BinanceFeed>()?;
+    m.add_function(wrap_pyfunction!(capture::read_binance, m)?)?;
+    m.add_function(wrap_pyfunction!(synth::synth_binance, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

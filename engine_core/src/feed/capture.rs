@@ -119,7 +119,7 @@ fn widen(range: &mut Option<(i64, i64)>, v: i64) {
 pub struct CaptureReader {
     paths: Vec<PathBuf>,
     next_file: usize,
-    current: Option<Box<dyn BufRead + Send>>,
+    current: Option<Box<dyn BufRead + Send + Sync>>,
     file_line: u64,
     line: Vec<u8>,
     parser: Parser,
@@ -137,7 +137,7 @@ impl std::fmt::Debug for CaptureReader {
     }
 }
 
-fn open_file(path: &Path) -> Result<Box<dyn BufRead + Send>> {
+fn open_file(path: &Path) -> Result<Box<dyn BufRead + Send + Sync>> {
     let io = |source| Error::Io { path: path.display().to_string(), source };
     let mut file = File::open(path).map_err(io)?;
     let mut magic = [0u8; 2];

@@ -1,0 +1,264 @@
+"""Type stubs of the compiled core (``tradecore._core``)."""
+
+from collections.abc import Sequence
+from os import PathLike
+from typing import Final, Literal, final
+
+import numpy as np
+import numpy.typing as npt
+
+_Path = str | PathLike[str]
+_Side = Literal["bid", "ask", "buy", "sell", "BID", "ASK", "BUY", "SELL"] | int
+_Events = npt.NDArray[np.void]
+
+EVENT_DTYPE: Final[np.dtype[np.void]]
+SCALE: Final[int]
+EVENT_KINDS: Final[dict[str, int]]
+EVENT_FLAGS: Final[dict[str, int]]
+__version__: Final[str]
+
+@final
+class OrderBook:
+    """L2 price-level order book of one instrument.
+
+    Prices and quantities are floats at the Python edge and exact fixed point inside; every
+    price must lie on the tick grid and every quantity on the lot grid.
+
+    Args:
+        tick_size: Price increment (> 0).
+        lot_size: Quantity increment (> 0).
+
+    Raises:
+        tradecore.errors.InvalidInput: a non-positive, NaN or infinite size.
+    """
+
+    def __init__(self, tick_size: float, lot_size: float) -> None: ...
+    def apply(self, events: _Events) -> None:
+        """Applies depth, snapshot and clear events from an ``EVENT_DTYPE`` array.
+
+        Zero copy for a contiguous array; the GIL is released for large batches. Other event
+        kinds are ignored. The batch is validated first: on a bad event nothing is applied.
+
+        Raises:
+            TypeError: not a 1-D array of ``EVENT_DTYPE``.
+            tradecore.errors.InvalidInput: a level off the grid, a non-positive price, a
+                negative quantity or a bad side; the message names ``events[i]``.
+        """
+    def set_level(self, side: _Side, price: float, qty: float) -> None:
+        """Sets one level; a quantity of 0 removes it.
+
+        Raises:
+            tradecore.errors.InvalidInput: NaN/inf, price <= 0, qty < 0, off-grid values or a
+                side other than bid/ask.
+        """
+    def clear(self) -> None:
+        """Removes every level."""
+    def best_bid(self) -> tuple[float, float] | None:
+        """Best bid as ``(price, qty)``, or None when there are no bids."""
+    def best_ask(self) -> tuple[float, float] | None:
+        """Best ask as ``(price, qty)``, or None when there are no asks."""
+    def mid(self) -> float | None:
+        """(best bid + best ask) / 2."""
+    def spread(self) -> float | None:
+        """Best ask - best bid (negative when crossed)."""
+    def microprice(self) -> float | None:
+        """Size-weighted mid: (bid * ask_qty + ask * bid_qty) / (bid_qty + ask_qty)."""
+    def imbalance(self, levels: int = 5) -> float | None:
+        """(bid volume - ask volume) / (bid volume + ask volume) over the top ``levels``."""
+    def levels(self, side: _Side, n: int) -> npt.NDArray[np.float64]:
+        """Up to ``n`` levels of a side from the best outwards, shape ``(k, 2)``: price, qty."""
+    def qty_at(self, side: _Side, price: float) -> float:
+        """Quantity resting at ``price`` on ``side`` (0.0 when there is no level)."""
+    def cost_to_fill(self, side: _Side, qty: float) -> tuple[float, float] | None:
+        """Average price and filled quantity of an order of ``side`` ('buy' walks the asks).
+
+        Returns None when the opposite side is empty.
+        """
+    def is_crossed(self) -> bool:
+        """True when the best bid is at or above the best ask."""
+    @property
+    def last_update_id(self) -> int:
+        """Exchange update id of the last applied book event that carried one."""
+    @property
+    def in_sync(self) -> bool:
+        """False when the last applied book event was flagged OUT_OF_SYNC."""
+    @property
+    def bid_levels(self) -> int:
+        """Number of bid levels."""
+    @property
+    def ask_levels(self) -> int:
+        """Number of ask levels."""
+    @property
+    def tick_size(self) -> float:
+        """Tick size."""
+    @property
+    def lot_size(self) -> float:
+        """Lot size."""
+
+@final
+class Gap:
+    """A break in the depth update-id chain, and where it was found."""
+
+    @property
+    def event_index(self) -> int:
+        """Index in the output stream where the out-of-sync region begins."""
+    @property
+    def file(self) -> str:
+        """File of the message that revealed the gap."""
+    @property
+    def line(self) -> int:
+        """1-based line of that message."""
+    @property
+    def local_ts(self) -> int:
+        """Its local receive time, ns."""
+    @property
+    def expected(self) -> int:
+        """The update id that was expected."""
+    @property
+    def got(self) -> int:
+        """The update id that came instead."""
+    @property
+    def check(self) -> str:
+        """The failed rule: 'pu' (futures chain), 'U' (spot chain) or 'first' (snapshot)."""
+
+@final
+class CaptureReport:
+    """What a capture read saw: messages, events by kind, gaps, time span, skipped lines."""
+
+    @property
+    def files(self) -> list[str]: ...
+    @property
+    def ts_units(self) -> list[str | None]:
+        """Local timestamp unit detected in each file: 'ns', 'us' or 'ms'."""
+    @property
+    def lines(self) -> int: ...
+    @property
+    def blank_lines(self) -> int: ...
+    @property
+    def messages(self) -> dict[str, int]:
+        """Messages by kind: depth, trade, agg_trade, book_ticker, snapshot, control."""
+    @property
+    def events(self) -> dict[str, int]:
+        """Events by kind: depth, snapshot, clear, trade, bbo."""
+    @property
+    def total_events(self) -> int: ...
+    @property
+    def gaps(self) -> list[Gap]:
+        """Gaps found (capped at 10,000 entries; ``gap_count`` counts all)."""
+    @property
+    def gap_count(self) -> int: ...
+    @property
+    def snapshots(self) -> int: ...
+    @property
+    def stale_messages(self) -> int:
+        """Depth messages dropped as older than the snapshot (Binance's rule)."""
+    @property
+    def stale_events(self) -> int: ...
+    @property
+    def unsynced_events(self) -> int:
+        """Events emitted flagged OUT_OF_SYNC."""
+    @property
+    def skipped_lines(self) -> int:
+        """Bad lines skipped in lenient mode."""
+    @property
+    def errors(self) -> list[str]:
+        """The first 100 errors met in lenient mode, as 'file:line: message'."""
+    @property
+    def other_symbol_lines(self) -> int: ...
+    @property
+    def first_local_ts(self) -> int | None: ...
+    @property
+    def last_local_ts(self) -> int | None: ...
+    @property
+    def first_exch_ts(self) -> int | None: ...
+    @property
+    def last_exch_ts(self) -> int | None: ...
+    @property
+    def span_seconds(self) -> float: ...
+    @property
+    def symbol(self) -> str | None: ...
+    @property
+    def market(self) -> str | None:
+        """'spot', 'usdm' or 'coinm'."""
+
+@final
+class BinanceReader:
+    """Iterator over ``EVENT_DTYPE`` chunks of raw Binance captures (see ``iter_binance``)."""
+
+    def __init__(
+        self,
+        paths: _Path | Sequence[_Path],
+        symbol: str | None = None,
+        *,
+        chunk_events: int = 1_000_000,
+        lenient: bool = False,
+    ) -> None: ...
+    def __iter__(self) -> BinanceReader: ...
+    def __next__(self) -> _Events: ...
+    @property
+    def report(self) -> CaptureReport:
+        """The report so far; complete once the iterator is exhausted."""
+
+@final
+class BinanceFeed:
+    """Raw Binance websocket messages -> parsed -> book-synchronised -> applied to ``book``.
+
+    Args:
+        book: The book to maintain.
+        max_pending: Depth messages buffered at most while waiting for a snapshot.
+    """
+
+    def __init__(self, book: OrderBook, *, max_pending: int = 10_000) -> None: ...
+    def on_message(self, message: bytes, local_ts: int | None = None) -> int:
+        """Handles one raw message (bytes as received); returns the number of events.
+
+        Args:
+            message: The frame's bytes.
+            local_ts: Receive time in ns since the epoch (default: now).
+
+        Raises:
+            tradecore.errors.DataError: a malformed message or one that does not fit the book.
+        """
+    def last_events(self) -> _Events:
+        """The events produced by the last message (a copy)."""
+    @property
+    def book(self) -> OrderBook: ...
+    @property
+    def in_sync(self) -> bool:
+        """True once a snapshot was applied and no gap was seen since."""
+    @property
+    def gap_count(self) -> int: ...
+    @property
+    def messages(self) -> int: ...
+    @property
+    def pending(self) -> int:
+        """Depth messages buffered while waiting for a snapshot."""
+
+def read_binance(
+    paths: _Path | Sequence[_Path], symbol: str | None = None, *, lenient: bool = False
+) -> tuple[_Events, CaptureReport]:
+    """Reads raw Binance captures (gzip or text; spot, USD-M, COIN-M) into one array.
+
+    Files are read in order as one stream. Binance's book-sync rules are applied: depth
+    before the snapshot is buffered, stale events are dropped, the update-id chain is checked;
+    a gap is counted, reported with its position, and the events after it are flagged
+    OUT_OF_SYNC until a new snapshot.
+
+    Raises:
+        tradecore.errors.DataError: a malformed line, an unknown stream, a non-numeric price
+            (naming file and line); with ``lenient=True`` such lines are counted and skipped.
+        OSError: a file that cannot be read.
+    """
+
+def synth_binance(
+    path: _Path,
+    *,
+    seconds: float = 60.0,
+    seed: int = 7,
+    symbol: str = "BTCUSDT",
+    tick_size: float = 0.1,
+    lot_size: float = 0.001,
+    start_price: float = 60000.0,
+    events_per_second: float = 400.0,
+) -> dict[str, int]:
+    """Writes a seeded synthetic USD-M market as a gzip raw capture; returns counts."""
