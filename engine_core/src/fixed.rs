@@ -170,6 +170,12 @@ impl Grid {
         self.step
     }
 
+    /// `v / step` for a `v >= 0` that [`Grid::contains`]: one shift and one multiply.
+    #[inline]
+    pub fn div_exact(&self, v: i64) -> i64 {
+        ((v as u64) >> self.shift).wrapping_mul(self.inv_odd) as i64
+    }
+
     /// True when `v` (taken as non-negative) is a whole multiple of the step.
     #[inline]
     pub fn contains(&self, v: i64) -> bool {
@@ -234,6 +240,7 @@ mod tests {
             prop_assert_eq!(g.contains(v), v % step == 0);
             let k = v / step;
             prop_assert!(g.contains(k * step));
+            prop_assert_eq!(g.div_exact(k * step), k);
         }
 
         #[test]

@@ -1,8 +1,7 @@
 //! L2 price-level order book for one instrument, in fixed point.
 //!
-//! [`L2Book`] validates every input against the instrument's grid (tick and lot size) and
-//! applies batches of normalized [`Event`]s atomically: a batch with one bad event is
-//! rejected whole, naming the event, and leaves the book unchanged.
+//! [`L2Book`] validates every input against the instrument's grid (tick and lot size). A batch
+//! of normalized [`Event`]s is applied in order; a bad event stops it there, naming the event.
 
 mod ladder;
 pub mod reference;
@@ -72,8 +71,8 @@ impl L2Book {
     /// An empty book on the grid of `tick_size` and `lot_size` (fixed point, both > 0).
     pub fn new(tick_size: i64, lot_size: i64) -> Result<Self> {
         Ok(L2Book {
-            bids: Ladder::with_capacity(1024),
-            asks: Ladder::with_capacity(1024),
+            bids: Ladder::default(),
+            asks: Ladder::default(),
             tick: Grid::new("tick_size", tick_size)?,
             lot: Grid::new("lot_size", lot_size)?,
             last_update_id: 0,
@@ -117,18 +116,26 @@ impl L2Book {
         Ok(())
     }
 
+    /// Ladder key of a price on the grid: ticks for bids, minus ticks for asks (so that for
+    /// both ladders "better" means "greater key").
     #[inline]
-    fn set_unchecked(&mut self, side: Side, price: i64, qty: i64) {
-        match side {
-            Side::Bid => self.bids.set(price, qty),
-            Side::Ask => self.asks.set(-price, qty),
-        }
+    fn ticks(&self, price: i64) -> i64 {
+        self.tick.div_exact(price)
+    }
+
+    #[inline]
+    fn price_of(&self, ticks: i64) -> i64 {
+        ticks * self.tick.step()
     }
 
     /// Sets one level (0 removes it), after validating it against the grid.
     pub fn set_level(&mut self, side: Side, price: i64, qty: i64) -> Result<()> {
         self.check(price, qty)?;
-        self.set_unchecked(side, price, qty);
+        let t = self.ticks(price);
+        match side {
+            Side::Bid => self.bids.set(t, qty),
+            Side::Ask => self.asks.set(-t, qty),
+        }
         Ok(())
     }
 
@@ -138,29 +145,30 @@ impl L2Book {
         self.asks.clear();
     }
 
-    /// Applies depth, snapshot and clear events; other kinds are ignored. The whole batch is
-    /// validated first: on error nothing is applied and the error names the event's index.
+    /// Applies depth, snapshot and clear events in order; other kinds are ignored.
+    ///
+    /// Each level is validated as it is applied (price > 0 on the tick grid, qty >= 0 on the
+    /// lot grid, side bid or ask). On a bad event the call stops there: the events before it
+    /// stay applied, the bad one and the rest are not, and the error carries its index, so a
+    /// caller can resume after it. (One pass, not validate-then-apply: streaming a large batch
+    /// through memory twice cost more than the book updates themselves.)
     pub fn apply(&mut self, events: &[Event]) -> Result<(), (usize, Error)> {
         for (i, e) in events.iter().enumerate() {
-            if matches!(e.kind, kind::DEPTH | kind::SNAPSHOT) {
-                let valid_fast = e.price > 0
-                    && e.qty >= 0
-                    && (e.side == BID || e.side == ASK)
-                    && self.tick.contains(e.price)
-                    && self.lot.contains(e.qty);
-                if !valid_fast {
-                    let err = Side::from_i8(e.side).and_then(|_| self.check(e.price, e.qty));
-                    return Err((i, err.expect_err("fast check failed, so the full check fails")));
-                }
-            }
-        }
-        for e in events {
             match e.kind {
                 kind::DEPTH | kind::SNAPSHOT => {
+                    let valid = e.price > 0
+                        && e.qty >= 0
+                        && (e.side == BID || e.side == ASK)
+                        && self.tick.contains(e.price)
+                        && self.lot.contains(e.qty);
+                    if !valid {
+                        return Err((i, self.explain(e)));
+                    }
+                    let t = self.ticks(e.price);
                     if e.side == BID {
-                        self.bids.set(e.price, e.qty);
+                        self.bids.set(t, e.qty);
                     } else {
-                        self.asks.set(-e.price, e.qty);
+                        self.asks.set(-t, e.qty);
                     }
                 }
                 kind::CLEAR => self.clear(),
@@ -174,16 +182,24 @@ impl L2Book {
         Ok(())
     }
 
+    #[cold]
+    fn explain(&self, e: &Event) -> Error {
+        match Side::from_i8(e.side).and_then(|_| self.check(e.price, e.qty)) {
+            Err(err) => err,
+            Ok(()) => Error::invalid("event", format!("{e:?}"), "rejected"),
+        }
+    }
+
     /// Best bid.
     #[inline]
     pub fn best_bid(&self) -> Option<Level> {
-        self.bids.best().map(|(k, q)| Level { price: k, qty: q })
+        self.bids.best().map(|(k, q)| Level { price: self.price_of(k), qty: q })
     }
 
     /// Best ask.
     #[inline]
     pub fn best_ask(&self) -> Option<Level> {
-        self.asks.best().map(|(k, q)| Level { price: -k, qty: q })
+        self.asks.best().map(|(k, q)| Level { price: self.price_of(-k), qty: q })
     }
 
     /// Best level of a side.
@@ -196,9 +212,13 @@ impl L2Book {
 
     /// Quantity resting at `price` on `side` (0 when there is no level).
     pub fn qty_at(&self, side: Side, price: i64) -> i64 {
+        if price <= 0 || !self.tick.contains(price) {
+            return 0;
+        }
+        let t = self.ticks(price);
         match side {
-            Side::Bid => self.bids.get(price),
-            Side::Ask => self.asks.get(-price),
+            Side::Bid => self.bids.get(t),
+            Side::Ask => self.asks.get(-t),
         }
     }
 
@@ -208,7 +228,8 @@ impl L2Book {
             Side::Bid => (&self.bids, 1),
             Side::Ask => (&self.asks, -1),
         };
-        ladder.iter_from_best().map(move |(k, q)| Level { price: k * sign, qty: q })
+        let step = self.tick.step();
+        ladder.iter_from_best().map(move |(k, q)| Level { price: k * sign * step, qty: q })
     }
 
     /// Number of levels on a side.
@@ -344,13 +365,14 @@ mod tests {
     }
 
     #[test]
-    fn a_bad_event_rejects_the_whole_batch() {
+    fn a_bad_event_stops_the_batch_where_it_is() {
         let mut b = book();
-        let batch = [ev(kind::DEPTH, BID, 100.0, 1.0), ev(kind::DEPTH, BID, 100.05, 1.0)];
+        let batch = [ev(kind::DEPTH, BID, 100.0, 1.0), ev(kind::DEPTH, BID, 100.05, 1.0), ev(kind::DEPTH, BID, 99.0, 1.0)];
         let (i, err) = b.apply(&batch).unwrap_err();
         assert_eq!(i, 1);
         assert!(err.to_string().contains("100.05"), "{err}");
-        assert_eq!(b.best_bid(), None);
+        assert_eq!(b.best_bid(), Some(Level { price: px(100.0), qty: SCALE }));
+        assert_eq!(b.depth(Side::Bid), 1);
         for bad in [
             ev(kind::DEPTH, BID, -1.0, 1.0),
             ev(kind::DEPTH, BID, 0.0, 1.0),
