@@ -52,6 +52,105 @@ impl fmt::Display for DecimalError {
 /// because it cannot be represented without rounding.
 #[inline]
 pub fn parse_decimal(s: &[u8]) -> Result<i64, DecimalError> {
+    match parse_decimal_prefix(s) {
+        Ok((v, n)) if n == s.len() => Ok(v),
+        Ok(_) => Err(DecimalError::NotNumeric),
+        Err(e) => Err(e),
+    }
+}
+
+/// Parses the decimal number at the start of `s`; returns it and the bytes it used. The
+/// caller checks what follows (a closing quote, the end of the input...).
+#[inline(always)]
+pub fn parse_decimal_prefix(s: &[u8]) -> Result<(i64, usize), DecimalError> {
+    if let Some(r) = parse_short_decimal(s) {
+        return Ok(r);
+    }
+    parse_decimal_slow(s)
+}
+
+/// Positions of non-digit bytes in an 8-byte little-endian word: a byte of the result is
+/// non-zero exactly where the input byte is not '0'..='9'. (A carry can only leave a
+/// non-digit byte, so every byte before the first non-digit is judged exactly.)
+#[inline(always)]
+fn non_digits(x: u64) -> u64 {
+    let t = (x & 0xF0F0_F0F0_F0F0_F0F0) | ((x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4);
+    t ^ 0x3333_3333_3333_3333
+}
+
+/// The value of the first `k` (1..=8) ASCII digits of `x` (SWAR, Lemire's method): the digits
+/// are right-aligned as the low digits of an 8-digit group, the shifted-in zero bytes being
+/// leading zeros, then pairs, quads and octets are folded with three multiplies.
+#[inline(always)]
+fn swar_digits(x: u64, k: usize) -> u64 {
+    let mut v = (x & 0x0F0F_0F0F_0F0F_0F0F) << (8 * (8 - k));
+    v = v.wrapping_mul(10).wrapping_add(v >> 8);
+    v = ((v & 0x0000_00FF_0000_00FF).wrapping_mul(0x000F_4240_0000_0064)
+        .wrapping_add(((v >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(0x0000_2710_0000_0001)))
+        >> 32;
+    v & 0xFFFF_FFFF
+}
+
+#[inline(always)]
+fn load8(s: &[u8], at: usize) -> Option<u64> {
+    let chunk: [u8; 8] = s.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// Leading digits (up to 8) of `s[at..]`: value and count.
+#[inline(always)]
+fn digits8(s: &[u8], at: usize) -> Option<(u64, usize)> {
+    let x = load8(s, at)?;
+    let k = (non_digits(x).trailing_zeros() / 8) as usize;
+    Some(if k == 0 { (0, 0) } else { (swar_digits(x, k), k) })
+}
+
+/// The common cases without a per-byte loop; `None` means "use the slow path".
+///
+/// - A number that fits in 8 bytes with its dot (`61773.6`, `0.010`, `1001`): the dot is
+///   squeezed out and all digits are converted at once.
+/// - Otherwise up to 8 integer and 8 decimal digits, converted separately (`61737.63000000`).
+///
+/// Both need at least one byte after the number (a closing quote in JSON).
+#[inline(always)]
+fn parse_short_decimal(s: &[u8]) -> Option<(i64, usize)> {
+    let x = load8(s, 0)?;
+    let nd = non_digits(x);
+    let k = (nd.trailing_zeros() / 8) as usize;
+    if k == 0 {
+        return None;
+    }
+    if k < 8 && (x >> (8 * k)) as u8 != b'.' {
+        return Some(((swar_digits(x, k) * POW10[DECIMALS]) as i64, k));
+    }
+    if k < 7 {
+        // Dot at k: is the end of the number inside this word too?
+        let rest = nd & !((0xFFu64 << (8 * k)) | ((1u64 << (8 * k)) - 1));
+        let m = (rest.trailing_zeros() / 8) as usize;
+        if m < 8 && m > k + 1 {
+            let low_mask = (1u64 << (8 * k)) - 1;
+            let squeezed = (x & low_mask) | ((x >> 8) & !low_mask);
+            let frac_digits = m - k - 1;
+            let v = swar_digits(squeezed, m - 1) * POW10[DECIMALS - frac_digits];
+            return Some((v as i64, m));
+        }
+    }
+    let (int, k) = digits8(s, 0)?;
+    if k == 8 && s.get(8)?.is_ascii_digit() {
+        return None;
+    }
+    if *s.get(k)? != b'.' {
+        return Some(((int * POW10[DECIMALS]) as i64, k));
+    }
+    let (frac, f) = digits8(s, k + 1)?;
+    if f == 0 || (f == 8 && s.get(k + 9)?.is_ascii_digit()) {
+        return None;
+    }
+    Some(((int * POW10[DECIMALS] + frac * POW10[DECIMALS - f]) as i64, k + 1 + f))
+}
+
+#[cold]
+fn parse_decimal_slow(s: &[u8]) -> Result<(i64, usize), DecimalError> {
     let n = s.len();
     let neg = n > 0 && s[0] == b'-';
     let mut i = usize::from(neg);
@@ -62,14 +161,15 @@ pub fn parse_decimal(s: &[u8]) -> Result<i64, DecimalError> {
         if d > 9 {
             break;
         }
-        if i - int_start >= 11 {
-            return Err(DecimalError::OutOfRange);
-        }
-        int = int * 10 + u64::from(d);
+        int = int.wrapping_mul(10).wrapping_add(u64::from(d));
         i += 1;
     }
-    if i == int_start {
+    let int_digits = i - int_start;
+    if int_digits == 0 {
         return Err(DecimalError::NotNumeric);
+    }
+    if int_digits > 10 {
+        return Err(DecimalError::OutOfRange);
     }
     let mut frac: u64 = 0;
     let mut frac_digits = 0usize;
@@ -93,15 +193,13 @@ pub fn parse_decimal(s: &[u8]) -> Result<i64, DecimalError> {
             return Err(DecimalError::NotNumeric);
         }
     }
-    if i != n {
-        return Err(DecimalError::NotNumeric);
-    }
+    // int < 10^10, so this cannot overflow a u64 (10^19 < 1.8 * 10^19).
     let magnitude = int * POW10[DECIMALS] + frac * POW10[DECIMALS - frac_digits];
     if magnitude > i64::MAX as u64 {
         return Err(DecimalError::OutOfRange);
     }
     let v = magnitude as i64;
-    Ok(if neg { -v } else { v })
+    Ok((if neg { -v } else { v }, i))
 }
 
 /// Fixed point to the nearest `f64` (exact for |x| < 2^53 units before the division).
@@ -233,7 +331,26 @@ mod tests {
         assert!(Grid::new("tick_size", -5).is_err());
     }
 
+    #[test]
+    fn the_fast_path_agrees_with_the_slow_one() {
+        let cases = [
+            "0", "7", "61773.6", "61737.63000000", "0.00100000", "12345678", "12345678.12345678",
+            "123456789.5", "1.123456789", "99999999.99999999", "0.0", "10", "3.", "5.x", "00012.50",
+        ];
+        for c in cases {
+            for tail in ["\",\"1234567\"]", "]", "\"", "", "                "] {
+                let s = format!("{c}{tail}");
+                assert_eq!(parse_decimal_prefix(s.as_bytes()), parse_decimal_slow(s.as_bytes()), "{s:?}");
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn fast_and_slow_paths_agree(s in "[0-9]{0,12}(\\.[0-9]{0,12})?[\",\\] a-z]{0,12}") {
+            prop_assert_eq!(parse_decimal_prefix(s.as_bytes()), parse_decimal_slow(s.as_bytes()));
+        }
+
         #[test]
         fn grid_matches_modulo(step in 1i64..2_000_000_000_000, v in 0i64..i64::MAX) {
             let g = Grid::new("tick_size", step).unwrap();

@@ -257,7 +257,7 @@ pub fn write_binance_usdm(path: &Path, cfg: &SynthConfig) -> Result<SynthSummary
     let mut fair = mid as f64;
     let mut t_ms = cfg.start_ms as f64;
     let end_ms = cfg.start_ms as f64 + cfg.seconds * 1000.0;
-    let snapshot_at_ms = cfg.start_ms as f64 + 800.0;
+    let snapshot_at_ms = cfg.start_ms as f64 + 250.0;
     let mut snapshot: Option<(u64, Book)> = None;
     let mut snapshot_written = false;
     let mut messages_since_snapshot = 0;
@@ -269,24 +269,26 @@ pub fn write_binance_usdm(path: &Path, cfg: &SynthConfig) -> Result<SynthSummary
         }
         t_ms += rng.exp(1000.0 / (cfg.events_per_second * burst));
         let now = t_ms as i64;
-        fair += rng.normal() * 0.15;
         let (bb, ba) = (book.best_bid(), book.best_ask());
+        // The latent price drifts, loosely tied to the traded mid.
+        fair += rng.normal() * 0.15 + 0.01 * ((bb + ba) as f64 / 2.0 - fair);
         let top_before = (bb, book.bids[&bb], ba, book.asks[&ba]);
         let mut bids: Vec<(i64, i64)> = Vec::new();
         let mut asks: Vec<(i64, i64)> = Vec::new();
         let u = rng.uniform();
         if u < 0.5 {
-            // A limit order near the touch (sometimes improving the spread).
-            let bid = rng.uniform() < 0.5 + ((fair - (bb + ba) as f64 / 2.0) * 0.1).clamp(-0.3, 0.3);
-            let d = rng.geometric(0.25) - i64::from(ba - bb > 1 && rng.uniform() < 0.3);
+            // A limit order near the fair price: liquidity refills the touch, so the spread
+            // stays tight; deeper prices are less likely (geometric distance).
+            let bid = rng.uniform() < 0.5;
+            let d = rng.geometric(0.3);
             let lots = rng.lots(30.0);
             if bid {
-                let p = (bb - d).min(ba - 1);
+                let p = ((fair - 0.5).floor() as i64 - d).min(ba - 1);
                 let q = book.bids.entry(p).or_insert(0);
                 *q += lots;
                 bids.push((p, *q));
             } else {
-                let p = (ba + d).max(bb + 1);
+                let p = ((fair + 0.5).ceil() as i64 + d).max(bb + 1);
                 let q = book.asks.entry(p).or_insert(0);
                 *q += lots;
                 asks.push((p, *q));

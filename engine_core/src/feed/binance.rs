@@ -174,26 +174,84 @@ pub struct Parser {
     pub asks: Vec<(i64, i64)>,
 }
 
+/// The compact form every exchange sends, `[["61773.6","1001"],...]` with no whitespace,
+/// scanned with a few byte compares per level. Returns the bytes used, or `None` at the first
+/// surprise (whitespace, extra fields, a number needing the slow path...), in which case the
+/// caller re-parses the list with the generic scanner.
+#[inline]
+fn compact_levels(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
+    let mut i = 0;
+    if *s.get(i)? != b'[' {
+        return None;
+    }
+    i += 1;
+    if *s.get(i)? == b']' {
+        return Some(i + 1);
+    }
+    loop {
+        if s.get(i..i + 2)? != b"[\"" {
+            return None;
+        }
+        i += 2;
+        let (price, n) = fixed::parse_decimal_prefix(s.get(i..)?).ok()?;
+        i += n;
+        if s.get(i..i + 3)? != b"\",\"" {
+            return None;
+        }
+        i += 3;
+        let (qty, n) = fixed::parse_decimal_prefix(s.get(i..)?).ok()?;
+        i += n;
+        if s.get(i..i + 2)? != b"\"]" {
+            return None;
+        }
+        i += 2;
+        out.push((price, qty));
+        match *s.get(i)? {
+            b',' => i += 1,
+            b']' => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
+
+#[inline]
 fn levels(c: &mut Cursor<'_>, out: &mut Vec<(i64, i64)>, name: &str) -> Result<(), ParseError> {
+    out.clear();
+    if let Some(n) = compact_levels(c.rest(), out) {
+        c.advance(n);
+        return Ok(());
+    }
     out.clear();
     c.expect(b'[', "'[' (a list of levels)")?;
     let mut first = true;
     while c.more(first)? {
         first = false;
         c.expect(b'[', "'[' (a [price, qty] level)")?;
-        let p = c.string()?;
+        let i = out.len();
+        let price = c.quoted_decimal().map_err(|e| level_error(c, name, i, "price", e))?;
         c.expect(b',', "','")?;
-        let q = c.string()?;
+        let qty = c.quoted_decimal().map_err(|e| level_error(c, name, i, "qty", e))?;
         // Exchanges may append fields to a level; skip them.
         while c.more(false)? {
             c.skip()?;
         }
-        let i = out.len();
-        let price = decimal(name, p).map_err(|e| ParseError(format!("{name}[{i}] price: {}", e.0)))?;
-        let qty = decimal(name, q).map_err(|e| ParseError(format!("{name}[{i}] qty: {}", e.0)))?;
         out.push((price, qty));
     }
     Ok(())
+}
+
+#[cold]
+fn level_error(
+    c: &Cursor<'_>,
+    name: &str,
+    i: usize,
+    what: &str,
+    (err, raw): (Option<DecimalError>, &[u8]),
+) -> ParseError {
+    match err {
+        Some(e) => ParseError(format!("{name}[{i}] {what} '{}': {e}", show(raw))),
+        None => ParseError::from(c.error("a quoted decimal")),
+    }
 }
 
 impl Parser {
@@ -651,6 +709,20 @@ impl BookSync {
                 return Err(ParseError("depth message without 'pu' in a futures stream".into()));
             }
             Some(_) => {}
+        }
+        // Fast path: in sync and chained on the previous message, straight to the output.
+        if let State::Synced(last) = self.state {
+            let chained = match m.prev_id {
+                Some(pu) => pu == last as i64,
+                None => m.first_id == last + 1,
+            };
+            if chained {
+                let start = out.len();
+                Self::depth_events(base, m, parser, 0, out);
+                self.stats.emitted += (out.len() - start) as u64;
+                self.state = State::Synced(m.last_id);
+                return Ok(());
+            }
         }
         let mut events = self.spare.pop().unwrap_or_default();
         events.clear();

@@ -25,9 +25,26 @@ impl<'a> Cursor<'a> {
         Cursor { s, i: 0 }
     }
 
+    /// The bytes not consumed yet, and a way to consume them: for specialised scanners that
+    /// handle a compact form themselves and fall back to the generic path otherwise.
+    #[inline]
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        &self.s[self.i..]
+    }
+
+    #[inline]
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.i = (self.i + n).min(self.s.len());
+    }
+
     #[inline]
     fn err<T>(&self, expected: &'static str) -> JResult<T> {
-        Err(JsonError { at: self.i, expected })
+        Err(self.error(expected))
+    }
+
+    /// An error at the current position.
+    pub(crate) fn error(&self, expected: &'static str) -> JsonError {
+        JsonError { at: self.i, expected }
     }
 
     #[inline]
@@ -82,6 +99,27 @@ impl<'a> Cursor<'a> {
                         return self.err("the end of a string");
                     }
                 }
+            }
+        }
+    }
+
+    /// A quoted decimal (`"61773.60"`) parsed straight into fixed point, in one pass over its
+    /// bytes. On failure, the error and the raw content of the string (for the message).
+    #[inline]
+    pub(crate) fn quoted_decimal(&mut self) -> Result<i64, (Option<crate::fixed::DecimalError>, &'a [u8])> {
+        if self.peek() != Some(b'"') {
+            return Err((None, b""));
+        }
+        let start = self.i + 1;
+        match crate::fixed::parse_decimal_prefix(&self.s[start..]) {
+            Ok((v, n)) if self.s.get(start + n) == Some(&b'"') => {
+                self.i = start + n + 1;
+                Ok(v)
+            }
+            other => {
+                let err = other.err().unwrap_or(crate::fixed::DecimalError::NotNumeric);
+                let raw = self.string().unwrap_or(&self.s[start..]);
+                Err((Some(err), raw))
             }
         }
     }
