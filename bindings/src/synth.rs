@@ -11,14 +11,14 @@ use crate::errors::CoreErr;
 
 /// Writes `seconds` of a synthetic USD-M market to `path` (gzip raw capture); returns counts.
 #[pyfunction]
-#[pyo3(signature = (path, *, seconds = 60.0, seed = 7, symbol = "BTCUSDT".to_string(), tick_size = 0.1, lot_size = 0.001, start_price = 60000.0, events_per_second = 400.0))]
+#[pyo3(signature = (path, *, seconds = 60.0, seed = 7, symbol = "BTCUSDT", tick_size = 0.1, lot_size = 0.001, start_price = 60000.0, events_per_second = 400.0))]
 #[allow(clippy::too_many_arguments)]
 pub fn synth_binance(
     py: Python<'_>,
     path: PathBuf,
     seconds: f64,
     seed: u64,
-    symbol: String,
+    symbol: &str,
     tick_size: f64,
     lot_size: f64,
     start_price: f64,
@@ -27,7 +27,7 @@ pub fn synth_binance(
     let cfg = SynthConfig {
         seed,
         seconds,
-        symbol,
+        symbol: symbol.to_string(),
         tick_size: fixed::from_f64("tick_size", tick_size).map_err(CoreErr)?,
         lot_size: fixed::from_f64("lot_size", lot_size).map_err(CoreErr)?,
         start_price: fixed::from_f64("start_price", start_price).map_err(CoreErr)?,

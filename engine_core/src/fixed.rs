@@ -107,7 +107,7 @@ fn digits8(s: &[u8], at: usize) -> Option<(u64, usize)> {
 
 /// The common cases without a per-byte loop; `None` means "use the slow path".
 ///
-/// - A number that fits in 8 bytes with its dot (`61773.6`, `0.010`, `1001`): the dot is
+/// - A number that fits in 8 bytes with its dot (`61773.60`, `0.010`, `1001`): the dot is
 ///   squeezed out and all digits are converted at once.
 /// - Otherwise up to 8 integer and 8 decimal digits, converted separately (`61737.63000000`).
 ///
@@ -124,10 +124,10 @@ fn parse_short_decimal(s: &[u8]) -> Option<(i64, usize)> {
         return Some(((swar_digits(x, k) * POW10[DECIMALS]) as i64, k));
     }
     if k < 7 {
-        // Dot at k: is the end of the number inside this word too?
+        // Dot at k: does the number end within this word, or right after it?
         let rest = nd & !((0xFFu64 << (8 * k)) | ((1u64 << (8 * k)) - 1));
         let m = (rest.trailing_zeros() / 8) as usize;
-        if m < 8 && m > k + 1 {
+        if m > k + 1 && (m < 8 || !s.get(8)?.is_ascii_digit()) {
             let low_mask = (1u64 << (8 * k)) - 1;
             let squeezed = (x & low_mask) | ((x >> 8) & !low_mask);
             let frac_digits = m - k - 1;

@@ -11,6 +11,21 @@ _Path = str | PathLike[str]
 _Side = Literal["bid", "ask", "buy", "sell", "BID", "ASK", "BUY", "SELL"] | int
 _Events = npt.NDArray[np.void]
 
+__all__ = [
+    "EVENT_DTYPE",
+    "SCALE",
+    "EVENT_KINDS",
+    "EVENT_FLAGS",
+    "OrderBook",
+    "BinanceReader",
+    "CaptureReport",
+    "Gap",
+    "BinanceFeed",
+    "read_binance",
+    "synth_binance",
+    "__version__",
+]
+
 EVENT_DTYPE: Final[np.dtype[np.void]]
 SCALE: Final[int]
 EVENT_KINDS: Final[dict[str, int]]
@@ -32,7 +47,7 @@ class OrderBook:
         tradecore.errors.InvalidInput: a non-positive, NaN or infinite size.
     """
 
-    def __init__(self, tick_size: float, lot_size: float) -> None: ...
+    def __new__(cls, tick_size: float, lot_size: float) -> OrderBook: ...
     def apply(self, events: _Events) -> None:
         """Applies depth, snapshot and clear events from an ``EVENT_DTYPE`` array.
 
@@ -185,14 +200,14 @@ class CaptureReport:
 class BinanceReader:
     """Iterator over ``EVENT_DTYPE`` chunks of raw Binance captures (see ``iter_binance``)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         paths: _Path | Sequence[_Path],
         symbol: str | None = None,
         *,
         chunk_events: int = 1_000_000,
         lenient: bool = False,
-    ) -> None: ...
+    ) -> BinanceReader: ...
     def __iter__(self) -> BinanceReader: ...
     def __next__(self) -> _Events: ...
     @property
@@ -208,7 +223,7 @@ class BinanceFeed:
         max_pending: Depth messages buffered at most while waiting for a snapshot.
     """
 
-    def __init__(self, book: OrderBook, *, max_pending: int = 10_000) -> None: ...
+    def __new__(cls, book: OrderBook, *, max_pending: int = 10_000) -> BinanceFeed: ...
     def on_message(self, message: bytes, local_ts: int | None = None) -> int:
         """Handles one raw message (bytes as received); returns the number of events.
 

@@ -35,14 +35,39 @@ __all__ = ["EVENT_DTYPE", "SCALE", "Flag", "Kind", "to_float"]
 EVENT_DTYPE: np.dtype[np.void] = _core.EVENT_DTYPE
 SCALE: int = _core.SCALE
 
-Kind = enum.IntEnum("Kind", _core.EVENT_KINDS, module=__name__)
-Kind.__doc__ = "Event kinds: DEPTH (level set), SNAPSHOT (snapshot level), CLEAR, TRADE, BBO."
 
-Flag = enum.IntFlag("Flag", _core.EVENT_FLAGS, module=__name__)
-Flag.__doc__ = (
-    "Event flags: LAST_IN_MESSAGE (batch boundary), OUT_OF_SYNC (book not in sync when "
-    "received), NO_EXCH_TS (venue sent no time), NON_MARKET_TRADE (insurance fund / ADL)."
-)
+
+class Kind(enum.IntEnum):
+    """Event kinds (the ``kind`` field). Stable codes: they are stored in files."""
+
+    DEPTH = 1
+    """A price level of the L2 book is set to ``qty`` (0 removes it)."""
+    SNAPSHOT = 2
+    """A level of a full book snapshot (always preceded by CLEAR)."""
+    CLEAR = 3
+    """The book is emptied (before a snapshot)."""
+    TRADE = 4
+    """A public trade; ``side`` is the aggressor's side."""
+    BBO = 5
+    """Best bid or offer, one event per side."""
+
+
+class Flag(enum.IntFlag):
+    """Event flag bits (the ``flags`` field)."""
+
+    LAST_IN_MESSAGE = 1
+    """Last event of an exchange message: the book is consistent after applying it."""
+    OUT_OF_SYNC = 2
+    """Received while the book was not in sync (before a snapshot, or after a gap)."""
+    NO_EXCH_TS = 4
+    """The venue sent no exchange time (``exch_ts`` is 0)."""
+    NON_MARKET_TRADE = 8
+    """A trade that is not a normal market trade (insurance fund, ADL)."""
+
+
+# The compiled core is the source of truth; fail loudly if the two ever drift apart.
+if {k.name: k.value for k in Kind} != _core.EVENT_KINDS or {f.name: f.value for f in Flag} != _core.EVENT_FLAGS:
+    raise ImportError("tradecore.events is out of date with the compiled core (EVENT_KINDS / EVENT_FLAGS)")
 
 
 def to_float(values: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:

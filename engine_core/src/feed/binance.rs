@@ -180,6 +180,13 @@ pub struct Parser {
 /// caller re-parses the list with the generic scanner.
 #[inline]
 fn compact_levels(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
+    #[inline(always)]
+    fn pair(s: &[u8], i: usize) -> Option<u16> {
+        Some(u16::from_le_bytes([*s.get(i)?, *s.get(i + 1)?]))
+    }
+    const OPEN: u16 = u16::from_le_bytes(*b"[\"");
+    const CLOSE: u16 = u16::from_le_bytes(*b"\"]");
+    const MID: u16 = u16::from_le_bytes(*b"\",");
     let mut i = 0;
     if *s.get(i)? != b'[' {
         return None;
@@ -189,19 +196,19 @@ fn compact_levels(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
         return Some(i + 1);
     }
     loop {
-        if s.get(i..i + 2)? != b"[\"" {
+        if pair(s, i)? != OPEN {
             return None;
         }
         i += 2;
         let (price, n) = fixed::parse_decimal_prefix(s.get(i..)?).ok()?;
         i += n;
-        if s.get(i..i + 3)? != b"\",\"" {
+        if pair(s, i)? != MID || *s.get(i + 2)? != b'"' {
             return None;
         }
         i += 3;
         let (qty, n) = fixed::parse_decimal_prefix(s.get(i..)?).ok()?;
         i += n;
-        if s.get(i..i + 2)? != b"\"]" {
+        if pair(s, i)? != CLOSE {
             return None;
         }
         i += 2;

@@ -81,6 +81,14 @@ impl<'a> Cursor<'a> {
     pub(crate) fn string(&mut self) -> JResult<&'a [u8]> {
         self.expect(b'"', "a string")?;
         let start = self.i;
+        // Keys and most values are short: a plain scan beats a vectorised search's set-up.
+        let short = &self.s[start..self.s.len().min(start + 24)];
+        if let Some(k) = short.iter().position(|&b| b == b'"' || b == b'\\') {
+            if short[k] == b'"' {
+                self.i = start + k + 1;
+                return Ok(&self.s[start..start + k]);
+            }
+        }
         loop {
             match memchr::memchr2(b'"', b'\\', &self.s[self.i..]) {
                 None => {
