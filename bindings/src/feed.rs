@@ -43,7 +43,7 @@ impl BinanceFeed {
     }
 
     /// The events of the last message (a copy).
-    fn last_events<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<PyEvent>> {
+    fn last_events<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyArray1<PyEvent>> {
         events_to_numpy(py, self.inner.last_events().to_vec())
     }
 

@@ -281,6 +281,107 @@ impl Grid {
     }
 }
 
+/// Decimal parsing with SSSE3/SSE4.1: one 16-byte load per number, the dot squeezed out
+/// and the digits right-aligned by two shuffles, then folded with three multiply-adds.
+/// Chosen at run time (`is_x86_feature_detected!`), so the build stays portable.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod simd {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_cvtsi128_si32, _mm_extract_epi32, _mm_loadu_si128, _mm_madd_epi16,
+        _mm_maddubs_epi16, _mm_min_epu8, _mm_movemask_epi8, _mm_packus_epi32, _mm_set1_epi8, _mm_setr_epi16,
+        _mm_setr_epi8, _mm_shuffle_epi8, _mm_sub_epi8,
+    };
+
+    use super::{DECIMALS, POW10};
+
+    /// `SQUEEZE[k]`: drops the byte at `k` (the dot), shifting the rest down; `SQUEEZE[16]`
+    /// is the identity (no dot).
+    static SQUEEZE: [[u8; 16]; 17] = {
+        let mut t = [[0x80u8; 16]; 17];
+        let mut k = 0;
+        while k <= 16 {
+            let mut j = 0;
+            while j < 16 {
+                let src = if j < k { j } else { j + 1 };
+                t[k][j] = if src < 16 { src as u8 } else { 0x80 };
+                j += 1;
+            }
+            k += 1;
+        }
+        t
+    };
+
+    /// `ALIGN[n]`: moves the first `n` bytes to the end, zero-filling the front (leading
+    /// zeros), so every number is a right-aligned 16-digit group.
+    static ALIGN: [[u8; 16]; 17] = {
+        let mut t = [[0x80u8; 16]; 17];
+        let mut n = 0;
+        while n <= 16 {
+            let mut j = 16 - n;
+            while j < 16 {
+                t[n][j] = (j - (16 - n)) as u8;
+                j += 1;
+            }
+            n += 1;
+        }
+        t
+    };
+
+    /// Whether this CPU can run [`parse16`].
+    pub(crate) fn available() -> bool {
+        std::is_x86_feature_detected!("ssse3") && std::is_x86_feature_detected!("sse4.1")
+    }
+
+    #[inline(always)]
+    unsafe fn load(table: &[u8; 16]) -> __m128i {
+        // SAFETY: 16 readable bytes; unaligned load.
+        unsafe { _mm_loadu_si128(table.as_ptr().cast()) }
+    }
+
+    /// Parses the non-negative decimal at the start of `s` when it is short enough (at most
+    /// 9 integer digits, 9 decimals, ending within the first 16 bytes); `None` sends the caller
+    /// to the portable path (which also produces the errors).
+    ///
+    /// # Safety
+    /// The CPU must support SSSE3 and SSE4.1 ([`available`]).
+    #[inline(always)]
+    pub(crate) unsafe fn parse16(s: &[u8]) -> Option<(i64, usize)> {
+        let bytes: &[u8; 16] = s.get(..16)?.try_into().ok()?;
+        // SAFETY: the caller guarantees SSSE3 and SSE4.1; every load reads 16 valid bytes.
+        unsafe {
+            let x = load(bytes);
+            let t = _mm_sub_epi8(x, _mm_set1_epi8(b'0' as i8));
+            let digit = _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(9)), t);
+            let md = _mm_movemask_epi8(digit) as u32;
+            let mdot = _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b'.' as i8))) as u32;
+            let k = (!md).trailing_zeros() as usize;
+            if k == 0 || k > 9 {
+                return None;
+            }
+            let (n, f, end, squeeze) = if (mdot >> k) & 1 == 1 {
+                let after = !(md | ((2u32 << k) - 1)) | 0x1_0000;
+                let e = after.trailing_zeros() as usize;
+                let f = e - k - 1;
+                if e >= 16 || f == 0 || f > DECIMALS {
+                    return None;
+                }
+                (k + f, f, e, k)
+            } else {
+                (k, 0, k, 16)
+            };
+            let digits = _mm_shuffle_epi8(_mm_shuffle_epi8(t, load(&SQUEEZE[squeeze])), load(&ALIGN[n]));
+            let pairs = _mm_maddubs_epi16(digits, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+            let quads = _mm_madd_epi16(pairs, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+            let packed = _mm_packus_epi32(quads, quads);
+            let octets = _mm_madd_epi16(packed, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
+            let hi = _mm_cvtsi128_si32(octets) as u32 as u64;
+            let lo = _mm_extract_epi32(octets, 1) as u32 as u64;
+            let v = (hi * 100_000_000 + lo) * POW10[DECIMALS - f];
+            Some((v as i64, end))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,6 +432,33 @@ mod tests {
         assert!(Grid::new("tick_size", -5).is_err());
     }
 
+    #[cfg(target_arch = "x86_64")]
+    fn simd_or_slow(s: &[u8]) -> Result<(i64, usize), DecimalError> {
+        if simd::available() {
+            // SAFETY: checked just above.
+            if let Some(r) = unsafe { simd::parse16(s) } {
+                return Ok(r);
+            }
+        }
+        parse_decimal_slow(s)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_simd_path_agrees_with_the_slow_one() {
+        let cases = [
+            "0", "7", "61773.6", "61737.63000000", "0.00100000", "12345678", "12345678.12345678",
+            "123456789.5", "1.123456789", "99999999.99999999", "0.0", "10", "3.", "5.x", "00012.50",
+            "999999999.999999999", "1234567890", "0.1234567891",
+        ];
+        for c in cases {
+            for tail in ["\",\"1234567\"]", "]", "\"", "", "                "] {
+                let s = format!("{c}{tail}");
+                assert_eq!(simd_or_slow(s.as_bytes()), parse_decimal_slow(s.as_bytes()), "{s:?}");
+            }
+        }
+    }
+
     #[test]
     fn the_fast_path_agrees_with_the_slow_one() {
         let cases = [
@@ -349,6 +477,12 @@ mod tests {
         #[test]
         fn fast_and_slow_paths_agree(s in "[0-9]{0,12}(\\.[0-9]{0,12})?[\",\\] a-z]{0,12}") {
             prop_assert_eq!(parse_decimal_prefix(s.as_bytes()), parse_decimal_slow(s.as_bytes()));
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[test]
+        fn simd_and_slow_paths_agree(s in "[0-9]{0,12}(\\.[0-9]{0,12})?[\",\\] a-z.]{0,12}") {
+            prop_assert_eq!(simd_or_slow(s.as_bytes()), parse_decimal_slow(s.as_bytes()));
         }
 
         #[test]

@@ -182,6 +182,37 @@ impl L2Book {
         Ok(())
     }
 
+    /// Applies one exchange message's level sets straight from (price, qty) lists (bids, then
+    /// asks), as a live feed does in the steady state; same validation and stopping rule as
+    /// [`L2Book::apply`], with indexes counted over bids then asks.
+    pub fn apply_levels(
+        &mut self,
+        bids: &[(i64, i64)],
+        asks: &[(i64, i64)],
+        last_update_id: u64,
+    ) -> Result<(), (usize, Error)> {
+        for (side, levels, offset) in [(BID, bids, 0), (ASK, asks, bids.len())] {
+            for (i, &(price, qty)) in levels.iter().enumerate() {
+                let valid = price > 0 && qty >= 0 && self.tick.contains(price) && self.lot.contains(qty);
+                if !valid {
+                    let e = Event { kind: kind::DEPTH, side, price, qty, ..Event::default() };
+                    return Err((offset + i, self.explain(&e)));
+                }
+                let t = self.ticks(price);
+                if side == BID {
+                    self.bids.set(t, qty);
+                } else {
+                    self.asks.set(-t, qty);
+                }
+            }
+        }
+        if last_update_id != 0 {
+            self.last_update_id = last_update_id;
+        }
+        self.in_sync = true;
+        Ok(())
+    }
+
     #[cold]
     fn explain(&self, e: &Event) -> Error {
         match Side::from_i8(e.side).and_then(|_| self.check(e.price, e.qty)) {

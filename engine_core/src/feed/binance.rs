@@ -180,6 +180,34 @@ pub struct Parser {
 /// caller re-parses the list with the generic scanner.
 #[inline]
 fn compact_levels(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("ssse3") && std::is_x86_feature_detected!("sse4.1") {
+        // SAFETY: the CPU features were just checked.
+        return unsafe { compact_levels_sse(s, out) };
+    }
+    compact_levels_with::<false>(s, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "ssse3,sse4.1")]
+unsafe fn compact_levels_sse(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
+    compact_levels_with::<true>(s, out)
+}
+
+#[inline(always)]
+fn number<const SIMD: bool>(s: &[u8]) -> Option<(i64, usize)> {
+    #[cfg(target_arch = "x86_64")]
+    if SIMD {
+        // SAFETY: SIMD is only true inside `compact_levels_sse`, reached after the feature check.
+        if let Some(r) = unsafe { fixed::simd::parse16(s) } {
+            return Some(r);
+        }
+    }
+    fixed::parse_decimal_prefix(s).ok()
+}
+
+#[inline(always)]
+fn compact_levels_with<const SIMD: bool>(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
     #[inline(always)]
     fn pair(s: &[u8], i: usize) -> Option<u16> {
         Some(u16::from_le_bytes([*s.get(i)?, *s.get(i + 1)?]))
@@ -200,13 +228,13 @@ fn compact_levels(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
             return None;
         }
         i += 2;
-        let (price, n) = fixed::parse_decimal_prefix(s.get(i..)?).ok()?;
+        let (price, n) = number::<SIMD>(s.get(i..)?)?;
         i += n;
         if pair(s, i)? != MID || *s.get(i + 2)? != b'"' {
             return None;
         }
         i += 3;
-        let (qty, n) = fixed::parse_decimal_prefix(s.get(i..)?).ok()?;
+        let (qty, n) = number::<SIMD>(s.get(i..)?)?;
         i += n;
         if pair(s, i)? != CLOSE {
             return None;
@@ -662,12 +690,11 @@ impl BookSync {
         }
     }
 
-    fn depth_events(base: Event, m: &Message<'_>, parser: &Parser, flags_: u16, out: &mut Vec<Event>) {
+    /// The DEPTH events of a depth message whose levels are in `parser`, one per level, bids
+    /// first; `base` carries the times, ids and flags.
+    fn depth_events(base: Event, parser: &Parser, out: &mut Vec<Event>) {
         let mut e = base;
         e.kind = kind::DEPTH;
-        e.first_update_id = m.first_id;
-        e.last_update_id = m.last_id;
-        e.flags |= flags_;
         let start = out.len();
         out.reserve(parser.bids.len() + parser.asks.len());
         e.side = BID;
@@ -686,6 +713,31 @@ impl BookSync {
             let last = out.len() - 1;
             out[last].flags |= flags::LAST_IN_MESSAGE;
         }
+    }
+
+    fn depth_base(mut base: Event, m: &Message<'_>) -> Event {
+        base.first_update_id = m.first_id;
+        base.last_update_id = m.last_id;
+        base
+    }
+
+    /// For a live feed that applies levels straight to its book: when `m` is a depth message
+    /// that chains on the last one while in sync, accounts for it (as if its events had been
+    /// emitted) and returns true; otherwise changes nothing and returns false, and the message
+    /// must go through [`BookSync::on_message`].
+    pub fn accept_in_sync_depth(&mut self, m: &Message<'_>, parser: &Parser) -> bool {
+        let State::Synced(last) = self.state else { return false };
+        let chained = match (self.market, m.prev_id) {
+            (Some(Market::UsdM | Market::CoinM), Some(pu)) => pu == last as i64,
+            (Some(Market::Spot), None) => m.first_id == last + 1,
+            _ => false,
+        };
+        if m.kind != MsgKind::Depth || !chained {
+            return false;
+        }
+        self.state = State::Synced(m.last_id);
+        self.stats.emitted += (parser.bids.len() + parser.asks.len()) as u64;
+        true
     }
 
     fn on_depth(
@@ -725,7 +777,7 @@ impl BookSync {
             };
             if chained {
                 let start = out.len();
-                Self::depth_events(base, m, parser, 0, out);
+                Self::depth_events(Self::depth_base(base, m), parser, out);
                 self.stats.emitted += (out.len() - start) as u64;
                 self.state = State::Synced(m.last_id);
                 return Ok(());
@@ -733,7 +785,7 @@ impl BookSync {
         }
         let mut events = self.spare.pop().unwrap_or_default();
         events.clear();
-        Self::depth_events(base, m, parser, 0, &mut events);
+        Self::depth_events(Self::depth_base(base, m), parser, &mut events);
         let p = Pending { first: m.first_id, last: m.last_id, prev: m.prev_id, origin, events };
         self.route(p, out);
         Ok(())
@@ -1021,11 +1073,17 @@ mod tests {
 /// A live Binance book feed: raw message bytes in, parsed, synchronised and applied to an
 /// [`L2Book`](crate::L2Book) in one call, with no allocation once warm. The capture reader and
 /// this feed share the parser and the sync state machine.
+///
+/// In the steady state (in sync, the message chains on the last one) the levels go from the
+/// parser's buffers straight into the book; the normalized events are only built when asked
+/// for ([`BinanceFeed::last_events`]).
 #[derive(Debug)]
 pub struct BinanceFeed {
     parser: Parser,
     sync: BookSync,
     scratch: Vec<Event>,
+    /// The last message went the direct way: its events are built on demand from this base.
+    direct: Option<Event>,
     messages: u64,
 }
 
@@ -1038,29 +1096,65 @@ impl Default for BinanceFeed {
 impl BinanceFeed {
     /// A feed waiting for its first snapshot.
     pub fn new(config: SyncConfig) -> Self {
-        BinanceFeed { parser: Parser::new(), sync: BookSync::new(config), scratch: Vec::with_capacity(4096), messages: 0 }
+        BinanceFeed {
+            parser: Parser::new(),
+            sync: BookSync::new(config),
+            scratch: Vec::with_capacity(4096),
+            direct: None,
+            messages: 0,
+        }
+    }
+
+    fn location(&self) -> crate::error::Location {
+        crate::error::Location { source: "binance message".into(), line: self.messages }
     }
 
     /// Handles one message received at `local_ts` (ns): returns the number of events it
     /// produced (book events are applied to `book`; all are in [`BinanceFeed::last_events`]).
     pub fn on_message(&mut self, raw: &[u8], local_ts: i64, book: &mut crate::L2Book) -> crate::Result<usize> {
         self.messages += 1;
-        let location = || crate::error::Location { source: "binance message".into(), line: self.messages };
         self.scratch.clear();
-        let m = self.parser.parse(raw).map_err(|e| crate::Error::Data { location: location(), message: e.0 })?;
+        self.direct = None;
+        let m = match self.parser.parse(raw) {
+            Ok(m) => m,
+            Err(e) => return Err(crate::Error::Data { location: self.location(), message: e.0 }),
+        };
+        if self.sync.accept_in_sync_depth(&m, &self.parser) {
+            let applied = book.apply_levels(&self.parser.bids, &self.parser.asks, m.last_id);
+            self.direct = Some(Event {
+                exch_ts: m.exch_ts,
+                local_ts,
+                first_update_id: m.first_id,
+                last_update_id: m.last_id,
+                flags: m.flags,
+                ..Event::default()
+            });
+            return match applied {
+                Ok(()) => Ok(self.parser.bids.len() + self.parser.asks.len()),
+                Err((i, e)) => Err(self.book_error(i, &e)),
+            };
+        }
         let origin = Origin { source: 0, line: 0, local_ts };
-        self.sync
-            .on_message(&m, &self.parser, origin, &mut self.scratch)
-            .map_err(|e| crate::Error::Data { location: location(), message: e.0 })?;
-        book.apply(&self.scratch).map_err(|(i, e)| crate::Error::Data {
-            location: location(),
-            message: format!("event {i} does not fit the book: {e}"),
-        })?;
-        Ok(self.scratch.len())
+        if let Err(e) = self.sync.on_message(&m, &self.parser, origin, &mut self.scratch) {
+            return Err(crate::Error::Data { location: self.location(), message: e.0 });
+        }
+        match book.apply(&self.scratch) {
+            Ok(()) => Ok(self.scratch.len()),
+            Err((i, e)) => Err(self.book_error(i, &e)),
+        }
+    }
+
+    #[cold]
+    fn book_error(&self, i: usize, e: &crate::Error) -> crate::Error {
+        crate::Error::Data { location: self.location(), message: format!("event {i} does not fit the book: {e}") }
     }
 
     /// The events produced by the last message.
-    pub fn last_events(&self) -> &[Event] {
+    pub fn last_events(&mut self) -> &[Event] {
+        if let Some(base) = self.direct.take() {
+            self.scratch.clear();
+            BookSync::depth_events(base, &self.parser, &mut self.scratch);
+        }
         &self.scratch
     }
 
