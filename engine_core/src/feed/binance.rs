@@ -181,7 +181,7 @@ pub struct Parser {
 #[inline]
 fn compact_levels(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("ssse3") && std::is_x86_feature_detected!("sse4.1") {
+    if fixed::simd::available() {
         // SAFETY: the CPU features were just checked.
         return unsafe { compact_levels_sse(s, out) };
     }
