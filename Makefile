@@ -35,7 +35,7 @@ demo: build ## build, then replay the bundled synthetic market through the reade
 test: build test-rust test-python stubtest ## build and run every test (cargo, pytest, stub check)
 
 test-rust: ## Rust unit, property and data tests
-	$(CARGO) test --workspace --release
+	$(CARGO) test --workspace
 
 test-python: build ## pytest suites
 	$(PY) -m pytest
@@ -47,7 +47,7 @@ bench: build bench-rust bench-python ## run the benchmarks and print the table
 	$(PY) benches/report.py
 
 bench-rust: ## criterion benches (Rust)
-	$(CARGO) bench -p engine_core -- --noplot
+	$(CARGO) bench -p engine_core --bench book --bench feed -- --noplot
 
 bench-python: build ## pytest-benchmark suites (cost seen from Python, with msgspec/json peers)
 	mkdir -p build/bench

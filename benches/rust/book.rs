@@ -50,13 +50,21 @@ fn bench_apply(c: &mut Criterion) {
 
 fn bench_queries(c: &mut Criterion) {
     let (events, _) = book_events();
-    let mut book = L2Book::new(parse_decimal(b"0.1").unwrap(), parse_decimal(b"0.001").unwrap()).unwrap();
+    let mut book = L2Book::new(
+        parse_decimal(b"0.1").unwrap(),
+        parse_decimal(b"0.001").unwrap(),
+    )
+    .unwrap();
     book.apply(&events).unwrap();
     let mut g = c.benchmark_group("book_query");
-    g.bench_function("best_bid_ask", |b| b.iter(|| (std::hint::black_box(&book).best_bid(), book.best_ask())));
-    g.bench_function("imbalance_10", |b| b.iter(|| std::hint::black_box(&book).imbalance(10)));
+    g.bench_function("best_bid_ask", |b| {
+        b.iter(|| (std::hint::black_box(&book).best_bid(), book.best_ask()));
+    });
+    g.bench_function("imbalance_10", |b| {
+        b.iter(|| std::hint::black_box(&book).imbalance(10));
+    });
     g.bench_function("cost_to_fill_5btc", |b| {
-        b.iter(|| std::hint::black_box(&book).cost_to_fill(Side::Bid, 5_000_000_000))
+        b.iter(|| std::hint::black_box(&book).cost_to_fill(Side::Bid, 5_000_000_000));
     });
     g.finish();
 }

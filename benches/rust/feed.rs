@@ -21,9 +21,12 @@ fn depth_messages(path: &std::path::Path) -> Vec<(i64, Vec<u8>)> {
     let mut out = Vec::new();
     for line in reader.split(b'\n') {
         let line = line.unwrap();
-        let Some(sp) = line.iter().position(|b| *b == b' ') else { continue };
+        let Some(sp) = line.iter().position(|b| *b == b' ') else {
+            continue;
+        };
         let msg = &line[sp + 1..];
-        if msg.starts_with(b"{\"lastUpdateId\"") || msg.windows(7).take(40).any(|w| w == b"@depth@") {
+        if msg.starts_with(b"{\"lastUpdateId\"") || msg.windows(7).take(40).any(|w| w == b"@depth@")
+        {
             let ts: i64 = std::str::from_utf8(&line[..sp]).unwrap().parse().unwrap();
             out.push((ts, msg.to_vec()));
         }
@@ -55,11 +58,18 @@ fn bench_depth_message(c: &mut Criterion) {
     let (path, _) = common::usdm_capture();
     let msgs = depth_messages(&path);
     let bytes: usize = msgs.iter().map(|m| m.1.len()).sum();
-    eprintln!("depth messages: {}, mean size {} bytes", msgs.len(), bytes / msgs.len().max(1));
+    eprintln!(
+        "depth messages: {}, mean size {} bytes",
+        msgs.len(),
+        bytes / msgs.len().max(1)
+    );
     let mut g = c.benchmark_group("depth_message");
     g.throughput(Throughput::Elements(msgs.len() as u64));
     g.sample_size(20);
-    let (tick, lot) = (parse_decimal(b"0.1").unwrap(), parse_decimal(b"0.001").unwrap());
+    let (tick, lot) = (
+        parse_decimal(b"0.1").unwrap(),
+        parse_decimal(b"0.001").unwrap(),
+    );
     g.bench_function("parse_sync_apply", |b| {
         b.iter(|| {
             let mut book = L2Book::new(tick, lot).unwrap();

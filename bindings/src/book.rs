@@ -6,9 +6,9 @@ use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
+use crate::detach_if;
 use crate::errors::{invalid, CoreErr};
 use crate::event::events_from;
-use crate::detach_if;
 
 /// Parses a side: 'bid'/'buy' or 'ask'/'sell' (any case), or 1 / -1.
 pub fn parse_side(obj: &Bound<'_, PyAny>) -> PyResult<Side> {
@@ -17,7 +17,11 @@ pub fn parse_side(obj: &Bound<'_, PyAny>) -> PyResult<Side> {
         return match s.to_ascii_lowercase().as_str() {
             "bid" | "buy" | "b" => Ok(Side::Bid),
             "ask" | "sell" | "a" | "s" => Ok(Side::Ask),
-            _ => Err(invalid("side", format!("'{s}'"), "must be 'bid' or 'ask' ('buy' or 'sell')")),
+            _ => Err(invalid(
+                "side",
+                format!("'{s}'"),
+                "must be 'bid' or 'ask' ('buy' or 'sell')",
+            )),
         };
     }
     if let Ok(v) = obj.extract::<i64>() {
@@ -27,7 +31,11 @@ pub fn parse_side(obj: &Bound<'_, PyAny>) -> PyResult<Side> {
             _ => Err(invalid("side", v, "must be 'bid' or 'ask' (or 1 / -1)")),
         };
     }
-    Err(invalid("side", obj.repr()?, "must be 'bid' or 'ask' (or 1 / -1)"))
+    Err(invalid(
+        "side",
+        obj.repr()?,
+        "must be 'bid' or 'ask' (or 1 / -1)",
+    ))
 }
 
 fn price_in(field: &'static str, x: f64) -> PyResult<i64> {
@@ -50,7 +58,9 @@ impl OrderBook {
     fn new(tick_size: f64, lot_size: f64) -> PyResult<Self> {
         let tick = price_in("tick_size", tick_size)?;
         let lot = price_in("lot_size", lot_size)?;
-        Ok(OrderBook { inner: L2Book::new(tick, lot).map_err(CoreErr)? })
+        Ok(OrderBook {
+            inner: L2Book::new(tick, lot).map_err(CoreErr)?,
+        })
     }
 
     /// Applies depth, snapshot and clear events (other kinds are ignored).
@@ -68,7 +78,9 @@ impl OrderBook {
     fn set_level(&mut self, side: &Bound<'_, PyAny>, price: f64, qty: f64) -> PyResult<()> {
         let side = parse_side(side)?;
         let (p, q) = (price_in("price", price)?, price_in("qty", qty)?);
-        self.inner.set_level(side, p, q).map_err(|e| CoreErr(e).into())
+        self.inner
+            .set_level(side, p, q)
+            .map_err(|e| CoreErr(e).into())
     }
 
     fn clear(&mut self) {
@@ -103,7 +115,12 @@ impl OrderBook {
         Ok(self.inner.imbalance(levels as usize))
     }
 
-    fn levels<'py>(&self, py: Python<'py>, side: &Bound<'_, PyAny>, n: i64) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    fn levels<'py>(
+        &self,
+        py: Python<'py>,
+        side: &Bound<'_, PyAny>,
+        n: i64,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let side = parse_side(side)?;
         if n < 0 {
             return Err(invalid("n", n, "must not be negative"));
@@ -119,7 +136,9 @@ impl OrderBook {
 
     fn qty_at(&self, side: &Bound<'_, PyAny>, price: f64) -> PyResult<f64> {
         let side = parse_side(side)?;
-        Ok(fixed::to_f64(self.inner.qty_at(side, price_in("price", price)?)))
+        Ok(fixed::to_f64(
+            self.inner.qty_at(side, price_in("price", price)?),
+        ))
     }
 
     fn cost_to_fill(&self, side: &Bound<'_, PyAny>, qty: f64) -> PyResult<Option<(f64, f64)>> {
@@ -165,7 +184,9 @@ impl OrderBook {
 
     fn __repr__(&self) -> String {
         let fmt = |l: Option<engine_core::Level>| {
-            l.map_or("-".to_string(), |l| format!("{} x {}", fixed::format(l.qty), fixed::format(l.price)))
+            l.map_or("-".to_string(), |l| {
+                format!("{} x {}", fixed::format(l.qty), fixed::format(l.price))
+            })
         };
         format!(
             "OrderBook(tick_size={}, lot_size={}, bid={}, ask={}, levels={}/{})",

@@ -18,8 +18,13 @@ pub fn paths_from(obj: &Bound<'_, PyAny>) -> PyResult<Vec<PathBuf>> {
     if let Ok(p) = obj.extract::<PathBuf>() {
         return Ok(vec![p]);
     }
-    obj.extract::<Vec<PathBuf>>()
-        .map_err(|_| invalid("paths", obj.repr().map_or("?".into(), |r| r.to_string()), "must be a path or a list of paths"))
+    obj.extract::<Vec<PathBuf>>().map_err(|_| {
+        invalid(
+            "paths",
+            obj.repr().map_or("?".into(), |r| r.to_string()),
+            "must be a path or a list of paths",
+        )
+    })
 }
 
 /// A break in the depth update-id chain.
@@ -77,11 +82,21 @@ impl CaptureReport {
     pub fn from_core(r: &capture::CaptureReport) -> Self {
         CaptureReport {
             files: r.files.clone(),
-            ts_units: r.ts_units.iter().map(|u| u.map(capture::TsUnit::name)).collect(),
+            ts_units: r
+                .ts_units
+                .iter()
+                .map(|u| u.map(capture::TsUnit::name))
+                .collect(),
             lines: r.lines,
             blank_lines: r.blank_lines,
-            messages: MsgKind::ALL.iter().map(|k| (k.name(), r.messages_of(*k))).collect(),
-            events: kind::ALL.iter().map(|&k| (kind::name(k), r.events[usize::from(k)])).collect(),
+            messages: MsgKind::ALL
+                .iter()
+                .map(|k| (k.name(), r.messages_of(*k)))
+                .collect(),
+            events: kind::ALL
+                .iter()
+                .map(|&k| (kind::name(k), r.events[usize::from(k)]))
+                .collect(),
             total_events: r.total_events(),
             gaps: r
                 .gaps
@@ -141,7 +156,11 @@ impl CaptureReport {
 }
 
 fn options(symbol: Option<String>, lenient: bool) -> ReadOptions {
-    ReadOptions { symbol, lenient, ..ReadOptions::default() }
+    ReadOptions {
+        symbol,
+        lenient,
+        ..ReadOptions::default()
+    }
 }
 
 /// Reads whole captures into one array.
@@ -173,20 +192,31 @@ pub struct BinanceReader {
 impl BinanceReader {
     #[new]
     #[pyo3(signature = (paths, symbol = None, *, chunk_events = 1_000_000, lenient = false))]
-    fn new(paths: &Bound<'_, PyAny>, symbol: Option<String>, chunk_events: i64, lenient: bool) -> PyResult<Self> {
+    fn new(
+        paths: &Bound<'_, PyAny>,
+        symbol: Option<String>,
+        chunk_events: i64,
+        lenient: bool,
+    ) -> PyResult<Self> {
         if chunk_events < 1 {
             return Err(invalid("chunk_events", chunk_events, "must be at least 1"));
         }
         let paths = paths_from(paths)?;
         let reader = CaptureReader::open(&paths, options(symbol, lenient)).map_err(CoreErr)?;
-        Ok(BinanceReader { reader, chunk_events: chunk_events as usize })
+        Ok(BinanceReader {
+            reader,
+            chunk_events: chunk_events as usize,
+        })
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
     }
 
-    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyArray1<PyEvent>>>> {
+    fn __next__<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> PyResult<Option<Bound<'py, PyArray1<PyEvent>>>> {
         let (reader, n) = (&mut self.reader, self.chunk_events);
         let chunk = py.detach(|| reader.next_chunk(n)).map_err(CoreErr)?;
         Ok(chunk.map(|c| events_to_numpy(py, c)))

@@ -28,7 +28,10 @@ fn build_dtype(py: Python<'_>) -> PyResult<Py<PyArrayDescr>> {
 
 /// The structured dtype, built once from the core's field table.
 pub fn event_dtype(py: Python<'_>) -> PyResult<Bound<'_, PyArrayDescr>> {
-    Ok(DTYPE.get_or_try_init(py, || build_dtype(py))?.bind(py).clone())
+    Ok(DTYPE
+        .get_or_try_init(py, || build_dtype(py))?
+        .bind(py)
+        .clone())
 }
 
 // SAFETY: PyEvent is a plain-old-data #[repr(C)] record (through repr(transparent)) whose
@@ -71,7 +74,11 @@ pub fn events_from<'py>(obj: &Bound<'py, PyAny>, field: &str) -> PyResult<Events
     let py = obj.py();
     let Ok(arr) = obj.cast::<PyArray1<PyEvent>>() else {
         let what = match obj.cast::<numpy::PyUntypedArray>() {
-            Ok(a) => format!("an array of dtype {} with {} dimension(s)", a.dtype(), a.ndim()),
+            Ok(a) => format!(
+                "an array of dtype {} with {} dimension(s)",
+                a.dtype(),
+                a.ndim()
+            ),
             Err(_) => format!("{}", obj.get_type().name()?),
         };
         return Err(PyTypeError::new_err(format!(

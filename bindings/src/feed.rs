@@ -30,16 +30,29 @@ impl BinanceFeed {
         if max_pending < 1 {
             return Err(invalid("max_pending", max_pending, "must be at least 1"));
         }
-        let config = SyncConfig { max_pending: max_pending as usize, ..SyncConfig::default() };
-        Ok(BinanceFeed { inner: CoreFeed::new(config), book })
+        let config = SyncConfig {
+            max_pending: max_pending as usize,
+            ..SyncConfig::default()
+        };
+        Ok(BinanceFeed {
+            inner: CoreFeed::new(config),
+            book,
+        })
     }
 
     /// Handles one raw message; returns the number of events it produced.
     #[pyo3(signature = (message, local_ts = None))]
-    fn on_message(&mut self, py: Python<'_>, message: &[u8], local_ts: Option<i64>) -> PyResult<usize> {
+    fn on_message(
+        &mut self,
+        py: Python<'_>,
+        message: &[u8],
+        local_ts: Option<i64>,
+    ) -> PyResult<usize> {
         let mut book = self.book.bind(py).try_borrow_mut()?;
         let ts = local_ts.unwrap_or_else(now_ns);
-        self.inner.on_message(message, ts, &mut book.inner).map_err(|e| CoreErr(e).into())
+        self.inner
+            .on_message(message, ts, &mut book.inner)
+            .map_err(|e| CoreErr(e).into())
     }
 
     /// The events of the last message (a copy).

@@ -1,4 +1,4 @@
-//! PyO3 bindings: the `tradecore._core` extension module. Thin newtypes around `engine_core`
+//! `PyO3` bindings: the `tradecore._core` extension module. Thin newtypes around `engine_core`
 //! types, numpy conversion, error mapping and GIL release; no trading logic lives here.
 
 mod book;
@@ -9,16 +9,20 @@ mod feed;
 mod synth;
 
 use engine_core::event::{flags, kind};
+use pyo3::marker::Ungil;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use pyo3::marker::Ungil;
 
 /// Batches at least this long are processed with the GIL released; below it, the cost of
 /// releasing and re-acquiring the GIL outweighs the benefit.
 const DETACH_MIN_ITEMS: usize = 4096;
 
 /// Runs `f` with the GIL released when the work is large enough to be worth it.
-pub(crate) fn detach_if<T: Ungil, F: Ungil + FnOnce() -> T>(py: Python<'_>, items: usize, f: F) -> T {
+pub(crate) fn detach_if<T: Ungil, F: Ungil + FnOnce() -> T>(
+    py: Python<'_>,
+    items: usize,
+    f: F,
+) -> T {
     if items >= DETACH_MIN_ITEMS {
         py.detach(f)
     } else {

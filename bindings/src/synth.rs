@@ -12,7 +12,7 @@ use crate::errors::CoreErr;
 /// Writes `seconds` of a synthetic USD-M market to `path` (gzip raw capture); returns counts.
 #[pyfunction]
 #[pyo3(signature = (path, *, seconds = 60.0, seed = 7, symbol = "BTCUSDT", tick_size = 0.1, lot_size = 0.001, start_price = 60000.0, events_per_second = 400.0))]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)] // a Python signature
 pub fn synth_binance(
     py: Python<'_>,
     path: PathBuf,
@@ -34,7 +34,9 @@ pub fn synth_binance(
         events_per_second,
         ..SynthConfig::default()
     };
-    let s = py.detach(|| write_binance_usdm(&path, &cfg)).map_err(CoreErr)?;
+    let s = py
+        .detach(|| write_binance_usdm(&path, &cfg))
+        .map_err(CoreErr)?;
     Ok(BTreeMap::from([
         ("lines", s.lines),
         ("depth_messages", s.depth_messages),

@@ -59,7 +59,15 @@ impl fmt::Display for Location {
 
 impl Error {
     /// Shorthand for [`Error::InvalidInput`].
-    pub fn invalid(field: &'static str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
-        Error::InvalidInput { field, value: value.to_string(), reason: reason.into() }
+    pub fn invalid(
+        field: &'static str,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
+        Error::InvalidInput {
+            field,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
     }
 }

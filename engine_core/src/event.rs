@@ -91,8 +91,16 @@ pub const FIELDS: [(&str, usize, &str); 11] = [
     ("local_ts", std::mem::offset_of!(Event, local_ts), "<i8"),
     ("price", std::mem::offset_of!(Event, price), "<i8"),
     ("qty", std::mem::offset_of!(Event, qty), "<i8"),
-    ("first_update_id", std::mem::offset_of!(Event, first_update_id), "<u8"),
-    ("last_update_id", std::mem::offset_of!(Event, last_update_id), "<u8"),
+    (
+        "first_update_id",
+        std::mem::offset_of!(Event, first_update_id),
+        "<u8",
+    ),
+    (
+        "last_update_id",
+        std::mem::offset_of!(Event, last_update_id),
+        "<u8",
+    ),
     ("trade_id", std::mem::offset_of!(Event, trade_id), "<u8"),
     ("instrument", std::mem::offset_of!(Event, instrument), "<u4"),
     ("flags", std::mem::offset_of!(Event, flags), "<u2"),

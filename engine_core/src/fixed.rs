@@ -1,5 +1,5 @@
 //! Fixed-point numbers: every price and quantity in the core is an `i64` holding the value
-//! times [`SCALE`] (1e-9 resolution, the same convention as nautilus_trader's standard
+//! times [`SCALE`] (1e-9 resolution, the same convention as `nautilus_trader`'s standard
 //! precision). Exchange decimal strings are parsed digit by digit, never through a binary
 //! float, so a price always lands on the exact tick.
 //!
@@ -74,7 +74,8 @@ pub fn parse_decimal_prefix(s: &[u8]) -> Result<(i64, usize), DecimalError> {
 /// non-digit byte, so every byte before the first non-digit is judged exactly.)
 #[inline(always)]
 fn non_digits(x: u64) -> u64 {
-    let t = (x & 0xF0F0_F0F0_F0F0_F0F0) | ((x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4);
+    let t = (x & 0xF0F0_F0F0_F0F0_F0F0)
+        | ((x.wrapping_add(0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0) >> 4);
     t ^ 0x3333_3333_3333_3333
 }
 
@@ -85,7 +86,8 @@ fn non_digits(x: u64) -> u64 {
 fn swar_digits(x: u64, k: usize) -> u64 {
     let mut v = (x & 0x0F0F_0F0F_0F0F_0F0F) << (8 * (8 - k));
     v = v.wrapping_mul(10).wrapping_add(v >> 8);
-    v = ((v & 0x0000_00FF_0000_00FF).wrapping_mul(0x000F_4240_0000_0064)
+    v = ((v & 0x0000_00FF_0000_00FF)
+        .wrapping_mul(0x000F_4240_0000_0064)
         .wrapping_add(((v >> 16) & 0x0000_00FF_0000_00FF).wrapping_mul(0x0000_2710_0000_0001)))
         >> 32;
     v & 0xFFFF_FFFF
@@ -102,7 +104,11 @@ fn load8(s: &[u8], at: usize) -> Option<u64> {
 fn digits8(s: &[u8], at: usize) -> Option<(u64, usize)> {
     let x = load8(s, at)?;
     let k = (non_digits(x).trailing_zeros() / 8) as usize;
-    Some(if k == 0 { (0, 0) } else { (swar_digits(x, k), k) })
+    Some(if k == 0 {
+        (0, 0)
+    } else {
+        (swar_digits(x, k), k)
+    })
 }
 
 /// The common cases without a per-byte loop; `None` means "use the slow path".
@@ -146,7 +152,10 @@ fn parse_short_decimal(s: &[u8]) -> Option<(i64, usize)> {
     if f == 0 || (f == 8 && s.get(k + 9)?.is_ascii_digit()) {
         return None;
     }
-    Some(((int * POW10[DECIMALS] + frac * POW10[DECIMALS - f]) as i64, k + 1 + f))
+    Some((
+        (int * POW10[DECIMALS] + frac * POW10[DECIMALS - f]) as i64,
+        k + 1 + f,
+    ))
 }
 
 #[cold]
@@ -216,7 +225,11 @@ pub fn from_f64(field: &'static str, x: f64) -> Result<i64> {
     }
     let scaled = (x * SCALE as f64).round();
     if scaled.abs() >= 9.2e18 {
-        return Err(Error::invalid(field, x, "out of the fixed-point range (|x| < 9.2e9)"));
+        return Err(Error::invalid(
+            field,
+            x,
+            "out of the fixed-point range (|x| < 9.2e9)",
+        ));
     }
     Ok(scaled as i64)
 }
@@ -259,7 +272,12 @@ impl Grid {
         for _ in 0..5 {
             inv = inv.wrapping_mul(2u64.wrapping_sub(odd.wrapping_mul(inv)));
         }
-        Ok(Grid { step, inv_odd: inv, shift, limit: u64::MAX / d })
+        Ok(Grid {
+            step,
+            inv_odd: inv,
+            shift,
+            limit: u64::MAX / d,
+        })
     }
 
     /// The step in fixed-point units.
@@ -277,7 +295,10 @@ impl Grid {
     /// True when `v` (taken as non-negative) is a whole multiple of the step.
     #[inline]
     pub fn contains(&self, v: i64) -> bool {
-        (v as u64).wrapping_mul(self.inv_odd).rotate_right(self.shift) <= self.limit
+        (v as u64)
+            .wrapping_mul(self.inv_odd)
+            .rotate_right(self.shift)
+            <= self.limit
     }
 }
 
@@ -287,9 +308,9 @@ impl Grid {
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod simd {
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_cvtsi128_si32, _mm_extract_epi32, _mm_loadu_si128, _mm_madd_epi16,
-        _mm_maddubs_epi16, _mm_min_epu8, _mm_movemask_epi8, _mm_packus_epi32, _mm_set1_epi8, _mm_setr_epi16,
-        _mm_setr_epi8, _mm_shuffle_epi8, _mm_sub_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_cvtsi128_si32, _mm_extract_epi32, _mm_loadu_si128,
+        _mm_madd_epi16, _mm_maddubs_epi16, _mm_min_epu8, _mm_movemask_epi8, _mm_packus_epi32,
+        _mm_set1_epi8, _mm_setr_epi16, _mm_setr_epi8, _mm_shuffle_epi8, _mm_sub_epi8,
     };
 
     use super::{DECIMALS, POW10};
@@ -369,13 +390,22 @@ pub(crate) mod simd {
             } else {
                 (k, 0, k, 16)
             };
-            let digits = _mm_shuffle_epi8(_mm_shuffle_epi8(t, load(&SQUEEZE[squeeze])), load(&ALIGN[n]));
-            let pairs = _mm_maddubs_epi16(digits, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1));
+            let digits = _mm_shuffle_epi8(
+                _mm_shuffle_epi8(t, load(&SQUEEZE[squeeze])),
+                load(&ALIGN[n]),
+            );
+            let pairs = _mm_maddubs_epi16(
+                digits,
+                _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1),
+            );
             let quads = _mm_madd_epi16(pairs, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
             let packed = _mm_packus_epi32(quads, quads);
-            let octets = _mm_madd_epi16(packed, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
-            let hi = _mm_cvtsi128_si32(octets) as u32 as u64;
-            let lo = _mm_extract_epi32(octets, 1) as u32 as u64;
+            let octets = _mm_madd_epi16(
+                packed,
+                _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1),
+            );
+            let hi = u64::from(_mm_cvtsi128_si32(octets) as u32);
+            let lo = u64::from(_mm_extract_epi32(octets, 1) as u32);
             let v = (hi * 100_000_000 + lo) * POW10[DECIMALS - f];
             Some((v as i64, end))
         }
@@ -401,12 +431,32 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_represent() {
-        for bad in [&b""[..], b"-", b".5", b"1.", b"abc", b"1e5", b"1.2.3", b" 1", b"1,5", b"NaN"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b".5",
+            b"1.",
+            b"abc",
+            b"1e5",
+            b"1.2.3",
+            b" 1",
+            b"1,5",
+            b"NaN",
+        ] {
             assert_eq!(parse_decimal(bad), Err(DecimalError::NotNumeric), "{bad:?}");
         }
-        assert_eq!(parse_decimal(b"0.0000000001"), Err(DecimalError::TooPrecise));
-        assert_eq!(parse_decimal(b"9223372036.854775808"), Err(DecimalError::OutOfRange));
-        assert_eq!(parse_decimal(b"123456789012345678901234"), Err(DecimalError::OutOfRange));
+        assert_eq!(
+            parse_decimal(b"0.0000000001"),
+            Err(DecimalError::TooPrecise)
+        );
+        assert_eq!(
+            parse_decimal(b"9223372036.854775808"),
+            Err(DecimalError::OutOfRange)
+        );
+        assert_eq!(
+            parse_decimal(b"123456789012345678901234"),
+            Err(DecimalError::OutOfRange)
+        );
     }
 
     #[test]
@@ -416,7 +466,8 @@ mod tests {
         assert!(from_f64("price", f64::NAN).is_err());
         assert!(from_f64("price", f64::INFINITY).is_err());
         assert!(from_f64("price", 1e12).is_err());
-        assert_eq!(to_f64(61_773_600_000_000), 61773.6);
+        // The nearest double to the decimal, exactly (the point of the conversion).
+        assert_eq!(to_f64(61_773_600_000_000).to_bits(), 61773.6f64.to_bits());
     }
 
     #[test]
@@ -447,14 +498,33 @@ mod tests {
     #[test]
     fn the_simd_path_agrees_with_the_slow_one() {
         let cases = [
-            "0", "7", "61773.6", "61737.63000000", "0.00100000", "12345678", "12345678.12345678",
-            "123456789.5", "1.123456789", "99999999.99999999", "0.0", "10", "3.", "5.x", "00012.50",
-            "999999999.999999999", "1234567890", "0.1234567891",
+            "0",
+            "7",
+            "61773.6",
+            "61737.63000000",
+            "0.00100000",
+            "12345678",
+            "12345678.12345678",
+            "123456789.5",
+            "1.123456789",
+            "99999999.99999999",
+            "0.0",
+            "10",
+            "3.",
+            "5.x",
+            "00012.50",
+            "999999999.999999999",
+            "1234567890",
+            "0.1234567891",
         ];
         for c in cases {
             for tail in ["\",\"1234567\"]", "]", "\"", "", "                "] {
                 let s = format!("{c}{tail}");
-                assert_eq!(simd_or_slow(s.as_bytes()), parse_decimal_slow(s.as_bytes()), "{s:?}");
+                assert_eq!(
+                    simd_or_slow(s.as_bytes()),
+                    parse_decimal_slow(s.as_bytes()),
+                    "{s:?}"
+                );
             }
         }
     }
@@ -462,13 +532,30 @@ mod tests {
     #[test]
     fn the_fast_path_agrees_with_the_slow_one() {
         let cases = [
-            "0", "7", "61773.6", "61737.63000000", "0.00100000", "12345678", "12345678.12345678",
-            "123456789.5", "1.123456789", "99999999.99999999", "0.0", "10", "3.", "5.x", "00012.50",
+            "0",
+            "7",
+            "61773.6",
+            "61737.63000000",
+            "0.00100000",
+            "12345678",
+            "12345678.12345678",
+            "123456789.5",
+            "1.123456789",
+            "99999999.99999999",
+            "0.0",
+            "10",
+            "3.",
+            "5.x",
+            "00012.50",
         ];
         for c in cases {
             for tail in ["\",\"1234567\"]", "]", "\"", "", "                "] {
                 let s = format!("{c}{tail}");
-                assert_eq!(parse_decimal_prefix(s.as_bytes()), parse_decimal_slow(s.as_bytes()), "{s:?}");
+                assert_eq!(
+                    parse_decimal_prefix(s.as_bytes()),
+                    parse_decimal_slow(s.as_bytes()),
+                    "{s:?}"
+                );
             }
         }
     }

@@ -44,8 +44,8 @@ impl Default for SynthConfig {
             seed: 7,
             seconds: 60.0,
             symbol: "BTCUSDT".into(),
-            tick_size: 100_000_000,     // 0.1
-            lot_size: 1_000_000,        // 0.001
+            tick_size: 100_000_000, // 0.1
+            lot_size: 1_000_000,    // 0.001
             start_price: 60_000 * fixed::SCALE,
             start_ms: 1_723_161_600_000, // 2024-08-09 00:00:00 UTC
             events_per_second: 400.0,
@@ -68,7 +68,7 @@ pub struct SynthSummary {
     pub level_updates: u64,
 }
 
-/// SplitMix64: tiny, fast, and stable across versions (the output must not change when a
+/// `SplitMix64`: tiny, fast, and stable across versions (the output must not change when a
 /// dependency does).
 struct Rng(u64);
 
@@ -138,7 +138,10 @@ impl<W: Write> Writer<W> {
         let latency = 5_000_000 + (rng.uniform() * 25_000_000.0) as i64;
         let local = (exch_ms * 1_000_000 + latency).max(self.last_local_ns + 1_000);
         self.last_local_ns = local;
-        writeln!(self.out, "{local} {}", self.line).map_err(|e| Error::Io { path: "synthetic capture".into(), source: e })?;
+        writeln!(self.out, "{local} {}", self.line).map_err(|e| Error::Io {
+            path: "synthetic capture".into(),
+            source: e,
+        })?;
         self.summary.lines += 1;
         Ok(())
     }
@@ -155,7 +158,13 @@ impl<W: Write> Writer<W> {
         s
     }
 
-    fn depth(&mut self, exch_ms: i64, bids: &[(i64, i64)], asks: &[(i64, i64)], rng: &mut Rng) -> Result<()> {
+    fn depth(
+        &mut self,
+        exch_ms: i64,
+        bids: &[(i64, i64)],
+        asks: &[(i64, i64)],
+        rng: &mut Rng,
+    ) -> Result<()> {
         if bids.is_empty() && asks.is_empty() {
             return Ok(());
         }
@@ -177,7 +186,14 @@ impl<W: Write> Writer<W> {
         self.emit(exch_ms, rng)
     }
 
-    fn trade(&mut self, exch_ms: i64, price: i64, lots: i64, buyer_maker: bool, rng: &mut Rng) -> Result<()> {
+    fn trade(
+        &mut self,
+        exch_ms: i64,
+        price: i64,
+        lots: i64,
+        buyer_maker: bool,
+        rng: &mut Rng,
+    ) -> Result<()> {
         self.trade_id += 1;
         let sym = self.cfg.symbol.clone();
         self.line = format!(
@@ -210,7 +226,13 @@ impl<W: Write> Writer<W> {
     }
 
     fn snapshot(&mut self, exch_ms: i64, id: u64, book: &Book, rng: &mut Rng) -> Result<()> {
-        let bids: Vec<(i64, i64)> = book.bids.iter().rev().take(1000).map(|(p, q)| (*p, *q)).collect();
+        let bids: Vec<(i64, i64)> = book
+            .bids
+            .iter()
+            .rev()
+            .take(1000)
+            .map(|(p, q)| (*p, *q))
+            .collect();
         let asks: Vec<(i64, i64)> = book.asks.iter().take(1000).map(|(p, q)| (*p, *q)).collect();
         self.line = format!(
             "{{\"lastUpdateId\":{id},\"E\":{},\"T\":{exch_ms},\"bids\":{},\"asks\":{}}}",
@@ -223,19 +245,36 @@ impl<W: Write> Writer<W> {
 }
 
 /// Writes the synthetic market to `path` as a gzip raw capture.
+#[allow(clippy::too_many_lines)] // one event loop, read top to bottom
 pub fn write_binance_usdm(path: &Path, cfg: &SynthConfig) -> Result<SynthSummary> {
     if !(cfg.seconds > 0.0 && cfg.seconds.is_finite()) {
-        return Err(Error::invalid("seconds", cfg.seconds, "must be a positive number"));
+        return Err(Error::invalid(
+            "seconds",
+            cfg.seconds,
+            "must be a positive number",
+        ));
     }
     if !(cfg.events_per_second > 0.0 && cfg.events_per_second.is_finite()) {
-        return Err(Error::invalid("events_per_second", cfg.events_per_second, "must be positive"));
+        return Err(Error::invalid(
+            "events_per_second",
+            cfg.events_per_second,
+            "must be positive",
+        ));
     }
     if cfg.tick_size <= 0 || cfg.lot_size <= 0 || cfg.start_price <= cfg.tick_size * 2000 {
-        return Err(Error::invalid("start_price", fixed::format(cfg.start_price), "must be above 2000 ticks"));
+        return Err(Error::invalid(
+            "start_price",
+            fixed::format(cfg.start_price),
+            "must be above 2000 ticks",
+        ));
     }
-    let io = |source| Error::Io { path: path.display().to_string(), source };
+    let io = |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
     let file = std::fs::File::create(path).map_err(io)?;
-    let gz = flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast());
+    let gz =
+        flate2::write::GzEncoder::new(std::io::BufWriter::new(file), flate2::Compression::fast());
     let mut w = Writer {
         out: gz,
         line: String::new(),
@@ -248,11 +287,16 @@ pub fn write_binance_usdm(path: &Path, cfg: &SynthConfig) -> Result<SynthSummary
     };
     let mut rng = Rng(cfg.seed ^ 0xD1B5_4A32_D192_ED03);
     let mid = cfg.start_price / cfg.tick_size;
-    let mut book = Book { bids: BTreeMap::new(), asks: BTreeMap::new() };
+    let mut book = Book {
+        bids: BTreeMap::new(),
+        asks: BTreeMap::new(),
+    };
     for d in 0..400 {
         let depth_boost = 1.0 + f64::from(d) / 20.0;
-        book.bids.insert(mid - 1 - i64::from(d), rng.lots(40.0 * depth_boost));
-        book.asks.insert(mid + i64::from(d), rng.lots(40.0 * depth_boost));
+        book.bids
+            .insert(mid - 1 - i64::from(d), rng.lots(40.0 * depth_boost));
+        book.asks
+            .insert(mid + i64::from(d), rng.lots(40.0 * depth_boost));
     }
     let mut fair = mid as f64;
     let mut t_ms = cfg.start_ms as f64;
@@ -299,16 +343,28 @@ pub fn write_binance_usdm(path: &Path, cfg: &SynthConfig) -> Result<SynthSummary
             let k = rng.geometric(0.15) as usize;
             let side = if bid { &mut book.bids } else { &mut book.asks };
             if side.len() > 20 {
-                let p = if bid { *side.keys().rev().nth(k.min(side.len() - 1)).unwrap_or(&bb) } else { *side.keys().nth(k.min(side.len() - 1)).unwrap_or(&ba) };
+                let p = if bid {
+                    *side.keys().rev().nth(k.min(side.len() - 1)).unwrap_or(&bb)
+                } else {
+                    *side.keys().nth(k.min(side.len() - 1)).unwrap_or(&ba)
+                };
                 let q = side[&p];
-                let left = if rng.uniform() < 0.4 { 0 } else { q - 1 - (rng.uniform() * (q - 1) as f64) as i64 };
+                let left = if rng.uniform() < 0.4 {
+                    0
+                } else {
+                    q - 1 - (rng.uniform() * (q - 1) as f64) as i64
+                };
                 let left = left.clamp(0, q);
                 if left == 0 {
                     side.remove(&p);
                 } else {
                     side.insert(p, left);
                 }
-                if bid { bids.push((p, left)) } else { asks.push((p, left)) }
+                if bid {
+                    bids.push((p, left));
+                } else {
+                    asks.push((p, left));
+                }
             }
         } else {
             // A market order, leaning towards the fair price; it walks the book.
@@ -320,7 +376,11 @@ pub fn write_binance_usdm(path: &Path, cfg: &SynthConfig) -> Result<SynthSummary
                 if side.len() <= 20 {
                     break;
                 }
-                let p = if buy { *side.keys().next().unwrap_or(&ba) } else { *side.keys().next_back().unwrap_or(&bb) };
+                let p = if buy {
+                    *side.keys().next().unwrap_or(&ba)
+                } else {
+                    *side.keys().next_back().unwrap_or(&bb)
+                };
                 let q = side[&p];
                 let take = q.min(left);
                 left -= take;
@@ -331,16 +391,28 @@ pub fn write_binance_usdm(path: &Path, cfg: &SynthConfig) -> Result<SynthSummary
                     side.insert(p, q - take);
                 }
                 let level = (p, q - take);
-                if buy { asks.push(level) } else { bids.push(level) }
+                if buy {
+                    asks.push(level);
+                } else {
+                    bids.push(level);
+                }
             }
         }
         // Keep both sides deep: refill far levels that market orders and cancels ate.
         for (is_bid, side) in [(true, &mut book.bids), (false, &mut book.asks)] {
             while side.len() < 300 {
-                let far = if is_bid { side.keys().next().copied().unwrap_or(mid) - 1 } else { side.keys().next_back().copied().unwrap_or(mid) + 1 };
+                let far = if is_bid {
+                    side.keys().next().copied().unwrap_or(mid) - 1
+                } else {
+                    side.keys().next_back().copied().unwrap_or(mid) + 1
+                };
                 let q = rng.lots(80.0);
                 side.insert(far, q);
-                if is_bid { bids.push((far, q)) } else { asks.push((far, q)) }
+                if is_bid {
+                    bids.push((far, q));
+                } else {
+                    asks.push((far, q));
+                }
             }
         }
         w.depth(now, &bids, &asks, &mut rng)?;
@@ -352,7 +424,13 @@ pub fn write_binance_usdm(path: &Path, cfg: &SynthConfig) -> Result<SynthSummary
             w.ticker(now, &book, &mut rng)?;
         }
         if snapshot.is_none() && t_ms >= snapshot_at_ms {
-            snapshot = Some((w.update_id, Book { bids: book.bids.clone(), asks: book.asks.clone() }));
+            snapshot = Some((
+                w.update_id,
+                Book {
+                    bids: book.bids.clone(),
+                    asks: book.asks.clone(),
+                },
+            ));
             messages_since_snapshot = 0;
         }
         if !snapshot_written && messages_since_snapshot >= 3 {
@@ -379,7 +457,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("tradecore-synth-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let (a, b) = (dir.join("a.gz"), dir.join("b.gz"));
-        let cfg = SynthConfig { seconds: 5.0, ..SynthConfig::default() };
+        let cfg = SynthConfig {
+            seconds: 5.0,
+            ..SynthConfig::default()
+        };
         let sa = write_binance_usdm(&a, &cfg).unwrap();
         write_binance_usdm(&b, &cfg).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());

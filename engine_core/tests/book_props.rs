@@ -37,7 +37,11 @@ struct Model {
 
 impl Model {
     fn new() -> Self {
-        Model { levels: BTreeBook::default(), last_update_id: 0, in_sync: true }
+        Model {
+            levels: BTreeBook::default(),
+            last_update_id: 0,
+            in_sync: true,
+        }
     }
 
     fn apply(&mut self, events: &[Event]) {
@@ -83,7 +87,13 @@ impl Model {
     }
 
     fn imbalance(&self, n: usize) -> Option<f64> {
-        let vol = |side| -> i128 { self.side_levels(side).iter().take(n).map(|l| i128::from(l.qty)).sum() };
+        let vol = |side| -> i128 {
+            self.side_levels(side)
+                .iter()
+                .take(n)
+                .map(|l| i128::from(l.qty))
+                .sum()
+        };
         let (b, a) = (vol(Side::Bid), vol(Side::Ask));
         (b + a > 0).then(|| (b - a) as f64 / (b + a) as f64)
     }
@@ -100,7 +110,13 @@ fn check(book: &L2Book, m: &Model, band: (i64, i64), ctx: &str) -> Result<(), Te
         let want = m.side_levels(side);
         prop_assert_eq!(&got, &want, "{:?} levels differ {}", side, ctx);
         prop_assert_eq!(book.depth(side), want.len(), "{:?} depth {}", side, ctx);
-        prop_assert_eq!(book.best(side), want.first().copied(), "{:?} best {}", side, ctx);
+        prop_assert_eq!(
+            book.best(side),
+            want.first().copied(),
+            "{:?} best {}",
+            side,
+            ctx
+        );
         // qty_at over the band and just outside it, and at every price either side holds
         // (absent levels read 0).
         let probes = (band.0 - 2..=band.1 + 2)
@@ -109,37 +125,105 @@ fn check(book: &L2Book, m: &Model, band: (i64, i64), ctx: &str) -> Result<(), Te
             .chain(m.levels.asks.keys().copied());
         for p in probes {
             let want_q = m.map(side).get(&p).copied().unwrap_or(0);
-            prop_assert_eq!(book.qty_at(side, p), want_q, "{:?} qty_at {} {}", side, p, ctx);
+            prop_assert_eq!(
+                book.qty_at(side, p),
+                want_q,
+                "{:?} qty_at {} {}",
+                side,
+                p,
+                ctx
+            );
         }
     }
     let to_pair = |l: Option<Level>| l.map(|l| (l.price, l.qty));
-    prop_assert_eq!(to_pair(book.best_bid()), m.levels.best_bid(), "best bid {}", ctx);
-    prop_assert_eq!(to_pair(book.best_ask()), m.levels.best_ask(), "best ask {}", ctx);
-    let crossed = matches!((m.levels.best_bid(), m.levels.best_ask()), (Some(b), Some(a)) if b.0 >= a.0);
+    prop_assert_eq!(
+        to_pair(book.best_bid()),
+        m.levels.best_bid(),
+        "best bid {}",
+        ctx
+    );
+    prop_assert_eq!(
+        to_pair(book.best_ask()),
+        m.levels.best_ask(),
+        "best ask {}",
+        ctx
+    );
+    let crossed =
+        matches!((m.levels.best_bid(), m.levels.best_ask()), (Some(b), Some(a)) if b.0 >= a.0);
     prop_assert_eq!(book.is_crossed(), crossed, "is_crossed {}", ctx);
-    prop_assert_eq!(book.last_update_id(), m.last_update_id, "last_update_id {}", ctx);
+    prop_assert_eq!(
+        book.last_update_id(),
+        m.last_update_id,
+        "last_update_id {}",
+        ctx
+    );
     prop_assert_eq!(book.in_sync(), m.in_sync, "in_sync {}", ctx);
+    check_derived(book, m, ctx)
+}
 
+/// `cost_to_fill` and `imbalance` against values computed by hand from the model.
+fn check_derived(book: &L2Book, m: &Model, ctx: &str) -> Result<(), TestCaseError> {
     for side in [Side::Bid, Side::Ask] {
         let total: i64 = m.map(side.opposite()).values().sum();
         let half = (total / 2 / LOT) * LOT;
-        for q in [1, LOT / 2 + 1, LOT, 3 * LOT, 7 * LOT, half, total, total + LOT, i64::MAX / 4] {
+        for q in [
+            1,
+            LOT / 2 + 1,
+            LOT,
+            3 * LOT,
+            7 * LOT,
+            half,
+            total,
+            total + LOT,
+            i64::MAX / 4,
+        ] {
             if q <= 0 {
                 continue;
             }
-            let got = book.cost_to_fill(side, q).expect("positive qty is accepted");
+            let got = book
+                .cost_to_fill(side, q)
+                .expect("positive qty is accepted");
             let want = m.cost_to_fill(side, q);
             match (got, want) {
                 (None, None) => {}
                 (Some((ga, gf)), Some((wa, wf))) => {
                     prop_assert_eq!(gf, wf, "{:?} cost_to_fill({}) filled {}", side, q, ctx);
-                    prop_assert!(close(ga, wa, 1e-12), "{:?} cost_to_fill({}) avg {} != {} {}", side, q, ga, wa, ctx);
+                    prop_assert!(
+                        close(ga, wa, 1e-12),
+                        "{:?} cost_to_fill({}) avg {} != {} {}",
+                        side,
+                        q,
+                        ga,
+                        wa,
+                        ctx
+                    );
                     // The average lies between the best and the worst level taken.
-                    let prices: Vec<f64> = m.side_levels(side.opposite()).iter().map(|l| l.price as f64 / 1e9).collect();
-                    let (lo, hi) = prices.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(*p), hi.max(*p)));
-                    prop_assert!(ga >= lo - 1e-9 && ga <= hi + 1e-9, "avg {} outside [{}, {}] {}", ga, lo, hi, ctx);
+                    let prices: Vec<f64> = m
+                        .side_levels(side.opposite())
+                        .iter()
+                        .map(|l| l.price as f64 / 1e9)
+                        .collect();
+                    let (lo, hi) = prices
+                        .iter()
+                        .fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(*p), hi.max(*p)));
+                    prop_assert!(
+                        ga >= lo - 1e-9 && ga <= hi + 1e-9,
+                        "avg {} outside [{}, {}] {}",
+                        ga,
+                        lo,
+                        hi,
+                        ctx
+                    );
                 }
-                (g, w) => prop_assert!(false, "{:?} cost_to_fill({}) {:?} != {:?} {}", side, q, g, w, ctx),
+                (g, w) => prop_assert!(
+                    false,
+                    "{:?} cost_to_fill({}) {:?} != {:?} {}",
+                    side,
+                    q,
+                    g,
+                    w,
+                    ctx
+                ),
             }
         }
     }
@@ -149,8 +233,21 @@ fn check(book: &L2Book, m: &Model, band: (i64, i64), ctx: &str) -> Result<(), Te
         match (got, want) {
             (None, None) => {}
             (Some(g), Some(w)) => {
-                prop_assert!((g - w).abs() <= 1e-12, "imbalance({}) {} != {} {}", n, g, w, ctx);
-                prop_assert!((-1.0..=1.0).contains(&g), "imbalance({}) {} out of range {}", n, g, ctx);
+                prop_assert!(
+                    (g - w).abs() <= 1e-12,
+                    "imbalance({}) {} != {} {}",
+                    n,
+                    g,
+                    w,
+                    ctx
+                );
+                prop_assert!(
+                    (-1.0..=1.0).contains(&g),
+                    "imbalance({}) {} out of range {}",
+                    n,
+                    g,
+                    ctx
+                );
             }
             (g, w) => prop_assert!(false, "imbalance({}) {:?} != {:?} {}", n, g, w, ctx),
         }
@@ -185,13 +282,23 @@ fn side() -> impl Strategy<Value = i8> {
 #[derive(Debug, Clone)]
 enum Op {
     /// A depth update at `tick_off` within the band.
-    Depth { side: i8, tick_off: i64, lots: i64, oos: bool },
+    Depth {
+        side: i8,
+        tick_off: i64,
+        lots: i64,
+        oos: bool,
+    },
     /// A clear, alone.
     Clear { oos: bool },
     /// A clear followed by snapshot levels.
     Snapshot(Vec<(i8, i64, i64)>),
     /// A trade or BBO: not a book event, and garbage as far as the book's grid goes.
-    Noise { kind: u8, price: i64, qty: i64, side: i8 },
+    Noise {
+        kind: u8,
+        price: i64,
+        qty: i64,
+        side: i8,
+    },
     /// Moves the band by this many ticks for the events that follow (far levels stay behind).
     Move(i64),
 }
@@ -200,7 +307,21 @@ enum Op {
 /// best level 3/4 up, re-centred again when the best falls below 1/4).
 fn jump() -> impl Strategy<Value = i64> {
     prop_oneof![
-        prop::sample::select(vec![-100_000i64, -32_768, -24_577, -24_576, -8_193, -40, 40, 8_192, 8_193, 24_576, 32_767, 32_768, 100_000]),
+        prop::sample::select(vec![
+            -100_000i64,
+            -32_768,
+            -24_577,
+            -24_576,
+            -8_193,
+            -40,
+            40,
+            8_192,
+            8_193,
+            24_576,
+            32_767,
+            32_768,
+            100_000
+        ]),
         -70_000i64..=70_000,
     ]
 }
@@ -228,12 +349,21 @@ fn events_of(ops: &[Op], band: (i64, i64)) -> Vec<Event> {
     let mut uid = 0u64;
     let mut next_uid = |i: usize| {
         uid += 1 + (i as u64 % 3);
-        if i % 4 == 3 { 0 } else { uid }
+        if i % 4 == 3 {
+            0
+        } else {
+            uid
+        }
     };
     let oos_flag = |oos: bool| if oos { flags::OUT_OF_SYNC } else { 0 };
     for (i, op) in ops.iter().enumerate() {
         match op {
-            Op::Depth { side, tick_off, lots, oos } => out.push(Event {
+            Op::Depth {
+                side,
+                tick_off,
+                lots,
+                oos,
+            } => out.push(Event {
                 kind: kind::DEPTH,
                 side: *side,
                 price: price(shift, *tick_off),
@@ -243,11 +373,20 @@ fn events_of(ops: &[Op], band: (i64, i64)) -> Vec<Event> {
                 ..Event::default()
             }),
             Op::Clear { oos } => {
-                out.push(Event { kind: kind::CLEAR, last_update_id: next_uid(i), flags: oos_flag(*oos), ..Event::default() });
+                out.push(Event {
+                    kind: kind::CLEAR,
+                    last_update_id: next_uid(i),
+                    flags: oos_flag(*oos),
+                    ..Event::default()
+                });
             }
             Op::Snapshot(levels) => {
                 let u = next_uid(i);
-                out.push(Event { kind: kind::CLEAR, last_update_id: u, ..Event::default() });
+                out.push(Event {
+                    kind: kind::CLEAR,
+                    last_update_id: u,
+                    ..Event::default()
+                });
                 for (j, (side, off, lots)) in levels.iter().enumerate() {
                     out.push(Event {
                         kind: kind::SNAPSHOT,
@@ -255,12 +394,21 @@ fn events_of(ops: &[Op], band: (i64, i64)) -> Vec<Event> {
                         price: price(shift, *off),
                         qty: lots * LOT,
                         last_update_id: u,
-                        flags: if j + 1 == levels.len() { flags::LAST_IN_MESSAGE } else { 0 },
+                        flags: if j + 1 == levels.len() {
+                            flags::LAST_IN_MESSAGE
+                        } else {
+                            0
+                        },
                         ..Event::default()
                     });
                 }
             }
-            Op::Noise { kind, price, qty, side } => out.push(Event {
+            Op::Noise {
+                kind,
+                price,
+                qty,
+                side,
+            } => out.push(Event {
                 kind: *kind,
                 side: *side,
                 price: *price,
@@ -281,10 +429,14 @@ fn events_of(ops: &[Op], band: (i64, i64)) -> Vec<Event> {
 /// progress.
 fn splits() -> impl Strategy<Value = Vec<(usize, bool)>> {
     let cut = prop_oneof![3 => 1usize..=4, 2 => 5usize..=40, 1 => Just(0usize)];
-    (prop::collection::vec((cut, prop::bool::weighted(0.8)), 0..120), 1usize..=40).prop_map(|(mut v, last)| {
-        v.push((last, true));
-        v
-    })
+    (
+        prop::collection::vec((cut, prop::bool::weighted(0.8)), 0..120),
+        1usize..=40,
+    )
+        .prop_map(|(mut v, last)| {
+            v.push((last, true));
+            v
+        })
 }
 
 /// Replays `events` into `book` and `model`, cut by `splits`, checking after every step.
@@ -302,7 +454,12 @@ fn replay(
         let end = (at + len).min(events.len());
         let batch = &events[at..end];
         if via_apply {
-            prop_assert!(book.apply(batch).is_ok(), "valid batch refused at {}..{}", at, end);
+            prop_assert!(
+                book.apply(batch).is_ok(),
+                "valid batch refused at {}..{}",
+                at,
+                end
+            );
             m.apply(batch);
             check(book, m, band, &format!("after apply(events[{at}..{end}])"))?;
         } else {
@@ -320,7 +477,12 @@ fn replay(
                     }
                     _ => {}
                 }
-                check(book, m, band, &format!("after event {} by set_level", at + j))?;
+                check(
+                    book,
+                    m,
+                    band,
+                    &format!("after event {} by set_level", at + j),
+                )?;
             }
         }
         at = end;
@@ -329,7 +491,12 @@ fn replay(
 }
 
 fn snapshot(book: &L2Book) -> (Vec<Level>, Vec<Level>, u64, bool) {
-    (book.levels(Side::Bid).collect(), book.levels(Side::Ask).collect(), book.last_update_id(), book.in_sync())
+    (
+        book.levels(Side::Bid).collect(),
+        book.levels(Side::Ask).collect(),
+        book.last_update_id(),
+        book.in_sync(),
+    )
 }
 
 /// Ways to spoil one valid level event, and the field the error must name.
@@ -347,7 +514,13 @@ fn bad() -> impl Strategy<Value = Bad> {
     prop_oneof![
         (1i64..TICK).prop_map(Bad::OffTickPrice),
         Just(Bad::ZeroPrice),
-        prop_oneof![-1_000_000i64..=-1, Just(-TICK), Just(-i64::MAX), Just(i64::MIN)].prop_map(Bad::NegativePrice),
+        prop_oneof![
+            -1_000_000i64..=-1,
+            Just(-TICK),
+            Just(-i64::MAX),
+            Just(i64::MIN)
+        ]
+        .prop_map(Bad::NegativePrice),
         prop_oneof![-10 * LOT..=-1i64, Just(-i64::MAX), Just(i64::MIN)].prop_map(Bad::NegativeQty),
         (1i64..LOT).prop_map(Bad::OffLotQty),
         prop_oneof![Just(0i8), Just(2), Just(-2), Just(i8::MAX), Just(i8::MIN)].prop_map(Bad::Side),
@@ -386,11 +559,15 @@ fn spoil(mut e: Event, bad: Bad) -> (Event, &'static str) {
 
 fn config(cases: u32) -> ProptestConfig {
     // No persistence file: a failure is reported with its minimal case on stderr.
-    ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {
-    #![proptest_config(config(384))]
+    #![proptest_config(config(256))]
 
     /// Random streams, random batch cuts, both entry points: the book equals the reference
     /// after every step.

@@ -9,12 +9,17 @@ use engine_core::fixed::parse_decimal;
 use engine_core::L2Book;
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("TRADECORE_TEST_DATA")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"), PathBuf::from);
+    let dir = std::env::var_os("TRADECORE_TEST_DATA").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data"),
+        PathBuf::from,
+    );
     if dir.join("binance").is_dir() {
         Some(dir.join("binance"))
     } else {
-        eprintln!("skipped: no recorded data at {} (set TRADECORE_TEST_DATA)", dir.display());
+        eprintln!(
+            "skipped: no recorded data at {} (set TRADECORE_TEST_DATA)",
+            dir.display()
+        );
         None
     }
 }
@@ -30,8 +35,15 @@ fn usdm_book_matches_every_book_ticker_at_the_same_update_id() {
     let Some(dir) = data_dir() else { return };
     let (events, report) = read(&[dir.join("usdm_btcusdt_20240808.gz")]);
     assert_eq!(report.sync.gap_count, 0);
-    assert_eq!(report.messages_of(engine_core::feed::binance::MsgKind::Depth), 6551);
-    let mut book = L2Book::new(parse_decimal(b"0.1").unwrap(), parse_decimal(b"0.001").unwrap()).unwrap();
+    assert_eq!(
+        report.messages_of(engine_core::feed::binance::MsgKind::Depth),
+        6551
+    );
+    let mut book = L2Book::new(
+        parse_decimal(b"0.1").unwrap(),
+        parse_decimal(b"0.001").unwrap(),
+    )
+    .unwrap();
     let mut depth_u = 0;
     let mut checked = 0;
     let mut i = 0;
@@ -42,7 +54,11 @@ fn usdm_book_matches_every_book_ticker_at_the_same_update_id() {
             if bid.last_update_id == depth_u {
                 let b = book.best_bid().unwrap();
                 let a = book.best_ask().unwrap();
-                assert_eq!((b.price, b.qty, a.price, a.qty), (bid.price, bid.qty, ask.price, ask.qty), "u={depth_u}");
+                assert_eq!(
+                    (b.price, b.qty, a.price, a.qty),
+                    (bid.price, bid.qty, ask.price, ask.qty),
+                    "u={depth_u}"
+                );
                 checked += 1;
             }
             i += 2;

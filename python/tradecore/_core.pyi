@@ -52,7 +52,8 @@ class OrderBook:
         """Applies depth, snapshot and clear events from an ``EVENT_DTYPE`` array.
 
         Zero copy for a contiguous array; the GIL is released for large batches. Other event
-        kinds are ignored. The batch is validated first: on a bad event nothing is applied.
+        kinds are ignored. Each level is validated as it is applied: on a bad event the call
+        stops there, the events before it stay applied, and the error names its index.
 
         Raises:
             TypeError: not a 1-D array of ``EVENT_DTYPE``.

@@ -26,7 +26,7 @@ const ANCHOR: i64 = (WINDOW as i64 * 3) / 4;
 /// Re-centre when the best level falls below this slot.
 const LOW_WATER: usize = WINDOW / 4;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Ladder {
     /// Key of slot 0.
     base: i64,
@@ -40,12 +40,6 @@ pub(crate) struct Ladder {
     best: Option<usize>,
     /// Levels below the window.
     over: BTreeMap<i64, i64>,
-}
-
-impl Default for Ladder {
-    fn default() -> Self {
-        Ladder { base: 0, qty: Vec::new(), bits: Vec::new(), in_window: 0, best: None, over: BTreeMap::new() }
-    }
 }
 
 impl Ladder {
@@ -80,7 +74,11 @@ impl Ladder {
     fn prev_occupied(&self, pos: usize) -> Option<usize> {
         let mut w = pos / 64;
         let below = pos % 64;
-        let mut word = if below == 0 { 0 } else { self.bits[w] & ((1u64 << below) - 1) };
+        let mut word = if below == 0 {
+            0
+        } else {
+            self.bits[w] & ((1u64 << below) - 1)
+        };
         loop {
             if word != 0 {
                 return Some(w * 64 + 63 - word.leading_zeros() as usize);
@@ -195,7 +193,11 @@ impl Ladder {
 
     /// Levels from the best outwards, as (key, qty).
     pub(crate) fn iter_from_best(&self) -> Iter<'_> {
-        Iter { ladder: self, next: self.best, below: None }
+        Iter {
+            ladder: self,
+            next: self.best,
+            below: None,
+        }
     }
 }
 
@@ -217,7 +219,9 @@ impl Iterator for Iter<'_> {
             self.next = l.prev_occupied(p);
             return Some((l.base + p as i64, l.qty[p]));
         }
-        let below = self.below.get_or_insert_with(|| l.over.range(..l.base).rev());
+        let below = self
+            .below
+            .get_or_insert_with(|| l.over.range(..l.base).rev());
         below.next().map(|(k, q)| (*k, *q))
     }
 }
@@ -253,7 +257,10 @@ mod tests {
         // The market runs up far beyond the window: the window re-centres.
         l.set(700_000, 4);
         assert_eq!(l.best(), Some((700_000, 4)));
-        assert_eq!(levels(&l), vec![(700_000, 4), (600_000, 1), (599_990, 3), (10_000, 2)]);
+        assert_eq!(
+            levels(&l),
+            vec![(700_000, 4), (600_000, 1), (599_990, 3), (10_000, 2)]
+        );
         // Remove the top repeatedly: the best walks down through window and overflow.
         l.set(700_000, 0);
         assert_eq!(l.best(), Some((600_000, 1)));

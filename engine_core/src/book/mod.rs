@@ -39,6 +39,7 @@ impl Side {
     }
 
     /// The other side.
+    #[must_use]
     pub fn opposite(self) -> Side {
         match self {
             Side::Bid => Side::Ask,
@@ -94,23 +95,37 @@ impl L2Book {
     #[inline]
     fn check(&self, price: i64, qty: i64) -> Result<()> {
         if price <= 0 {
-            return Err(Error::invalid("price", fixed::format(price), "must be positive"));
+            return Err(Error::invalid(
+                "price",
+                fixed::format(price),
+                "must be positive",
+            ));
         }
         if !self.tick.contains(price) {
             return Err(Error::invalid(
                 "price",
                 fixed::format(price),
-                format!("not a multiple of the tick size {}", fixed::format(self.tick.step())),
+                format!(
+                    "not a multiple of the tick size {}",
+                    fixed::format(self.tick.step())
+                ),
             ));
         }
         if qty < 0 {
-            return Err(Error::invalid("qty", fixed::format(qty), "must not be negative"));
+            return Err(Error::invalid(
+                "qty",
+                fixed::format(qty),
+                "must not be negative",
+            ));
         }
         if !self.lot.contains(qty) {
             return Err(Error::invalid(
                 "qty",
                 fixed::format(qty),
-                format!("not a multiple of the lot size {}", fixed::format(self.lot.step())),
+                format!(
+                    "not a multiple of the lot size {}",
+                    fixed::format(self.lot.step())
+                ),
             ));
         }
         Ok(())
@@ -193,9 +208,16 @@ impl L2Book {
     ) -> Result<(), (usize, Error)> {
         for (side, levels, offset) in [(BID, bids, 0), (ASK, asks, bids.len())] {
             for (i, &(price, qty)) in levels.iter().enumerate() {
-                let valid = price > 0 && qty >= 0 && self.tick.contains(price) && self.lot.contains(qty);
+                let valid =
+                    price > 0 && qty >= 0 && self.tick.contains(price) && self.lot.contains(qty);
                 if !valid {
-                    let e = Event { kind: kind::DEPTH, side, price, qty, ..Event::default() };
+                    let e = Event {
+                        kind: kind::DEPTH,
+                        side,
+                        price,
+                        qty,
+                        ..Event::default()
+                    };
                     return Err((offset + i, self.explain(&e)));
                 }
                 let t = self.ticks(price);
@@ -224,13 +246,19 @@ impl L2Book {
     /// Best bid.
     #[inline]
     pub fn best_bid(&self) -> Option<Level> {
-        self.bids.best().map(|(k, q)| Level { price: self.price_of(k), qty: q })
+        self.bids.best().map(|(k, q)| Level {
+            price: self.price_of(k),
+            qty: q,
+        })
     }
 
     /// Best ask.
     #[inline]
     pub fn best_ask(&self) -> Option<Level> {
-        self.asks.best().map(|(k, q)| Level { price: self.price_of(-k), qty: q })
+        self.asks.best().map(|(k, q)| Level {
+            price: self.price_of(-k),
+            qty: q,
+        })
     }
 
     /// Best level of a side.
@@ -260,7 +288,10 @@ impl L2Book {
             Side::Ask => (&self.asks, -1),
         };
         let step = self.tick.step();
-        ladder.iter_from_best().map(move |(k, q)| Level { price: k * sign * step, qty: q })
+        ladder.iter_from_best().map(move |(k, q)| Level {
+            price: k * sign * step,
+            qty: q,
+        })
     }
 
     /// Number of levels on a side.
@@ -274,7 +305,10 @@ impl L2Book {
     /// Mid price (float), when both sides have a level.
     pub fn mid(&self) -> Option<f64> {
         let (b, a) = (self.best_bid()?, self.best_ask()?);
-        Some((fixed::to_f64(b.price) + fixed::to_f64(a.price)) / 2.0)
+        Some(f64::midpoint(
+            fixed::to_f64(b.price),
+            fixed::to_f64(a.price),
+        ))
     }
 
     /// Best ask minus best bid, fixed point (negative when crossed).
@@ -282,7 +316,7 @@ impl L2Book {
         Some(self.best_ask()?.price - self.best_bid()?.price)
     }
 
-    /// Size-weighted mid: (bid·ask_qty + ask·bid_qty) / (bid_qty + ask_qty).
+    /// Size-weighted mid: `(bid * ask_qty + ask * bid_qty) / (bid_qty + ask_qty)`.
     pub fn microprice(&self) -> Option<f64> {
         let (b, a) = (self.best_bid()?, self.best_ask()?);
         let (bq, aq) = (b.qty as f64, a.qty as f64);
@@ -292,8 +326,18 @@ impl L2Book {
     /// (bid volume − ask volume) / (bid volume + ask volume) over the best `n` levels of each
     /// side, in [-1, 1]; `None` when both sides are empty.
     pub fn imbalance(&self, n: usize) -> Option<f64> {
-        let bid: i128 = self.bids.iter_from_best().take(n).map(|(_, q)| i128::from(q)).sum();
-        let ask: i128 = self.asks.iter_from_best().take(n).map(|(_, q)| i128::from(q)).sum();
+        let bid: i128 = self
+            .bids
+            .iter_from_best()
+            .take(n)
+            .map(|(_, q)| i128::from(q))
+            .sum();
+        let ask: i128 = self
+            .asks
+            .iter_from_best()
+            .take(n)
+            .map(|(_, q)| i128::from(q))
+            .sum();
         let total = bid + ask;
         (total > 0).then(|| (bid - ask) as f64 / total as f64)
     }
@@ -303,7 +347,11 @@ impl L2Book {
     /// `None` when nothing could be filled.
     pub fn cost_to_fill(&self, side: Side, qty: i64) -> Result<Option<(f64, i64)>> {
         if qty <= 0 {
-            return Err(Error::invalid("qty", fixed::format(qty), "must be positive"));
+            return Err(Error::invalid(
+                "qty",
+                fixed::format(qty),
+                "must be positive",
+            ));
         }
         let mut left = qty;
         let mut notional: i128 = 0;
@@ -349,7 +397,13 @@ mod tests {
     }
 
     fn ev(kind: u8, side: i8, price: f64, qty: f64) -> Event {
-        Event { kind, side, price: px(price), qty: px(qty), ..Event::default() }
+        Event {
+            kind,
+            side,
+            price: px(price),
+            qty: px(qty),
+            ..Event::default()
+        }
     }
 
     fn book() -> L2Book {
@@ -366,8 +420,20 @@ mod tests {
             ev(kind::DEPTH, ASK, 100.3, 1.0),
         ])
         .unwrap();
-        assert_eq!(b.best_bid(), Some(Level { price: px(100.0), qty: SCALE }));
-        assert_eq!(b.best_ask(), Some(Level { price: px(100.2), qty: 3 * SCALE }));
+        assert_eq!(
+            b.best_bid(),
+            Some(Level {
+                price: px(100.0),
+                qty: SCALE
+            })
+        );
+        assert_eq!(
+            b.best_ask(),
+            Some(Level {
+                price: px(100.2),
+                qty: 3 * SCALE
+            })
+        );
         assert_eq!(b.spread(), Some(px(0.2)));
         assert!((b.mid().unwrap() - 100.1).abs() < 1e-12);
         assert!((b.microprice().unwrap() - (100.0 * 3.0 + 100.2 * 1.0) / 4.0).abs() < 1e-9);
@@ -389,7 +455,8 @@ mod tests {
         b.apply(&[ev(kind::DEPTH, BID, 100.0, 1.0)]).unwrap();
         let mut clear = ev(kind::CLEAR, 0, 0.0, 0.0);
         clear.last_update_id = 7;
-        b.apply(&[clear, ev(kind::SNAPSHOT, ASK, 101.0, 1.0)]).unwrap();
+        b.apply(&[clear, ev(kind::SNAPSHOT, ASK, 101.0, 1.0)])
+            .unwrap();
         assert_eq!(b.best_bid(), None);
         assert_eq!(b.depth(Side::Ask), 1);
         assert_eq!(b.last_update_id(), 7);
@@ -398,11 +465,21 @@ mod tests {
     #[test]
     fn a_bad_event_stops_the_batch_where_it_is() {
         let mut b = book();
-        let batch = [ev(kind::DEPTH, BID, 100.0, 1.0), ev(kind::DEPTH, BID, 100.05, 1.0), ev(kind::DEPTH, BID, 99.0, 1.0)];
+        let batch = [
+            ev(kind::DEPTH, BID, 100.0, 1.0),
+            ev(kind::DEPTH, BID, 100.05, 1.0),
+            ev(kind::DEPTH, BID, 99.0, 1.0),
+        ];
         let (i, err) = b.apply(&batch).unwrap_err();
         assert_eq!(i, 1);
         assert!(err.to_string().contains("100.05"), "{err}");
-        assert_eq!(b.best_bid(), Some(Level { price: px(100.0), qty: SCALE }));
+        assert_eq!(
+            b.best_bid(),
+            Some(Level {
+                price: px(100.0),
+                qty: SCALE
+            })
+        );
         assert_eq!(b.depth(Side::Bid), 1);
         for bad in [
             ev(kind::DEPTH, BID, -1.0, 1.0),

@@ -17,7 +17,11 @@ pub struct BTreeBook {
 impl BTreeBook {
     /// Sets (or removes, for 0) one level.
     pub fn set(&mut self, side: i8, price: i64, qty: i64) {
-        let map = if side == BID { &mut self.bids } else { &mut self.asks };
+        let map = if side == BID {
+            &mut self.bids
+        } else {
+            &mut self.asks
+        };
         if qty == 0 {
             map.remove(&price);
         } else {

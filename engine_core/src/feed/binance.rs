@@ -90,21 +90,28 @@ impl std::fmt::Display for ParseError {
 
 impl From<JsonError> for ParseError {
     fn from(e: JsonError) -> Self {
-        ParseError(format!("malformed JSON: expected {} at byte {}", e.expected, e.at))
+        ParseError(format!(
+            "malformed JSON: expected {} at byte {}",
+            e.expected, e.at
+        ))
     }
 }
 
 fn show(bytes: &[u8]) -> String {
     let s = String::from_utf8_lossy(bytes);
     if s.len() > 40 {
-        format!("{}...", &s[..s.char_indices().nth(40).map_or(s.len(), |(i, _)| i)])
+        format!(
+            "{}...",
+            &s[..s.char_indices().nth(40).map_or(s.len(), |(i, _)| i)]
+        )
     } else {
         s.into_owned()
     }
 }
 
 fn decimal(field: &str, raw: &[u8]) -> Result<i64, ParseError> {
-    fixed::parse_decimal(raw).map_err(|e: DecimalError| ParseError(format!("{field} '{}': {e}", show(raw))))
+    fixed::parse_decimal(raw)
+        .map_err(|e: DecimalError| ParseError(format!("{field} '{}': {e}", show(raw))))
 }
 
 /// The fields of one message, as found (absent fields are `None`).
@@ -263,9 +270,13 @@ fn levels(c: &mut Cursor<'_>, out: &mut Vec<(i64, i64)>, name: &str) -> Result<(
         first = false;
         c.expect(b'[', "'[' (a [price, qty] level)")?;
         let i = out.len();
-        let price = c.quoted_decimal().map_err(|e| level_error(c, name, i, "price", e))?;
+        let price = c
+            .quoted_decimal()
+            .map_err(|e| level_error(c, name, i, "price", e))?;
         c.expect(b',', "','")?;
-        let qty = c.quoted_decimal().map_err(|e| level_error(c, name, i, "qty", e))?;
+        let qty = c
+            .quoted_decimal()
+            .map_err(|e| level_error(c, name, i, "qty", e))?;
         // Exchanges may append fields to a level; skip them.
         while c.more(false)? {
             c.skip()?;
@@ -292,10 +303,18 @@ fn level_error(
 impl Parser {
     /// A parser with empty buffers.
     pub fn new() -> Self {
-        Parser { bids: Vec::with_capacity(1024), asks: Vec::with_capacity(1024) }
+        Parser {
+            bids: Vec::with_capacity(1024),
+            asks: Vec::with_capacity(1024),
+        }
     }
 
-    fn fields<'a>(&mut self, c: &mut Cursor<'a>, f: &mut Fields<'a>, nested: bool) -> Result<(), ParseError> {
+    fn fields<'a>(
+        &mut self,
+        c: &mut Cursor<'a>,
+        f: &mut Fields<'a>,
+        nested: bool,
+    ) -> Result<(), ParseError> {
         c.object()?;
         let mut first = true;
         while let Some(k) = c.key(first)? {
@@ -345,7 +364,9 @@ impl Parser {
         let mut f = Fields::default();
         self.fields(&mut c, &mut f, false)?;
         if !c.at_end() {
-            return Err(ParseError("malformed JSON: data after the end of the message".into()));
+            return Err(ParseError(
+                "malformed JSON: data after the end of the message".into(),
+            ));
         }
         let kind = classify(&f)?;
         if !f.has_levels {
@@ -354,9 +375,10 @@ impl Parser {
         }
         let time = f.tx_time.or(f.event_time);
         let exch_ts = match time {
-            Some(ms) => i64::try_from(ms).ok().and_then(|ms| ms.checked_mul(MS)).ok_or_else(|| {
-                ParseError(format!("exchange time {ms} ms is out of range"))
-            })?,
+            Some(ms) => i64::try_from(ms)
+                .ok()
+                .and_then(|ms| ms.checked_mul(MS))
+                .ok_or_else(|| ParseError(format!("exchange time {ms} ms is out of range")))?,
             None => 0,
         };
         let mut m = Message {
@@ -386,10 +408,15 @@ impl Parser {
                 m.last_id = need(f.last_id, "u")?;
                 m.prev_id = f.prev_id;
                 if !f.has_levels {
-                    return Err(ParseError("depth message without 'b'/'a' level lists".into()));
+                    return Err(ParseError(
+                        "depth message without 'b'/'a' level lists".into(),
+                    ));
                 }
                 if m.first_id > m.last_id {
-                    return Err(ParseError(format!("depth message with U {} > u {}", m.first_id, m.last_id)));
+                    return Err(ParseError(format!(
+                        "depth message with U {} > u {}",
+                        m.first_id, m.last_id
+                    )));
                 }
             }
             MsgKind::Snapshot => {
@@ -405,7 +432,9 @@ impl Parser {
                 }
                 m.price = decimal("p", need_s(f.price, "p")?)?;
                 m.qty = decimal("q", need_s(f.qty, "q")?)?;
-                let maker = f.buyer_maker.ok_or_else(|| ParseError(format!("{} message without 'm'", kind.name())))?;
+                let maker = f
+                    .buyer_maker
+                    .ok_or_else(|| ParseError(format!("{} message without 'm'", kind.name())))?;
                 m.side = if maker { ASK } else { BID };
                 if matches!(f.exec_type, Some(x) if x != b"MARKET") {
                     m.flags |= flags::NON_MARKET_TRADE;
@@ -454,13 +483,18 @@ fn classify(f: &Fields<'_>) -> Result<MsgKind, ParseError> {
             .ok_or_else(|| ParseError(format!("unknown stream '{}'", show(stream))))?;
         if let Some(e) = f.e {
             if kind_of_event(e) != Some(k) {
-                return Err(ParseError(format!("stream '{}' carries event '{}'", show(stream), show(e))));
+                return Err(ParseError(format!(
+                    "stream '{}' carries event '{}'",
+                    show(stream),
+                    show(e)
+                )));
             }
         }
         return Ok(k);
     }
     if let Some(e) = f.e {
-        return kind_of_event(e).ok_or_else(|| ParseError(format!("unknown event type '{}'", show(e))));
+        return kind_of_event(e)
+            .ok_or_else(|| ParseError(format!("unknown event type '{}'", show(e))));
     }
     if f.snapshot_id.is_some() && f.has_levels {
         return Ok(MsgKind::Snapshot);
@@ -471,7 +505,9 @@ fn classify(f: &Fields<'_>) -> Result<MsgKind, ParseError> {
     if f.control {
         return Ok(MsgKind::Control);
     }
-    Err(ParseError("unrecognised message: no stream, no event type, not a depth snapshot".into()))
+    Err(ParseError(
+        "unrecognised message: no stream, no event type, not a depth snapshot".into(),
+    ))
 }
 
 /// A detected gap in the depth chain.
@@ -512,7 +548,7 @@ pub struct SyncStats {
     pub stale_messages: u64,
     /// Level updates inside those stale messages.
     pub stale_events: u64,
-    /// Events emitted with the OUT_OF_SYNC flag.
+    /// Events emitted with the `OUT_OF_SYNC` flag.
     pub unsynced_events: u64,
     /// Snapshots applied.
     pub snapshots: u64,
@@ -535,7 +571,11 @@ pub struct SyncConfig {
 
 impl Default for SyncConfig {
     fn default() -> Self {
-        SyncConfig { max_pending: 10_000, pending_window_ns: 10_000_000_000, max_gaps_listed: 10_000 }
+        SyncConfig {
+            max_pending: 10_000,
+            pending_window_ns: 10_000_000_000,
+            max_gaps_listed: 10_000,
+        }
     }
 }
 
@@ -562,12 +602,12 @@ struct Pending {
 /// order; it appends normalized events to `out` in the order a live system applies them.
 ///
 /// - Before a snapshot, depth messages are buffered (bounded by [`SyncConfig`]; overflow is
-///   emitted flagged OUT_OF_SYNC, never dropped).
+///   emitted flagged `OUT_OF_SYNC`, never dropped).
 /// - A snapshot emits CLEAR + SNAPSHOT levels, then the buffer is replayed: stale messages are
 ///   dropped and counted; the first applied one must cover the snapshot id.
 /// - Then every depth message must chain on the previous one (`pu == u` for futures,
 ///   `U == u + 1` for spot). A break is a [`Gap`]: recorded, and everything after it is
-///   flagged OUT_OF_SYNC until the next snapshot.
+///   flagged `OUT_OF_SYNC` until the next snapshot.
 ///
 /// Trades and book tickers pass straight through (flagged while the book is out of sync).
 #[derive(Debug)]
@@ -726,7 +766,9 @@ impl BookSync {
     /// emitted) and returns true; otherwise changes nothing and returns false, and the message
     /// must go through [`BookSync::on_message`].
     pub fn accept_in_sync_depth(&mut self, m: &Message<'_>, parser: &Parser) -> bool {
-        let State::Synced(last) = self.state else { return false };
+        let State::Synced(last) = self.state else {
+            return false;
+        };
         let chained = match (self.market, m.prev_id) {
             (Some(Market::UsdM | Market::CoinM), Some(pu)) => pu == last as i64,
             (Some(Market::Spot), None) => m.first_id == last + 1,
@@ -762,10 +804,14 @@ impl BookSync {
                 });
             }
             Some(Market::Spot) if futures => {
-                return Err(ParseError("futures depth message (with 'pu') in a spot stream".into()));
+                return Err(ParseError(
+                    "futures depth message (with 'pu') in a spot stream".into(),
+                ));
             }
             Some(Market::UsdM | Market::CoinM) if !futures => {
-                return Err(ParseError("depth message without 'pu' in a futures stream".into()));
+                return Err(ParseError(
+                    "depth message without 'pu' in a futures stream".into(),
+                ));
             }
             Some(_) => {}
         }
@@ -786,7 +832,13 @@ impl BookSync {
         let mut events = self.spare.pop().unwrap_or_default();
         events.clear();
         Self::depth_events(Self::depth_base(base, m), parser, &mut events);
-        let p = Pending { first: m.first_id, last: m.last_id, prev: m.prev_id, origin, events };
+        let p = Pending {
+            first: m.first_id,
+            last: m.last_id,
+            prev: m.prev_id,
+            origin,
+            events,
+        };
         self.route(p, out);
         Ok(())
     }
@@ -843,7 +895,10 @@ impl BookSync {
         self.stats.emitted += p.events.len() as u64;
         if extra_flags != 0 {
             self.stats.unsynced_events += p.events.len() as u64;
-            out.extend(p.events.iter().map(|e| Event { flags: e.flags | extra_flags, ..*e }));
+            out.extend(p.events.iter().map(|e| Event {
+                flags: e.flags | extra_flags,
+                ..*e
+            }));
         } else {
             out.extend_from_slice(&p.events);
         }
@@ -876,7 +931,8 @@ impl BookSync {
         let newest = self.pending.back().map_or(0, |p| p.origin.local_ts);
         while let Some(front) = self.pending.front() {
             let too_many = self.pending.len() > self.config.max_pending;
-            let too_old = newest.saturating_sub(front.origin.local_ts) > self.config.pending_window_ns;
+            let too_old =
+                newest.saturating_sub(front.origin.local_ts) > self.config.pending_window_ns;
             if !(too_many || too_old) {
                 break;
             }
@@ -922,7 +978,7 @@ impl BookSync {
         }
     }
 
-    /// End of stream: whatever is still buffered is emitted flagged OUT_OF_SYNC.
+    /// End of stream: whatever is still buffered is emitted flagged `OUT_OF_SYNC`.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
         while let Some(p) = self.pending.pop_front() {
             self.emit(p, flags::OUT_OF_SYNC, out);
@@ -945,7 +1001,10 @@ mod tests {
         assert_eq!((m.first_id, m.last_id, m.prev_id), (10, 12, Some(9)));
         assert_eq!(m.exch_ts, 1_723_161_256_298 * MS);
         assert_eq!(m.symbol, Some(&b"BTCUSDT"[..]));
-        assert_eq!(p.bids, vec![(61_496_500_000_000, 10_000_000), (61_510_900_000_000, 0)]);
+        assert_eq!(
+            p.bids,
+            vec![(61_496_500_000_000, 10_000_000), (61_510_900_000_000, 0)]
+        );
         assert_eq!(p.asks, vec![(61_600_100_000_000, 2 * SCALE)]);
     }
 
@@ -955,7 +1014,10 @@ mod tests {
         let t = p
             .parse(br#"{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"T":2,"s":"BTCUSDT","t":77,"p":"100.5","q":"0.003","X":"MARKET","m":true}}"#)
             .unwrap();
-        assert_eq!((t.kind, t.trade_id, t.price, t.qty, t.side, t.flags), (MsgKind::Trade, 77, 100_500_000_000, 3_000_000, ASK, 0));
+        assert_eq!(
+            (t.kind, t.trade_id, t.price, t.qty, t.side, t.flags),
+            (MsgKind::Trade, 77, 100_500_000_000, 3_000_000, ASK, 0)
+        );
         let adl = p
             .parse(br#"{"e":"trade","E":1,"T":2,"s":"BTCUSDT","t":78,"p":"1","q":"1","X":"ADL","m":false}"#)
             .unwrap();
@@ -966,10 +1028,15 @@ mod tests {
         assert_eq!(spot_bbo.kind, MsgKind::BookTicker);
         assert_eq!(spot_bbo.flags, flags::NO_EXCH_TS);
         assert_eq!(spot_bbo.ask_qty, 40_660_000_000);
-        let snap = p.parse(br#"{"lastUpdateId":5,"bids":[["1.0","2"]],"asks":[]}"#).unwrap();
+        let snap = p
+            .parse(br#"{"lastUpdateId":5,"bids":[["1.0","2"]],"asks":[]}"#)
+            .unwrap();
         assert_eq!((snap.kind, snap.last_id), (MsgKind::Snapshot, 5));
         assert_eq!(p.bids.len(), 1);
-        assert_eq!(p.parse(br#"{"result":null,"id":1}"#).unwrap().kind, MsgKind::Control);
+        assert_eq!(
+            p.parse(br#"{"result":null,"id":1}"#).unwrap().kind,
+            MsgKind::Control
+        );
         let agg = p
             .parse(br#"{"e":"aggTrade","E":1,"s":"X","a":9,"p":"1","q":"1","f":1,"l":2,"T":3,"m":false}"#)
             .unwrap();
@@ -996,21 +1063,46 @@ mod tests {
 
     fn feed(sync: &mut BookSync, p: &mut Parser, msg: &str, line: u64, out: &mut Vec<Event>) {
         let m = p.parse(msg.as_bytes()).unwrap();
-        sync.on_message(&m, p, Origin { source: 0, line, local_ts: line as i64 }, out).unwrap();
+        sync.on_message(
+            &m,
+            p,
+            Origin {
+                source: 0,
+                line,
+                local_ts: line as i64,
+            },
+            out,
+        )
+        .unwrap();
     }
 
     fn fut(u_first: u64, u_last: u64, pu: u64) -> String {
-        format!(r#"{{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":{u_first},"u":{u_last},"pu":{pu},"b":[["100.0","1"]],"a":[]}}"#)
+        format!(
+            r#"{{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":{u_first},"u":{u_last},"pu":{pu},"b":[["100.0","1"]],"a":[]}}"#
+        )
     }
 
     #[test]
     fn futures_sync_buffers_drops_stale_and_detects_gaps() {
-        let (mut s, mut p, mut out) = (BookSync::new(SyncConfig::default()), Parser::new(), Vec::new());
+        let (mut s, mut p, mut out) = (
+            BookSync::new(SyncConfig::default()),
+            Parser::new(),
+            Vec::new(),
+        );
         feed(&mut s, &mut p, &fut(1, 5, 0), 1, &mut out); // stale after snapshot 8
         feed(&mut s, &mut p, &fut(6, 9, 5), 2, &mut out); // covers 8: first applied
         assert!(out.is_empty(), "buffered before the snapshot");
-        feed(&mut s, &mut p, r#"{"lastUpdateId":8,"bids":[["99.0","1"]],"asks":[["101.0","1"]]}"#, 3, &mut out);
-        assert_eq!(out.iter().map(|e| e.kind).collect::<Vec<_>>(), [kind::CLEAR, kind::SNAPSHOT, kind::SNAPSHOT, kind::DEPTH]);
+        feed(
+            &mut s,
+            &mut p,
+            r#"{"lastUpdateId":8,"bids":[["99.0","1"]],"asks":[["101.0","1"]]}"#,
+            3,
+            &mut out,
+        );
+        assert_eq!(
+            out.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            [kind::CLEAR, kind::SNAPSHOT, kind::SNAPSHOT, kind::DEPTH]
+        );
         assert_eq!(out[3].last_update_id, 9);
         assert_eq!(s.stats.stale_messages, 1);
         feed(&mut s, &mut p, &fut(10, 11, 9), 4, &mut out);
@@ -1018,7 +1110,10 @@ mod tests {
         feed(&mut s, &mut p, &fut(15, 16, 14), 5, &mut out); // pu 14 != 11
         assert_eq!(s.stats.gap_count, 1);
         let g = &s.gaps[0];
-        assert_eq!((g.line, g.expected, g.got, g.check, g.event_index), (5, 11, 14, "pu", 5));
+        assert_eq!(
+            (g.line, g.expected, g.got, g.check, g.event_index),
+            (5, 11, 14, "pu", 5)
+        );
         feed(&mut s, &mut p, &fut(17, 18, 16), 6, &mut out);
         s.finish(&mut out);
         assert_eq!(out.len(), 7);
@@ -1028,19 +1123,42 @@ mod tests {
 
     #[test]
     fn spot_sync_uses_u_plus_one() {
-        let (mut s, mut p, mut out) = (BookSync::new(SyncConfig::default()), Parser::new(), Vec::new());
-        let spot = |a: u64, b: u64| format!(r#"{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":{a},"u":{b},"b":[],"a":[["5.00","1"]]}}"#);
+        let (mut s, mut p, mut out) = (
+            BookSync::new(SyncConfig::default()),
+            Parser::new(),
+            Vec::new(),
+        );
+        let spot = |a: u64, b: u64| {
+            format!(
+                r#"{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":{a},"u":{b},"b":[],"a":[["5.00","1"]]}}"#
+            )
+        };
         feed(&mut s, &mut p, &spot(1, 8), 1, &mut out); // u <= 8: stale
         feed(&mut s, &mut p, &spot(9, 12), 2, &mut out); // contains 9
-        feed(&mut s, &mut p, r#"{"lastUpdateId":8,"bids":[],"asks":[]}"#, 3, &mut out);
+        feed(
+            &mut s,
+            &mut p,
+            r#"{"lastUpdateId":8,"bids":[],"asks":[]}"#,
+            3,
+            &mut out,
+        );
         feed(&mut s, &mut p, &spot(13, 14), 4, &mut out);
         feed(&mut s, &mut p, &spot(16, 17), 5, &mut out);
         assert_eq!(s.market(), Some(Market::Spot));
         assert_eq!(s.stats.stale_messages, 1);
         assert_eq!(s.gaps.len(), 1);
-        assert_eq!((s.gaps[0].expected, s.gaps[0].got, s.gaps[0].check), (15, 16, "U"));
+        assert_eq!(
+            (s.gaps[0].expected, s.gaps[0].got, s.gaps[0].check),
+            (15, 16, "U")
+        );
         // A new snapshot resynchronises: the buffered message 16..17 covers 16.
-        feed(&mut s, &mut p, r#"{"lastUpdateId":15,"bids":[],"asks":[]}"#, 6, &mut out);
+        feed(
+            &mut s,
+            &mut p,
+            r#"{"lastUpdateId":15,"bids":[],"asks":[]}"#,
+            6,
+            &mut out,
+        );
         assert!(s.in_sync());
         assert!(!out.last().unwrap().has(flags::OUT_OF_SYNC));
         assert_eq!(out.last().unwrap().last_update_id, 17);
@@ -1048,8 +1166,18 @@ mod tests {
 
     #[test]
     fn first_event_must_cover_the_snapshot() {
-        let (mut s, mut p, mut out) = (BookSync::new(SyncConfig::default()), Parser::new(), Vec::new());
-        feed(&mut s, &mut p, r#"{"lastUpdateId":8,"bids":[],"asks":[]}"#, 1, &mut out);
+        let (mut s, mut p, mut out) = (
+            BookSync::new(SyncConfig::default()),
+            Parser::new(),
+            Vec::new(),
+        );
+        feed(
+            &mut s,
+            &mut p,
+            r#"{"lastUpdateId":8,"bids":[],"asks":[]}"#,
+            1,
+            &mut out,
+        );
         feed(&mut s, &mut p, &fut(10, 12, 9), 2, &mut out);
         assert_eq!(s.gaps[0].check, "first");
         assert!(!s.in_sync());
@@ -1057,10 +1185,19 @@ mod tests {
 
     #[test]
     fn pending_buffer_is_bounded_and_never_drops() {
-        let cfg = SyncConfig { max_pending: 3, ..SyncConfig::default() };
+        let cfg = SyncConfig {
+            max_pending: 3,
+            ..SyncConfig::default()
+        };
         let (mut s, mut p, mut out) = (BookSync::new(cfg), Parser::new(), Vec::new());
         for i in 0..10 {
-            feed(&mut s, &mut p, &fut(i * 2 + 1, i * 2 + 2, i * 2), i + 1, &mut out);
+            feed(
+                &mut s,
+                &mut p,
+                &fut(i * 2 + 1, i * 2 + 2, i * 2),
+                i + 1,
+                &mut out,
+            );
         }
         assert_eq!(s.pending(), 3);
         assert_eq!(out.len(), 7);
@@ -1106,18 +1243,31 @@ impl BinanceFeed {
     }
 
     fn location(&self) -> crate::error::Location {
-        crate::error::Location { source: "binance message".into(), line: self.messages }
+        crate::error::Location {
+            source: "binance message".into(),
+            line: self.messages,
+        }
     }
 
     /// Handles one message received at `local_ts` (ns): returns the number of events it
     /// produced (book events are applied to `book`; all are in [`BinanceFeed::last_events`]).
-    pub fn on_message(&mut self, raw: &[u8], local_ts: i64, book: &mut crate::L2Book) -> crate::Result<usize> {
+    pub fn on_message(
+        &mut self,
+        raw: &[u8],
+        local_ts: i64,
+        book: &mut crate::L2Book,
+    ) -> crate::Result<usize> {
         self.messages += 1;
         self.scratch.clear();
         self.direct = None;
         let m = match self.parser.parse(raw) {
             Ok(m) => m,
-            Err(e) => return Err(crate::Error::Data { location: self.location(), message: e.0 }),
+            Err(e) => {
+                return Err(crate::Error::Data {
+                    location: self.location(),
+                    message: e.0,
+                })
+            }
         };
         if self.sync.accept_in_sync_depth(&m, &self.parser) {
             let applied = book.apply_levels(&self.parser.bids, &self.parser.asks, m.last_id);
@@ -1134,9 +1284,19 @@ impl BinanceFeed {
                 Err((i, e)) => Err(self.book_error(i, &e)),
             };
         }
-        let origin = Origin { source: 0, line: 0, local_ts };
-        if let Err(e) = self.sync.on_message(&m, &self.parser, origin, &mut self.scratch) {
-            return Err(crate::Error::Data { location: self.location(), message: e.0 });
+        let origin = Origin {
+            source: 0,
+            line: 0,
+            local_ts,
+        };
+        if let Err(e) = self
+            .sync
+            .on_message(&m, &self.parser, origin, &mut self.scratch)
+        {
+            return Err(crate::Error::Data {
+                location: self.location(),
+                message: e.0,
+            });
         }
         match book.apply(&self.scratch) {
             Ok(()) => Ok(self.scratch.len()),
@@ -1146,7 +1306,10 @@ impl BinanceFeed {
 
     #[cold]
     fn book_error(&self, i: usize, e: &crate::Error) -> crate::Error {
-        crate::Error::Data { location: self.location(), message: format!("event {i} does not fit the book: {e}") }
+        crate::Error::Data {
+            location: self.location(),
+            message: format!("event {i} does not fit the book: {e}"),
+        }
     }
 
     /// The events produced by the last message.

@@ -133,18 +133,27 @@ pub struct CaptureReader {
 
 impl std::fmt::Debug for CaptureReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CaptureReader").field("paths", &self.paths).field("done", &self.done).finish_non_exhaustive()
+        f.debug_struct("CaptureReader")
+            .field("paths", &self.paths)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
     }
 }
 
 fn open_file(path: &Path) -> Result<Box<dyn BufRead + Send + Sync>> {
-    let io = |source| Error::Io { path: path.display().to_string(), source };
+    let io = |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
     let mut file = File::open(path).map_err(io)?;
     let mut magic = [0u8; 2];
     let n = file.read(&mut magic).map_err(io)?;
     let file = File::open(path).map_err(io)?;
     Ok(if n == 2 && magic == [0x1f, 0x8b] {
-        Box::new(BufReader::with_capacity(1 << 18, flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file))))
+        Box::new(BufReader::with_capacity(
+            1 << 18,
+            flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file)),
+        ))
     } else {
         Box::new(BufReader::with_capacity(1 << 18, file))
     })
@@ -154,11 +163,18 @@ impl CaptureReader {
     /// Opens a stream over `paths` (read in the given order). Every path is checked up front.
     pub fn open<P: AsRef<Path>>(paths: &[P], options: ReadOptions) -> Result<Self> {
         if paths.is_empty() {
-            return Err(Error::invalid("paths", "[]", "at least one capture file is needed"));
+            return Err(Error::invalid(
+                "paths",
+                "[]",
+                "at least one capture file is needed",
+            ));
         }
         let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
         for p in &paths {
-            let meta = std::fs::metadata(p).map_err(|source| Error::Io { path: p.display().to_string(), source })?;
+            let meta = std::fs::metadata(p).map_err(|source| Error::Io {
+                path: p.display().to_string(),
+                source,
+            })?;
             if !meta.is_file() {
                 return Err(Error::invalid("paths", p.display(), "is not a file"));
             }
@@ -176,7 +192,10 @@ impl CaptureReader {
             line: Vec::with_capacity(1 << 16),
             parser: Parser::new(),
             sync: BookSync::new(options.sync),
-            symbol_upper: options.symbol.as_ref().map(|s| s.to_ascii_uppercase().into_bytes()),
+            symbol_upper: options
+                .symbol
+                .as_ref()
+                .map(|s| s.to_ascii_uppercase().into_bytes()),
             options,
             report,
             buf: Vec::new(),
@@ -190,7 +209,10 @@ impl CaptureReader {
     }
 
     fn location(&self) -> Location {
-        Location { source: self.paths[self.next_file - 1].display().to_string(), line: self.file_line }
+        Location {
+            source: self.paths[self.next_file - 1].display().to_string(),
+            line: self.file_line,
+        }
     }
 
     /// Records a line error: an error in strict mode, a count and a note in lenient mode.
@@ -218,7 +240,11 @@ impl CaptureReader {
                 self.file_line = 0;
             }
             self.line.clear();
-            let read = self.current.as_mut().expect("opened above").read_until(b'\n', &mut self.line);
+            let read = self
+                .current
+                .as_mut()
+                .expect("opened above")
+                .read_until(b'\n', &mut self.line);
             match read {
                 Ok(0) => self.current = None,
                 Ok(_) => {
@@ -228,7 +254,9 @@ impl CaptureReader {
                 Err(e) => {
                     self.current = None;
                     self.file_line += 1;
-                    self.line_error(format!("unreadable data ({e}); the rest of this file is skipped"))?;
+                    self.line_error(format!(
+                        "unreadable data ({e}); the rest of this file is skipped"
+                    ))?;
                 }
             }
         }
@@ -259,7 +287,9 @@ impl CaptureReader {
             return Err("line is not '<local_time> <json>'".into());
         };
         let raw_ts = &line[..sp];
-        let ts = std::str::from_utf8(raw_ts).ok().and_then(|s| s.parse::<u64>().ok());
+        let ts = std::str::from_utf8(raw_ts)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok());
         let Some((unit, local_ts)) = ts.and_then(TsUnit::detect) else {
             return Err(format!(
                 "local time '{}' is not an epoch time in ns, us or ms",
@@ -270,7 +300,11 @@ impl CaptureReader {
         match self.report.ts_units[file] {
             None => self.report.ts_units[file] = Some(unit),
             Some(u) if u != unit => {
-                return Err(format!("local time {local_ts} is in {} but this file is in {}", unit.name(), u.name()));
+                return Err(format!(
+                    "local time {local_ts} is in {} but this file is in {}",
+                    unit.name(),
+                    u.name()
+                ));
             }
             Some(_) => {}
         }
@@ -298,9 +332,15 @@ impl CaptureReader {
         let k = MsgKind::ALL.iter().position(|x| *x == m.kind).unwrap_or(0);
         self.report.messages[k] += 1;
         widen(&mut self.report.local_ts_range, local_ts);
-        let origin = Origin { source: file, line: self.file_line, local_ts };
+        let origin = Origin {
+            source: file,
+            line: self.file_line,
+            local_ts,
+        };
         let start = self.buf.len();
-        self.sync.on_message(&m, &self.parser, origin, &mut self.buf).map_err(|e| e.0)?;
+        self.sync
+            .on_message(&m, &self.parser, origin, &mut self.buf)
+            .map_err(|e| e.0)?;
         self.count(start);
         Ok(())
     }
@@ -373,5 +413,8 @@ impl CaptureReader {
 
 /// Events of `kind` in a report, by name, for display.
 pub fn event_counts(report: &CaptureReport) -> Vec<(&'static str, u64)> {
-    kind::ALL.iter().map(|&k| (kind::name(k), report.events[usize::from(k)])).collect()
+    kind::ALL
+        .iter()
+        .map(|&k| (kind::name(k), report.events[usize::from(k)]))
+        .collect()
 }

@@ -44,7 +44,10 @@ impl<'a> Cursor<'a> {
 
     /// An error at the current position.
     pub(crate) fn error(&self, expected: &'static str) -> JsonError {
-        JsonError { at: self.i, expected }
+        JsonError {
+            at: self.i,
+            expected,
+        }
     }
 
     #[inline]
@@ -114,7 +117,9 @@ impl<'a> Cursor<'a> {
     /// A quoted decimal (`"61773.60"`) parsed straight into fixed point, in one pass over its
     /// bytes. On failure, the error and the raw content of the string (for the message).
     #[inline]
-    pub(crate) fn quoted_decimal(&mut self) -> Result<i64, (Option<crate::fixed::DecimalError>, &'a [u8])> {
+    pub(crate) fn quoted_decimal(
+        &mut self,
+    ) -> Result<i64, (Option<crate::fixed::DecimalError>, &'a [u8])> {
         if self.peek() != Some(b'"') {
             return Err((None, b""));
         }
@@ -125,7 +130,9 @@ impl<'a> Cursor<'a> {
                 Ok(v)
             }
             other => {
-                let err = other.err().unwrap_or(crate::fixed::DecimalError::NotNumeric);
+                let err = other
+                    .err()
+                    .unwrap_or(crate::fixed::DecimalError::NotNumeric);
                 let raw = self.string().unwrap_or(&self.s[start..]);
                 Err((Some(err), raw))
             }
@@ -138,7 +145,10 @@ impl<'a> Cursor<'a> {
         self.ws();
         let start = self.i;
         while self.i < self.s.len()
-            && matches!(self.s[self.i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+            && matches!(
+                self.s[self.i],
+                b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'
+            )
         {
             self.i += 1;
         }
@@ -300,7 +310,16 @@ mod tests {
 
     #[test]
     fn reports_truncation_instead_of_panicking() {
-        for s in [&b"{"[..], b"{\"a\"", b"{\"a\":", b"{\"a\":[1,", b"\"abc", b"\"ab\\", b"[[[[", b"{\"a\":tru"] {
+        for s in [
+            &b"{"[..],
+            b"{\"a\"",
+            b"{\"a\":",
+            b"{\"a\":[1,",
+            b"\"abc",
+            b"\"ab\\",
+            b"[[[[",
+            b"{\"a\":tru",
+        ] {
             let mut c = Cursor::new(s);
             assert!(c.skip().is_err(), "{:?}", std::str::from_utf8(s));
         }
