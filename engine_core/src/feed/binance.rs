@@ -771,7 +771,7 @@ impl BookSync {
         };
         let chained = match (self.market, m.prev_id) {
             (Some(Market::UsdM | Market::CoinM), Some(pu)) => pu == last as i64,
-            (Some(Market::Spot), None) => m.first_id == last + 1,
+            (Some(Market::Spot), None) => m.first_id == last.wrapping_add(1),
             _ => false,
         };
         if m.kind != MsgKind::Depth || !chained {
@@ -819,7 +819,7 @@ impl BookSync {
         if let State::Synced(last) = self.state {
             let chained = match m.prev_id {
                 Some(pu) => pu == last as i64,
-                None => m.first_id == last + 1,
+                None => m.first_id == last.wrapping_add(1),
             };
             if chained {
                 let start = out.len();
@@ -859,7 +859,7 @@ impl BookSync {
                     self.recycle(p.events);
                     return;
                 }
-                let needed = if spot { id + 1 } else { id };
+                let needed = if spot { id.wrapping_add(1) } else { id };
                 if p.first <= needed {
                     self.emit(p, 0, out);
                 } else {
@@ -869,7 +869,13 @@ impl BookSync {
             }
             State::Synced(last) => {
                 let (ok, stale, expected, got, check) = if spot {
-                    (p.first == last + 1, p.last <= last, last + 1, p.first, "U")
+                    (
+                        p.first == last.wrapping_add(1),
+                        p.last <= last,
+                        last.wrapping_add(1),
+                        p.first,
+                        "U",
+                    )
                 } else {
                     let prev = p.prev.unwrap_or(-1);
                     (prev == last as i64, false, last, prev as u64, "pu")
@@ -992,6 +998,65 @@ mod tests {
     use crate::fixed::SCALE;
 
     const FUT_DEPTH: &[u8] = br#"{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1723161256299,"T":1723161256298,"s":"BTCUSDT","U":10,"u":12,"pu":9,"b":[["61496.50","0.010"],["61510.90","0.000"]],"a":[["61600.1","2"]]}}"#;
+
+    proptest::proptest! {
+        /// Arbitrary bytes, and valid messages with bytes flipped, cut or inserted: the parser
+        /// and the sync state machine return errors or events, never panic; and whatever
+        /// parses also fits (or is refused by) a book without a panic.
+        #[test]
+        fn no_input_makes_the_feed_panic(
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            edits in proptest::collection::vec((0usize..400, proptest::num::u8::ANY, 0u8..3), 0..6),
+        ) {
+            let mut msg = FUT_DEPTH.to_vec();
+            for (at, byte, op) in edits {
+                let at = at % (msg.len() + 1);
+                match op {
+                    0 if at < msg.len() => msg[at] = byte,
+                    1 => msg.insert(at, byte),
+                    _ => msg.truncate(at),
+                }
+            }
+            let mut book = crate::L2Book::new(100_000_000, 1_000_000).unwrap();
+            let mut feed = BinanceFeed::default();
+            for raw in [&noise[..], &msg[..], br#"{"lastUpdateId":10,"bids":[],"asks":[]}"#, &msg[..]] {
+                let _ = feed.on_message(raw, 1, &mut book);
+                let _ = feed.last_events();
+            }
+        }
+
+        /// The compact level scanner (SIMD where available) agrees with the generic one.
+        #[test]
+        fn compact_and_generic_level_scans_agree(
+            levels in proptest::collection::vec(("[0-9]{1,9}(\\.[0-9]{1,10})?", "[0-9]{1,9}(\\.[0-9]{1,10})?"), 0..40),
+        ) {
+            let body: Vec<String> = levels.iter().map(|(p, q)| format!("[\"{p}\",\"{q}\"]")).collect();
+            let json = format!("[{}]}}", body.join(","));
+            let mut fast = Vec::new();
+            let quick = compact_levels(json.as_bytes(), &mut fast);
+            let mut slow = Vec::new();
+            let mut c = Cursor::new(json.as_bytes());
+            c.expect(b'[', "[").unwrap();
+            let mut generic_ok = true;
+            let mut first = true;
+            while c.more(first).unwrap() {
+                first = false;
+                c.expect(b'[', "[").unwrap();
+                let p = fixed::parse_decimal(c.string().unwrap());
+                c.expect(b',', ",").unwrap();
+                let q = fixed::parse_decimal(c.string().unwrap());
+                c.expect(b']', "]").unwrap();
+                match (p, q) {
+                    (Ok(p), Ok(q)) => slow.push((p, q)),
+                    _ => generic_ok = false,
+                }
+            }
+            if quick.is_some() {
+                proptest::prop_assert!(generic_ok);
+                proptest::prop_assert_eq!(fast, slow);
+            }
+        }
+    }
 
     #[test]
     fn parses_a_futures_depth_message() {

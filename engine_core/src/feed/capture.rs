@@ -52,8 +52,10 @@ impl TsUnit {
         let v = i64::try_from(v).ok()?;
         match v {
             100_000_000_000_000_000.. => Some((TsUnit::Ns, v)),
-            100_000_000_000_000.. => Some((TsUnit::Us, v * 1_000)),
-            100_000_000_000.. if v < 100_000_000_000_000 => Some((TsUnit::Ms, v * 1_000_000)),
+            100_000_000_000_000.. => v.checked_mul(1_000).map(|ns| (TsUnit::Us, ns)),
+            100_000_000_000.. if v < 100_000_000_000_000 => {
+                v.checked_mul(1_000_000).map(|ns| (TsUnit::Ms, ns))
+            }
             _ => None,
         }
     }
