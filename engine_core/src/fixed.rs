@@ -368,9 +368,19 @@ pub(crate) mod simd {
     #[inline(always)]
     pub(crate) unsafe fn parse16(s: &[u8]) -> Option<(i64, usize)> {
         let bytes: &[u8; 16] = s.get(..16)?.try_into().ok()?;
-        // SAFETY: the caller guarantees SSSE3 and SSE4.1; every load reads 16 valid bytes.
+        // SAFETY: forwarded from the caller; `bytes` holds 16 readable bytes.
+        unsafe { parse16_at(bytes.as_ptr()) }
+    }
+
+    /// [`parse16`] on a raw pointer.
+    ///
+    /// # Safety
+    /// The CPU must support SSSE3 and SSE4.1, and `p` must point at 16 readable bytes.
+    #[inline(always)]
+    pub(crate) unsafe fn parse16_at(p: *const u8) -> Option<(i64, usize)> {
+        // SAFETY: guaranteed by the caller (CPU features, 16 readable bytes at `p`).
         unsafe {
-            let x = load(bytes);
+            let x = _mm_loadu_si128(p.cast());
             let t = _mm_sub_epi8(x, _mm_set1_epi8(b'0' as i8));
             let digit = _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(9)), t);
             let md = _mm_movemask_epi8(digit) as u32;

@@ -213,6 +213,40 @@ fn number<const SIMD: bool>(s: &[u8]) -> Option<(i64, usize)> {
     fixed::parse_decimal_prefix(s).ok()
 }
 
+/// Bytes that must be readable for [`level_at`]: `["` + price (< 16) + `","` + qty (< 16)
+/// + `"]` + separator is at most 38, and each number's 16-byte load starts before byte 21.
+#[cfg(target_arch = "x86_64")]
+const LEVEL_WINDOW: usize = 48;
+
+/// One compact level `["price","qty"]` followed by `,` or `]`, read with unchecked loads: the
+/// level and the bytes used (separator included), or `None` for anything else.
+///
+/// # Safety
+/// The CPU must support SSSE3 and SSE4.1, and `LEVEL_WINDOW` bytes must be readable at `p`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn level_at(p: *const u8) -> Option<((i64, i64), usize)> {
+    // SAFETY: every offset read below is < LEVEL_WINDOW (see its definition); the CPU
+    // features are guaranteed by the caller.
+    unsafe {
+        let at = |k: usize| *p.add(k);
+        if at(0) != b'[' || at(1) != b'"' {
+            return None;
+        }
+        let (price, n) = fixed::simd::parse16_at(p.add(2))?;
+        let j = 2 + n;
+        if at(j) != b'"' || at(j + 1) != b',' || at(j + 2) != b'"' {
+            return None;
+        }
+        let (qty, m) = fixed::simd::parse16_at(p.add(j + 3))?;
+        let k = j + 3 + m;
+        if at(k) != b'"' || at(k + 1) != b']' || !matches!(at(k + 2), b',' | b']') {
+            return None;
+        }
+        Some(((price, qty), k + 3))
+    }
+}
+
 #[inline(always)]
 fn compact_levels_with<const SIMD: bool>(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
     #[inline(always)]
@@ -231,6 +265,22 @@ fn compact_levels_with<const SIMD: bool>(s: &[u8], out: &mut Vec<(i64, i64)>) ->
         return Some(i + 1);
     }
     loop {
+        #[cfg(target_arch = "x86_64")]
+        if SIMD && s.len() - i >= LEVEL_WINDOW {
+            // SAFETY: SIMD is only true after the CPU feature check (see `number`), and
+            // LEVEL_WINDOW bytes are readable from `i`, more than one level can span.
+            match unsafe { level_at(s.as_ptr().add(i)) } {
+                Some((level, used)) => {
+                    out.push(level);
+                    i += used;
+                    match s[i - 1] {
+                        b',' => continue,
+                        _ => return Some(i),
+                    }
+                }
+                None => return None,
+            }
+        }
         if pair(s, i)? != OPEN {
             return None;
         }
