@@ -71,7 +71,6 @@ impl EventsView<'_> {
 
 /// Borrows `obj` as events: a 1-D numpy array of `EVENT_DTYPE`.
 pub fn events_from<'py>(obj: &Bound<'py, PyAny>, field: &str) -> PyResult<EventsView<'py>> {
-    let py = obj.py();
     let Ok(arr) = obj.cast::<PyArray1<PyEvent>>() else {
         let what = match obj.cast::<numpy::PyUntypedArray>() {
             Ok(a) => format!(
@@ -85,7 +84,6 @@ pub fn events_from<'py>(obj: &Bound<'py, PyAny>, field: &str) -> PyResult<Events
             "{field} must be a 1-D numpy array of tradecore.EVENT_DTYPE, got {what}"
         )));
     };
-    let _ = py;
     let ro = arr.readonly();
     let aligned = (ro.data() as usize) % std::mem::align_of::<Event>() == 0;
     if aligned && ro.as_slice().is_ok() {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::binance::{BookSync, Gap, Market, MsgKind, Origin, Parser, SyncConfig, SyncStats};
 use crate::error::{Error, Location, Result};
-use crate::event::{kind, Event};
+use crate::event::Event;
 
 /// How to read a capture.
 #[derive(Debug, Clone, Default)]
@@ -411,12 +411,4 @@ impl CaptureReader {
         }
         Ok(all)
     }
-}
-
-/// Events of `kind` in a report, by name, for display.
-pub fn event_counts(report: &CaptureReport) -> Vec<(&'static str, u64)> {
-    kind::ALL
-        .iter()
-        .map(|&k| (kind::name(k), report.events[usize::from(k)]))
-        .collect()
 }
