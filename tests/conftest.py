@@ -21,6 +21,8 @@ def binance_dir() -> Path:
     """Folder of the recorded Binance captures; the test is skipped when it is absent."""
     d = _data_dir() / "binance"
     if not (d / "usdm_btcusdt_20240808.gz").is_file():
+        if os.environ.get("TRADECORE_REQUIRE_DATA"):
+            pytest.fail(f"TRADECORE_REQUIRE_DATA is set but the recorded data is not in {d}")
         pytest.skip(f"recorded data not found in {d} (set TRADECORE_TEST_DATA)")
     return d
 

@@ -106,14 +106,18 @@ def test_a_removed_depth_line_is_reported_as_a_gap(binance_dir: Path, tmp_path: 
     g = report.gaps[0]
     assert g.check == "pu" and g.file == str(path)
     assert g.line == depth[3002] + 1 - 2  # 1-based, two lines earlier were removed
-    # Everything from the gap on is flagged out of sync (no new snapshot in the file).
+    # In sync from the snapshot to the gap; from the gap on, every event is flagged out of
+    # sync (no new snapshot in the file), emitted as it arrives: local time never goes back.
     oos = (events["flags"] & Flag.OUT_OF_SYNC) != 0
-    book_events = np.isin(events["kind"], (Kind.DEPTH,))
-    assert not np.any(oos[: g.event_index] & book_events[: g.event_index])
-    assert np.all(oos[g.event_index:][book_events[g.event_index:]])
+    first_clear = int(np.argmax(events["kind"] == Kind.CLEAR))
+    assert not np.any(oos[first_clear : g.event_index])
+    assert np.all(oos[g.event_index :])
+    assert np.all(np.diff(events["local_ts"][g.event_index :]) >= 0)
     book = tradecore.OrderBook(0.1, 0.001)
-    book.apply(events)
-    assert not book.in_sync
+    book.apply(events[: g.event_index])
+    assert book.in_sync
+    book.apply(events[g.event_index : g.event_index + 1])
+    assert not book.in_sync  # the first event after the gap already marks the book
 
 
 def test_decimal_strings_land_exactly_on_the_grid(binance_dir: Path) -> None:
@@ -177,10 +181,10 @@ def test_plain_text_captures_are_read_too(synthetic_capture: Path, tmp_path: Pat
 
 
 def test_symbol_filter_skips_and_counts_other_symbols(synthetic_capture: Path) -> None:
-    events, report = tradecore.read_binance(synthetic_capture, symbol="ETHUSDT")
-    assert report.other_symbol_lines > 0
-    # Only the snapshot (which names no symbol) remains.
-    assert set(np.unique(events["kind"]).tolist()) <= {Kind.CLEAR, Kind.SNAPSHOT}
+    # REST snapshots name no symbol: next to another symbol's depth stream they cannot be
+    # attributed, and the reader says so instead of applying a foreign book.
+    with pytest.raises(DataError, match="cannot tell which symbol this REST snapshot belongs to"):
+        tradecore.read_binance(synthetic_capture, symbol="ETHUSDT")
     same, _ = tradecore.read_binance(synthetic_capture, symbol="btcusdt")
     full, _ = tradecore.read_binance(synthetic_capture)
     assert np.array_equal(same, full)
@@ -236,11 +240,30 @@ def test_truncated_gzip_is_an_error_not_a_crash(synthetic_capture: Path, tmp_pat
     assert report.skipped_lines == 1 and len(events) > 0
 
 
+def _eth(line: bytes) -> bytes:
+    return line.replace(b"BTCUSDT", b"ETHUSDT").replace(b"btcusdt", b"ethusdt")
+
+
 def test_mixed_symbols_need_a_filter(synthetic_capture: Path, tmp_path: Path) -> None:
     lines = _lines(synthetic_capture)
-    eth = lines[-1].replace(b"BTCUSDT", b"ETHUSDT").replace(b"btcusdt", b"ethusdt")
-    path = _write(tmp_path / "mixed.gz", lines + [eth])
+    trade = next(line for line in lines if b"@trade" in line[:60])
+    path = _write(tmp_path / "mixed.gz", lines + [_eth(trade)])
     with pytest.raises(DataError, match="mixes symbols BTCUSDT and ETHUSDT"):
         tradecore.read_binance(path)
     _, report = tradecore.read_binance(path, symbol="BTCUSDT")
-    assert report.other_symbol_lines == 1
+    assert report.other_symbol_lines == 1 and report.gap_count == 0
+    # Another symbol's depth stream makes every snapshot ambiguous: refused, not guessed.
+    depth = next(line for line in reversed(lines) if b"@depth" in line[:60])
+    with pytest.raises(DataError, match="cannot be attributed to one symbol"):
+        tradecore.read_binance(_write(tmp_path / "mixed2.gz", lines + [_eth(depth)]), symbol="BTCUSDT")
+
+
+def test_a_failed_reader_stays_failed(synthetic_capture: Path, tmp_path: Path) -> None:
+    lines = _lines(synthetic_capture)
+    path = _write(tmp_path / "bad.gz", lines[:5000] + [b"1723161600123456789 {oops"] + lines[5000:])
+    reader = tradecore.iter_binance(path, chunk_events=1000)
+    with pytest.raises(DataError, match=":5001:"):
+        for _ in reader:
+            pass
+    with pytest.raises(DataError, match="stopped by an earlier error"):
+        next(reader)

@@ -127,6 +127,7 @@ def test_wrong_arrays_are_type_errors(book: tradecore.OrderBook) -> None:
         (("bid", 100.0, -1.0), "qty: -1"),
         (("bid", 100.0, 0.0005), "qty: 0.0005"),
         (("bid", 100.0, float("nan")), "qty: NaN"),
+        (("bid", 100.0, 3e-10), "qty: 0.0000000003"),
         (("middle", 100.0, 1.0), "side: 'middle'"),
         ((0, 100.0, 1.0), "side: 0"),
         ((2, 100.0, 1.0), "side: 2"),

@@ -47,6 +47,24 @@ def test_arrays_cross_without_copy(synthetic_capture: Path) -> None:
     assert again.best_bid() == book.best_bid() and again.bid_levels == book.bid_levels
 
 
+def test_misaligned_buffers_are_copied_not_misread(synthetic_capture: Path) -> None:
+    events, _ = tradecore.read_binance(synthetic_capture)
+    raw = b"\0\0\0" + events.tobytes()
+    odd = np.frombuffer(raw, dtype=EVENT_DTYPE, offset=3)  # 3 bytes off: not 8-byte aligned
+    a, b = tradecore.OrderBook(0.1, 0.001), tradecore.OrderBook(0.1, 0.001)
+    a.apply(odd)
+    b.apply(events)
+    assert a.best_bid() == b.best_bid() and a.bid_levels == b.bid_levels
+
+
+def test_read_only_arrays_are_accepted(synthetic_capture: Path) -> None:
+    events, _ = tradecore.read_binance(synthetic_capture)
+    events.flags.writeable = False  # lets a large apply release the GIL
+    book = tradecore.OrderBook(0.1, 0.001)
+    book.apply(events)
+    assert book.in_sync
+
+
 def test_events_survive_a_round_trip_through_bytes(synthetic_capture: Path) -> None:
     events, _ = tradecore.read_binance(synthetic_capture)
     back = np.frombuffer(events.tobytes(), dtype=EVENT_DTYPE)

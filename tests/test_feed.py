@@ -61,7 +61,8 @@ def test_live_feed_waits_for_a_snapshot_then_detects_a_gap(synthetic_capture: Pa
     feed = tradecore.BinanceFeed(tradecore.OrderBook(0.1, 0.001))
     for ts, m in msgs[:snap]:
         feed.on_message(m, ts)
-    assert not feed.in_sync and feed.pending > 0 and feed.book.bid_levels == 0
+    # Before the snapshot the levels reach the book flagged: it knows it is not in sync.
+    assert not feed.in_sync and feed.pending > 0 and not feed.book.in_sync
     for ts, m in msgs[snap:snap + 200]:
         feed.on_message(m, ts)
     assert feed.in_sync and feed.pending == 0 and feed.book.bid_levels > 0
@@ -104,4 +105,5 @@ def test_a_level_off_the_book_grid_is_a_data_error() -> None:
     # message is refused, naming the value, instead of corrupting the book.
     with pytest.raises(DataError, match=r"event 1 does not fit the book: invalid price: 100.5"):
         feed.on_message(b'{"lastUpdateId":5,"bids":[["100.5","1"]],"asks":[]}')
-    assert feed.book.bid_levels == 0
+    # The book took part of the message: it no longer mirrors the exchange, and says so.
+    assert feed.book.bid_levels == 0 and not feed.book.in_sync and not feed.in_sync

@@ -66,9 +66,14 @@ impl OrderBook {
     /// Applies depth, snapshot and clear events (other kinds are ignored).
     fn apply(&mut self, py: Python<'_>, events: &Bound<'_, PyAny>) -> PyResult<()> {
         let view = events_from(events, "events")?;
-        let slice = view.as_slice();
+        let slice = view.as_slice()?;
         let book = &mut self.inner;
-        detach_if(py, slice.len(), || book.apply(slice)).map_err(|(i, e)| {
+        // The GIL is released only for a large batch in memory no other Python thread can
+        // write (a read-only array, or our own copy); set `events.flags.writeable = False`
+        // to let a large apply run beside other Python threads.
+        let release = slice.len() >= crate::DETACH_MIN_ITEMS && view.private()?;
+        let work = if release { slice.len() } else { 0 };
+        detach_if(py, work, || book.apply(slice)).map_err(|(i, e)| {
             let err: PyErr = CoreErr(e).into();
             let msg = format!("events[{i}]: {}", err.value(py));
             PyErr::from_type(err.get_type(py), msg)

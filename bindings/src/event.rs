@@ -49,24 +49,44 @@ unsafe impl Element for PyEvent {
     }
 }
 
-/// Events borrowed from a numpy array without a copy (or copied when the array is not
-/// contiguous or not aligned).
-pub enum EventsView<'py> {
-    Borrowed(numpy::PyReadonlyArray1<'py, PyEvent>),
-    Copied(Vec<Event>),
+/// Events borrowed from a numpy array: without a copy when the array is C-contiguous and
+/// 8-byte aligned (any array numpy allocated), else from a private aligned copy.
+pub struct EventsView<'py> {
+    array: numpy::PyReadonlyArray1<'py, PyEvent>,
+    /// True for our own copy.
+    copied: bool,
 }
 
 impl EventsView<'_> {
-    pub fn as_slice(&self) -> &[Event] {
-        match self {
-            EventsView::Borrowed(a) => {
-                let s: &[PyEvent] = a.as_slice().unwrap_or(&[]);
-                // SAFETY: PyEvent is repr(transparent) over Event.
-                unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<Event>(), s.len()) }
-            }
-            EventsView::Copied(v) => v,
-        }
+    pub fn as_slice(&self) -> PyResult<&[Event]> {
+        let s: &[PyEvent] = self
+            .array
+            .as_slice()
+            .map_err(|e| PyTypeError::new_err(format!("events are not contiguous: {e}")))?;
+        // SAFETY: PyEvent is repr(transparent) over Event.
+        Ok(unsafe { std::slice::from_raw_parts(s.as_ptr().cast::<Event>(), s.len()) })
     }
+
+    /// True when the GIL may be released while the slice is read: no other Python thread can
+    /// write the memory (it is our own copy, or numpy marks it read-only). Costs two attribute
+    /// look-ups, so ask only for large batches.
+    pub fn private(&self) -> PyResult<bool> {
+        if self.copied {
+            return Ok(true);
+        }
+        let writeable: bool = self
+            .array
+            .getattr("flags")?
+            .getattr("writeable")?
+            .extract()?;
+        Ok(!writeable)
+    }
+}
+
+fn usable(array: &Bound<'_, PyArray1<PyEvent>>) -> bool {
+    // Only the raw pointer is looked at: no reference is made to a misaligned record.
+    let aligned = (array.data() as usize) % std::mem::align_of::<Event>() == 0;
+    aligned && array.is_c_contiguous()
 }
 
 /// Borrows `obj` as events: a 1-D numpy array of `EVENT_DTYPE`.
@@ -84,14 +104,26 @@ pub fn events_from<'py>(obj: &Bound<'py, PyAny>, field: &str) -> PyResult<Events
             "{field} must be a 1-D numpy array of tradecore.EVENT_DTYPE, got {what}"
         )));
     };
-    let ro = arr.readonly();
-    let aligned = (ro.data() as usize) % std::mem::align_of::<Event>() == 0;
-    if aligned && ro.as_slice().is_ok() {
-        Ok(EventsView::Borrowed(ro))
-    } else {
-        let v: Vec<Event> = ro.as_array().iter().map(|e| e.0).collect();
-        Ok(EventsView::Copied(v))
+    if usable(arr) {
+        return Ok(EventsView {
+            array: arr.readonly(),
+            copied: false,
+        });
     }
+    // Strided or misaligned (a view at an odd offset of a buffer): numpy copies it into a
+    // fresh, aligned, contiguous allocation that only we hold.
+    let copy = arr
+        .call_method1("copy", ("C",))?
+        .cast_into::<PyArray1<PyEvent>>()?;
+    if !usable(&copy) {
+        return Err(PyTypeError::new_err(format!(
+            "{field}: numpy returned an unaligned copy"
+        )));
+    }
+    Ok(EventsView {
+        array: copy.readonly(),
+        copied: true,
+    })
 }
 
 /// Hands a vector of events to numpy without copying.

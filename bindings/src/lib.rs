@@ -13,9 +13,9 @@ use pyo3::marker::Ungil;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-/// Batches at least this long are processed with the GIL released; below it, the cost of
-/// releasing and re-acquiring the GIL outweighs the benefit.
-const DETACH_MIN_ITEMS: usize = 4096;
+/// Batches at least this long are processed with the GIL released (when the memory is private
+/// to Rust); below it, the cost of releasing and re-acquiring the GIL outweighs the benefit.
+pub(crate) const DETACH_MIN_ITEMS: usize = 4096;
 
 /// Runs `f` with the GIL released when the work is large enough to be worth it.
 pub(crate) fn detach_if<T: Ungil, F: Ungil + FnOnce() -> T>(

@@ -164,6 +164,11 @@ fn parse_decimal_slow(s: &[u8]) -> Result<(i64, usize), DecimalError> {
     let neg = n > 0 && s[0] == b'-';
     let mut i = usize::from(neg);
     let int_start = i;
+    // Leading zeros do not count towards the range.
+    while i + 1 < n && s[i] == b'0' && s[i + 1].is_ascii_digit() {
+        i += 1;
+    }
+    let significant = i;
     let mut int: u64 = 0;
     while i < n {
         let d = s[i].wrapping_sub(b'0');
@@ -173,11 +178,10 @@ fn parse_decimal_slow(s: &[u8]) -> Result<(i64, usize), DecimalError> {
         int = int.wrapping_mul(10).wrapping_add(u64::from(d));
         i += 1;
     }
-    let int_digits = i - int_start;
-    if int_digits == 0 {
+    if i == int_start {
         return Err(DecimalError::NotNumeric);
     }
-    if int_digits > 10 {
+    if i - significant > 10 {
         return Err(DecimalError::OutOfRange);
     }
     let mut frac: u64 = 0;
@@ -230,6 +234,9 @@ pub fn from_f64(field: &'static str, x: f64) -> Result<i64> {
             x,
             "out of the fixed-point range (|x| < 9.2e9)",
         ));
+    }
+    if scaled == 0.0 && x != 0.0 {
+        return Err(Error::invalid(field, x, "smaller than the 1e-9 resolution"));
     }
     Ok(scaled as i64)
 }
@@ -476,6 +483,12 @@ mod tests {
         assert!(from_f64("price", f64::NAN).is_err());
         assert!(from_f64("price", f64::INFINITY).is_err());
         assert!(from_f64("price", 1e12).is_err());
+        assert!(from_f64("qty", 3e-10)
+            .unwrap_err()
+            .to_string()
+            .contains("0.0000000003"));
+        assert_eq!(from_f64("qty", 0.0).unwrap(), 0);
+        assert_eq!(parse_decimal(b"00000000001.5"), Ok(1_500_000_000));
         // The nearest double to the decimal, exactly (the point of the conversion).
         assert_eq!(to_f64(61_773_600_000_000).to_bits(), 61773.6f64.to_bits());
     }

@@ -247,21 +247,47 @@ impl<W: Write> Writer<W> {
 /// Writes the synthetic market to `path` as a gzip raw capture.
 #[allow(clippy::too_many_lines)] // one event loop, read top to bottom
 pub fn write_binance_usdm(path: &Path, cfg: &SynthConfig) -> Result<SynthSummary> {
-    if !(cfg.seconds > 0.0 && cfg.seconds.is_finite()) {
+    if !(cfg.seconds > 0.0 && cfg.seconds <= 7.0 * 86_400.0) {
         return Err(Error::invalid(
             "seconds",
             cfg.seconds,
-            "must be a positive number",
+            "must be positive and at most a week (604800)",
         ));
     }
-    if !(cfg.events_per_second > 0.0 && cfg.events_per_second.is_finite()) {
+    if !(cfg.events_per_second > 0.0 && cfg.events_per_second <= 100_000.0) {
         return Err(Error::invalid(
             "events_per_second",
             cfg.events_per_second,
+            "must be in (0, 100000]",
+        ));
+    }
+    if cfg.symbol.is_empty()
+        || cfg.symbol.len() > 20
+        || !cfg.symbol.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(Error::invalid(
+            "symbol",
+            format!("{:?}", cfg.symbol),
+            "must be 1 to 20 ASCII letters or digits (a USD-M symbol)",
+        ));
+    }
+    if cfg.tick_size <= 0 || cfg.lot_size <= 0 {
+        let bad = if cfg.tick_size <= 0 {
+            ("tick_size", cfg.tick_size)
+        } else {
+            ("lot_size", cfg.lot_size)
+        };
+        return Err(Error::invalid(
+            bad.0,
+            fixed::format(bad.1),
             "must be positive",
         ));
     }
-    if cfg.tick_size <= 0 || cfg.lot_size <= 0 || cfg.start_price <= cfg.tick_size * 2000 {
+    if cfg
+        .tick_size
+        .checked_mul(2000)
+        .is_none_or(|floor| cfg.start_price <= floor)
+    {
         return Err(Error::invalid(
             "start_price",
             fixed::format(cfg.start_price),

@@ -15,6 +15,11 @@ fn data_dir() -> Option<PathBuf> {
     );
     if dir.join("binance").is_dir() {
         Some(dir.join("binance"))
+    } else if std::env::var_os("TRADECORE_REQUIRE_DATA").is_some() {
+        panic!(
+            "TRADECORE_REQUIRE_DATA is set but there is no recorded data at {}",
+            dir.display()
+        );
     } else {
         eprintln!(
             "skipped: no recorded data at {} (set TRADECORE_TEST_DATA)",

@@ -155,7 +155,7 @@ impl Ladder {
             }
         }
         self.clear();
-        self.base = best_key - ANCHOR;
+        self.base = best_key.saturating_sub(ANCHOR);
         for (k, q) in all {
             if let Some(p) = self.slot(k) {
                 self.qty[p] = q;

@@ -91,6 +91,12 @@ impl L2Book {
         self.lot.step()
     }
 
+    /// The hot-path form of [`L2Book::check`]: true when the level fits the grid.
+    #[inline]
+    fn valid(&self, price: i64, qty: i64) -> bool {
+        price > 0 && qty >= 0 && self.tick.contains(price) && self.lot.contains(qty)
+    }
+
     /// Checks a level against the grid: price > 0 on the tick grid, qty >= 0 on the lot grid.
     #[inline]
     fn check(&self, price: i64, qty: i64) -> Result<()> {
@@ -171,12 +177,7 @@ impl L2Book {
         for (i, e) in events.iter().enumerate() {
             match e.kind {
                 kind::DEPTH | kind::SNAPSHOT => {
-                    let valid = e.price > 0
-                        && e.qty >= 0
-                        && (e.side == BID || e.side == ASK)
-                        && self.tick.contains(e.price)
-                        && self.lot.contains(e.qty);
-                    if !valid {
+                    if !((e.side == BID || e.side == ASK) && self.valid(e.price, e.qty)) {
                         return Err((i, self.explain(e)));
                     }
                     let t = self.ticks(e.price);
@@ -208,9 +209,7 @@ impl L2Book {
     ) -> Result<(), (usize, Error)> {
         for (side, levels, offset) in [(BID, bids, 0), (ASK, asks, bids.len())] {
             for (i, &(price, qty)) in levels.iter().enumerate() {
-                let valid =
-                    price > 0 && qty >= 0 && self.tick.contains(price) && self.lot.contains(qty);
-                if !valid {
+                if !self.valid(price, qty) {
                     let e = Event {
                         kind: kind::DEPTH,
                         side,
@@ -378,6 +377,11 @@ impl L2Book {
     /// `last_update_id` of the last applied event that carried one.
     pub fn last_update_id(&self) -> u64 {
         self.last_update_id
+    }
+
+    /// Marks the book as not mirroring the exchange until the next clear (a snapshot).
+    pub fn mark_out_of_sync(&mut self) {
+        self.in_sync = false;
     }
 
     /// False when the last applied book event was flagged out of sync (see

@@ -27,6 +27,16 @@ pub enum Market {
 }
 
 impl Market {
+    /// A futures market from its symbol: COIN-M symbols name a delivery (`BTCUSD_PERP`,
+    /// `BTCUSD_240927`); USD-M symbols do not.
+    pub fn of_futures_symbol(symbol: Option<&[u8]>) -> Market {
+        if symbol.is_some_and(|s| s.contains(&b'_')) {
+            Market::CoinM
+        } else {
+            Market::UsdM
+        }
+    }
+
     /// Lower-case name.
     pub fn name(self) -> &'static str {
         match self {
@@ -192,20 +202,24 @@ fn compact_levels(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
         // SAFETY: the CPU features were just checked.
         return unsafe { compact_levels_sse(s, out) };
     }
-    compact_levels_with::<false>(s, out)
+    // SAFETY: without SIMD there is no CPU requirement.
+    unsafe { compact_levels_with::<false>(s, out) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "ssse3,sse4.1")]
 unsafe fn compact_levels_sse(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
-    compact_levels_with::<true>(s, out)
+    // SAFETY: this function is only called after the CPU feature check.
+    unsafe { compact_levels_with::<true>(s, out) }
 }
 
+/// # Safety
+/// With `SIMD`, the CPU must support SSSE3 and SSE4.1.
 #[inline(always)]
-fn number<const SIMD: bool>(s: &[u8]) -> Option<(i64, usize)> {
+unsafe fn number<const SIMD: bool>(s: &[u8]) -> Option<(i64, usize)> {
     #[cfg(target_arch = "x86_64")]
     if SIMD {
-        // SAFETY: SIMD is only true inside `compact_levels_sse`, reached after the feature check.
+        // SAFETY: forwarded from the caller.
         if let Some(r) = unsafe { fixed::simd::parse16(s) } {
             return Some(r);
         }
@@ -247,8 +261,13 @@ unsafe fn level_at(p: *const u8) -> Option<((i64, i64), usize)> {
     }
 }
 
+/// # Safety
+/// With `SIMD`, the CPU must support SSSE3 and SSE4.1.
 #[inline(always)]
-fn compact_levels_with<const SIMD: bool>(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
+unsafe fn compact_levels_with<const SIMD: bool>(
+    s: &[u8],
+    out: &mut Vec<(i64, i64)>,
+) -> Option<usize> {
     #[inline(always)]
     fn pair(s: &[u8], i: usize) -> Option<u16> {
         Some(u16::from_le_bytes([*s.get(i)?, *s.get(i + 1)?]))
@@ -267,8 +286,8 @@ fn compact_levels_with<const SIMD: bool>(s: &[u8], out: &mut Vec<(i64, i64)>) ->
     loop {
         #[cfg(target_arch = "x86_64")]
         if SIMD && s.len() - i >= LEVEL_WINDOW {
-            // SAFETY: SIMD is only true after the CPU feature check (see `number`), and
-            // LEVEL_WINDOW bytes are readable from `i`, more than one level can span.
+            // SAFETY: with SIMD the caller guarantees the CPU features, and LEVEL_WINDOW bytes
+            // are readable from `i`, more than one level can span.
             match unsafe { level_at(s.as_ptr().add(i)) } {
                 Some((level, used)) => {
                     out.push(level);
@@ -285,13 +304,15 @@ fn compact_levels_with<const SIMD: bool>(s: &[u8], out: &mut Vec<(i64, i64)>) ->
             return None;
         }
         i += 2;
-        let (price, n) = number::<SIMD>(s.get(i..)?)?;
+        // SAFETY: forwarded from the caller.
+        let (price, n) = unsafe { number::<SIMD>(s.get(i..)?) }?;
         i += n;
         if pair(s, i)? != MID || *s.get(i + 2)? != b'"' {
             return None;
         }
         i += 3;
-        let (qty, n) = number::<SIMD>(s.get(i..)?)?;
+        // SAFETY: forwarded from the caller.
+        let (qty, n) = unsafe { number::<SIMD>(s.get(i..)?) }?;
         i += n;
         if pair(s, i)? != CLOSE {
             return None;
@@ -344,9 +365,13 @@ fn level_error(
     what: &str,
     (err, raw): (Option<DecimalError>, &[u8]),
 ) -> ParseError {
-    match err {
-        Some(e) => ParseError(format!("{name}[{i}] {what} '{}': {e}", show(raw))),
-        None => ParseError::from(c.error("a quoted decimal")),
+    if let Some(e) = err {
+        ParseError(format!("{name}[{i}] {what} '{}': {e}", show(raw)))
+    } else {
+        let at = c.error("a quoted decimal").at;
+        ParseError(format!(
+            "{name}[{i}] {what}: expected a quoted decimal at byte {at}"
+        ))
     }
 }
 
@@ -410,6 +435,9 @@ impl Parser {
 
     /// Parses one message (raw bytes as received).
     pub fn parse<'a>(&mut self, msg: &'a [u8]) -> Result<Message<'a>, ParseError> {
+        // A message with only one of its level lists must not inherit the other one.
+        self.bids.clear();
+        self.asks.clear();
         let mut c = Cursor::new(msg);
         let mut f = Fields::default();
         self.fields(&mut c, &mut f, false)?;
@@ -419,10 +447,6 @@ impl Parser {
             ));
         }
         let kind = classify(&f)?;
-        if !f.has_levels {
-            self.bids.clear();
-            self.asks.clear();
-        }
         let time = f.tx_time.or(f.event_time);
         let exch_ts = match time {
             Some(ms) => i64::try_from(ms)
@@ -602,18 +626,20 @@ pub struct SyncStats {
     pub unsynced_events: u64,
     /// Snapshots applied.
     pub snapshots: u64,
+    /// Snapshots ignored because they were older than the in-sync book.
+    pub snapshots_ignored: u64,
     /// Every gap detected (the list may be capped, this count is not).
     pub gap_count: u64,
     /// Events emitted in total.
     pub emitted: u64,
 }
 
-/// Limits on the buffer kept while waiting for a snapshot.
+/// Limits on the replay buffer kept while out of sync.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncConfig {
-    /// Depth messages kept at most; older ones are emitted flagged out of sync.
+    /// Depth messages kept at most for replay after the next snapshot.
     pub max_pending: usize,
-    /// Depth messages older than this (local time, ns) than the newest are emitted flagged.
+    /// Depth messages older than this (local time, ns) than the newest are not kept.
     pub pending_window_ns: i64,
     /// At most this many gaps are kept in the list (all are counted).
     pub max_gaps_listed: usize,
@@ -631,7 +657,7 @@ impl Default for SyncConfig {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// No usable snapshot: depth messages are buffered.
+    /// No usable snapshot: depth messages are emitted flagged and kept for replay.
     Waiting,
     /// A snapshot with this id was applied; the first depth event must cover it.
     AwaitFirst(u64),
@@ -649,12 +675,15 @@ struct Pending {
 }
 
 /// Binance's book-sync procedure as a state machine: feed it parsed messages in arrival
-/// order; it appends normalized events to `out` in the order a live system applies them.
+/// order; it appends normalized events to `out` as they arrive, in the order a live system
+/// applies them.
 ///
-/// - Before a snapshot, depth messages are buffered (bounded by [`SyncConfig`]; overflow is
-///   emitted flagged `OUT_OF_SYNC`, never dropped).
-/// - A snapshot emits CLEAR + SNAPSHOT levels, then the buffer is replayed: stale messages are
-///   dropped and counted; the first applied one must cover the snapshot id.
+/// - While out of sync (before the first snapshot, or after a gap), depth events are emitted
+///   at once, flagged `OUT_OF_SYNC`, and a copy is kept (bounded by [`SyncConfig`]) to replay
+///   after the next snapshot.
+/// - A snapshot emits CLEAR + SNAPSHOT levels, then the kept messages are replayed unflagged:
+///   stale ones are dropped and counted; the first applied one must cover the snapshot id. A
+///   snapshot older than an in-sync book is ignored (and counted).
 /// - Then every depth message must chain on the previous one (`pu == u` for futures,
 ///   `U == u + 1` for spot). A break is a [`Gap`]: recorded, and everything after it is
 ///   flagged `OUT_OF_SYNC` until the next snapshot.
@@ -704,7 +733,7 @@ impl BookSync {
         matches!(self.state, State::Synced(_) | State::AwaitFirst(_))
     }
 
-    /// Depth messages buffered while waiting for a snapshot.
+    /// Depth messages kept for replay after the next snapshot.
     pub fn pending(&self) -> usize {
         self.pending.len()
     }
@@ -780,11 +809,11 @@ impl BookSync {
         }
     }
 
-    /// The DEPTH events of a depth message whose levels are in `parser`, one per level, bids
-    /// first; `base` carries the times, ids and flags.
-    fn depth_events(base: Event, parser: &Parser, out: &mut Vec<Event>) {
+    /// One event per level in `parser` (bids, then asks) of the given kind, the last one
+    /// flagged `LAST_IN_MESSAGE`; `base` carries the times, ids and flags. Returns the count.
+    fn level_events(base: Event, kind: u8, parser: &Parser, out: &mut Vec<Event>) -> usize {
         let mut e = base;
-        e.kind = kind::DEPTH;
+        e.kind = kind;
         let start = out.len();
         out.reserve(parser.bids.len() + parser.asks.len());
         e.side = BID;
@@ -803,6 +832,12 @@ impl BookSync {
             let last = out.len() - 1;
             out[last].flags |= flags::LAST_IN_MESSAGE;
         }
+        out.len() - start
+    }
+
+    /// The DEPTH events of the depth message whose levels are in `parser`.
+    fn depth_events(base: Event, parser: &Parser, out: &mut Vec<Event>) -> usize {
+        Self::level_events(base, kind::DEPTH, parser, out)
     }
 
     fn depth_base(mut base: Event, m: &Message<'_>) -> Event {
@@ -811,25 +846,76 @@ impl BookSync {
         base
     }
 
+    /// Binance's chain rules for a depth message covering update ids `first..=last` (with
+    /// `prev` = `pu` on futures), given the current state; `None` while waiting for a snapshot.
+    fn verdict(&self, first: u64, last: u64, prev: Option<i64>) -> Option<Verdict> {
+        let spot = self.market == Some(Market::Spot);
+        Some(match self.state {
+            State::Waiting => return None,
+            State::AwaitFirst(id) => {
+                let needed = if spot { id.wrapping_add(1) } else { id };
+                if (spot && last <= id) || (!spot && last < id) {
+                    Verdict::Stale
+                } else if first <= needed {
+                    Verdict::Apply
+                } else {
+                    Verdict::Gap {
+                        expected: needed,
+                        got: first,
+                        check: "first",
+                    }
+                }
+            }
+            State::Synced(l) if spot => {
+                if first == l.wrapping_add(1) {
+                    Verdict::Apply
+                } else if last <= l {
+                    Verdict::Stale
+                } else {
+                    Verdict::Gap {
+                        expected: l.wrapping_add(1),
+                        got: first,
+                        check: "U",
+                    }
+                }
+            }
+            State::Synced(l) => {
+                let pu = prev.unwrap_or(-1);
+                if pu == l as i64 {
+                    Verdict::Apply
+                } else {
+                    Verdict::Gap {
+                        expected: l,
+                        got: pu as u64,
+                        check: "pu",
+                    }
+                }
+            }
+        })
+    }
+
     /// For a live feed that applies levels straight to its book: when `m` is a depth message
     /// that chains on the last one while in sync, accounts for it (as if its events had been
     /// emitted) and returns true; otherwise changes nothing and returns false, and the message
     /// must go through [`BookSync::on_message`].
     pub fn accept_in_sync_depth(&mut self, m: &Message<'_>, parser: &Parser) -> bool {
-        let State::Synced(last) = self.state else {
-            return false;
-        };
-        let chained = match (self.market, m.prev_id) {
-            (Some(Market::UsdM | Market::CoinM), Some(pu)) => pu == last as i64,
-            (Some(Market::Spot), None) => m.first_id == last.wrapping_add(1),
-            _ => false,
-        };
-        if m.kind != MsgKind::Depth || !chained {
+        let futures = matches!(self.market, Some(Market::UsdM | Market::CoinM));
+        if m.kind != MsgKind::Depth
+            || !matches!(self.state, State::Synced(_))
+            || futures != m.prev_id.is_some()
+            || self.verdict(m.first_id, m.last_id, m.prev_id) != Some(Verdict::Apply)
+        {
             return false;
         }
         self.state = State::Synced(m.last_id);
         self.stats.emitted += (parser.bids.len() + parser.asks.len()) as u64;
         true
+    }
+
+    /// Gives up on the current book (the consumer could not apply what was emitted, e.g. a
+    /// level off its grid): out of sync until the next snapshot.
+    pub fn invalidate(&mut self) {
+        self.state = State::Waiting;
     }
 
     fn on_depth(
@@ -844,11 +930,7 @@ impl BookSync {
         match self.market {
             None => {
                 self.market = Some(if futures {
-                    if m.symbol.is_some_and(|s| s.contains(&b'_')) {
-                        Market::CoinM
-                    } else {
-                        Market::UsdM
-                    }
+                    Market::of_futures_symbol(m.symbol)
                 } else {
                     Market::Spot
                 });
@@ -865,100 +947,52 @@ impl BookSync {
             }
             Some(_) => {}
         }
-        // Fast path: in sync and chained on the previous message, straight to the output.
-        if let State::Synced(last) = self.state {
-            let chained = match m.prev_id {
-                Some(pu) => pu == last as i64,
-                None => m.first_id == last.wrapping_add(1),
-            };
-            if chained {
-                let start = out.len();
-                Self::depth_events(Self::depth_base(base, m), parser, out);
-                self.stats.emitted += (out.len() - start) as u64;
+        let base = Self::depth_base(base, m);
+        match self.verdict(m.first_id, m.last_id, m.prev_id) {
+            Some(Verdict::Apply) => {
+                self.stats.emitted += Self::depth_events(base, parser, out) as u64;
                 self.state = State::Synced(m.last_id);
                 return Ok(());
             }
+            Some(Verdict::Stale) => {
+                self.stats.stale_messages += 1;
+                self.stats.stale_events += (parser.bids.len() + parser.asks.len()) as u64;
+                return Ok(());
+            }
+            Some(Verdict::Gap {
+                expected,
+                got,
+                check,
+            }) => self.gap(origin, expected, got, check),
+            None => {}
         }
+        // Out of sync: emit now, flagged, and keep a copy to replay after the next snapshot.
+        let start = out.len();
+        let n = Self::depth_events(
+            Event {
+                flags: base.flags | flags::OUT_OF_SYNC,
+                ..base
+            },
+            parser,
+            out,
+        );
+        self.stats.emitted += n as u64;
+        self.stats.unsynced_events += n as u64;
         let mut events = self.spare.pop().unwrap_or_default();
         events.clear();
-        Self::depth_events(Self::depth_base(base, m), parser, &mut events);
-        let p = Pending {
+        events.extend(out[start..].iter().map(|e| Event {
+            flags: e.flags & !flags::OUT_OF_SYNC,
+            ..*e
+        }));
+        self.pending.push_back(Pending {
             first: m.first_id,
             last: m.last_id,
             prev: m.prev_id,
             origin,
             events,
-        };
-        self.route(p, out);
+        });
+        self.trim_pending();
         Ok(())
-    }
-
-    /// Applies the chain rules to one depth message (live or from the buffer).
-    fn route(&mut self, p: Pending, out: &mut Vec<Event>) {
-        let spot = self.market == Some(Market::Spot);
-        match self.state {
-            State::Waiting => {
-                self.pending.push_back(p);
-                self.trim_pending(out);
-            }
-            State::AwaitFirst(id) => {
-                let stale = if spot { p.last <= id } else { p.last < id };
-                if stale {
-                    self.stats.stale_messages += 1;
-                    self.stats.stale_events += p.events.len() as u64;
-                    self.recycle(p.events);
-                    return;
-                }
-                let needed = if spot { id.wrapping_add(1) } else { id };
-                if p.first <= needed {
-                    self.emit(p, 0, out);
-                } else {
-                    self.gap(&p, needed, p.first, "first");
-                    self.route(p, out);
-                }
-            }
-            State::Synced(last) => {
-                let (ok, stale, expected, got, check) = if spot {
-                    (
-                        p.first == last.wrapping_add(1),
-                        p.last <= last,
-                        last.wrapping_add(1),
-                        p.first,
-                        "U",
-                    )
-                } else {
-                    let prev = p.prev.unwrap_or(-1);
-                    (prev == last as i64, false, last, prev as u64, "pu")
-                };
-                if ok {
-                    self.emit(p, 0, out);
-                } else if stale {
-                    self.stats.stale_messages += 1;
-                    self.stats.stale_events += p.events.len() as u64;
-                    self.recycle(p.events);
-                } else {
-                    self.gap(&p, expected, got, check);
-                    self.route(p, out);
-                }
-            }
-        }
-    }
-
-    fn emit(&mut self, p: Pending, extra_flags: u16, out: &mut Vec<Event>) {
-        if extra_flags == 0 {
-            self.state = State::Synced(p.last);
-        }
-        self.stats.emitted += p.events.len() as u64;
-        if extra_flags != 0 {
-            self.stats.unsynced_events += p.events.len() as u64;
-            out.extend(p.events.iter().map(|e| Event {
-                flags: e.flags | extra_flags,
-                ..*e
-            }));
-        } else {
-            out.extend_from_slice(&p.events);
-        }
-        self.recycle(p.events);
     }
 
     fn recycle(&mut self, v: Vec<Event>) {
@@ -967,14 +1001,14 @@ impl BookSync {
         }
     }
 
-    fn gap(&mut self, p: &Pending, expected: u64, got: u64, check: &'static str) {
+    fn gap(&mut self, origin: Origin, expected: u64, got: u64, check: &'static str) {
         self.stats.gap_count += 1;
         if self.gaps.len() < self.config.max_gaps_listed {
             self.gaps.push(Gap {
                 event_index: self.stats.emitted,
-                source: p.origin.source,
-                line: p.origin.line,
-                local_ts: p.origin.local_ts,
+                source: origin.source,
+                line: origin.line,
+                local_ts: origin.local_ts,
                 expected,
                 got,
                 check,
@@ -983,7 +1017,9 @@ impl BookSync {
         self.state = State::Waiting;
     }
 
-    fn trim_pending(&mut self, out: &mut Vec<Event>) {
+    /// Bounds the replay buffer. Dropping a copy loses nothing (its events were emitted,
+    /// flagged): a snapshot that would have needed it simply reports a gap.
+    fn trim_pending(&mut self) {
         let newest = self.pending.back().map_or(0, |p| p.origin.local_ts);
         while let Some(front) = self.pending.front() {
             let too_many = self.pending.len() > self.config.max_pending;
@@ -992,54 +1028,82 @@ impl BookSync {
             if !(too_many || too_old) {
                 break;
             }
-            let p = self.pending.pop_front().expect("front exists");
-            self.emit(p, flags::OUT_OF_SYNC, out);
+            if let Some(p) = self.pending.pop_front() {
+                self.recycle(p.events);
+            }
         }
     }
 
     fn on_snapshot(&mut self, m: &Message<'_>, parser: &Parser, base: Event, out: &mut Vec<Event>) {
-        self.stats.snapshots += 1;
         let id = m.last_id;
-        let mut e = base;
-        e.first_update_id = id;
-        e.last_update_id = id;
-        e.kind = kind::CLEAR;
-        let n = parser.bids.len() + parser.asks.len();
-        if n == 0 {
-            e.flags |= flags::LAST_IN_MESSAGE;
+        if let State::Synced(last) = self.state {
+            if id <= last {
+                // Older than the book we hold (a periodic re-snapshot that arrived late).
+                self.stats.snapshots_ignored += 1;
+                return;
+            }
         }
-        self.push(out, e);
-        e.kind = kind::SNAPSHOT;
-        out.reserve(n);
-        e.side = BID;
-        for &(p, q) in &parser.bids {
-            e.price = p;
-            e.qty = q;
-            self.push(out, e);
+        self.stats.snapshots += 1;
+        let mut clear = base;
+        clear.first_update_id = id;
+        clear.last_update_id = id;
+        clear.kind = kind::CLEAR;
+        if parser.bids.is_empty() && parser.asks.is_empty() {
+            clear.flags |= flags::LAST_IN_MESSAGE;
         }
-        e.side = ASK;
-        for &(p, q) in &parser.asks {
-            e.price = p;
-            e.qty = q;
-            self.push(out, e);
-        }
-        if n > 0 {
-            let last = out.len() - 1;
-            out[last].flags |= flags::LAST_IN_MESSAGE;
-        }
+        out.push(clear);
+        let n = 1 + Self::level_events(clear, kind::SNAPSHOT, parser, out);
+        self.stats.emitted += n as u64;
         self.state = State::AwaitFirst(id);
+        // Replay what arrived before the snapshot; what cannot apply yet stays buffered.
         let buffered = std::mem::take(&mut self.pending);
         for p in buffered {
-            self.route(p, out);
+            match self.verdict(p.first, p.last, p.prev) {
+                Some(Verdict::Apply) => {
+                    self.state = State::Synced(p.last);
+                    self.stats.emitted += p.events.len() as u64;
+                    out.extend_from_slice(&p.events);
+                    self.recycle(p.events);
+                }
+                Some(Verdict::Stale) => {
+                    self.stats.stale_messages += 1;
+                    self.stats.stale_events += p.events.len() as u64;
+                    self.recycle(p.events);
+                }
+                Some(Verdict::Gap {
+                    expected,
+                    got,
+                    check,
+                }) => {
+                    self.gap(p.origin, expected, got, check);
+                    self.pending.push_back(p);
+                }
+                None => self.pending.push_back(p),
+            }
         }
     }
 
-    /// End of stream: whatever is still buffered is emitted flagged `OUT_OF_SYNC`.
-    pub fn finish(&mut self, out: &mut Vec<Event>) {
+    /// End of stream: the replay buffer is released (its events were already emitted).
+    pub fn finish(&mut self) {
         while let Some(p) = self.pending.pop_front() {
-            self.emit(p, flags::OUT_OF_SYNC, out);
+            self.recycle(p.events);
         }
     }
+}
+
+/// The outcome of the chain rules for one depth message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// Chains on the book: apply.
+    Apply,
+    /// Already contained in the book (older than the snapshot or the last message): drop.
+    Stale,
+    /// Updates were lost.
+    Gap {
+        expected: u64,
+        got: u64,
+        check: &'static str,
+    },
 }
 
 #[cfg(test)]
@@ -1198,7 +1262,7 @@ mod tests {
     }
 
     #[test]
-    fn futures_sync_buffers_drops_stale_and_detects_gaps() {
+    fn futures_sync_replays_after_the_snapshot_drops_stale_and_detects_gaps() {
         let (mut s, mut p, mut out) = (
             BookSync::new(SyncConfig::default()),
             Parser::new(),
@@ -1206,7 +1270,10 @@ mod tests {
         );
         feed(&mut s, &mut p, &fut(1, 5, 0), 1, &mut out); // stale after snapshot 8
         feed(&mut s, &mut p, &fut(6, 9, 5), 2, &mut out); // covers 8: first applied
-        assert!(out.is_empty(), "buffered before the snapshot");
+                                                          // Before the snapshot: emitted at once, flagged, and kept for replay.
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|e| e.has(flags::OUT_OF_SYNC)));
+        assert_eq!(s.pending(), 2);
         feed(
             &mut s,
             &mut p,
@@ -1214,12 +1281,14 @@ mod tests {
             3,
             &mut out,
         );
+        let kinds: Vec<u8> = out[2..].iter().map(|e| e.kind).collect();
         assert_eq!(
-            out.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            kinds,
             [kind::CLEAR, kind::SNAPSHOT, kind::SNAPSHOT, kind::DEPTH]
         );
-        assert_eq!(out[3].last_update_id, 9);
-        assert_eq!(s.stats.stale_messages, 1);
+        assert_eq!(out[5].last_update_id, 9);
+        assert!(!out[5].has(flags::OUT_OF_SYNC));
+        assert_eq!((s.stats.stale_messages, s.pending()), (1, 0));
         feed(&mut s, &mut p, &fut(10, 11, 9), 4, &mut out);
         assert_eq!(s.stats.gap_count, 0);
         feed(&mut s, &mut p, &fut(15, 16, 14), 5, &mut out); // pu 14 != 11
@@ -1227,13 +1296,44 @@ mod tests {
         let g = &s.gaps[0];
         assert_eq!(
             (g.line, g.expected, g.got, g.check, g.event_index),
-            (5, 11, 14, "pu", 5)
+            (5, 11, 14, "pu", 7)
         );
         feed(&mut s, &mut p, &fut(17, 18, 16), 6, &mut out);
-        s.finish(&mut out);
-        assert_eq!(out.len(), 7);
-        assert!(out[5..].iter().all(|e| e.has(flags::OUT_OF_SYNC)));
-        assert_eq!(s.stats.unsynced_events, 2);
+        s.finish();
+        // Everything from the gap on went out immediately, flagged, in arrival order.
+        assert_eq!(out.len(), 9);
+        assert!(out[7..].iter().all(|e| e.has(flags::OUT_OF_SYNC)));
+        assert_eq!(s.stats.unsynced_events, 4);
+        assert_eq!((out[7].local_ts, out[8].local_ts), (5, 6));
+    }
+
+    #[test]
+    fn an_older_snapshot_does_not_disturb_an_in_sync_book() {
+        let (mut s, mut p, mut out) = (
+            BookSync::new(SyncConfig::default()),
+            Parser::new(),
+            Vec::new(),
+        );
+        feed(
+            &mut s,
+            &mut p,
+            r#"{"lastUpdateId":8,"bids":[],"asks":[]}"#,
+            1,
+            &mut out,
+        );
+        feed(&mut s, &mut p, &fut(7, 9, 6), 2, &mut out);
+        feed(&mut s, &mut p, &fut(10, 12, 9), 3, &mut out);
+        let before = out.len();
+        feed(
+            &mut s,
+            &mut p,
+            r#"{"lastUpdateId":11,"bids":[],"asks":[]}"#,
+            4,
+            &mut out,
+        );
+        assert_eq!((out.len(), s.stats.snapshots_ignored), (before, 1));
+        feed(&mut s, &mut p, &fut(13, 14, 12), 5, &mut out);
+        assert!(s.in_sync() && s.stats.gap_count == 0);
     }
 
     #[test]
@@ -1259,6 +1359,7 @@ mod tests {
         );
         feed(&mut s, &mut p, &spot(13, 14), 4, &mut out);
         feed(&mut s, &mut p, &spot(16, 17), 5, &mut out);
+        assert!(out.last().unwrap().has(flags::OUT_OF_SYNC));
         assert_eq!(s.market(), Some(Market::Spot));
         assert_eq!(s.stats.stale_messages, 1);
         assert_eq!(s.gaps.len(), 1);
@@ -1299,7 +1400,7 @@ mod tests {
     }
 
     #[test]
-    fn pending_buffer_is_bounded_and_never_drops() {
+    fn the_replay_buffer_is_bounded_and_nothing_is_dropped() {
         let cfg = SyncConfig {
             max_pending: 3,
             ..SyncConfig::default()
@@ -1315,10 +1416,19 @@ mod tests {
             );
         }
         assert_eq!(s.pending(), 3);
-        assert_eq!(out.len(), 7);
-        s.finish(&mut out);
         assert_eq!(out.len(), 10);
         assert!(out.iter().all(|e| e.has(flags::OUT_OF_SYNC)));
+        // A snapshot the kept messages cannot bridge: a gap, reported, not a silent skip.
+        feed(
+            &mut s,
+            &mut p,
+            r#"{"lastUpdateId":4,"bids":[],"asks":[]}"#,
+            11,
+            &mut out,
+        );
+        assert_eq!((s.stats.gap_count, s.gaps[0].check), (1, "first"));
+        s.finish();
+        assert_eq!(s.pending(), 0);
     }
 }
 
@@ -1396,7 +1506,7 @@ impl BinanceFeed {
             });
             return match applied {
                 Ok(()) => Ok(self.parser.bids.len() + self.parser.asks.len()),
-                Err((i, e)) => Err(self.book_error(i, &e)),
+                Err((i, e)) => Err(self.book_error(i, &e, book)),
             };
         }
         let origin = Origin {
@@ -1415,12 +1525,17 @@ impl BinanceFeed {
         }
         match book.apply(&self.scratch) {
             Ok(()) => Ok(self.scratch.len()),
-            Err((i, e)) => Err(self.book_error(i, &e)),
+            Err((i, e)) => Err(self.book_error(i, &e, book)),
         }
     }
 
+    /// The book refused a level (off its grid: a wrong tick or lot size for this stream). The
+    /// levels before it were applied, so the book no longer mirrors the exchange: both the
+    /// sync state and the book are marked out of sync until the next snapshot.
     #[cold]
-    fn book_error(&self, i: usize, e: &crate::Error) -> crate::Error {
+    fn book_error(&mut self, i: usize, e: &crate::Error, book: &mut crate::L2Book) -> crate::Error {
+        self.sync.invalidate();
+        book.mark_out_of_sync();
         crate::Error::Data {
             location: self.location(),
             message: format!("event {i} does not fit the book: {e}"),

@@ -128,6 +128,10 @@ pub struct CaptureReader {
     sync: BookSync,
     options: ReadOptions,
     symbol_upper: Option<Vec<u8>>,
+    /// Another symbol whose depth stream was seen (snapshots become ambiguous).
+    other_depth_symbol: Option<String>,
+    /// The error that stopped the reader (strict mode): repeated on every later call.
+    failed: Option<String>,
     report: CaptureReport,
     buf: Vec<Event>,
     done: bool,
@@ -198,6 +202,8 @@ impl CaptureReader {
                 .symbol
                 .as_ref()
                 .map(|s| s.to_ascii_uppercase().into_bytes()),
+            other_depth_symbol: None,
+            failed: None,
             options,
             report,
             buf: Vec::new(),
@@ -311,11 +317,29 @@ impl CaptureReader {
             Some(_) => {}
         }
         let m = self.parser.parse(&line[sp + 1..]).map_err(|e| e.0)?;
+        // REST snapshots name no symbol: they can only be attributed while no other symbol's
+        // depth stream is in the capture.
+        if m.kind == MsgKind::Snapshot {
+            if let Some(other) = &self.other_depth_symbol {
+                return Err(format!(
+                    "cannot tell which symbol this REST snapshot belongs to: the capture also has {other}'s depth stream"
+                ));
+            }
+        }
         if let Some(sym) = m.symbol {
             match &self.symbol_upper {
                 Some(want) => {
                     if !sym.eq_ignore_ascii_case(want) {
                         self.report.other_symbol_lines += 1;
+                        if m.kind == MsgKind::Depth && self.other_depth_symbol.is_none() {
+                            let other = String::from_utf8_lossy(sym).into_owned();
+                            if self.sync.stats.snapshots > 0 {
+                                return Err(format!(
+                                    "the capture also has {other}'s depth stream, so its REST snapshots cannot be attributed to one symbol"
+                                ));
+                            }
+                            self.other_depth_symbol = Some(other);
+                        }
                         return Ok(());
                     }
                 }
@@ -357,9 +381,7 @@ impl CaptureReader {
     }
 
     fn finish(&mut self) {
-        let start = self.buf.len();
-        self.sync.finish(&mut self.buf);
-        self.count(start);
+        self.sync.finish();
         self.sync_report();
         self.done = true;
     }
@@ -369,24 +391,31 @@ impl CaptureReader {
         self.report.gaps.clone_from(&self.sync.gaps);
         self.report.market = self.sync.market().or(self.report.market);
         if self.report.market.is_none() {
-            if let Some(s) = &self.report.symbol {
-                if s.contains('_') {
-                    self.report.market = Some(Market::CoinM);
-                }
+            // Without a depth stream, only a COIN-M symbol reveals the market.
+            if let Some(s) = self.report.symbol.as_deref().filter(|s| s.contains('_')) {
+                self.report.market = Some(Market::of_futures_symbol(Some(s.as_bytes())));
             }
         }
     }
 
     /// The next chunk of exactly `max_events` events (the last one may be shorter), or
     /// `None` at the end.
+    /// After an error (strict mode) the reader stays stopped: every later call fails too.
     pub fn next_chunk(&mut self, max_events: usize) -> Result<Option<Vec<Event>>> {
+        if let Some(first) = &self.failed {
+            return Err(Error::Data {
+                location: Location {
+                    source: "capture reader".into(),
+                    line: 0,
+                },
+                message: format!("stopped by an earlier error: {first}"),
+            });
+        }
         let max = max_events.max(1);
-        while !self.done && self.buf.len() < max {
-            if self.next_line()? {
-                self.handle_line()?;
-            } else {
-                self.finish();
-            }
+        if let Err(e) = self.fill(max) {
+            self.failed = Some(e.to_string());
+            self.sync_report();
+            return Err(e);
         }
         self.sync_report();
         if self.buf.is_empty() {
@@ -397,6 +426,17 @@ impl CaptureReader {
         }
         let rest = self.buf.split_off(max);
         Ok(Some(std::mem::replace(&mut self.buf, rest)))
+    }
+
+    fn fill(&mut self, max: usize) -> Result<()> {
+        while !self.done && self.buf.len() < max {
+            if self.next_line()? {
+                self.handle_line()?;
+            } else {
+                self.finish();
+            }
+        }
+        Ok(())
     }
 
     /// Reads everything into one vector.
