@@ -111,6 +111,24 @@ fn digits8(s: &[u8], at: usize) -> Option<(u64, usize)> {
     })
 }
 
+/// The leading run of ASCII digits of `s` when it is 1 to 16 digits long and followed by at
+/// least one more byte: its value and length (SWAR, 8 digits at a time). `None` otherwise.
+#[inline(always)]
+pub(crate) fn leading_integer(s: &[u8]) -> Option<(u64, usize)> {
+    let (hi, k) = digits8(s, 0)?;
+    if k == 0 {
+        return None;
+    }
+    if k < 8 {
+        return Some((hi, k));
+    }
+    let (lo, m) = digits8(s, 8)?;
+    if m == 8 {
+        return None;
+    }
+    Some((hi * POW10[m] + lo, 8 + m))
+}
+
 /// The common cases without a per-byte loop; `None` means "use the slow path".
 ///
 /// - A number that fits in 8 bytes with its dot (`61773.60`, `0.010`, `1001`): the dot is
