@@ -1240,6 +1240,10 @@ mod tests {
         }
     }
 
+    fn fresh(config: SyncConfig) -> (BookSync, Parser, Vec<Event>) {
+        (BookSync::new(config), Parser::new(), Vec::new())
+    }
+
     fn feed(sync: &mut BookSync, p: &mut Parser, msg: &str, line: u64, out: &mut Vec<Event>) {
         let m = p.parse(msg.as_bytes()).unwrap();
         sync.on_message(
@@ -1263,11 +1267,7 @@ mod tests {
 
     #[test]
     fn futures_sync_replays_after_the_snapshot_drops_stale_and_detects_gaps() {
-        let (mut s, mut p, mut out) = (
-            BookSync::new(SyncConfig::default()),
-            Parser::new(),
-            Vec::new(),
-        );
+        let (mut s, mut p, mut out) = fresh(SyncConfig::default());
         feed(&mut s, &mut p, &fut(1, 5, 0), 1, &mut out); // stale after snapshot 8
         feed(&mut s, &mut p, &fut(6, 9, 5), 2, &mut out); // covers 8: first applied
                                                           // Before the snapshot: emitted at once, flagged, and kept for replay.
@@ -1309,11 +1309,7 @@ mod tests {
 
     #[test]
     fn an_older_snapshot_does_not_disturb_an_in_sync_book() {
-        let (mut s, mut p, mut out) = (
-            BookSync::new(SyncConfig::default()),
-            Parser::new(),
-            Vec::new(),
-        );
+        let (mut s, mut p, mut out) = fresh(SyncConfig::default());
         feed(
             &mut s,
             &mut p,
@@ -1338,11 +1334,7 @@ mod tests {
 
     #[test]
     fn spot_sync_uses_u_plus_one() {
-        let (mut s, mut p, mut out) = (
-            BookSync::new(SyncConfig::default()),
-            Parser::new(),
-            Vec::new(),
-        );
+        let (mut s, mut p, mut out) = fresh(SyncConfig::default());
         let spot = |a: u64, b: u64| {
             format!(
                 r#"{{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":{a},"u":{b},"b":[],"a":[["5.00","1"]]}}"#
@@ -1382,11 +1374,7 @@ mod tests {
 
     #[test]
     fn first_event_must_cover_the_snapshot() {
-        let (mut s, mut p, mut out) = (
-            BookSync::new(SyncConfig::default()),
-            Parser::new(),
-            Vec::new(),
-        );
+        let (mut s, mut p, mut out) = fresh(SyncConfig::default());
         feed(
             &mut s,
             &mut p,
@@ -1405,7 +1393,7 @@ mod tests {
             max_pending: 3,
             ..SyncConfig::default()
         };
-        let (mut s, mut p, mut out) = (BookSync::new(cfg), Parser::new(), Vec::new());
+        let (mut s, mut p, mut out) = fresh(cfg);
         for i in 0..10 {
             feed(
                 &mut s,
