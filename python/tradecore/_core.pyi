@@ -51,8 +51,9 @@ class OrderBook:
     def apply(self, events: _Events) -> None:
         """Applies depth, snapshot and clear events from an ``EVENT_DTYPE`` array.
 
-        Zero copy for a contiguous array; the GIL is released for large batches. Other event
-        kinds are ignored. Each level is validated as it is applied: on a bad event the call
+        Zero copy for a contiguous, aligned array (others are copied first). The GIL is
+        released for large batches whose memory Python cannot write (a read-only array).
+        Other event kinds are ignored. Each level is validated as it is applied: on a bad event the call
         stops there, the events before it stay applied, and the error names its index.
 
         Raises:

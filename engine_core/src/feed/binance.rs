@@ -1240,6 +1240,11 @@ mod tests {
         }
     }
 
+    /// An empty REST snapshot with this `lastUpdateId`.
+    fn snap(id: u64) -> String {
+        format!(r#"{{"lastUpdateId":{id},"bids":[],"asks":[]}}"#)
+    }
+
     fn fresh(config: SyncConfig) -> (BookSync, Parser, Vec<Event>) {
         (BookSync::new(config), Parser::new(), Vec::new())
     }
@@ -1310,23 +1315,11 @@ mod tests {
     #[test]
     fn an_older_snapshot_does_not_disturb_an_in_sync_book() {
         let (mut s, mut p, mut out) = fresh(SyncConfig::default());
-        feed(
-            &mut s,
-            &mut p,
-            r#"{"lastUpdateId":8,"bids":[],"asks":[]}"#,
-            1,
-            &mut out,
-        );
+        feed(&mut s, &mut p, &snap(8), 1, &mut out);
         feed(&mut s, &mut p, &fut(7, 9, 6), 2, &mut out);
         feed(&mut s, &mut p, &fut(10, 12, 9), 3, &mut out);
         let before = out.len();
-        feed(
-            &mut s,
-            &mut p,
-            r#"{"lastUpdateId":11,"bids":[],"asks":[]}"#,
-            4,
-            &mut out,
-        );
+        feed(&mut s, &mut p, &snap(11), 4, &mut out);
         assert_eq!((out.len(), s.stats.snapshots_ignored), (before, 1));
         feed(&mut s, &mut p, &fut(13, 14, 12), 5, &mut out);
         assert!(s.in_sync() && s.stats.gap_count == 0);
@@ -1342,13 +1335,7 @@ mod tests {
         };
         feed(&mut s, &mut p, &spot(1, 8), 1, &mut out); // u <= 8: stale
         feed(&mut s, &mut p, &spot(9, 12), 2, &mut out); // contains 9
-        feed(
-            &mut s,
-            &mut p,
-            r#"{"lastUpdateId":8,"bids":[],"asks":[]}"#,
-            3,
-            &mut out,
-        );
+        feed(&mut s, &mut p, &snap(8), 3, &mut out);
         feed(&mut s, &mut p, &spot(13, 14), 4, &mut out);
         feed(&mut s, &mut p, &spot(16, 17), 5, &mut out);
         assert!(out.last().unwrap().has(flags::OUT_OF_SYNC));
@@ -1360,13 +1347,7 @@ mod tests {
             (15, 16, "U")
         );
         // A new snapshot resynchronises: the buffered message 16..17 covers 16.
-        feed(
-            &mut s,
-            &mut p,
-            r#"{"lastUpdateId":15,"bids":[],"asks":[]}"#,
-            6,
-            &mut out,
-        );
+        feed(&mut s, &mut p, &snap(15), 6, &mut out);
         assert!(s.in_sync());
         assert!(!out.last().unwrap().has(flags::OUT_OF_SYNC));
         assert_eq!(out.last().unwrap().last_update_id, 17);
@@ -1375,13 +1356,7 @@ mod tests {
     #[test]
     fn first_event_must_cover_the_snapshot() {
         let (mut s, mut p, mut out) = fresh(SyncConfig::default());
-        feed(
-            &mut s,
-            &mut p,
-            r#"{"lastUpdateId":8,"bids":[],"asks":[]}"#,
-            1,
-            &mut out,
-        );
+        feed(&mut s, &mut p, &snap(8), 1, &mut out);
         feed(&mut s, &mut p, &fut(10, 12, 9), 2, &mut out);
         assert_eq!(s.gaps[0].check, "first");
         assert!(!s.in_sync());
@@ -1407,13 +1382,7 @@ mod tests {
         assert_eq!(out.len(), 10);
         assert!(out.iter().all(|e| e.has(flags::OUT_OF_SYNC)));
         // A snapshot the kept messages cannot bridge: a gap, reported, not a silent skip.
-        feed(
-            &mut s,
-            &mut p,
-            r#"{"lastUpdateId":4,"bids":[],"asks":[]}"#,
-            11,
-            &mut out,
-        );
+        feed(&mut s, &mut p, &snap(4), 11, &mut out);
         assert_eq!((s.stats.gap_count, s.gaps[0].check), (1, "first"));
         s.finish();
         assert_eq!(s.pending(), 0);
