@@ -333,9 +333,10 @@ impl Grid {
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod simd {
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_cvtsi128_si32, _mm_extract_epi32, _mm_loadu_si128,
-        _mm_madd_epi16, _mm_maddubs_epi16, _mm_min_epu8, _mm_movemask_epi8, _mm_packus_epi32,
-        _mm_set1_epi8, _mm_setr_epi16, _mm_setr_epi8, _mm_shuffle_epi8, _mm_sub_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_cvtsi128_si32, _mm_cvtsi128_si64, _mm_extract_epi32,
+        _mm_loadu_si128, _mm_madd_epi16, _mm_maddubs_epi16, _mm_min_epu8, _mm_movemask_epi8,
+        _mm_packus_epi32, _mm_set1_epi8, _mm_setr_epi16, _mm_setr_epi8, _mm_shuffle_epi8,
+        _mm_sub_epi8, _mm_unpacklo_epi64,
     };
 
     use super::{DECIMALS, POW10};
@@ -373,7 +374,7 @@ pub(crate) mod simd {
         t
     };
 
-    /// Whether this CPU can run [`parse16`].
+    /// Whether this CPU can run [`parse_span_at`].
     pub(crate) fn available() -> bool {
         std::is_x86_feature_detected!("ssse3") && std::is_x86_feature_detected!("sse4.1")
     }
@@ -384,47 +385,137 @@ pub(crate) mod simd {
         unsafe { _mm_loadu_si128(table.as_ptr().cast()) }
     }
 
-    /// Parses the non-negative decimal at the start of `s` when it is short enough (at most
-    /// 9 integer digits, 9 decimals, ending within the first 16 bytes); `None` sends the caller
-    /// to the portable path (which also produces the errors).
-    ///
-    /// # Safety
-    /// The CPU must support SSSE3 and SSE4.1 ([`available`]).
-    #[inline(always)]
-    pub(crate) unsafe fn parse16(s: &[u8]) -> Option<(i64, usize)> {
-        let bytes: &[u8; 16] = s.get(..16)?.try_into().ok()?;
-        // SAFETY: forwarded from the caller; `bytes` holds 16 readable bytes.
-        unsafe { parse16_at(bytes.as_ptr()) }
-    }
-
-    /// [`parse16`] on a raw pointer.
+    /// Parses the non-negative decimal that fills exactly the `n` bytes at `p` (its end is
+    /// already known, from the closing quote) when it is short enough: at most 9 integer
+    /// digits and 9 decimals, in fewer than 16 bytes. `None` sends the caller to the portable
+    /// path (which also produces the errors).
     ///
     /// # Safety
     /// The CPU must support SSSE3 and SSE4.1, and `p` must point at 16 readable bytes.
     #[inline(always)]
-    pub(crate) unsafe fn parse16_at(p: *const u8) -> Option<(i64, usize)> {
+    pub(crate) unsafe fn parse_span_at(p: *const u8, n: usize) -> Option<i64> {
         // SAFETY: guaranteed by the caller (CPU features, 16 readable bytes at `p`).
         unsafe {
             let x = _mm_loadu_si128(p.cast());
             let t = _mm_sub_epi8(x, _mm_set1_epi8(b'0' as i8));
             let digit = _mm_cmpeq_epi8(_mm_min_epu8(t, _mm_set1_epi8(9)), t);
             let md = _mm_movemask_epi8(digit) as u32;
-            let mdot = _mm_movemask_epi8(_mm_cmpeq_epi8(x, _mm_set1_epi8(b'.' as i8))) as u32;
-            let k = (!md).trailing_zeros() as usize;
-            if k == 0 || k > 9 {
+            if n == 0 || n >= 16 {
                 return None;
             }
-            let (n, f, end, squeeze) = if (mdot >> k) & 1 == 1 {
-                let after = !(md | ((2u32 << k) - 1)) | 0x1_0000;
-                let e = after.trailing_zeros() as usize;
-                let f = e - k - 1;
-                if e >= 16 || f == 0 || f > DECIMALS {
-                    return None;
+            let other = !md & ((1u32 << n) - 1);
+            if other == 0 {
+                return (n <= 9).then(|| value(t, 16, n, 0));
+            }
+            // Exactly one non-digit, a dot with digits on both sides.
+            let k = other.trailing_zeros() as usize;
+            let f = n - k - 1;
+            if other & (other - 1) != 0
+                || *p.add(k) != b'.'
+                || k == 0
+                || k > 9
+                || f == 0
+                || f > DECIMALS
+            {
+                return None;
+            }
+            Some(value(t, k, n - 1, f))
+        }
+    }
+
+    /// `PAIR8[n][k]`: for a number of `n` bytes with its dot at `k` (`k == n`: no dot), moves
+    /// its digits to the end of the first 8 bytes, dot dropped, zero-filling the front.
+    static PAIR8: [[[u8; 16]; 10]; 10] = {
+        let mut t = [[[0x80u8; 16]; 10]; 10];
+        let mut n = 1;
+        while n <= 9 {
+            let mut k = 0;
+            while k <= n {
+                let digits = if k < n { n - 1 } else { n };
+                if digits <= 8 {
+                    let mut j = 8 - digits;
+                    while j < 8 {
+                        let m = j - (8 - digits);
+                        t[n][k][j] = if m < k { m as u8 } else { (m + 1) as u8 };
+                        j += 1;
+                    }
                 }
-                (k + f, f, e, k)
-            } else {
-                (k, 0, k, 16)
-            };
+                k += 1;
+            }
+            n += 1;
+        }
+        t
+    };
+
+    /// Parses a level's price and quantity together when each has at most 8 digits (USD-M
+    /// and COIN-M levels): the `np` bytes at `p` and the `nq` bytes at `q`, each exactly one
+    /// non-negative decimal. Both numbers share one register, so they cost one conversion.
+    /// `None` for anything else (the caller then parses them one at a time).
+    ///
+    /// # Safety
+    /// The CPU must support SSSE3 and SSE4.1, and 16 bytes must be readable at `p` and at `q`.
+    #[inline(always)]
+    pub(crate) unsafe fn parse_pair8_at(
+        p: *const u8,
+        np: usize,
+        q: *const u8,
+        nq: usize,
+    ) -> Option<(i64, i64)> {
+        /// The dot of a number (`n` when it has none) and its decimals, if the shape fits.
+        #[inline(always)]
+        fn shape(dots: u32, n: usize) -> Option<(usize, usize)> {
+            let k = (dots | 1 << n).trailing_zeros() as usize;
+            if n == 0 || n > 9 || (k == n && n > 8) {
+                return None;
+            }
+            if k == n {
+                return Some((k, 0));
+            }
+            (k >= 1 && k + 1 < n).then(|| (k, n - k - 1))
+        }
+        // SAFETY: guaranteed by the caller (CPU features, 16 readable bytes at `p` and `q`).
+        unsafe {
+            let zero = _mm_set1_epi8(b'0' as i8);
+            let dot = _mm_set1_epi8(b'.' as i8);
+            let a = _mm_loadu_si128(p.cast());
+            let b = _mm_loadu_si128(q.cast());
+            let (kp, fp) = shape(_mm_movemask_epi8(_mm_cmpeq_epi8(a, dot)) as u32, np)?;
+            let (kq, fq) = shape(_mm_movemask_epi8(_mm_cmpeq_epi8(b, dot)) as u32, nq)?;
+            let a = _mm_shuffle_epi8(_mm_sub_epi8(a, zero), load(&PAIR8[np][kp]));
+            let b = _mm_shuffle_epi8(_mm_sub_epi8(b, zero), load(&PAIR8[nq][kq]));
+            let digits = _mm_unpacklo_epi64(a, b);
+            // Every byte is now a digit of one of the numbers or a zero filler; anything else
+            // (a second dot, a letter) is not a digit 0..=9.
+            let ok = _mm_cmpeq_epi8(_mm_min_epu8(digits, _mm_set1_epi8(9)), digits);
+            if _mm_movemask_epi8(ok) != 0xFFFF {
+                return None;
+            }
+            let pairs = _mm_maddubs_epi16(
+                digits,
+                _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1),
+            );
+            let quads = _mm_madd_epi16(pairs, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+            let packed = _mm_packus_epi32(quads, quads);
+            let octets = _mm_madd_epi16(
+                packed,
+                _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1),
+            );
+            let both = _mm_cvtsi128_si64(octets) as u64;
+            let price = (both & 0xFFFF_FFFF) * POW10[DECIMALS - fp];
+            let qty = (both >> 32) * POW10[DECIMALS - fq];
+            Some((price as i64, qty as i64))
+        }
+    }
+
+    /// The value of `n` digits (`t` holds the bytes minus `'0'`) after dropping the byte at
+    /// `squeeze` (16: none), with `f` of them decimals.
+    ///
+    /// # Safety
+    /// The CPU must support SSSE3 and SSE4.1; `n <= 16`, `squeeze <= 16`, `f <= DECIMALS`.
+    #[inline(always)]
+    unsafe fn value(t: __m128i, squeeze: usize, n: usize, f: usize) -> i64 {
+        // SAFETY: the CPU features are guaranteed by the caller; the table indices are in range.
+        unsafe {
             let digits = _mm_shuffle_epi8(
                 _mm_shuffle_epi8(t, load(&SQUEEZE[squeeze])),
                 load(&ALIGN[n]),
@@ -441,8 +532,7 @@ pub(crate) mod simd {
             );
             let hi = u64::from(_mm_cvtsi128_si32(octets) as u32);
             let lo = u64::from(_mm_extract_epi32(octets, 1) as u32);
-            let v = (hi * 100_000_000 + lo) * POW10[DECIMALS - f];
-            Some((v as i64, end))
+            ((hi * 100_000_000 + lo) * POW10[DECIMALS - f]) as i64
         }
     }
 }
@@ -524,15 +614,16 @@ mod tests {
         assert!(Grid::new("tick_size", -5).is_err());
     }
 
+    /// The SIMD span parser on `s`, padded so 16 bytes are readable: `None` when it declines.
     #[cfg(target_arch = "x86_64")]
-    fn simd_or_slow(s: &[u8]) -> Result<(i64, usize), DecimalError> {
-        if simd::available() {
-            // SAFETY: checked just above.
-            if let Some(r) = unsafe { simd::parse16(s) } {
-                return Ok(r);
-            }
+    fn simd_span(s: &[u8]) -> Option<i64> {
+        if !simd::available() {
+            return None;
         }
-        parse_decimal_slow(s)
+        let mut padded = s.to_vec();
+        padded.resize(s.len() + 16, b'"');
+        // SAFETY: the CPU features were checked; `padded` has 16 bytes past `s`.
+        unsafe { simd::parse_span_at(padded.as_ptr(), s.len()) }
     }
 
     /// Numbers (with every kind of tail) that the fast paths must parse exactly like the
@@ -571,10 +662,34 @@ mod tests {
         }
     }
 
+    /// Whatever the span parser accepts, the slow path parses to the same value; and it
+    /// accepts the usual exchange forms.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn the_simd_path_agrees_with_the_slow_one() {
-        agrees_with_slow_path(simd_or_slow);
+        if !simd::available() {
+            return;
+        }
+        let mut taken = 0;
+        for c in CASES {
+            if let Some(v) = simd_span(c.as_bytes()) {
+                assert_eq!(Ok(v), parse_decimal(c.as_bytes()), "{c:?}");
+                taken += 1;
+            }
+        }
+        assert_eq!(taken, 11, "the SIMD path declines too much");
+        for declined in [
+            "3.",
+            "5.x",
+            "1234567890",
+            "0.1234567891",
+            "",
+            ".5",
+            "1.2.3",
+            "-1",
+        ] {
+            assert_eq!(simd_span(declined.as_bytes()), None, "{declined:?}");
+        }
     }
 
     #[test]
@@ -588,10 +703,41 @@ mod tests {
             prop_assert_eq!(parse_decimal_prefix(s.as_bytes()), parse_decimal_slow(s.as_bytes()));
         }
 
+        /// The paired parser reads both numbers exactly as the slow path does, and takes
+        /// every pair of plain decimals of at most 8 digits.
         #[cfg(target_arch = "x86_64")]
         #[test]
-        fn simd_and_slow_paths_agree(s in "[0-9]{0,12}(\\.[0-9]{0,12})?[\",\\] a-z.]{0,12}") {
-            prop_assert_eq!(simd_or_slow(s.as_bytes()), parse_decimal_slow(s.as_bytes()));
+        fn pair8_and_slow_paths_agree(
+            a in "[0-9]{0,9}(\\.[0-9]{0,9})?[.a]?",
+            b in "[0-9]{0,9}(\\.[0-9]{0,9})?[.a]?",
+        ) {
+            if simd::available() {
+                let mut buf = format!("{a}\",\"{b}").into_bytes();
+                buf.resize(buf.len() + 16, b'"');
+                let q = a.len() + 3;
+                // SAFETY: CPU features checked; 16 bytes readable past both numbers.
+                let got = unsafe {
+                    simd::parse_pair8_at(buf.as_ptr(), a.len(), buf.as_ptr().add(q), b.len())
+                };
+                let slow = (parse_decimal(a.as_bytes()), parse_decimal(b.as_bytes()));
+                let short = |s: &str| s.bytes().filter(u8::is_ascii_digit).count() <= 8;
+                match got {
+                    Some((x, y)) => prop_assert_eq!((Ok(x), Ok(y)), slow),
+                    None => prop_assert!(
+                        !(slow.0.is_ok() && slow.1.is_ok() && short(&a) && short(&b)
+                            && !a.starts_with('-') && !b.starts_with('-')),
+                        "declined {:?} {:?}", a, b
+                    ),
+                }
+            }
+        }
+
+        #[cfg(target_arch = "x86_64")]
+        #[test]
+        fn simd_and_slow_paths_agree(s in "[0-9]{0,12}(\\.[0-9]{0,12})?[\",\\] a-z.]{0,2}") {
+            if let Some(v) = simd_span(s.as_bytes()) {
+                prop_assert_eq!(Ok(v), parse_decimal(s.as_bytes()));
+            }
         }
 
         #[test]

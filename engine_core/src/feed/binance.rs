@@ -200,74 +200,153 @@ fn compact_levels(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     if fixed::simd::available() {
         // SAFETY: the CPU features were just checked.
-        return unsafe { compact_levels_sse(s, out) };
+        return unsafe { quoted_levels_sse(s, out) };
     }
-    // SAFETY: without SIMD there is no CPU requirement.
-    unsafe { compact_levels_with::<false>(s, out) }
+    compact_levels_portable(s, out)
+}
+
+/// Positions of the `"` bytes of `s` in order, found 64 bytes at a time: a level's four
+/// quotes come from bit scans of one mask, so finding the next level does not wait for the
+/// numbers of this one to be parsed (a byte-by-byte scan made every level depend on the
+/// length of the one before).
+#[cfg(target_arch = "x86_64")]
+struct Quotes<'a> {
+    s: &'a [u8],
+    base: usize,
+    mask: u64,
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "ssse3,sse4.1")]
-unsafe fn compact_levels_sse(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
-    // SAFETY: this function is only called after the CPU feature check.
-    unsafe { compact_levels_with::<true>(s, out) }
-}
-
-/// # Safety
-/// With `SIMD`, the CPU must support SSSE3 and SSE4.1.
-#[inline(always)]
-unsafe fn number<const SIMD: bool>(s: &[u8]) -> Option<(i64, usize)> {
-    #[cfg(target_arch = "x86_64")]
-    if SIMD {
+impl<'a> Quotes<'a> {
+    /// # Safety
+    /// The CPU must support SSE2.
+    #[inline(always)]
+    unsafe fn new(s: &'a [u8]) -> Self {
         // SAFETY: forwarded from the caller.
-        if let Some(r) = unsafe { fixed::simd::parse16(s) } {
-            return Some(r);
+        let mask = unsafe { Self::block(s, 0) };
+        Quotes { s, base: 0, mask }
+    }
+
+    /// The quote mask of the 64 bytes at `base` (< `s.len()`), zero past the end.
+    ///
+    /// # Safety
+    /// The CPU must support SSE2.
+    #[inline(always)]
+    unsafe fn block(s: &[u8], base: usize) -> u64 {
+        use std::arch::x86_64::{
+            _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
+        };
+        #[inline(always)]
+        unsafe fn mask64(p: *const u8) -> u64 {
+            // SAFETY: the caller provides 64 readable bytes at `p` and SSE2.
+            unsafe {
+                let quote = _mm_set1_epi8(b'"' as i8);
+                let m = |k: usize| {
+                    let x = _mm_loadu_si128(p.add(16 * k).cast());
+                    u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(x, quote)) as u16)
+                };
+                m(0) | m(1) << 16 | m(2) << 32 | m(3) << 48
+            }
+        }
+        if let Some(block) = s.get(base..base + 64) {
+            // SAFETY: `block` holds 64 bytes; SSE2 is forwarded from the caller.
+            unsafe { mask64(block.as_ptr()) }
+        } else {
+            let mut buf = [0u8; 64];
+            let tail = &s[base..];
+            buf[..tail.len()].copy_from_slice(tail);
+            // SAFETY: `buf` holds 64 bytes; SSE2 is forwarded from the caller.
+            unsafe { mask64(buf.as_ptr()) }
         }
     }
-    fixed::parse_decimal_prefix(s).ok()
+
+    /// # Safety
+    /// The CPU must support SSE2.
+    #[inline(always)]
+    unsafe fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            self.base += 64;
+            if self.base >= self.s.len() {
+                return None;
+            }
+            // SAFETY: forwarded from the caller.
+            self.mask = unsafe { Self::block(self.s, self.base) };
+        }
+        let q = self.base + self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        Some(q)
+    }
 }
 
-/// Bytes that must be readable for [`level_at`]: `["` + price (< 16) + `","` + qty (< 16)
-/// + `"]` + separator is at most 38, and each number's 16-byte load starts before byte 21.
-#[cfg(target_arch = "x86_64")]
-const LEVEL_WINDOW: usize = 48;
-
-/// One compact level `["price","qty"]` followed by `,` or `]`, read with unchecked loads: the
-/// level and the bytes used (separator included), or `None` for anything else.
+/// The number between two quotes, `s[from..to]`.
 ///
 /// # Safety
-/// The CPU must support SSSE3 and SSE4.1, and `LEVEL_WINDOW` bytes must be readable at `p`.
+/// The CPU must support SSSE3 and SSE4.1.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-unsafe fn level_at(p: *const u8) -> Option<((i64, i64), usize)> {
-    // SAFETY: every offset read below is < LEVEL_WINDOW (see its definition); the CPU
-    // features are guaranteed by the caller.
-    unsafe {
-        let at = |k: usize| *p.add(k);
-        if at(0) != b'[' || at(1) != b'"' {
-            return None;
-        }
-        let (price, n) = fixed::simd::parse16_at(p.add(2))?;
-        let j = 2 + n;
-        if at(j) != b'"' || at(j + 1) != b',' || at(j + 2) != b'"' {
-            return None;
-        }
-        let (qty, m) = fixed::simd::parse16_at(p.add(j + 3))?;
-        let k = j + 3 + m;
-        if at(k) != b'"' || at(k + 1) != b']' || !matches!(at(k + 2), b',' | b']') {
-            return None;
-        }
-        Some(((price, qty), k + 3))
+unsafe fn span_number(s: &[u8], from: usize, to: usize) -> Option<i64> {
+    if from + 16 <= s.len() {
+        // SAFETY: 16 readable bytes at `from`; the CPU features come from the caller.
+        unsafe { fixed::simd::parse_span_at(s.as_ptr().add(from), to - from) }
+    } else {
+        fixed::parse_decimal(s.get(from..to)?).ok()
     }
 }
 
+/// [`compact_levels`] with SIMD: the four quotes of each level come from [`Quotes`], every
+/// byte outside them is checked (`[` before, `,` between, `]` and `,` or `]` after, digits
+/// and one dot inside), and each number is parsed knowing its length.
+///
 /// # Safety
-/// With `SIMD`, the CPU must support SSSE3 and SSE4.1.
-#[inline(always)]
-unsafe fn compact_levels_with<const SIMD: bool>(
-    s: &[u8],
-    out: &mut Vec<(i64, i64)>,
-) -> Option<usize> {
+/// The CPU must support SSSE3 and SSE4.1.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "ssse3,sse4.1")]
+unsafe fn quoted_levels_sse(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
+    if *s.first()? != b'[' {
+        return None;
+    }
+    if *s.get(1)? == b']' {
+        return Some(2);
+    }
+    // SAFETY (every call below): the CPU features are guaranteed by the caller.
+    let mut quotes = unsafe { Quotes::new(s) };
+    // Where the next level's opening quote must be: `[["` at the start, then `"],["`.
+    let mut open = 2;
+    loop {
+        if *s.get(open - 1)? != b'[' || unsafe { quotes.next() }? != open {
+            return None;
+        }
+        let price_end = unsafe { quotes.next() }?;
+        let qty_open = unsafe { quotes.next() }?;
+        if qty_open != price_end + 2 || s[price_end + 1] != b',' {
+            return None;
+        }
+        let qty_end = unsafe { quotes.next() }?;
+        let (p, q) = (open + 1, qty_open + 1);
+        let pair = if q + 16 <= s.len() {
+            // SAFETY: 16 bytes are readable at `p` < `q` and at `q`.
+            unsafe {
+                let base = s.as_ptr();
+                fixed::simd::parse_pair8_at(base.add(p), price_end - p, base.add(q), qty_end - q)
+            }
+        } else {
+            None
+        };
+        let level = match pair {
+            Some(level) => level,
+            None => unsafe { (span_number(s, p, price_end)?, span_number(s, q, qty_end)?) },
+        };
+        out.push(level);
+        match (s.get(qty_end + 1), s.get(qty_end + 2)) {
+            (Some(b']'), Some(b',')) => open = qty_end + 4,
+            (Some(b']'), Some(b']')) => return Some(qty_end + 3),
+            _ => return None,
+        }
+    }
+}
+
+/// [`compact_levels`] without SIMD.
+fn compact_levels_portable(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize> {
     #[inline(always)]
     fn pair(s: &[u8], i: usize) -> Option<u16> {
         Some(u16::from_le_bytes([*s.get(i)?, *s.get(i + 1)?]))
@@ -284,35 +363,17 @@ unsafe fn compact_levels_with<const SIMD: bool>(
         return Some(i + 1);
     }
     loop {
-        #[cfg(target_arch = "x86_64")]
-        if SIMD && s.len() - i >= LEVEL_WINDOW {
-            // SAFETY: with SIMD the caller guarantees the CPU features, and LEVEL_WINDOW bytes
-            // are readable from `i`, more than one level can span.
-            match unsafe { level_at(s.as_ptr().add(i)) } {
-                Some((level, used)) => {
-                    out.push(level);
-                    i += used;
-                    match s[i - 1] {
-                        b',' => continue,
-                        _ => return Some(i),
-                    }
-                }
-                None => return None,
-            }
-        }
         if pair(s, i)? != OPEN {
             return None;
         }
         i += 2;
-        // SAFETY: forwarded from the caller.
-        let (price, n) = unsafe { number::<SIMD>(s.get(i..)?) }?;
+        let (price, n) = fixed::parse_decimal_prefix(s.get(i..)?).ok()?;
         i += n;
         if pair(s, i)? != MID || *s.get(i + 2)? != b'"' {
             return None;
         }
         i += 3;
-        // SAFETY: forwarded from the caller.
-        let (qty, n) = unsafe { number::<SIMD>(s.get(i..)?) }?;
+        let (qty, n) = fixed::parse_decimal_prefix(s.get(i..)?).ok()?;
         i += n;
         if pair(s, i)? != CLOSE {
             return None;
@@ -1139,37 +1200,74 @@ mod tests {
             }
         }
 
-        /// The compact level scanner (SIMD where available) agrees with the generic one.
+        /// The compact level scanners (SIMD where available, and the portable one) agree
+        /// with the generic one on well-formed lists.
         #[test]
         fn compact_and_generic_level_scans_agree(
             levels in proptest::collection::vec(("[0-9]{1,9}(\\.[0-9]{1,10})?", "[0-9]{1,9}(\\.[0-9]{1,10})?"), 0..40),
         ) {
             let body: Vec<String> = levels.iter().map(|(p, q)| format!("[\"{p}\",\"{q}\"]")).collect();
             let json = format!("[{}]}}", body.join(","));
-            let mut fast = Vec::new();
-            let quick = compact_levels(json.as_bytes(), &mut fast);
-            let mut slow = Vec::new();
-            let mut c = Cursor::new(json.as_bytes());
-            c.expect(b'[', "[").unwrap();
-            let mut generic_ok = true;
-            let mut first = true;
-            while c.more(first).unwrap() {
-                first = false;
-                c.expect(b'[', "[").unwrap();
-                let p = fixed::parse_decimal(c.string().unwrap());
-                c.expect(b',', ",").unwrap();
-                let q = fixed::parse_decimal(c.string().unwrap());
-                c.expect(b']', "]").unwrap();
-                match (p, q) {
-                    (Ok(p), Ok(q)) => slow.push((p, q)),
-                    _ => generic_ok = false,
+            let slow = generic_levels(json.as_bytes());
+            for (name, scan) in SCANNERS {
+                let mut fast = Vec::new();
+                if let Some(n) = scan(json.as_bytes(), &mut fast) {
+                    proptest::prop_assert_eq!(Some((fast, n)), slow.clone(), "{}", name);
                 }
             }
-            if quick.is_some() {
-                proptest::prop_assert!(generic_ok);
-                proptest::prop_assert_eq!(fast, slow);
+        }
+
+        /// On lists with bytes changed, inserted or cut, whatever a compact scanner accepts
+        /// the generic one reads the same way: the fast paths never accept what is not a
+        /// well-formed level list, nor read it differently.
+        #[test]
+        fn compact_scanners_accept_nothing_the_generic_one_refuses(
+            levels in proptest::collection::vec(("[0-9]{1,6}\\.[0-9]{1,2}", "[0-9]{1,3}\\.[0-9]{1,3}"), 1..12),
+            edits in proptest::collection::vec((0usize..400, proptest::sample::select(b"0123456789.,[]\" x-".to_vec()), 0u8..3), 1..4),
+        ) {
+            let body: Vec<String> = levels.iter().map(|(p, q)| format!("[\"{p}\",\"{q}\"]")).collect();
+            let mut json = format!("[{}],\"a\":[]}}", body.join(",")).into_bytes();
+            for (at, byte, op) in edits {
+                let at = at % (json.len() + 1);
+                match op {
+                    0 if at < json.len() => json[at] = byte,
+                    1 => json.insert(at, byte),
+                    _ => json.truncate(at),
+                }
+            }
+            let slow = generic_levels(&json);
+            for (name, scan) in SCANNERS {
+                let mut fast = Vec::new();
+                if let Some(n) = scan(&json, &mut fast) {
+                    proptest::prop_assert_eq!(Some((fast, n)), slow.clone(), "{}", name);
+                }
             }
         }
+    }
+
+    type Scanner = fn(&[u8], &mut Vec<(i64, i64)>) -> Option<usize>;
+    const SCANNERS: [(&str, Scanner); 2] = [
+        ("compact", compact_levels),
+        ("portable", compact_levels_portable),
+    ];
+
+    /// A level list read with the generic scanner, strictly (two quoted decimals per level):
+    /// the levels and the bytes used, or `None` if it is not one.
+    fn generic_levels(json: &[u8]) -> Option<(Vec<(i64, i64)>, usize)> {
+        let mut c = Cursor::new(json);
+        let mut out = Vec::new();
+        c.expect(b'[', "[").ok()?;
+        let mut first = true;
+        while c.more(first).ok()? {
+            first = false;
+            c.expect(b'[', "[").ok()?;
+            let p = fixed::parse_decimal(c.string().ok()?).ok()?;
+            c.expect(b',', ",").ok()?;
+            let q = fixed::parse_decimal(c.string().ok()?).ok()?;
+            c.expect(b']', "]").ok()?;
+            out.push((p, q));
+        }
+        Some((out, json.len() - c.rest().len()))
     }
 
     #[test]
