@@ -16,15 +16,32 @@ def _data_dir() -> Path:
     return Path(os.environ.get("TRADECORE_TEST_DATA", REPO.parent / "shared" / "data"))
 
 
-@pytest.fixture(scope="session")
-def binance_dir() -> Path:
-    """Folder of the recorded Binance captures; the test is skipped when it is absent."""
-    d = _data_dir() / "binance"
-    if not (d / "usdm_btcusdt_20240808.gz").is_file():
+def _recorded(sub: str, probe: str) -> Path:
+    """A folder of the recorded data; the test is skipped when it is absent (failed in CI)."""
+    d = _data_dir() / sub
+    if not (d / probe).is_file():
         if os.environ.get("TRADECORE_REQUIRE_DATA"):
             pytest.fail(f"TRADECORE_REQUIRE_DATA is set but the recorded data is not in {d}")
         pytest.skip(f"recorded data not found in {d} (set TRADECORE_TEST_DATA)")
     return d
+
+
+@pytest.fixture(scope="session")
+def binance_dir() -> Path:
+    """Folder of the recorded Binance captures."""
+    return _recorded("binance", "usdm_btcusdt_20240808.gz")
+
+
+@pytest.fixture(scope="session")
+def tardis_dir() -> Path:
+    """Folder of the Tardis.dev CSV samples."""
+    return _recorded("tardis", "tardis-binance-futures_trades_BTCUSDT_2020-02-22.csv")
+
+
+@pytest.fixture(scope="session")
+def bybit_zip() -> Path:
+    """The Bybit orderbook.500 capture (a zip of JSON lines)."""
+    return _recorded("bybit", "bybit-xrpusdt-ob500.data.zip") / "bybit-xrpusdt-ob500.data.zip"
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
-//! `tradecore.read_binance`, `tradecore.iter_binance` (the `BinanceReader` iterator) and
-//! their `CaptureReport`.
+//! `tradecore.read_capture` / `read_binance`, the `CaptureReader` chunk iterator behind
+//! `iter_capture` / `iter_binance`, and their `CaptureReport`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -54,6 +54,9 @@ impl Gap {
 #[pyclass(module = "tradecore._core", frozen, get_all)]
 #[derive(Clone)]
 pub struct CaptureReport {
+    format: Option<String>,
+    venue: Option<String>,
+    records: u64,
     files: Vec<String>,
     ts_units: Vec<Option<&'static str>>,
     lines: u64,
@@ -81,6 +84,9 @@ pub struct CaptureReport {
 impl CaptureReport {
     pub fn from_core(r: &capture::CaptureReport) -> Self {
         CaptureReport {
+            format: r.format.clone(),
+            venue: r.venue.clone(),
+            records: r.records,
             files: r.files.clone(),
             ts_units: r
                 .ts_units
@@ -142,9 +148,10 @@ impl CaptureReport {
 
     fn __repr__(&self) -> String {
         format!(
-            "CaptureReport(symbol={:?}, market={:?}, lines={}, events={}, gaps={}, snapshots={}, skipped_lines={}, span={:.1}s)",
+            "CaptureReport(format={:?}, venue={:?}, symbol={:?}, lines={}, events={}, gaps={}, snapshots={}, skipped_lines={}, span={:.1}s)",
+            self.format.as_deref().unwrap_or("?"),
+            self.venue.as_deref().unwrap_or("?"),
             self.symbol.as_deref().unwrap_or("?"),
-            self.market.unwrap_or("?"),
             self.lines,
             self.total_events,
             self.gap_count,
@@ -155,55 +162,59 @@ impl CaptureReport {
     }
 }
 
-fn options(symbol: Option<String>, lenient: bool) -> ReadOptions {
+fn options(symbol: Option<String>, format: Option<String>, lenient: bool) -> ReadOptions {
     ReadOptions {
         symbol,
         lenient,
+        format,
         ..ReadOptions::default()
     }
 }
 
-/// Reads whole captures into one array.
+/// Reads whole recordings into one array.
 #[pyfunction]
-#[pyo3(signature = (paths, symbol = None, *, lenient = false))]
-pub fn read_binance<'py>(
+#[pyo3(signature = (paths, symbol = None, *, format = None, lenient = false))]
+pub fn read_capture<'py>(
     py: Python<'py>,
     paths: &Bound<'py, PyAny>,
     symbol: Option<String>,
+    format: Option<String>,
     lenient: bool,
 ) -> PyResult<(Bound<'py, PyArray1<PyEvent>>, CaptureReport)> {
     let paths = paths_from(paths)?;
     let (events, report) = py.detach(|| -> Result<_, CoreErr> {
-        let mut reader = CaptureReader::open(&paths, options(symbol, lenient))?;
+        let mut reader = CaptureReader::open(&paths, options(symbol, format, lenient))?;
         let events = reader.read_all()?;
         Ok((events, CaptureReport::from_core(reader.report())))
     })?;
     Ok((events_to_numpy(py, events), report))
 }
 
-/// Iterator over chunks of a capture (see `tradecore.iter_binance`).
-#[pyclass(module = "tradecore._core")]
-pub struct BinanceReader {
+/// Iterator over chunks of a recording (see `tradecore.iter_capture`).
+#[pyclass(module = "tradecore._core", name = "CaptureReader")]
+pub struct PyCaptureReader {
     reader: CaptureReader,
     chunk_events: usize,
 }
 
 #[pymethods]
-impl BinanceReader {
+impl PyCaptureReader {
     #[new]
-    #[pyo3(signature = (paths, symbol = None, *, chunk_events = 1_000_000, lenient = false))]
+    #[pyo3(signature = (paths, symbol = None, *, chunk_events = 1_000_000, format = None, lenient = false))]
     fn new(
         paths: &Bound<'_, PyAny>,
         symbol: Option<String>,
         chunk_events: i64,
+        format: Option<String>,
         lenient: bool,
     ) -> PyResult<Self> {
         if chunk_events < 1 {
             return Err(invalid("chunk_events", chunk_events, "must be at least 1"));
         }
         let paths = paths_from(paths)?;
-        let reader = CaptureReader::open(&paths, options(symbol, lenient)).map_err(CoreErr)?;
-        Ok(BinanceReader {
+        let reader =
+            CaptureReader::open(&paths, options(symbol, format, lenient)).map_err(CoreErr)?;
+        Ok(PyCaptureReader {
             reader,
             chunk_events: chunk_events as usize,
         })

@@ -47,11 +47,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fl.set_item("NON_MARKET_TRADE", flags::NON_MARKET_TRADE)?;
     m.add("EVENT_FLAGS", fl)?;
     m.add_class::<book::OrderBook>()?;
-    m.add_class::<capture::BinanceReader>()?;
+    m.add_class::<capture::PyCaptureReader>()?;
     m.add_class::<capture::CaptureReport>()?;
     m.add_class::<capture::Gap>()?;
     m.add_class::<feed::BinanceFeed>()?;
-    m.add_function(wrap_pyfunction!(capture::read_binance, m)?)?;
+    m.add_function(wrap_pyfunction!(capture::read_capture, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth_binance, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

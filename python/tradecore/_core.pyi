@@ -17,11 +17,11 @@ __all__ = [
     "EVENT_KINDS",
     "EVENT_FLAGS",
     "OrderBook",
-    "BinanceReader",
+    "CaptureReader",
     "CaptureReport",
     "Gap",
     "BinanceFeed",
-    "read_binance",
+    "read_capture",
     "synth_binance",
     "__version__",
 ]
@@ -140,8 +140,17 @@ class Gap:
 
 @final
 class CaptureReport:
-    """What a capture read saw: messages, events by kind, gaps, time span, skipped lines."""
+    """What a read saw: format, records, events by kind, gaps, time span, skipped lines."""
 
+    @property
+    def format(self) -> str | None:
+        """'binance', 'bybit', 'tardis:trades', 'tardis:incremental_book_L2', 'tardis:book_snapshot_N'."""
+    @property
+    def venue(self) -> str | None:
+        """The venue as the data names it ('binance-usdm', 'deribit', 'bybit'...)."""
+    @property
+    def records(self) -> int:
+        """Data records handled (messages, or CSV rows)."""
     @property
     def files(self) -> list[str]: ...
     @property
@@ -153,7 +162,7 @@ class CaptureReport:
     def blank_lines(self) -> int: ...
     @property
     def messages(self) -> dict[str, int]:
-        """Messages by kind: depth, trade, agg_trade, book_ticker, snapshot, control."""
+        """Binance messages by kind: depth, trade, agg_trade, book_ticker, snapshot, control."""
     @property
     def events(self) -> dict[str, int]:
         """Events by kind: depth, snapshot, clear, trade, bbo."""
@@ -199,8 +208,8 @@ class CaptureReport:
         """'spot', 'usdm' or 'coinm'."""
 
 @final
-class BinanceReader:
-    """Iterator over ``EVENT_DTYPE`` chunks of raw Binance captures (see ``iter_binance``)."""
+class CaptureReader:
+    """Iterator over ``EVENT_DTYPE`` chunks of recorded data (see ``iter_capture``)."""
 
     def __new__(
         cls,
@@ -208,9 +217,10 @@ class BinanceReader:
         symbol: str | None = None,
         *,
         chunk_events: int = 1_000_000,
+        format: str | None = None,
         lenient: bool = False,
-    ) -> BinanceReader: ...
-    def __iter__(self) -> BinanceReader: ...
+    ) -> CaptureReader: ...
+    def __iter__(self) -> CaptureReader: ...
     def __next__(self) -> _Events: ...
     @property
     def report(self) -> CaptureReport:
@@ -251,15 +261,21 @@ class BinanceFeed:
     def pending(self) -> int:
         """Depth messages buffered while waiting for a snapshot."""
 
-def read_binance(
-    paths: _Path | Sequence[_Path], symbol: str | None = None, *, lenient: bool = False
+def read_capture(
+    paths: _Path | Sequence[_Path],
+    symbol: str | None = None,
+    *,
+    format: str | None = None,
+    lenient: bool = False,
 ) -> tuple[_Events, CaptureReport]:
-    """Reads raw Binance captures (gzip or text; spot, USD-M, COIN-M) into one array.
+    """Reads recorded market data (gzip, zip or text) into one array.
 
-    Files are read in order as one stream. Binance's book-sync rules are applied: depth
-    before the snapshot is buffered, stale events are dropped, the update-id chain is checked;
-    a gap is counted, reported with its position, and the events after it are flagged
-    OUT_OF_SYNC until a new snapshot.
+    The format is recognised from the first line: Binance raw captures (spot, USD-M, COIN-M),
+    Tardis.dev CSV (incremental_book_L2, trades, book_snapshot_N), Bybit order book JSON.
+    Files are read in order as one stream. Book-sync rules are applied where the venue
+    publishes sequence ids (Binance: buffer before the snapshot, drop stale, check the chain;
+    Bybit: ``u`` and ``seq``): a gap is counted, reported with its position, and the events
+    after it are flagged OUT_OF_SYNC until a new snapshot. ``format`` refuses any other format.
 
     Raises:
         tradecore.errors.DataError: a malformed line, an unknown stream, a non-numeric price

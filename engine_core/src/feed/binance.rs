@@ -389,7 +389,11 @@ fn compact_levels_portable(s: &[u8], out: &mut Vec<(i64, i64)>) -> Option<usize>
 }
 
 #[inline]
-fn levels(c: &mut Cursor<'_>, out: &mut Vec<(i64, i64)>, name: &str) -> Result<(), ParseError> {
+pub(crate) fn levels(
+    c: &mut Cursor<'_>,
+    out: &mut Vec<(i64, i64)>,
+    name: &str,
+) -> Result<(), ParseError> {
     out.clear();
     if let Some(n) = compact_levels(c.rest(), out) {
         c.advance(n);

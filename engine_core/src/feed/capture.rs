@@ -1,6 +1,11 @@
-//! Raw capture reader: replays recorded websocket frames (`<local_receive_time> <raw JSON>`
-//! per line, gzip or plain text, several consecutive files as one stream) through the
-//! Binance parser and book-sync state machine, producing normalized events in chunks.
+//! Recorded market data reader: replays line-oriented recordings (gzip, zip or plain text,
+//! several consecutive files as one stream) into normalized events, in chunks. The format is
+//! recognised from the first line:
+//!
+//! - Binance raw captures (`<local_receive_time> <raw JSON>`): through the Binance parser and
+//!   book-sync state machine ([`super::binance`]);
+//! - Tardis.dev CSV (`incremental_book_L2`, `trades`, `book_snapshot_N`; [`super::tardis`]);
+//! - Bybit order book streams (`{"topic":"orderbook...`; [`super::bybit`]).
 //!
 //! Memory is bounded by the chunk size (plus one message and the sync buffer), not by the
 //! length of the input. Local timestamps are detected per line from their magnitude (ns, µs
@@ -11,6 +16,8 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::binance::{BookSync, Gap, Market, MsgKind, Origin, Parser, SyncConfig, SyncStats};
+use super::bybit::BybitDecoder;
+use super::tardis::{TardisDecoder, TardisKind};
 use crate::error::{Error, Location, Result};
 use crate::event::Event;
 
@@ -24,6 +31,9 @@ pub struct ReadOptions {
     pub lenient: bool,
     /// Book-sync buffer limits.
     pub sync: SyncConfig,
+    /// Refuse any other recording format than this one (`binance`, `tardis`, `bybit`, or a
+    /// full name such as `tardis:trades`).
+    pub format: Option<String>,
 }
 
 /// The unit a file's local timestamps were written in.
@@ -64,6 +74,10 @@ impl TsUnit {
 /// What a read saw. Complete once the reader is exhausted.
 #[derive(Debug, Clone, Default)]
 pub struct CaptureReport {
+    /// The recording format (`binance`, `tardis:trades`, `bybit`...), once the first line is read.
+    pub format: Option<String>,
+    /// The venue, as the data names it (Binance: the market's name).
+    pub venue: Option<String>,
     /// The input files, in order.
     pub files: Vec<String>,
     /// Timestamp unit detected in each file (`None` for a file with no data line).
@@ -72,7 +86,9 @@ pub struct CaptureReport {
     pub lines: u64,
     /// Empty lines (skipped, no data).
     pub blank_lines: u64,
-    /// Messages by kind, indexed like [`MsgKind::ALL`].
+    /// Data records handled (messages, or CSV rows).
+    pub records: u64,
+    /// Binance messages by kind, indexed like [`MsgKind::ALL`].
     pub messages: [u64; 6],
     /// Events by kind, indexed by the kind code.
     pub events: [u64; 8],
@@ -106,6 +122,68 @@ impl CaptureReport {
     pub fn total_events(&self) -> u64 {
         self.events.iter().sum()
     }
+
+    /// Extends the local time range with `ts`.
+    pub(crate) fn widen_local(&mut self, ts: i64) {
+        widen(&mut self.local_ts_range, ts);
+    }
+}
+
+/// Where a line is: file index in the stream and 1-based line in that file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LineAt {
+    pub file: usize,
+    pub line: u64,
+}
+
+/// One recording format: turns lines into events.
+pub(crate) trait Decoder: Send + Sync {
+    /// Handles one non-empty line (no line end), appending its events to `out`; an `Err` is
+    /// the message for a bad line (the reader adds the file and line).
+    fn record(
+        &mut self,
+        line: &[u8],
+        at: LineAt,
+        report: &mut CaptureReport,
+        out: &mut Vec<Event>,
+    ) -> Result<(), String>;
+    /// The input is over: emits whatever was held back.
+    fn finish(&mut self, out: &mut Vec<Event>);
+    /// Copies the decoder's counters (sync, gaps) into the report.
+    fn sync_report(&self, report: &mut CaptureReport);
+}
+
+/// The decoder for a stream whose first data line is `line`.
+fn decoder_for(line: &[u8], options: &ReadOptions) -> Result<(String, Box<dyn Decoder>), String> {
+    let (name, decoder) = detect(line, options)?;
+    match &options.format {
+        Some(want) if !(name == *want || name.starts_with(&format!("{want}:"))) => {
+            Err(format!("this is a {name} recording, not {want}"))
+        }
+        _ => Ok((name, decoder)),
+    }
+}
+
+fn detect(line: &[u8], options: &ReadOptions) -> Result<(String, Box<dyn Decoder>), String> {
+    let symbol = options.symbol.as_deref();
+    if line.starts_with(b"exchange,symbol,") {
+        let kind = TardisKind::from_header(line)?;
+        return Ok((kind.name(), Box::new(TardisDecoder::new(kind, symbol))));
+    }
+    let json = match line.iter().position(|b| *b == b' ') {
+        Some(sp) if sp > 0 && line[..sp].iter().all(u8::is_ascii_digit) => &line[sp + 1..],
+        _ => line,
+    };
+    if json.starts_with(b"{\"topic\":\"orderbook.") {
+        return Ok(("bybit".into(), Box::new(BybitDecoder::new(symbol))));
+    }
+    if json.len() < line.len() && json.starts_with(b"{") {
+        return Ok(("binance".into(), Box::new(BinanceDecoder::new(options))));
+    }
+    Err(format!(
+        "unknown recording format (first line starts '{}'); supported: Binance raw captures (<local time> <json>), Tardis CSV, Bybit order book JSON",
+        String::from_utf8_lossy(&line[..line.len().min(40)])
+    ))
 }
 
 const MAX_ERRORS_LISTED: usize = 100;
@@ -117,23 +195,150 @@ fn widen(range: &mut Option<(i64, i64)>, v: i64) {
     });
 }
 
-/// Streams normalized events out of one or more raw Binance capture files.
+/// The Binance raw capture format: `<local time> <raw JSON>` lines through the Binance parser
+/// and book-sync state machine.
+struct BinanceDecoder {
+    parser: Parser,
+    sync: BookSync,
+    symbol_upper: Option<Vec<u8>>,
+    /// Another symbol whose depth stream was seen (snapshots become ambiguous).
+    other_depth_symbol: Option<String>,
+}
+
+impl BinanceDecoder {
+    fn new(options: &ReadOptions) -> Self {
+        BinanceDecoder {
+            parser: Parser::new(),
+            sync: BookSync::new(options.sync),
+            symbol_upper: options
+                .symbol
+                .as_ref()
+                .map(|s| s.to_ascii_uppercase().into_bytes()),
+            other_depth_symbol: None,
+        }
+    }
+}
+
+impl Decoder for BinanceDecoder {
+    fn record(
+        &mut self,
+        line: &[u8],
+        at: LineAt,
+        report: &mut CaptureReport,
+        out: &mut Vec<Event>,
+    ) -> Result<(), String> {
+        let Some(sp) = memchr::memchr(b' ', line) else {
+            return Err("line is not '<local_time> <json>'".into());
+        };
+        let raw_ts = &line[..sp];
+        let ts = std::str::from_utf8(raw_ts)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok());
+        let Some((unit, local_ts)) = ts.and_then(TsUnit::detect) else {
+            return Err(format!(
+                "local time '{}' is not an epoch time in ns, us or ms",
+                String::from_utf8_lossy(&raw_ts[..raw_ts.len().min(32)])
+            ));
+        };
+        match report.ts_units[at.file] {
+            None => report.ts_units[at.file] = Some(unit),
+            Some(u) if u != unit => {
+                return Err(format!(
+                    "local time {local_ts} is in {} but this file is in {}",
+                    unit.name(),
+                    u.name()
+                ));
+            }
+            Some(_) => {}
+        }
+        let m = self.parser.parse(&line[sp + 1..]).map_err(|e| e.0)?;
+        // REST snapshots name no symbol: they can only be attributed while no other symbol's
+        // depth stream is in the capture.
+        if m.kind == MsgKind::Snapshot {
+            if let Some(other) = &self.other_depth_symbol {
+                return Err(format!(
+                    "cannot tell which symbol this REST snapshot belongs to: the capture also has {other}'s depth stream"
+                ));
+            }
+        }
+        if let Some(sym) = m.symbol {
+            match &self.symbol_upper {
+                Some(want) => {
+                    if !sym.eq_ignore_ascii_case(want) {
+                        report.other_symbol_lines += 1;
+                        if m.kind == MsgKind::Depth && self.other_depth_symbol.is_none() {
+                            let other = String::from_utf8_lossy(sym).into_owned();
+                            if self.sync.stats.snapshots > 0 {
+                                return Err(format!(
+                                    "the capture also has {other}'s depth stream, so its REST snapshots cannot be attributed to one symbol"
+                                ));
+                            }
+                            self.other_depth_symbol = Some(other);
+                        }
+                        return Ok(());
+                    }
+                }
+                None => match &report.symbol {
+                    None => report.symbol = Some(String::from_utf8_lossy(sym).into_owned()),
+                    Some(s) if s.as_bytes() != sym => {
+                        return Err(format!(
+                            "capture mixes symbols {s} and {}; pass a symbol to pick one",
+                            String::from_utf8_lossy(sym)
+                        ));
+                    }
+                    Some(_) => {}
+                },
+            }
+        }
+        let k = MsgKind::ALL.iter().position(|x| *x == m.kind).unwrap_or(0);
+        report.messages[k] += 1;
+        report.records += 1;
+        report.widen_local(local_ts);
+        let origin = Origin {
+            source: at.file,
+            line: at.line,
+            local_ts,
+        };
+        self.sync
+            .on_message(&m, &self.parser, origin, out)
+            .map_err(|e| e.0)
+    }
+
+    fn finish(&mut self, _out: &mut Vec<Event>) {
+        self.sync.finish();
+    }
+
+    fn sync_report(&self, report: &mut CaptureReport) {
+        report.sync = self.sync.stats.clone();
+        report.gaps.clone_from(&self.sync.gaps);
+        report.market = self.sync.market().or(report.market);
+        if report.market.is_none() {
+            // Without a depth stream, only a COIN-M symbol reveals the market.
+            if let Some(s) = report.symbol.as_deref().filter(|s| s.contains('_')) {
+                report.market = Some(Market::of_futures_symbol(Some(s.as_bytes())));
+            }
+        }
+        if let Some(m) = report.market {
+            report.venue = Some(format!("binance-{}", m.name()));
+        }
+    }
+}
+
+/// Streams normalized events out of one or more recorded files (one format, in order).
 pub struct CaptureReader {
     paths: Vec<PathBuf>,
     next_file: usize,
     current: Option<Box<dyn BufRead + Send + Sync>>,
     file_line: u64,
     line: Vec<u8>,
-    parser: Parser,
-    sync: BookSync,
+    decoder: Option<Box<dyn Decoder>>,
     options: ReadOptions,
-    symbol_upper: Option<Vec<u8>>,
-    /// Another symbol whose depth stream was seen (snapshots become ambiguous).
-    other_depth_symbol: Option<String>,
     /// The error that stopped the reader (strict mode): repeated on every later call.
     failed: Option<String>,
     report: CaptureReport,
     buf: Vec<Event>,
+    /// Events of `buf` already counted in the report.
+    counted: usize,
     done: bool,
 }
 
@@ -141,6 +346,7 @@ impl std::fmt::Debug for CaptureReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CaptureReader")
             .field("paths", &self.paths)
+            .field("format", &self.report.format)
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
@@ -152,13 +358,18 @@ fn open_file(path: &Path) -> Result<Box<dyn BufRead + Send + Sync>> {
         source,
     };
     let mut file = File::open(path).map_err(io)?;
-    let mut magic = [0u8; 2];
+    let mut magic = [0u8; 4];
     let n = file.read(&mut magic).map_err(io)?;
     let file = File::open(path).map_err(io)?;
-    Ok(if n == 2 && magic == [0x1f, 0x8b] {
+    Ok(if n >= 2 && magic[..2] == [0x1f, 0x8b] {
         Box::new(BufReader::with_capacity(
             1 << 18,
             flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file)),
+        ))
+    } else if n == 4 && magic == *b"PK\x03\x04" {
+        Box::new(BufReader::with_capacity(
+            1 << 18,
+            super::zip::ZipEntries::open(file).map_err(io)?,
         ))
     } else {
         Box::new(BufReader::with_capacity(1 << 18, file))
@@ -196,17 +407,12 @@ impl CaptureReader {
             current: None,
             file_line: 0,
             line: Vec::with_capacity(1 << 16),
-            parser: Parser::new(),
-            sync: BookSync::new(options.sync),
-            symbol_upper: options
-                .symbol
-                .as_ref()
-                .map(|s| s.to_ascii_uppercase().into_bytes()),
-            other_depth_symbol: None,
+            decoder: None,
             failed: None,
             options,
             report,
             buf: Vec::new(),
+            counted: 0,
             done: false,
         })
     }
@@ -281,120 +487,58 @@ impl CaptureReader {
             self.report.blank_lines += 1;
             return Ok(());
         }
-        let line = std::mem::take(&mut self.line);
-        let result = self.handle_record(&line[..end]);
-        self.line = line;
-        match result {
-            Ok(()) => Ok(()),
-            Err(message) => self.line_error(message),
-        }
-    }
-
-    fn handle_record(&mut self, line: &[u8]) -> Result<(), String> {
-        let Some(sp) = memchr::memchr(b' ', line) else {
-            return Err("line is not '<local_time> <json>'".into());
-        };
-        let raw_ts = &line[..sp];
-        let ts = std::str::from_utf8(raw_ts)
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok());
-        let Some((unit, local_ts)) = ts.and_then(TsUnit::detect) else {
-            return Err(format!(
-                "local time '{}' is not an epoch time in ns, us or ms",
-                String::from_utf8_lossy(&raw_ts[..raw_ts.len().min(32)])
-            ));
-        };
-        let file = self.next_file - 1;
-        match self.report.ts_units[file] {
-            None => self.report.ts_units[file] = Some(unit),
-            Some(u) if u != unit => {
-                return Err(format!(
-                    "local time {local_ts} is in {} but this file is in {}",
-                    unit.name(),
-                    u.name()
-                ));
-            }
-            Some(_) => {}
-        }
-        let m = self.parser.parse(&line[sp + 1..]).map_err(|e| e.0)?;
-        // REST snapshots name no symbol: they can only be attributed while no other symbol's
-        // depth stream is in the capture.
-        if m.kind == MsgKind::Snapshot {
-            if let Some(other) = &self.other_depth_symbol {
-                return Err(format!(
-                    "cannot tell which symbol this REST snapshot belongs to: the capture also has {other}'s depth stream"
-                ));
-            }
-        }
-        if let Some(sym) = m.symbol {
-            match &self.symbol_upper {
-                Some(want) => {
-                    if !sym.eq_ignore_ascii_case(want) {
-                        self.report.other_symbol_lines += 1;
-                        if m.kind == MsgKind::Depth && self.other_depth_symbol.is_none() {
-                            let other = String::from_utf8_lossy(sym).into_owned();
-                            if self.sync.stats.snapshots > 0 {
-                                return Err(format!(
-                                    "the capture also has {other}'s depth stream, so its REST snapshots cannot be attributed to one symbol"
-                                ));
-                            }
-                            self.other_depth_symbol = Some(other);
-                        }
-                        return Ok(());
-                    }
+        if self.decoder.is_none() {
+            match decoder_for(&self.line[..end], &self.options) {
+                Ok((format, decoder)) => {
+                    self.report.format = Some(format);
+                    self.decoder = Some(decoder);
                 }
-                None => match &self.report.symbol {
-                    None => self.report.symbol = Some(String::from_utf8_lossy(sym).into_owned()),
-                    Some(s) if s.as_bytes() != sym => {
-                        return Err(format!(
-                            "capture mixes symbols {s} and {}; pass a symbol to pick one",
-                            String::from_utf8_lossy(sym)
-                        ));
-                    }
-                    Some(_) => {}
-                },
+                Err(message) => {
+                    // Without a format nothing else can be read: fail even in lenient mode.
+                    return Err(Error::Data {
+                        location: self.location(),
+                        message,
+                    });
+                }
             }
         }
-        let k = MsgKind::ALL.iter().position(|x| *x == m.kind).unwrap_or(0);
-        self.report.messages[k] += 1;
-        widen(&mut self.report.local_ts_range, local_ts);
-        let origin = Origin {
-            source: file,
+        let at = LineAt {
+            file: self.next_file - 1,
             line: self.file_line,
-            local_ts,
         };
+        let decoder = self.decoder.as_mut().expect("set above");
         let start = self.buf.len();
-        self.sync
-            .on_message(&m, &self.parser, origin, &mut self.buf)
-            .map_err(|e| e.0)?;
-        self.count(start);
+        let result = decoder.record(&self.line[..end], at, &mut self.report, &mut self.buf);
+        if let Err(message) = result {
+            // A bad line leaves nothing behind.
+            self.buf.truncate(start);
+            return self.line_error(message);
+        }
         Ok(())
     }
 
-    fn count(&mut self, start: usize) {
-        for e in &self.buf[start..] {
+    /// Counts the events added to `buf` since the last call.
+    fn count(&mut self) {
+        for e in &self.buf[self.counted..] {
             self.report.events[usize::from(e.kind).min(7)] += 1;
             if e.exch_ts != 0 {
                 widen(&mut self.report.exch_ts_range, e.exch_ts);
             }
         }
+        self.counted = self.buf.len();
     }
 
     fn finish(&mut self) {
-        self.sync.finish();
-        self.sync_report();
+        if let Some(d) = self.decoder.as_mut() {
+            d.finish(&mut self.buf);
+        }
         self.done = true;
     }
 
     fn sync_report(&mut self) {
-        self.report.sync = self.sync.stats.clone();
-        self.report.gaps.clone_from(&self.sync.gaps);
-        self.report.market = self.sync.market().or(self.report.market);
-        if self.report.market.is_none() {
-            // Without a depth stream, only a COIN-M symbol reveals the market.
-            if let Some(s) = self.report.symbol.as_deref().filter(|s| s.contains('_')) {
-                self.report.market = Some(Market::of_futures_symbol(Some(s.as_bytes())));
-            }
+        self.count();
+        if let Some(d) = &self.decoder {
+            d.sync_report(&mut self.report);
         }
     }
 
@@ -418,6 +562,7 @@ impl CaptureReader {
             return Err(e);
         }
         self.sync_report();
+        self.counted = 0;
         if self.buf.is_empty() {
             return Ok(None);
         }
@@ -425,6 +570,7 @@ impl CaptureReader {
             return Ok(Some(std::mem::take(&mut self.buf)));
         }
         let rest = self.buf.split_off(max);
+        self.counted = rest.len();
         Ok(Some(std::mem::replace(&mut self.buf, rest)))
     }
 
