@@ -58,6 +58,8 @@ pub struct CaptureReport {
     venue: Option<String>,
     records: u64,
     files: Vec<String>,
+    bytes_total: u64,
+    bytes_read: u64,
     ts_units: Vec<Option<&'static str>>,
     lines: u64,
     blank_lines: u64,
@@ -88,6 +90,8 @@ impl CaptureReport {
             venue: r.venue.clone(),
             records: r.records,
             files: r.files.clone(),
+            bytes_total: r.bytes_total,
+            bytes_read: r.bytes_read,
             ts_units: r
                 .ts_units
                 .iter()

@@ -134,3 +134,25 @@ pub fn events_to_numpy(py: Python<'_>, events: Vec<Event>) -> Bound<'_, PyArray1
     let v = unsafe { Vec::from_raw_parts(ptr.cast::<PyEvent>(), len, cap) };
     PyArray1::from_vec(py, v)
 }
+
+/// Borrows `obj` as a writable, contiguous, aligned `EVENT_DTYPE` array (an output buffer).
+pub fn events_out<'py>(
+    obj: &Bound<'py, PyAny>,
+    field: &str,
+) -> PyResult<numpy::PyReadwriteArray1<'py, PyEvent>> {
+    let arr = obj.cast::<PyArray1<PyEvent>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{field} must be a 1-D numpy array of tradecore.EVENT_DTYPE"
+        ))
+    })?;
+    if !usable(arr) {
+        return Err(PyTypeError::new_err(format!(
+            "{field} must be contiguous and aligned (an array numpy allocated, or a slice of one)"
+        )));
+    }
+    arr.try_readwrite().map_err(|e| {
+        PyTypeError::new_err(format!(
+            "{field} must be writable and not borrowed elsewhere: {e}"
+        ))
+    })
+}

@@ -3,9 +3,11 @@
 
 mod book;
 mod capture;
+mod columns;
 mod errors;
 mod event;
 mod feed;
+mod merge;
 mod synth;
 
 use engine_core::event::{flags, kind};
@@ -53,6 +55,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<feed::BinanceFeed>()?;
     m.add_function(wrap_pyfunction!(capture::read_capture, m)?)?;
     m.add_function(wrap_pyfunction!(synth::synth_binance, m)?)?;
+    m.add_function(wrap_pyfunction!(merge::merge_events, m)?)?;
+    m.add_function(wrap_pyfunction!(columns::events_from_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(columns::events_to_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(columns::gather_columns, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

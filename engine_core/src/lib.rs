@@ -1,14 +1,17 @@
 //! tradecore's compiled core: the normalized event record, fixed-point numbers, the L2 order
-//! book, exchange feeds and the raw capture reader, and the synthetic market generator.
+//! book, exchange feeds and the recorded-data readers, the time merge of event streams, and
+//! the synthetic market generator.
 //!
 //! This crate has no Python dependency: it is usable, testable and benchmarkable from Rust
 //! alone. The `bindings` crate wraps it for Python.
 
 pub mod book;
+pub mod columns;
 pub mod error;
 pub mod event;
 pub mod feed;
 pub mod fixed;
+pub mod merge;
 pub mod synth;
 
 pub use book::{L2Book, Level, Side};

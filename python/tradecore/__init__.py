@@ -25,10 +25,13 @@ from tradecore._core import (
     Gap,
     OrderBook,
     __version__,
+    merge_events,
     read_capture,
     synth_binance,
 )
+from tradecore.data import Replay, TickStore
 from tradecore.events import EVENT_DTYPE, SCALE, Flag, Kind, to_float
+from tradecore.instrument import Instrument
 
 __all__ = [
     "EVENT_DTYPE",
@@ -38,12 +41,16 @@ __all__ = [
     "CaptureReport",
     "Flag",
     "Gap",
+    "Instrument",
     "Kind",
     "OrderBook",
+    "Replay",
+    "TickStore",
     "__version__",
     "errors",
     "iter_binance",
     "iter_capture",
+    "merge_events",
     "read_binance",
     "read_capture",
     "synth_binance",

@@ -23,6 +23,10 @@ __all__ = [
     "BinanceFeed",
     "read_capture",
     "synth_binance",
+    "merge_events",
+    "events_from_columns",
+    "events_to_columns",
+    "gather_columns",
     "__version__",
 ]
 
@@ -153,6 +157,12 @@ class CaptureReport:
         """Data records handled (messages, or CSV rows)."""
     @property
     def files(self) -> list[str]: ...
+    @property
+    def bytes_total(self) -> int:
+        """Size of the input files as stored (compressed for gzip and zip)."""
+    @property
+    def bytes_read(self) -> int:
+        """Input bytes consumed so far (for progress; a zip counts whole when opened)."""
     @property
     def ts_units(self) -> list[str | None]:
         """Local timestamp unit detected in each file: 'ns', 'us' or 'ms'."""
@@ -295,3 +305,26 @@ def synth_binance(
     events_per_second: float = 400.0,
 ) -> dict[str, int]:
     """Writes a seeded synthetic USD-M market as a gzip raw capture; returns counts."""
+
+def merge_events(
+    streams: Sequence[_Events], last: Sequence[bool], out: _Events, offset: int = 0
+) -> tuple[int, list[int]]:
+    """Merges the buffered heads of several event streams into ``out[offset:]`` in
+    exchange-time order (local time for events without one), each stream's order kept, ties to
+    the lower stream index; each written event's ``instrument`` is its stream's index.
+
+    Stops when ``out`` is full or when a stream that is not at its end (``last[i]`` false) runs
+    empty: refill it and call again. Returns (events written, events taken from each stream).
+    """
+
+def events_from_columns(columns: Sequence[np.ndarray], instrument: int | None = None) -> _Events:
+    """An ``EVENT_DTYPE`` array from one contiguous array per field, in field order;
+    ``instrument`` replaces the stored instrument column."""
+
+def events_to_columns(events: _Events) -> list[np.ndarray]:
+    """One contiguous array per field of ``events``, in field order."""
+
+def gather_columns(
+    columns: Sequence[np.ndarray], out: _Events, offset: int = 0, instrument: int | None = None
+) -> int:
+    """``events_from_columns`` written into ``out[offset:]``; returns the events written."""

@@ -1,13 +1,19 @@
 """The ``tradecore`` command line.
 
 Commands:
-    demo    Generate the bundled synthetic market as a raw capture, replay it through the
-            capture reader and the order book, and print what was seen.
+    demo     Generate the bundled synthetic market as a raw capture, replay it through the
+             capture reader and the order book, and print what was seen.
+    convert  Recorded files (Binance raw captures, Tardis CSV, Bybit JSON) -> the Parquet store.
+    inspect  A summary of a recording or of the store: span, events, gaps, rates, spread, depth.
+    synth    Write the seeded synthetic market as a raw Binance capture.
+
+Errors are one line on stderr (``tradecore: error: ...``) and a non-zero exit status.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import tempfile
 import time
@@ -16,8 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from decimal import Decimal
+
 import tradecore
-from tradecore.errors import TradecoreError
+from tradecore.data import TickStore
+from tradecore.data.store import WriteMode
+from tradecore.errors import DataError, InvalidInput, TradecoreError
+from tradecore.instrument import Instrument
 
 
 def _fmt_count(n: float) -> str:
@@ -80,6 +91,226 @@ def demo(seconds: float, seed: int, out: Path | None, chunk_events: int) -> int:
     return 0
 
 
+class Progress:
+    """A one-line progress bar on stderr (redrawn at most 10 times a second; silent when
+    ``enabled`` is false)."""
+
+    def __init__(self, enabled: bool, width: int = 30) -> None:
+        self.enabled, self.width = enabled, width
+        self.t0 = self.last = time.perf_counter()
+
+    def update(self, done: int, total: int, events: int, *, final: bool = False) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (not final and now - self.last < 0.1):
+            return
+        self.last = now
+        frac = min(done / total, 1.0) if total else 1.0
+        bar = "#" * int(frac * self.width)
+        rate = events / max(now - self.t0, 1e-9)
+        sys.stderr.write(f"\r[{bar:<{self.width}}] {frac:4.0%}  {_fmt_count(events)} events  "
+                         f"{rate / 1e6:.2f} M/s ")
+        if final:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _instrument_for(args: argparse.Namespace, chunk: np.ndarray, report: tradecore.CaptureReport) -> Instrument:
+    venue = args.venue or report.venue
+    symbol = report.symbol
+    if not venue or not symbol:
+        raise InvalidInput(f"invalid input: cannot tell the {'venue' if not venue else 'symbol'} of "
+                           f"{report.files[0]}; pass --venue / --symbol")
+    extra = {k: v for k, v in (("kind", args.kind), ("contract_size", args.contract_size)) if v is not None}
+    if args.tick_size is not None and args.lot_size is not None:
+        from tradecore.instrument import kind_of_venue
+        extra.setdefault("kind", kind_of_venue(venue, symbol))
+        return Instrument(venue, symbol, args.tick_size, args.lot_size, **extra)
+    inst = Instrument.infer(chunk, venue, symbol, **extra)
+    if args.tick_size is not None or args.lot_size is not None:
+        inst = Instrument(venue, symbol, args.tick_size or inst.tick_size, args.lot_size or inst.lot_size,
+                          kind=inst.kind, contract_size=inst.contract_size, inferred=True)
+    return inst
+
+
+def _check_grid(inst: Instrument, chunk: np.ndarray, offset: int) -> None:
+    """Refuses events off the instrument's grid (an inferred tick the data later contradicts)."""
+    tick = int(Decimal(inst.tick_size) * tradecore.SCALE)
+    priced = np.isin(chunk["kind"], (1, 2, 4, 5)) & (chunk["price"] > 0)
+    bad = np.flatnonzero(priced & (chunk["price"] % tick != 0))
+    if len(bad):
+        i = int(bad[0])
+        price = Decimal(int(chunk["price"][i])) / tradecore.SCALE
+        how = "inferred from the first events" if inst.inferred else "given"
+        raise DataError(f"event {offset + i}: price {price} is not a multiple of the tick size {inst.tick_size} "
+                        f"({how}); pass --tick-size")
+
+
+def convert(args: argparse.Namespace) -> int:
+    """Recorded files -> the tick store."""
+    store = TickStore(args.out)
+    mode: WriteMode = "overwrite" if args.overwrite else "append" if args.append else "error"
+    reader = tradecore.iter_capture(args.files, args.symbol, chunk_events=args.chunk_events,
+                                    format=args.format, lenient=args.lenient)
+    progress = Progress(not args.quiet)
+    writer = None
+    n = 0
+    t0 = time.perf_counter()
+    try:
+        for chunk in reader:
+            if writer is None:
+                inst = _instrument_for(args, chunk, reader.report)
+                writer = store.writer(inst, mode=mode)
+            _check_grid(writer.instrument, chunk, n)
+            writer.write(chunk)
+            n += len(chunk)
+            r = reader.report
+            progress.update(r.bytes_read, r.bytes_total, n)
+    finally:
+        if writer is not None:
+            writer.close()
+    r = reader.report
+    progress.update(r.bytes_total, r.bytes_total, n, final=True)
+    elapsed = time.perf_counter() - t0
+    if writer is None:
+        print(f"tradecore: error: no events in {', '.join(r.files)}", file=sys.stderr)
+        return 1
+    inst = writer.instrument
+    rows = [
+        ("input", f"{len(r.files)} file(s), {r.format}, {r.bytes_total / 1e6:.1f} MB"),
+        ("instrument", f"{inst.venue}/{inst.symbol}: tick {inst.tick_size}, lot {inst.lot_size}, {inst.kind}"
+                       + (" (inferred from the data)" if inst.inferred else "")),
+        ("events", ", ".join(f"{k} {_fmt_count(v)}" for k, v in r.events.items() if v) + f" (total {_fmt_count(n)})"),
+        ("time span", _span(r.first_exch_ts, r.last_exch_ts) + " (exchange time)"),
+        ("gaps", f"{r.gap_count}" + (f", first at event {r.gaps[0].event_index} ({r.gaps[0].file}:{r.gaps[0].line})" if r.gaps else "")),
+        ("skipped lines", f"{r.skipped_lines}" + (f" (first: {r.errors[0]})" if r.errors else "")),
+        ("written", f"{len(writer.paths)} file(s) under {store.root}"),
+        ("throughput", f"{n / elapsed / 1e6:.2f} M events/s end to end ({elapsed:.2f} s)"),
+    ]
+    _table(rows)
+    return 0
+
+
+def _span(a: int | None, b: int | None) -> str:
+    if a is None or b is None:
+        return "-"
+    fmt = "%Y-%m-%d %H:%M:%S"
+    start = dt.datetime.fromtimestamp(a / 1e9, dt.UTC).strftime(fmt)
+    end = dt.datetime.fromtimestamp(b / 1e9, dt.UTC).strftime(fmt)
+    return f"{start} -> {end} UTC ({(b - a) / 1e9:,.1f} s)"
+
+
+def _table(rows: list[tuple[str, str]]) -> None:
+    width = max(len(k) for k, _ in rows)
+    for k, v in rows:
+        print(f"  {k:<{width}}  {v}")
+
+
+class _Stats:
+    """Running statistics of a stream of events, with the book rebuilt for spread and depth
+    (sampled every ``every`` events)."""
+
+    KINDS = {int(k): k.name.lower() for k in tradecore.Kind}
+
+    def __init__(self, inst: Instrument, every: int = 5_000) -> None:
+        self.book = tradecore.OrderBook(float(inst.tick_size), float(inst.lot_size))
+        self.tick = float(inst.tick_size)
+        self.every = every
+        self.events = 0
+        self.by_kind: dict[str, int] = {}
+        self.messages = 0
+        self.unsynced = 0
+        self.clears = 0
+        self.first: int | None = None
+        self.last: int | None = None
+        self.spreads: list[float] = []
+        self.levels: list[int] = []
+
+    def add(self, chunk: np.ndarray) -> None:
+        kinds, counts = np.unique(chunk["kind"], return_counts=True)
+        for k, c in zip(kinds.tolist(), counts.tolist(), strict=True):
+            name = self.KINDS.get(k, str(k))
+            self.by_kind[name] = self.by_kind.get(name, 0) + c
+        self.messages += int(np.count_nonzero(chunk["flags"] & tradecore.Flag.LAST_IN_MESSAGE))
+        self.unsynced += int(np.count_nonzero(chunk["flags"] & tradecore.Flag.OUT_OF_SYNC))
+        self.clears += int(np.count_nonzero(chunk["kind"] == tradecore.Kind.CLEAR))
+        ts = chunk["exch_ts"][chunk["exch_ts"] > 0]
+        if len(ts):
+            lo, hi = int(ts.min()), int(ts.max())
+            self.first = lo if self.first is None else min(self.first, lo)
+            self.last = hi if self.last is None else max(self.last, hi)
+        for start in range(0, len(chunk), self.every):
+            self.book.apply(chunk[start:start + self.every])
+            spread = self.book.spread()
+            if spread is not None and self.book.in_sync and not self.book.is_crossed():
+                self.spreads.append(spread / self.tick)
+                self.levels.append(self.book.bid_levels + self.book.ask_levels)
+        self.events += len(chunk)
+
+    def rows(self) -> list[tuple[str, str]]:
+        span = ((self.last or 0) - (self.first or 0)) / 1e9
+        rows = [
+            ("time span", _span(self.first, self.last)),
+            ("events", ", ".join(f"{k} {_fmt_count(v)}" for k, v in sorted(self.by_kind.items())) + f" (total {_fmt_count(self.events)})"),
+            ("message rate", f"{self.messages / span:,.1f} messages/s, {self.events / span:,.0f} events/s" if span > 0 else "-"),
+            ("out of sync", f"{_fmt_count(self.unsynced)} events flagged OUT_OF_SYNC, {self.clears} book rebuilds (CLEAR)"),
+        ]
+        if self.spreads:
+            s = np.asarray(self.spreads)
+            d = np.asarray(self.levels)
+            rows.append(("spread (ticks)", f"median {np.median(s):g}, p90 {np.percentile(s, 90):g}, max {s.max():g} "
+                                           f"({len(s)} samples, every {self.every:,} events)"))
+            rows.append(("book depth", f"median {np.median(d):g} levels (both sides), min {d.min()}, max {d.max()}"))
+        return rows
+
+
+def inspect(args: argparse.Namespace) -> int:
+    """Summary of a recording or of the store."""
+    path = Path(args.path)
+    if path.is_dir():
+        store = TickStore(path)
+        symbols = store.symbols()
+        if not symbols:
+            raise InvalidInput(f"invalid path: {path} (neither a recording nor a tick store with data)")
+        for venue, symbol in symbols:
+            parts = store.partitions(venue, symbol)
+            inst = store.instrument(venue, symbol)
+            per_symbol = _Stats(inst)
+            for chunk in store.replay([(venue, symbol)], chunk_events=args.chunk_events):
+                per_symbol.add(chunk)
+            size = sum(f.stat().st_size for p in parts for f in p.files)
+            print(f"{venue}/{symbol}  ({len(parts)} date partition(s), {parts[0].date} .. {parts[-1].date}, {size / 1e6:.1f} MB)")
+            _table([("instrument", f"tick {inst.tick_size}, lot {inst.lot_size}, {inst.kind}, contract {inst.contract_size}"
+                                   + (" (inferred)" if inst.inferred else ""))] + per_symbol.rows())
+        return 0
+    reader = tradecore.iter_capture(path, args.symbol, chunk_events=args.chunk_events, lenient=args.lenient)
+    stats: _Stats | None = None
+    for chunk in reader:
+        if stats is None:
+            r = reader.report
+            inst = Instrument.infer(chunk, r.venue or "unknown", r.symbol or "unknown")
+            stats = _Stats(inst)
+        stats.add(chunk)
+    r = reader.report
+    print(f"{path}  ({r.format}, {r.venue or '?'}/{r.symbol or '?'}, {r.bytes_total / 1e6:.1f} MB)")
+    rows = [("lines", f"{_fmt_count(r.lines)} ({r.records:,} records, {r.skipped_lines} skipped)"),
+            ("gaps", f"{r.gap_count}" + "".join(f"; at event {g.event_index} ({Path(g.file).name}:{g.line}, {g.check} expected {g.expected} got {g.got})" for g in r.gaps[:3]))]
+    if stats is not None:
+        rows.insert(0, ("instrument", f"tick {inst.tick_size}, lot {inst.lot_size} (inferred from the data)"))
+        rows += stats.rows()
+    _table(rows)
+    return 0
+
+
+def synth(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    written = tradecore.synth_binance(args.out, seconds=args.minutes * 60, seed=args.seed, symbol=args.symbol,
+                                      events_per_second=args.events_per_second)
+    print(f"wrote {args.out}: {args.minutes:g} min of synthetic {args.symbol} (USD-M, seed {args.seed}), "
+          f"{_fmt_count(written['lines'])} lines, {Path(args.out).stat().st_size / 1e6:.1f} MB, "
+          f"in {time.perf_counter() - t0:.2f} s")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tradecore`` command."""
     parser = argparse.ArgumentParser(prog="tradecore", description="tradecore: a low-latency trading engine.")
@@ -92,13 +323,63 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument("--out", type=Path, default=None, help="keep the capture in this folder (default: a temporary one)")
     p.add_argument("--chunk-events", type=int, default=1_000_000, help="events per chunk (default 1,000,000)")
+
+    p = sub.add_parser("convert", help="recorded files -> the Parquet tick store",
+                       description="Read recorded market data (Binance raw captures, Tardis.dev CSV, Bybit order "
+                                   "book JSON; gzip, zip or text; the format is recognised) and write it to the "
+                                   "tick store, partitioned by venue/symbol/date with the instrument's metadata. "
+                                   "Files are read in order as one stream. Tick and lot sizes are inferred from "
+                                   "the data unless given.")
+    p.add_argument("files", nargs="+", type=Path, help="recorded files, in order")
+    p.add_argument("--out", type=Path, required=True, help="the store's folder")
+    p.add_argument("--symbol", help="keep only this symbol")
+    p.add_argument("--format", help="refuse other formats (binance, tardis, bybit)")
+    p.add_argument("--venue", help="venue name (default: as the data names it, e.g. binance-usdm)")
+    p.add_argument("--tick-size", help="price increment (default: inferred)")
+    p.add_argument("--lot-size", help="quantity increment (default: inferred)")
+    p.add_argument("--kind", choices=("spot", "linear", "inverse"), help="contract kind (default: from the venue)")
+    p.add_argument("--contract-size", help="contract size (default 1)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--overwrite", action="store_true", help="replace partitions that already hold data")
+    group.add_argument("--append", action="store_true", help="add to partitions that already hold data")
+    p.add_argument("--lenient", action="store_true", help="count and skip malformed lines instead of stopping")
+    p.add_argument("--chunk-events", type=int, default=1_000_000, help="events per chunk (default 1,000,000)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("inspect", help="summary of a recording or of the tick store",
+                       description="Print a summary table of a recorded file or of a tick store folder: time "
+                                   "span, events by kind, gaps, message rate, spread and depth statistics (the "
+                                   "book is rebuilt and sampled).")
+    p.add_argument("path", type=Path, help="a recorded file, or a tick store folder")
+    p.add_argument("--symbol", help="keep only this symbol (recorded files)")
+    p.add_argument("--lenient", action="store_true", help="count and skip malformed lines")
+    p.add_argument("--chunk-events", type=int, default=1_000_000, help="events per chunk (default 1,000,000)")
+
+    p = sub.add_parser("synth", help="write the seeded synthetic market as a raw capture",
+                       description="Write a deterministic, seeded synthetic USD-M market (snapshot, depth diffs, "
+                                   "trades, bookTicker, with local receive times) as a gzip raw Binance capture.")
+    p.add_argument("--minutes", type=float, default=5.0, help="simulated duration (default 5)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    p.add_argument("--out", type=Path, required=True, help="output file (.gz)")
+    p.add_argument("--symbol", default="BTCUSDT", help="symbol (default BTCUSDT)")
+    p.add_argument("--events-per-second", type=float, default=400.0, help="order-flow intensity (default 400)")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
             return demo(args.seconds, args.seed, args.out, args.chunk_events)
+        if args.command == "convert":
+            return convert(args)
+        if args.command == "inspect":
+            return inspect(args)
+        if args.command == "synth":
+            return synth(args)
     except (TradecoreError, OSError) as e:
         print(f"tradecore: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("tradecore: interrupted", file=sys.stderr)
+        return 130
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -14,6 +14,8 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::binance::{BookSync, Gap, Market, MsgKind, Origin, Parser, SyncConfig, SyncStats};
 use super::bybit::BybitDecoder;
@@ -80,6 +82,10 @@ pub struct CaptureReport {
     pub venue: Option<String>,
     /// The input files, in order.
     pub files: Vec<String>,
+    /// Total size of the input files, bytes (as stored: compressed for gzip and zip).
+    pub bytes_total: u64,
+    /// Bytes of the input files consumed so far (for progress; zip archives count at their end).
+    pub bytes_read: u64,
     /// Timestamp unit detected in each file (`None` for a file with no data line).
     pub ts_units: Vec<Option<TsUnit>>,
     /// Lines read (all files).
@@ -339,6 +345,8 @@ pub struct CaptureReader {
     buf: Vec<Event>,
     /// Events of `buf` already counted in the report.
     counted: usize,
+    /// Input bytes consumed (shared with the file readers).
+    bytes: Arc<AtomicU64>,
     done: bool,
 }
 
@@ -352,7 +360,21 @@ impl std::fmt::Debug for CaptureReader {
     }
 }
 
-fn open_file(path: &Path) -> Result<Box<dyn BufRead + Send + Sync>> {
+/// A reader that counts the bytes that went through it.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+fn open_file(path: &Path, count: &Arc<AtomicU64>) -> Result<Box<dyn BufRead + Send + Sync>> {
     let io = |source| Error::Io {
         path: path.display().to_string(),
         source,
@@ -361,15 +383,21 @@ fn open_file(path: &Path) -> Result<Box<dyn BufRead + Send + Sync>> {
     let mut magic = [0u8; 4];
     let n = file.read(&mut magic).map_err(io)?;
     let file = File::open(path).map_err(io)?;
+    if n == 4 && magic == *b"PK\x03\x04" {
+        count.fetch_add(file.metadata().map_err(io)?.len(), Ordering::Relaxed);
+        return Ok(Box::new(BufReader::with_capacity(
+            1 << 18,
+            super::zip::ZipEntries::open(file).map_err(io)?,
+        )));
+    }
+    let file = Counting {
+        inner: file,
+        count: Arc::clone(count),
+    };
     Ok(if n >= 2 && magic[..2] == [0x1f, 0x8b] {
         Box::new(BufReader::with_capacity(
             1 << 18,
             flate2::read::MultiGzDecoder::new(BufReader::with_capacity(1 << 16, file)),
-        ))
-    } else if n == 4 && magic == *b"PK\x03\x04" {
-        Box::new(BufReader::with_capacity(
-            1 << 18,
-            super::zip::ZipEntries::open(file).map_err(io)?,
         ))
     } else {
         Box::new(BufReader::with_capacity(1 << 18, file))
@@ -387,6 +415,7 @@ impl CaptureReader {
             ));
         }
         let paths: Vec<PathBuf> = paths.iter().map(|p| p.as_ref().to_path_buf()).collect();
+        let mut bytes_total = 0;
         for p in &paths {
             let meta = std::fs::metadata(p).map_err(|source| Error::Io {
                 path: p.display().to_string(),
@@ -395,8 +424,10 @@ impl CaptureReader {
             if !meta.is_file() {
                 return Err(Error::invalid("paths", p.display(), "is not a file"));
             }
+            bytes_total += meta.len();
         }
         let report = CaptureReport {
+            bytes_total,
             files: paths.iter().map(|p| p.display().to_string()).collect(),
             ts_units: vec![None; paths.len()],
             ..CaptureReport::default()
@@ -413,6 +444,7 @@ impl CaptureReader {
             report,
             buf: Vec::new(),
             counted: 0,
+            bytes: Arc::new(AtomicU64::new(0)),
             done: false,
         })
     }
@@ -449,7 +481,7 @@ impl CaptureReader {
                 if self.next_file == self.paths.len() {
                     return Ok(false);
                 }
-                self.current = Some(open_file(&self.paths[self.next_file])?);
+                self.current = Some(open_file(&self.paths[self.next_file], &self.bytes)?);
                 self.next_file += 1;
                 self.file_line = 0;
             }
@@ -537,6 +569,7 @@ impl CaptureReader {
 
     fn sync_report(&mut self) {
         self.count();
+        self.report.bytes_read = self.bytes.load(Ordering::Relaxed);
         if let Some(d) = &self.decoder {
             d.sync_report(&mut self.report);
         }
