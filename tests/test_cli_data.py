@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ def test_convert_then_inspect(tmp_path: Path, synthetic_capture: Path, capsys: p
     out = capsys.readouterr().out
     for field in ("binance-usdm/BTCUSDT", "time span", "events", "message rate", "spread (ticks)", "book depth"):
         assert field in out, field
+    assert "0 (falls out of sync after a book rebuild)" in out
     assert cli(["inspect", str(synthetic_capture)]) == 0
     out = capsys.readouterr().out
     assert "binance, binance-usdm/BTCUSDT" in out and "gaps            0" in out and "spread (ticks)" in out
@@ -60,6 +62,16 @@ def test_convert_other_venues(tmp_path: Path, tardis_dir: Path, bybit_zip: Path,
     assert st.instrument("bybit", "XRPUSDT").inferred is False
     assert len(st.read("binance-futures", "BTCUSDT")) == 9999
 
+    # A Bybit capture with a lost delta: the gap is reported by convert and seen by inspect.
+    with zipfile.ZipFile(bybit_zip) as z:
+        lines = z.read(z.namelist()[0]).splitlines()
+    cut = tmp_path / "cut.data"
+    cut.write_bytes(b"\n".join(lines[:20] + lines[21:]) + b"\n")
+    assert cli(["convert", str(cut), "--out", str(tmp_path / "cut"), "--quiet"]) == 0
+    assert "gaps           1, first at event" in capsys.readouterr().out
+    assert cli(["inspect", str(tmp_path / "cut")]) == 0
+    assert "1 (falls out of sync after a book rebuild)" in capsys.readouterr().out
+
 
 def test_unreadable_input_is_one_line_and_a_non_zero_status(tmp_path: Path, synthetic_capture: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
@@ -67,9 +79,12 @@ def test_unreadable_input_is_one_line_and_a_non_zero_status(tmp_path: Path, synt
     lines[40] = lines[40].replace(b'"u":', b'"u":"x",', 1) if b'"u":' in lines[40] else b"123 {garbage"
     bad = tmp_path / "bad.gz"
     bad.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
-    assert cli(["convert", str(bad), "--out", str(tmp_path / "s"), "--quiet"]) == 2
+    # Small chunks: some are written before the bad line is met.
+    assert cli(["convert", str(bad), "--out", str(tmp_path / "s"), "--quiet", "--chunk-events", "10"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"tradecore: error: {bad}:41: ") and err.count("\n") == 1
+    assert (tmp_path / "s").is_dir()  # the writer had started
+    assert not list((tmp_path / "s").rglob("*.parquet"))  # nothing half-written is left
     assert cli(["convert", str(tmp_path / "missing.gz"), "--out", str(tmp_path / "s")]) == 2
     assert "missing.gz" in capsys.readouterr().err
     assert cli(["inspect", str(tmp_path / "empty-dir-that-is-not-a-store")]) == 2

@@ -18,11 +18,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
-
-from decimal import Decimal
+import pyarrow as pa
 
 import tradecore
 from tradecore.data import TickStore
@@ -165,9 +165,14 @@ def convert(args: argparse.Namespace) -> int:
             n += len(chunk)
             r = reader.report
             progress.update(r.bytes_read, r.bytes_total, n)
-    finally:
+    except BaseException:
         if writer is not None:
-            writer.close()
+            writer.abort()  # no half-converted partitions left behind
+        if progress.enabled:
+            sys.stderr.write("\n")
+        raise
+    if writer is not None:
+        writer.close()
     r = reader.report
     progress.update(r.bytes_total, r.bytes_total, n, final=True)
     elapsed = time.perf_counter() - t0
@@ -220,6 +225,9 @@ class _Stats:
         self.messages = 0
         self.unsynced = 0
         self.clears = 0
+        self.gaps = 0
+        self._unsynced_prev = True
+        self._seen_clear = False
         self.first: int | None = None
         self.last: int | None = None
         self.spreads: list[float] = []
@@ -233,6 +241,18 @@ class _Stats:
         self.messages += int(np.count_nonzero(chunk["flags"] & tradecore.Flag.LAST_IN_MESSAGE))
         self.unsynced += int(np.count_nonzero(chunk["flags"] & tradecore.Flag.OUT_OF_SYNC))
         self.clears += int(np.count_nonzero(chunk["kind"] == tradecore.Kind.CLEAR))
+        # A gap shows in the events as a fall out of sync after the book was synced: count the
+        # rising edges of OUT_OF_SYNC after the first book rebuild.
+        unsynced = (chunk["flags"] & tradecore.Flag.OUT_OF_SYNC) != 0
+        clear_at = np.flatnonzero(chunk["kind"] == tradecore.Kind.CLEAR)
+        prev = np.concatenate(([self._unsynced_prev], unsynced[:-1]))
+        rising = np.flatnonzero(unsynced & ~prev)
+        if not self._seen_clear:
+            rising = rising[rising > clear_at[0]] if len(clear_at) else rising[:0]
+        self.gaps += len(rising)
+        self._seen_clear = self._seen_clear or len(clear_at) > 0
+        if len(chunk):
+            self._unsynced_prev = bool(unsynced[-1])
         ts = chunk["exch_ts"][chunk["exch_ts"] > 0]
         if len(ts):
             lo, hi = int(ts.min()), int(ts.max())
@@ -252,6 +272,7 @@ class _Stats:
             ("time span", _span(self.first, self.last)),
             ("events", ", ".join(f"{k} {_fmt_count(v)}" for k, v in sorted(self.by_kind.items())) + f" (total {_fmt_count(self.events)})"),
             ("message rate", f"{self.messages / span:,.1f} messages/s, {self.events / span:,.0f} events/s" if span > 0 else "-"),
+            ("gaps", f"{self.gaps} (falls out of sync after a book rebuild)"),
             ("out of sync", f"{_fmt_count(self.unsynced)} events flagged OUT_OF_SYNC, {self.clears} book rebuilds (CLEAR)"),
         ]
         if self.spreads:
@@ -374,7 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return inspect(args)
         if args.command == "synth":
             return synth(args)
-    except (TradecoreError, OSError) as e:
+    except (TradecoreError, OSError, pa.ArrowException) as e:
         print(f"tradecore: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -155,7 +155,8 @@ class StoreWriter:
 
     One Parquet file per date touched, written row group by row group: memory stays bounded by
     the row group size, whatever the length of the stream. Use as a context manager; files are
-    complete once it is closed.
+    complete once it is closed. When the block raises, the files it wrote are removed (with
+    ``mode="overwrite"`` the replaced data is gone all the same).
 
     ``mode``: ``"error"`` refuses to write into a partition that already has data,
     ``"overwrite"`` replaces it, ``"append"`` adds a file after the existing ones.
@@ -230,17 +231,32 @@ class StoreWriter:
         self._pending[day] = [data[n:]] if n < len(data) else []
 
     def close(self) -> None:
+        """Writes what is pending and completes the files."""
         for day, writer in self._writers.items():
             self._flush(day, final=True)
             writer.close()
         self._writers.clear()
+
+    def abort(self) -> None:
+        """Removes the files this writer created (the store keeps no half-written stream)."""
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+        for path in self.paths:
+            path.unlink(missing_ok=True)
+            if path.parent.exists() and not any(path.parent.iterdir()):
+                path.parent.rmdir()
+        self.paths.clear()
 
     def __enter__(self) -> StoreWriter:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        self.close()
+        if exc is None:
+            self.close()
+        else:
+            self.abort()
 
 
 class TickStore:
