@@ -8,6 +8,7 @@ mod errors;
 mod event;
 mod feed;
 mod merge;
+mod signals;
 mod synth;
 
 use engine_core::event::{flags, kind};
@@ -59,6 +60,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(columns::events_from_columns, m)?)?;
     m.add_function(wrap_pyfunction!(columns::events_to_columns, m)?)?;
     m.add_function(wrap_pyfunction!(columns::gather_columns, m)?)?;
+    signals::register(m)?;
+    signals::register_features(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
