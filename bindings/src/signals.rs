@@ -4,6 +4,7 @@
 // pyo3 hands extracted arguments over by value.
 #![allow(clippy::needless_pass_by_value)]
 
+use engine_core::signals::batch;
 use engine_core::signals::indicators::{
     Adx, Atr, BBands, BarIndicator, Ema, Indicator, Macd, Rsi, Sma, StdDev, Stoch, Var, Wma, ZScore,
 };
@@ -31,7 +32,11 @@ fn same_len(h: &[f64], l: &[f64], c: &[f64]) -> PyResult<()> {
 }
 
 fn run1<'py>(py: Python<'py>, mut ind: impl Indicator, x: &[f64]) -> Out<'py> {
-    PyArray1::from_vec(py, x.iter().map(|&v| ind.update(v)).collect())
+    PyArray1::from_vec(py, batch::series(&mut ind, x))
+}
+
+fn arrays<const N: usize>(py: Python<'_>, cols: [Vec<f64>; N]) -> [Out<'_>; N] {
+    cols.map(|c| PyArray1::from_vec(py, c))
 }
 
 macro_rules! batch1 {
@@ -64,23 +69,8 @@ pub fn macd<'py>(
     signal_period: i64,
 ) -> PyResult<(Out<'py>, Out<'py>, Out<'py>)> {
     let mut ind = Macd::new(fast_period, slow_period, signal_period).map_err(CoreErr)?;
-    let x = slice(&x, "x")?;
-    let (mut a, mut b, mut c) = (
-        Vec::with_capacity(x.len()),
-        Vec::with_capacity(x.len()),
-        Vec::with_capacity(x.len()),
-    );
-    for &v in x {
-        let (m, s, h) = ind.update(v);
-        a.push(m);
-        b.push(s);
-        c.push(h);
-    }
-    Ok((
-        PyArray1::from_vec(py, a),
-        PyArray1::from_vec(py, b),
-        PyArray1::from_vec(py, c),
-    ))
+    let [a, b, c] = arrays(py, batch::macd(&mut ind, slice(&x, "x")?));
+    Ok((a, b, c))
 }
 
 /// Bollinger bands (upper, middle, lower) over an SMA.
@@ -94,23 +84,8 @@ pub fn bbands<'py>(
     nbdev_down: f64,
 ) -> PyResult<(Out<'py>, Out<'py>, Out<'py>)> {
     let mut ind = BBands::new(period, nbdev_up, nbdev_down).map_err(CoreErr)?;
-    let x = slice(&x, "x")?;
-    let (mut a, mut b, mut c) = (
-        Vec::with_capacity(x.len()),
-        Vec::with_capacity(x.len()),
-        Vec::with_capacity(x.len()),
-    );
-    for &v in x {
-        let (u, m, l) = ind.update(v);
-        a.push(u);
-        b.push(m);
-        c.push(l);
-    }
-    Ok((
-        PyArray1::from_vec(py, a),
-        PyArray1::from_vec(py, b),
-        PyArray1::from_vec(py, c),
-    ))
+    let [a, b, c] = arrays(py, batch::bbands(&mut ind, slice(&x, "x")?));
+    Ok((a, b, c))
 }
 
 fn run_bars<'py>(
@@ -179,13 +154,8 @@ pub fn stoch<'py>(
         slice(&close, "close")?,
     );
     same_len(h, l, c)?;
-    let (mut k, mut d) = (Vec::with_capacity(h.len()), Vec::with_capacity(h.len()));
-    for i in 0..h.len() {
-        let (a, b) = ind.update(h[i], l[i], c[i]);
-        k.push(a);
-        d.push(b);
-    }
-    Ok((PyArray1::from_vec(py, k), PyArray1::from_vec(py, d)))
+    let [k, d] = arrays(py, batch::stoch(&mut ind, h, l, c));
+    Ok((k, d))
 }
 
 macro_rules! streaming1 {
@@ -557,11 +527,7 @@ impl PyFeatureSet {
     }
 
     /// Consumes `events`; returns (timestamps, rows) of the sample points among them.
-    fn update<'py>(
-        &mut self,
-        py: Python<'py>,
-        events: &Bound<'py, PyAny>,
-    ) -> PyResult<Rows<'py>> {
+    fn update<'py>(&mut self, py: Python<'py>, events: &Bound<'py, PyAny>) -> PyResult<Rows<'py>> {
         let view = events_from(events, "events")?;
         let (mut ts, mut rows) = (Vec::new(), Vec::new());
         let result = self.inner.update(view.as_slice()?, &mut ts, &mut rows);

@@ -27,6 +27,32 @@ __all__ = [
     "events_from_columns",
     "events_to_columns",
     "gather_columns",
+    "sma",
+    "ema",
+    "wma",
+    "rsi",
+    "var",
+    "stddev",
+    "zscore",
+    "macd",
+    "bbands",
+    "atr",
+    "adx",
+    "stoch",
+    "bars",
+    "SMA",
+    "EMA",
+    "WMA",
+    "RSI",
+    "VAR",
+    "STDDEV",
+    "ZSCORE",
+    "MACD",
+    "BBANDS",
+    "ATR",
+    "ADX",
+    "STOCH",
+    "FeatureSet",
     "__version__",
 ]
 
@@ -328,3 +354,131 @@ def gather_columns(
     columns: Sequence[np.ndarray], out: _Events, offset: int = 0, instrument: int | None = None
 ) -> int:
     """``events_from_columns`` written into ``out[offset:]``; returns the events written."""
+
+_F64 = npt.NDArray[np.float64]
+
+# Defaults written `...` are those of tradecore.signals (sma 30, ema 30, wma 30, rsi 14,
+# var 5, stddev 5 and 1.0, zscore 20).
+
+def sma(x: _F64, period: int = ...) -> _F64: ...
+def ema(x: _F64, period: int = ...) -> _F64: ...
+def wma(x: _F64, period: int = ...) -> _F64: ...
+def rsi(x: _F64, period: int = ...) -> _F64: ...
+def var(x: _F64, period: int = ...) -> _F64: ...
+def stddev(x: _F64, period: int = ..., nbdev: float = ...) -> _F64: ...
+def zscore(x: _F64, period: int = ...) -> _F64: ...
+def macd(x: _F64, fast_period: int = 12, slow_period: int = 26, signal_period: int = 9) -> tuple[_F64, _F64, _F64]: ...
+def bbands(x: _F64, period: int = 5, nbdev_up: float = 2.0, nbdev_down: float = 2.0) -> tuple[_F64, _F64, _F64]: ...
+def atr(high: _F64, low: _F64, close: _F64, period: int = 14) -> _F64: ...
+def adx(high: _F64, low: _F64, close: _F64, period: int = 14) -> _F64: ...
+def stoch(
+    high: _F64, low: _F64, close: _F64, fastk_period: int = 5, slowk_period: int = 3, slowd_period: int = 3
+) -> tuple[_F64, _F64]: ...
+def bars(
+    events: _Events, interval_ns: int | None = None, volume: float | None = None
+) -> tuple[
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+    npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64],
+    npt.NDArray[np.uint64], _F64,
+]:
+    """OHLCV bars of the trades in ``events`` as columns (see ``tradecore.signals.time_bars``)."""
+
+class _Streaming:
+    def update(self, x: float) -> float:
+        """Feeds one value; returns the value after it (NaN while warming up)."""
+    @property
+    def value(self) -> float: ...
+    @property
+    def ready(self) -> bool: ...
+    def reset(self) -> None: ...
+
+@final
+class SMA(_Streaming):
+    def __new__(cls, period: int = ...) -> SMA: ...
+
+@final
+class EMA(_Streaming):
+    def __new__(cls, period: int = ...) -> EMA: ...
+
+@final
+class WMA(_Streaming):
+    def __new__(cls, period: int = ...) -> WMA: ...
+
+@final
+class RSI(_Streaming):
+    def __new__(cls, period: int = ...) -> RSI: ...
+
+@final
+class VAR(_Streaming):
+    def __new__(cls, period: int = ...) -> VAR: ...
+
+@final
+class STDDEV(_Streaming):
+    def __new__(cls, period: int = ..., nbdev: float = ...) -> STDDEV: ...
+
+@final
+class ZSCORE(_Streaming):
+    def __new__(cls, period: int = ...) -> ZSCORE: ...
+
+@final
+class MACD:
+    def __new__(cls, fast_period: int = 12, slow_period: int = 26, signal_period: int = 9) -> MACD: ...
+    def update(self, x: float) -> tuple[float, float, float]:
+        """(macd, signal, histogram) after ``x``."""
+    @property
+    def value(self) -> tuple[float, float, float]: ...
+
+@final
+class BBANDS:
+    def __new__(cls, period: int = 5, nbdev_up: float = 2.0, nbdev_down: float = 2.0) -> BBANDS: ...
+    def update(self, x: float) -> tuple[float, float, float]:
+        """(upper, middle, lower) after ``x``."""
+    @property
+    def value(self) -> tuple[float, float, float]: ...
+
+@final
+class ATR:
+    def __new__(cls, period: int = 14) -> ATR: ...
+    def update(self, high: float, low: float, close: float) -> float: ...
+    @property
+    def value(self) -> float: ...
+
+@final
+class ADX:
+    def __new__(cls, period: int = 14) -> ADX: ...
+    def update(self, high: float, low: float, close: float) -> float: ...
+    @property
+    def value(self) -> float: ...
+
+@final
+class STOCH:
+    def __new__(cls, fastk_period: int = 5, slowk_period: int = 3, slowd_period: int = 3) -> STOCH: ...
+    def update(self, high: float, low: float, close: float) -> tuple[float, float]:
+        """(slow %K, slow %D) after the bar."""
+    @property
+    def value(self) -> tuple[float, float]: ...
+
+@final
+class FeatureSet:
+    """The compiled state of ``tradecore.signals.FeatureSet`` (use that class)."""
+
+    def __new__(
+        cls,
+        features: Sequence[tuple[str, str, dict[str, int | float | str]]],
+        tick_size: float,
+        lot_size: float,
+        *,
+        bar_interval_ns: int | None = None,
+        bar_volume: float | None = None,
+        sample: str = "message",
+        sample_every_ns: int | None = None,
+        instrument: int | None = None,
+    ) -> FeatureSet: ...
+    def update(self, events: _Events) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Consumes ``events``; returns (timestamps, rows) of the sample points among them."""
+    @property
+    def names(self) -> list[str]: ...
+    @property
+    def values(self) -> _F64: ...
+    @property
+    def events(self) -> int: ...

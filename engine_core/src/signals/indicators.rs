@@ -33,7 +33,7 @@ fn is_zero(v: f64) -> bool {
 /// A drift-free rolling mean and population variance: sums of `x - base` over the window,
 /// where `base` is re-set to the newest value and the sums recomputed once per window
 /// (amortised O(1)), so neither cancellation nor accumulated rounding grows. A flat window
-/// (max == min, common in trade prices) has a variance of exactly 0.
+/// (all values equal, common in trade prices) has a variance of exactly 0.
 #[derive(Debug, Clone)]
 struct Moments {
     window: Ring,
@@ -41,9 +41,9 @@ struct Moments {
     s1: f64,
     s2: f64,
     since_rebase: usize,
-    max: RollingExtreme,
-    min: RollingExtreme,
-    flat: bool,
+    /// How many of the newest values are equal (the window is flat once it covers it).
+    run: usize,
+    last: f64,
 }
 
 impl Moments {
@@ -54,16 +54,16 @@ impl Moments {
             s1: 0.0,
             s2: 0.0,
             since_rebase: 0,
-            max: RollingExtreme::new(n, true),
-            min: RollingExtreme::new(n, false),
-            flat: false,
+            run: 0,
+            last: f64::NAN,
         }
     }
 
     /// Adds `x`; true once the window is full.
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, x: f64) -> bool {
-        self.flat = self.max.push(x) == self.min.push(x);
+        self.run = if x == self.last { self.run + 1 } else { 1 };
+        self.last = x;
         if self.window.is_empty() {
             self.base = x;
         }
@@ -96,25 +96,23 @@ impl Moments {
         self.s2 = s2;
     }
 
-    #[inline]
+    #[inline(always)]
     fn var(&self) -> f64 {
-        if self.flat {
+        if self.run >= self.window.len() {
             return 0.0;
         }
         let n = self.window.len() as f64;
         ((self.s2 - self.s1 * self.s1 / n) / n).max(0.0)
     }
 
-    #[inline]
+    #[inline(always)]
     fn mean(&self) -> f64 {
         self.base + self.s1 / self.window.len() as f64
     }
 
     fn clear(&mut self) {
-        let n = self.window.capacity();
-        self.max = RollingExtreme::new(n, true);
-        self.min = RollingExtreme::new(n, false);
-        self.flat = false;
+        self.run = 0;
+        self.last = f64::NAN;
         self.window.clear();
         self.s1 = 0.0;
         self.s2 = 0.0;
@@ -168,7 +166,7 @@ impl Sma {
 }
 
 impl Indicator for Sma {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> f64 {
         if !x.is_finite() {
             return f64::NAN;
@@ -226,7 +224,7 @@ impl Ema {
 }
 
 impl Indicator for Ema {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> f64 {
         if !x.is_finite() {
             return f64::NAN;
@@ -298,7 +296,7 @@ impl Wma {
 }
 
 impl Indicator for Wma {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> f64 {
         if !x.is_finite() {
             return f64::NAN;
@@ -368,7 +366,7 @@ impl Rsi {
         })
     }
 
-    #[inline]
+    #[inline(always)]
     fn output(&mut self) -> f64 {
         let total = self.gain + self.loss;
         self.value = if is_zero(total) {
@@ -381,7 +379,7 @@ impl Rsi {
 }
 
 impl Indicator for Rsi {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> f64 {
         if !x.is_finite() {
             return f64::NAN;
@@ -394,13 +392,12 @@ impl Indicator for Rsi {
         let diff = x - self.prev;
         self.prev = x;
         let n = self.n as f64;
+        // TA-Lib: `if diff < 0 loss -= diff else gain += diff`. Written without a branch
+        // (a random walk mispredicts half of them); adding 0.0 leaves the other sum exact.
         if self.seen <= self.n {
             self.seen += 1;
-            if diff < 0.0 {
-                self.loss -= diff;
-            } else {
-                self.gain += diff;
-            }
+            self.loss -= diff.min(0.0);
+            self.gain += diff.max(0.0);
             if self.seen <= self.n {
                 return f64::NAN;
             }
@@ -408,15 +405,12 @@ impl Indicator for Rsi {
             self.gain /= n;
             return self.output();
         }
-        self.loss *= n - 1.0;
-        self.gain *= n - 1.0;
-        if diff < 0.0 {
-            self.loss -= diff;
-        } else {
-            self.gain += diff;
-        }
-        self.loss /= n;
-        self.gain /= n;
+        // Wilder's smoothing, `(avg * (n-1) + x) / n` as TA-Lib, with the division by n
+        // made a multiplication by 1/n: a shorter dependency chain (the RSI is latency-bound)
+        // for a difference of an ulp or so per step, which the smoothing does not accumulate.
+        let inv = 1.0 / n;
+        self.loss = (self.loss * (n - 1.0) - diff.min(0.0)) * inv;
+        self.gain = (self.gain * (n - 1.0) + diff.max(0.0)) * inv;
         self.output()
     }
 
@@ -467,7 +461,7 @@ impl Macd {
     }
 
     /// Feeds one value: (macd, signal, histogram), NaN while warming up.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> (f64, f64, f64) {
         const NONE: (f64, f64, f64) = (f64::NAN, f64::NAN, f64::NAN);
         if !x.is_finite() {
@@ -517,7 +511,7 @@ impl Var {
 }
 
 impl Indicator for Var {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> f64 {
         if !x.is_finite() {
             return f64::NAN;
@@ -562,7 +556,7 @@ impl StdDev {
 }
 
 impl Indicator for StdDev {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> f64 {
         let v = self.var.update(x);
         if v.is_nan() {
@@ -612,7 +606,7 @@ impl BBands {
     }
 
     /// Feeds one value: (upper, middle, lower), NaN while warming up.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, x: f64) -> (f64, f64, f64) {
         const NONE: (f64, f64, f64) = (f64::NAN, f64::NAN, f64::NAN);
         if !x.is_finite() {
@@ -657,7 +651,7 @@ impl ZScore {
 }
 
 impl Indicator for ZScore {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, x: f64) -> f64 {
         if !x.is_finite() {
             return f64::NAN;
@@ -691,7 +685,7 @@ pub trait BarIndicator {
     fn update_bar(&mut self, high: f64, low: f64, close: f64) -> f64;
 }
 
-#[inline]
+#[inline(always)]
 fn bar_ok(high: f64, low: f64, close: f64) -> bool {
     high.is_finite() && low.is_finite() && close.is_finite()
 }
@@ -721,7 +715,7 @@ impl Atr {
 }
 
 /// True range against the previous close.
-#[inline]
+#[inline(always)]
 fn true_range(high: f64, low: f64, prev_close: f64) -> f64 {
     let mut tr = high - low;
     let a = (high - prev_close).abs();
@@ -736,7 +730,7 @@ fn true_range(high: f64, low: f64, prev_close: f64) -> f64 {
 }
 
 impl BarIndicator for Atr {
-    #[inline]
+    #[inline(always)]
     fn update_bar(&mut self, high: f64, low: f64, close: f64) -> f64 {
         if !bar_ok(high, low, close) {
             return f64::NAN;
@@ -791,7 +785,7 @@ impl Stoch {
     }
 
     /// Feeds one bar: (slow %K, slow %D), NaN while warming up.
-    #[inline]
+    #[inline(always)]
     pub fn update(&mut self, high: f64, low: f64, close: f64) -> (f64, f64) {
         const NONE: (f64, f64) = (f64::NAN, f64::NAN);
         if !bar_ok(high, low, close) {
@@ -857,7 +851,7 @@ impl Adx {
     }
 
     /// DX from the smoothed sums, if defined.
-    #[inline]
+    #[inline(always)]
     fn dx(&self) -> Option<f64> {
         if is_zero(self.tr) {
             return None;
@@ -870,7 +864,7 @@ impl Adx {
 }
 
 impl BarIndicator for Adx {
-    #[inline]
+    #[inline(always)]
     fn update_bar(&mut self, high: f64, low: f64, close: f64) -> f64 {
         if !bar_ok(high, low, close) {
             return f64::NAN;

@@ -3,6 +3,7 @@
 //! by a [`features::FeatureSet`] computed over an event stream in replay or live.
 
 pub mod bars;
+pub mod batch;
 pub mod features;
 pub mod indicators;
 pub mod ring;

@@ -43,17 +43,20 @@ impl Ring {
     }
 
     /// Pushes `x`; returns the value it pushed out when the ring was full.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, x: f64) -> Option<f64> {
         let cap = self.buf.len();
         if self.len < cap {
-            let i = (self.head + self.len) % cap;
-            self.buf[i] = x;
+            // head is 0 until the ring is full.
+            self.buf[self.len] = x;
             self.len += 1;
             None
         } else {
             let old = std::mem::replace(&mut self.buf[self.head], x);
-            self.head = (self.head + 1) % cap;
+            self.head += 1;
+            if self.head == cap {
+                self.head = 0;
+            }
             Some(old)
         }
     }
@@ -72,7 +75,8 @@ impl Ring {
 
     /// Values from the oldest to the newest.
     pub fn iter(&self) -> impl Iterator<Item = f64> + '_ {
-        (0..self.len).map(move |k| self.buf[(self.head + k) % self.buf.len()])
+        let (newer, older) = self.buf[..self.len].split_at(self.head);
+        older.iter().chain(newer).copied()
     }
 
     /// Forgets every value.
@@ -105,7 +109,7 @@ impl RollingExtreme {
     }
 
     /// Pushes `x`; returns the extreme of the window ending with it.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, x: f64) -> f64 {
         let dominated = |v: f64| if self.max { v <= x } else { v >= x };
         while self.queue.back().is_some_and(|&(_, v)| dominated(v)) {
