@@ -159,3 +159,29 @@ def test_bad_input_gets_clear_errors() -> None:
         S.atr(x, x[:-1], x, 14)
     # Integer input is accepted and computed in float64.
     assert np.array_equal(S.sma(np.arange(10), 2), S.sma(np.arange(10, dtype=float), 2), equal_nan=True)
+
+
+def test_vwap_and_realized_volatility_equal_direct_computations() -> None:
+    rng = np.random.default_rng(5)
+    n = 2_000
+    price = 100 + np.cumsum(rng.standard_normal(n)) * 0.1
+    qty = rng.uniform(0.1, 2.0, n)
+    ts = np.cumsum(rng.integers(1, 200_000_000, n)) + 1_723_161_000_000_000_000
+    got = S.vwap(price, qty, ts, window="2s")
+    for i in range(0, n, 97):
+        inside = (ts > ts[i] - 2_000_000_000) & (np.arange(n) <= i)
+        assert got[i] == pytest.approx((price[inside] * qty[inside]).sum() / qty[inside].sum(), rel=1e-12)
+    session = S.vwap(price, qty, ts)
+    day = ts // 86_400_000_000_000
+    for i in range(0, n, 131):
+        inside = (day == day[i]) & (np.arange(n) <= i)
+        assert session[i] == pytest.approx((price[inside] * qty[inside]).sum() / qty[inside].sum(), rel=1e-12)
+    rv = S.realized_vol(price, 30)
+    r2 = np.diff(np.log(price)) ** 2
+    assert np.isnan(rv[:30]).all()
+    for i in range(30, n, 89):
+        assert rv[i] == pytest.approx(np.sqrt(r2[i - 30:i].sum()), rel=1e-12)
+    with pytest.raises(InvalidInput, match="window: 'later'"):
+        S.vwap(price, qty, ts, window="later")
+    with pytest.raises(InvalidInput, match="invalid ts"):
+        S.vwap(price, qty, ts.astype(float))

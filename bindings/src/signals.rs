@@ -6,7 +6,8 @@
 
 use engine_core::signals::batch;
 use engine_core::signals::indicators::{
-    Adx, Atr, BBands, BarIndicator, Ema, Indicator, Macd, Rsi, Sma, StdDev, Stoch, Var, Wma, ZScore,
+    Adx, Atr, BBands, BarIndicator, Ema, Indicator, Macd, RealizedVol, Rsi, Sma, StdDev, Stoch,
+    Var, Vwap, Wma, ZScore,
 };
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -57,6 +58,35 @@ batch1!(rsi, Rsi, (period: i64 = 14), Rsi::new(period));
 batch1!(var, Var, (period: i64 = 5), Var::new(period));
 batch1!(stddev, StdDev, (period: i64 = 5, nbdev: f64 = 1.0), StdDev::new(period, nbdev));
 batch1!(zscore, ZScore, (period: i64 = 20), ZScore::new(period));
+batch1!(realized_vol, RealizedVol, (period: i64 = 20), RealizedVol::new(period));
+
+/// VWAP of trades (price, qty, time ns) over a rolling window, or per UTC day.
+#[pyfunction]
+#[pyo3(signature = (price, qty, ts, window_ns = None))]
+pub fn vwap<'py>(
+    py: Python<'py>,
+    price: PyReadonlyArray1<'py, f64>,
+    qty: PyReadonlyArray1<'py, f64>,
+    ts: PyReadonlyArray1<'py, i64>,
+    window_ns: Option<i64>,
+) -> PyResult<Out<'py>> {
+    let mut ind = Vwap::new(window_ns).map_err(CoreErr)?;
+    let (p, q) = (slice(&price, "price")?, slice(&qty, "qty")?);
+    let t = ts
+        .as_slice()
+        .map_err(|_| invalid("ts", "a strided array", "must be contiguous"))?;
+    if p.len() != q.len() || p.len() != t.len() {
+        return Err(invalid(
+            "qty/ts",
+            format!("lengths {}/{}", q.len(), t.len()),
+            &format!("must have the length of price ({})", p.len()),
+        ));
+    }
+    Ok(PyArray1::from_vec(
+        py,
+        (0..p.len()).map(|i| ind.update(p[i], q[i], t[i])).collect(),
+    ))
+}
 
 /// MACD line, signal and histogram.
 #[pyfunction]
@@ -330,6 +360,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(var, m)?,
         wrap_pyfunction!(stddev, m)?,
         wrap_pyfunction!(zscore, m)?,
+        wrap_pyfunction!(realized_vol, m)?,
+        wrap_pyfunction!(vwap, m)?,
         wrap_pyfunction!(macd, m)?,
         wrap_pyfunction!(bbands, m)?,
         wrap_pyfunction!(atr, m)?,

@@ -34,8 +34,8 @@ from tradecore.errors import InvalidInput
 
 __all__ = [
     "ADX", "ATR", "BAR_DTYPE", "BBANDS", "EMA", "MACD", "RSI", "SMA", "STDDEV", "STOCH", "VAR", "WMA", "ZSCORE",
-    "FeatureSet", "adx", "atr", "bbands", "duration_ns", "ema", "macd", "rsi", "sma", "stddev", "stoch",
-    "time_bars", "var", "volume_bars", "wma", "zscore",
+    "FeatureSet", "adx", "atr", "bbands", "duration_ns", "ema", "macd", "realized_vol", "rsi", "sma", "stddev",
+    "stoch", "time_bars", "var", "volume_bars", "vwap", "wma", "zscore",
 ]
 
 Array = npt.NDArray[np.float64]
@@ -84,6 +84,22 @@ def stddev(x: Any, period: int = 5, nbdev: float = 1.0) -> Array:
 def zscore(x: Any, period: int = 20) -> Array:
     """``(x - rolling mean) / rolling standard deviation`` (population); 0 on a flat window."""
     return _core.zscore(_series(x, "x"), period)
+
+
+def realized_vol(x: Any, period: int = 20) -> Array:
+    """Square root of the sum of the last ``period`` squared log returns of ``x`` (positive
+    values; not annualised)."""
+    return _core.realized_vol(_series(x, "x"), period)
+
+
+def vwap(price: Any, qty: Any, ts: Any, window: int | str | None = None) -> Array:
+    """Volume-weighted average price of trades: over a rolling ``window`` of time (``"5min"``,
+    or ns), or since the UTC day began when ``window`` is None. ``ts`` in ns."""
+    t = np.asarray(ts)
+    if t.ndim != 1 or t.dtype.kind not in "iu":
+        raise InvalidInput(f"invalid ts: an array of dtype {t.dtype} and shape {t.shape} (1-D integer ns)")
+    w = duration_ns(window, "window") if window is not None else None
+    return _core.vwap(_series(price, "price"), _series(qty, "qty"), np.ascontiguousarray(t, dtype=np.int64), w)
 
 
 def macd(x: Any, fast_period: int = 12, slow_period: int = 26, signal_period: int = 9) -> tuple[Array, Array, Array]:

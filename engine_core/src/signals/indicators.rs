@@ -915,3 +915,150 @@ impl BarIndicator for Adx {
         self.value
     }
 }
+
+/// Volume-weighted average price over a rolling window of time, or since the UTC day began
+/// (a session VWAP, `window_ns = None`). Not in TA-Lib.
+#[derive(Debug, Clone)]
+pub struct Vwap {
+    window: Option<i64>,
+    items: std::collections::VecDeque<(i64, f64, f64)>,
+    pq: f64,
+    q: f64,
+    day: i64,
+    value: f64,
+}
+
+impl Vwap {
+    /// `window_ns` > 0, or `None` for the session (UTC day).
+    pub fn new(window_ns: Option<i64>) -> Result<Self> {
+        if let Some(w) = window_ns {
+            if w <= 0 {
+                return Err(Error::invalid("window_ns", w, "must be > 0"));
+            }
+        }
+        Ok(Vwap {
+            window: window_ns,
+            items: std::collections::VecDeque::new(),
+            pq: 0.0,
+            q: 0.0,
+            day: i64::MIN,
+            value: f64::NAN,
+        })
+    }
+
+    /// Feeds one trade (price, quantity, time in ns); returns the VWAP after it. A trade with a
+    /// non-finite or negative field is skipped (NaN).
+    #[inline]
+    pub fn update(&mut self, price: f64, qty: f64, ts: i64) -> f64 {
+        if !price.is_finite() || !qty.is_finite() || qty < 0.0 {
+            return f64::NAN;
+        }
+        match self.window {
+            None => {
+                let day = ts.div_euclid(86_400_000_000_000);
+                if day != self.day {
+                    self.day = day;
+                    self.pq = 0.0;
+                    self.q = 0.0;
+                }
+                self.pq += price * qty;
+                self.q += qty;
+            }
+            Some(w) => {
+                self.items.push_back((ts, price * qty, qty));
+                self.pq += price * qty;
+                self.q += qty;
+                while let Some(&(t, pq, q)) = self.items.front() {
+                    if t > ts - w {
+                        break;
+                    }
+                    self.items.pop_front();
+                    self.pq -= pq;
+                    self.q -= q;
+                }
+                if self.items.is_empty() {
+                    self.pq = 0.0;
+                    self.q = 0.0;
+                }
+            }
+        }
+        self.value = if self.q > 0.0 {
+            self.pq / self.q
+        } else {
+            f64::NAN
+        };
+        self.value
+    }
+
+    /// The last value.
+    pub fn value(&self) -> f64 {
+        self.value
+    }
+}
+
+/// Realized volatility: the square root of the sum of the last `n` squared log returns of a
+/// series (not annualised). Not in TA-Lib.
+#[derive(Debug, Clone)]
+pub struct RealizedVol {
+    prev: f64,
+    window: Ring,
+    sum: f64,
+    since_rebase: usize,
+    value: f64,
+}
+
+impl RealizedVol {
+    /// `n` >= 1 returns; the values must be positive.
+    pub fn new(n: i64) -> Result<Self> {
+        let n = period("period", n, 1)?;
+        Ok(RealizedVol {
+            prev: f64::NAN,
+            window: Ring::new(n),
+            sum: 0.0,
+            since_rebase: 0,
+            value: f64::NAN,
+        })
+    }
+}
+
+impl Indicator for RealizedVol {
+    #[inline(always)]
+    fn update(&mut self, x: f64) -> f64 {
+        if !x.is_finite() || x <= 0.0 {
+            return f64::NAN;
+        }
+        let prev = std::mem::replace(&mut self.prev, x);
+        if prev.is_nan() {
+            return f64::NAN;
+        }
+        let r = (x / prev).ln();
+        let r2 = r * r;
+        self.sum += r2;
+        if let Some(old) = self.window.push(r2) {
+            self.sum -= old;
+            self.since_rebase += 1;
+            if self.since_rebase >= self.window.len() {
+                // Re-sum once per window: no drift from the running subtraction.
+                self.since_rebase = 0;
+                self.sum = self.window.iter().sum();
+            }
+        }
+        if !self.window.is_full() {
+            return f64::NAN;
+        }
+        self.value = self.sum.max(0.0).sqrt();
+        self.value
+    }
+
+    fn value(&self) -> f64 {
+        self.value
+    }
+
+    fn reset(&mut self) {
+        self.prev = f64::NAN;
+        self.window.clear();
+        self.sum = 0.0;
+        self.since_rebase = 0;
+        self.value = f64::NAN;
+    }
+}
