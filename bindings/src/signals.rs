@@ -32,12 +32,27 @@ fn same_len(h: &[f64], l: &[f64], c: &[f64]) -> PyResult<()> {
     Ok(())
 }
 
-fn run1<'py>(py: Python<'py>, mut ind: impl Indicator, x: &[f64]) -> Out<'py> {
-    PyArray1::from_vec(py, batch::series(&mut ind, x))
+/// A float64 array of `n` values allocated by numpy (huge pages for large arrays), filled
+/// by `fill` before Python sees it.
+fn filled<'py, const N: usize>(py: Python<'py>, n: usize, fill: impl FnOnce([&mut [f64]; N])) -> PyResult<[Out<'py>; N]> {
+    // SAFETY: the arrays are uninitialised only until `fill` writes every element (the batch
+    // functions write one value per input, and `n` is the input length); nothing else sees
+    // them before.
+    let arrays: [Out<'py>; N] = std::array::from_fn(|_| unsafe { PyArray1::<f64>::new(py, n, false) });
+    let mut views = Vec::with_capacity(N);
+    for a in &arrays {
+        // SAFETY: fresh arrays, owned here, contiguous.
+        views.push(unsafe { a.as_slice_mut()? } as *mut [f64]);
+    }
+    // SAFETY: distinct arrays, so the slices do not overlap.
+    let slices: [&mut [f64]; N] = std::array::from_fn(|i| unsafe { &mut *views[i] });
+    fill(slices);
+    Ok(arrays)
 }
 
-fn arrays<const N: usize>(py: Python<'_>, cols: [Vec<f64>; N]) -> [Out<'_>; N] {
-    cols.map(|c| PyArray1::from_vec(py, c))
+fn run1<'py>(py: Python<'py>, mut ind: impl Indicator, x: &[f64]) -> PyResult<Out<'py>> {
+    let [out] = filled(py, x.len(), |[o]| batch::series(&mut ind, x, o))?;
+    Ok(out)
 }
 
 macro_rules! batch1 {
@@ -46,7 +61,7 @@ macro_rules! batch1 {
         #[pyo3(signature = (x, $($arg = $d),*))]
         pub fn $name<'py>(py: Python<'py>, x: PyReadonlyArray1<'py, f64>, $($arg: $t),*) -> PyResult<Out<'py>> {
             let ind: $ty = $ctor.map_err(CoreErr)?;
-            Ok(run1(py, ind, slice(&x, "x")?))
+            run1(py, ind, slice(&x, "x")?)
         }
     };
 }
@@ -99,7 +114,8 @@ pub fn macd<'py>(
     signal_period: i64,
 ) -> PyResult<(Out<'py>, Out<'py>, Out<'py>)> {
     let mut ind = Macd::new(fast_period, slow_period, signal_period).map_err(CoreErr)?;
-    let [a, b, c] = arrays(py, batch::macd(&mut ind, slice(&x, "x")?));
+    let x = slice(&x, "x")?;
+    let [a, b, c] = filled(py, x.len(), |o| batch::macd(&mut ind, x, o))?;
     Ok((a, b, c))
 }
 
@@ -114,7 +130,8 @@ pub fn bbands<'py>(
     nbdev_down: f64,
 ) -> PyResult<(Out<'py>, Out<'py>, Out<'py>)> {
     let mut ind = BBands::new(period, nbdev_up, nbdev_down).map_err(CoreErr)?;
-    let [a, b, c] = arrays(py, batch::bbands(&mut ind, slice(&x, "x")?));
+    let x = slice(&x, "x")?;
+    let [a, b, c] = filled(py, x.len(), |o| batch::bbands(&mut ind, x, o))?;
     Ok((a, b, c))
 }
 
@@ -184,7 +201,7 @@ pub fn stoch<'py>(
         slice(&close, "close")?,
     );
     same_len(h, l, c)?;
-    let [k, d] = arrays(py, batch::stoch(&mut ind, h, l, c));
+    let [k, d] = filled(py, h.len(), |o| batch::stoch(&mut ind, h, l, c, o))?;
     Ok((k, d))
 }
 

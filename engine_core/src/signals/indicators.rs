@@ -44,6 +44,7 @@ struct Moments {
     /// How many of the newest values are equal (the window is flat once it covers it).
     run: usize,
     last: f64,
+    inv_n: f64,
 }
 
 impl Moments {
@@ -56,19 +57,28 @@ impl Moments {
             since_rebase: 0,
             run: 0,
             last: f64::NAN,
+            inv_n: 1.0 / n.max(1) as f64,
         }
     }
 
     /// Adds `x`; true once the window is full.
     #[inline(always)]
     fn push(&mut self, x: f64) -> bool {
+        self.push_out(x);
+        self.window.is_full()
+    }
+
+    /// Adds `x`; returns the value it pushed out of a full window.
+    #[inline(always)]
+    fn push_out(&mut self, x: f64) -> Option<f64> {
         self.run = if x == self.last { self.run + 1 } else { 1 };
         self.last = x;
         if self.window.is_empty() {
             self.base = x;
         }
         let d = x - self.base;
-        if let Some(old) = self.window.push(x) {
+        let popped = self.window.push(x);
+        if let Some(old) = popped {
             let o = old - self.base;
             self.s1 += d - o;
             self.s2 += d * d - o * o;
@@ -80,7 +90,7 @@ impl Moments {
             self.s1 += d;
             self.s2 += d * d;
         }
-        self.window.is_full()
+        popped
     }
 
     fn rebase(&mut self, base: f64) {
@@ -101,13 +111,14 @@ impl Moments {
         if self.run >= self.window.len() {
             return 0.0;
         }
-        let n = self.window.len() as f64;
-        ((self.s2 - self.s1 * self.s1 / n) / n).max(0.0)
+        // Multiplications by 1/n: divisions were the bottleneck (throughput-bound loop).
+        let inv = self.inv_n;
+        ((self.s2 - self.s1 * self.s1 * inv) * inv).max(0.0)
     }
 
     #[inline(always)]
     fn mean(&self) -> f64 {
-        self.base + self.s1 / self.window.len() as f64
+        self.base + self.s1 * self.inv_n
     }
 
     fn clear(&mut self) {
@@ -195,11 +206,12 @@ impl Indicator for Sma {
 }
 
 /// Exponential moving average (TA-Lib `EMA`): seeded with the SMA of the first `n` values,
-/// then `ema += (x - ema) * k` with `k = 2 / (n + 1)`.
+/// then `ema = ema * (1 - k) + x * k` with `k = 2 / (n + 1)`.
 #[derive(Debug, Clone)]
 pub struct Ema {
     n: usize,
     k: f64,
+    one_minus_k: f64,
     seen: usize,
     sum: f64,
     value: f64,
@@ -216,6 +228,7 @@ impl Ema {
         Ema {
             n,
             k,
+            one_minus_k: 1.0 - k,
             seen: 0,
             sum: 0.0,
             value: f64::NAN,
@@ -237,7 +250,11 @@ impl Indicator for Ema {
             }
             self.value = self.sum / self.n as f64;
         } else {
-            self.value = (x - self.value) * self.k + self.value;
+            // TA-Lib's `(x - ema) * k + ema` rearranged as `ema * (1 - k) + x * k`: the
+            // product with x leaves the loop-carried chain, which drops from three dependent
+            // operations to two (the EMA is latency-bound); an ulp of difference per step,
+            // not accumulated (the recurrence contracts).
+            self.value = self.value * self.one_minus_k + x * self.k;
         }
         self.value
     }
@@ -405,12 +422,13 @@ impl Indicator for Rsi {
             self.gain /= n;
             return self.output();
         }
-        // Wilder's smoothing, `(avg * (n-1) + x) / n` as TA-Lib, with the division by n
-        // made a multiplication by 1/n: a shorter dependency chain (the RSI is latency-bound)
-        // for a difference of an ulp or so per step, which the smoothing does not accumulate.
-        let inv = 1.0 / n;
-        self.loss = (self.loss * (n - 1.0) - diff.min(0.0)) * inv;
-        self.gain = (self.gain * (n - 1.0) + diff.max(0.0)) * inv;
+        // Wilder's smoothing, `(avg * (n-1) + x) / n` as TA-Lib, written
+        // `avg * ((n-1)/n) + x * (1/n)`: two dependent operations per step instead of three
+        // (the RSI is latency-bound), for an ulp or so of difference per step that the
+        // smoothing does not accumulate.
+        let (keep, inv) = ((n - 1.0) / n, 1.0 / n);
+        self.loss = self.loss * keep - diff.min(0.0) * inv;
+        self.gain = self.gain * keep + diff.max(0.0) * inv;
         self.output()
     }
 
@@ -438,6 +456,8 @@ pub struct Macd {
     /// Values to let pass before the fast EMA starts.
     fast_delay: usize,
     seen: usize,
+    /// All three EMAs are seeded.
+    warm: bool,
     value: (f64, f64, f64),
 }
 
@@ -456,6 +476,7 @@ impl Macd {
             signal: Ema::with_k(g, 2.0 / (g as f64 + 1.0)),
             fast_delay: s - f,
             seen: 0,
+            warm: false,
             value: (f64::NAN, f64::NAN, f64::NAN),
         })
     }
@@ -466,6 +487,17 @@ impl Macd {
         const NONE: (f64, f64, f64) = (f64::NAN, f64::NAN, f64::NAN);
         if !x.is_finite() {
             return NONE;
+        }
+        if self.warm {
+            // Steady state: the three EMA steps, the same arithmetic as `Ema::update`, with
+            // none of its warm-up checks.
+            let (f, s, g) = (&mut self.fast, &mut self.slow, &mut self.signal);
+            s.value = s.value * s.one_minus_k + x * s.k;
+            f.value = f.value * f.one_minus_k + x * f.k;
+            let line = f.value - s.value;
+            g.value = g.value * g.one_minus_k + line * g.k;
+            self.value = (line, g.value, line - g.value);
+            return self.value;
         }
         let slow = self.slow.update(x);
         let fast = if self.seen >= self.fast_delay {
@@ -482,6 +514,7 @@ impl Macd {
         if signal.is_nan() {
             return NONE;
         }
+        self.warm = true;
         self.value = (line, signal, line - signal);
         self.value
     }
@@ -580,7 +613,9 @@ impl Indicator for StdDev {
 /// middle band TA-Lib's SMA, the width from the drift-free population deviation.
 #[derive(Debug, Clone)]
 pub struct BBands {
-    sma: Sma,
+    n: f64,
+    /// TA-Lib's SMA running sum.
+    sum: f64,
     moments: Moments,
     up: f64,
     down: f64,
@@ -597,7 +632,8 @@ impl BBands {
         }
         let n = period("period", n, 2)?;
         Ok(BBands {
-            sma: Sma::new(n as i64)?,
+            n: n as f64,
+            sum: 0.0,
             moments: Moments::new(n),
             up: nbdev_up,
             down: nbdev_down,
@@ -612,10 +648,16 @@ impl BBands {
         if !x.is_finite() {
             return NONE;
         }
-        let middle = self.sma.update(x);
-        if !self.moments.push(x) {
+        // The middle band is TA-Lib's SMA: the running sum drops the value leaving the window
+        // before adding the new one, in that order.
+        if let Some(old) = self.moments.push_out(x) {
+            self.sum -= old;
+        }
+        self.sum += x;
+        if !self.moments.window.is_full() {
             return NONE;
         }
+        let middle = self.sum / self.n;
         let sd = self.moments.var().sqrt();
         self.value = if self.up == self.down {
             let w = sd * self.up;
