@@ -34,15 +34,20 @@ fn same_len(h: &[f64], l: &[f64], c: &[f64]) -> PyResult<()> {
 
 /// A float64 array of `n` values allocated by numpy (huge pages for large arrays), filled
 /// by `fill` before Python sees it.
-fn filled<'py, const N: usize>(py: Python<'py>, n: usize, fill: impl FnOnce([&mut [f64]; N])) -> PyResult<[Out<'py>; N]> {
+fn filled<'py, const N: usize>(
+    py: Python<'py>,
+    n: usize,
+    fill: impl FnOnce([&mut [f64]; N]),
+) -> PyResult<[Out<'py>; N]> {
     // SAFETY: the arrays are uninitialised only until `fill` writes every element (the batch
     // functions write one value per input, and `n` is the input length); nothing else sees
     // them before.
-    let arrays: [Out<'py>; N] = std::array::from_fn(|_| unsafe { PyArray1::<f64>::new(py, n, false) });
+    let arrays: [Out<'py>; N] =
+        std::array::from_fn(|_| unsafe { PyArray1::<f64>::new(py, n, false) });
     let mut views = Vec::with_capacity(N);
     for a in &arrays {
         // SAFETY: fresh arrays, owned here, contiguous.
-        views.push(unsafe { a.as_slice_mut()? } as *mut [f64]);
+        views.push(std::ptr::from_mut::<[f64]>(unsafe { a.as_slice_mut()? }));
     }
     // SAFETY: distinct arrays, so the slices do not overlap.
     let slices: [&mut [f64]; N] = std::array::from_fn(|i| unsafe { &mut *views[i] });

@@ -30,8 +30,18 @@ pub fn bbands(ind: &mut BBands, x: &[f64], out: [&mut [f64]; 3]) {
 }
 
 /// A bar indicator over (high, low, close).
-pub fn bars<I: BarIndicator>(ind: &mut I, high: &[f64], low: &[f64], close: &[f64], out: &mut [f64]) {
-    for (i, o) in out.iter_mut().enumerate().take(high.len().min(low.len()).min(close.len())) {
+pub fn bars<I: BarIndicator>(
+    ind: &mut I,
+    high: &[f64],
+    low: &[f64],
+    close: &[f64],
+    out: &mut [f64],
+) {
+    for (i, o) in out
+        .iter_mut()
+        .enumerate()
+        .take(high.len().min(low.len()).min(close.len()))
+    {
         *o = ind.update_bar(high[i], low[i], close[i]);
     }
 }
@@ -39,7 +49,12 @@ pub fn bars<I: BarIndicator>(ind: &mut I, high: &[f64], low: &[f64], close: &[f6
 /// The slow stochastic into (%K, %D).
 pub fn stoch(ind: &mut Stoch, high: &[f64], low: &[f64], close: &[f64], out: [&mut [f64]; 2]) {
     let [k, d] = out;
-    let n = high.len().min(low.len()).min(close.len()).min(k.len()).min(d.len());
+    let n = high
+        .len()
+        .min(low.len())
+        .min(close.len())
+        .min(k.len())
+        .min(d.len());
     for i in 0..n {
         (k[i], d[i]) = ind.update(high[i], low[i], close[i]);
     }
