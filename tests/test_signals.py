@@ -102,6 +102,7 @@ STREAMING = [
     (lambda: S.VAR(5), lambda x: S.var(x, 5)),
     (lambda: S.STDDEV(20, 2.0), lambda x: S.stddev(x, 20, 2.0)),
     (lambda: S.ZSCORE(20), lambda x: S.zscore(x, 20)),
+    (lambda: S.REALIZED_VOL(15), lambda x: S.realized_vol(x, 15)),
     (lambda: S.MACD(12, 26, 9), lambda x: np.stack(S.macd(x, 12, 26, 9), axis=1)),
     (lambda: S.BBANDS(20, 2.0, 1.0), lambda x: np.stack(S.bbands(x, 20, 2.0, 1.0), axis=1)),
 ]
@@ -181,6 +182,8 @@ def test_vwap_and_realized_volatility_equal_direct_computations() -> None:
     assert np.isnan(rv[:30]).all()
     for i in range(30, n, 89):
         assert rv[i] == pytest.approx(np.sqrt(r2[i - 30:i].sum()), rel=1e-12)
+    streaming = S.VWAP(2_000_000_000)
+    assert np.array_equal([streaming.update(p, q, int(t)) for p, q, t in zip(price, qty, ts, strict=True)], got)
     with pytest.raises(InvalidInput, match="window: 'later'"):
         S.vwap(price, qty, ts, window="later")
     with pytest.raises(InvalidInput, match="invalid ts"):

@@ -254,6 +254,33 @@ streaming1!("RSI", PyRsi, Rsi, (period: i64 = 14), Rsi::new(period));
 streaming1!("VAR", PyVar, Var, (period: i64 = 5), Var::new(period));
 streaming1!("STDDEV", PyStdDev, StdDev, (period: i64 = 5, nbdev: f64 = 1.0), StdDev::new(period, nbdev));
 streaming1!("ZSCORE", PyZScore, ZScore, (period: i64 = 20), ZScore::new(period));
+streaming1!("REALIZED_VOL", PyRealizedVol, RealizedVol, (period: i64 = 20), RealizedVol::new(period));
+
+/// Streaming VWAP: `update(price, qty, ts)` returns the VWAP after the trade.
+#[pyclass(module = "tradecore._core", name = "VWAP")]
+pub struct PyVwap {
+    inner: Vwap,
+}
+
+#[pymethods]
+impl PyVwap {
+    #[new]
+    #[pyo3(signature = (window_ns = None))]
+    fn new(window_ns: Option<i64>) -> PyResult<Self> {
+        Ok(Self {
+            inner: Vwap::new(window_ns).map_err(CoreErr)?,
+        })
+    }
+
+    fn update(&mut self, price: f64, qty: f64, ts: i64) -> f64 {
+        self.inner.update(price, qty, ts)
+    }
+
+    #[getter]
+    fn value(&self) -> f64 {
+        self.inner.value()
+    }
+}
 
 /// Streaming MACD: `update(x)` returns (macd, signal, histogram).
 #[pyclass(module = "tradecore._core", name = "MACD")]
@@ -399,6 +426,8 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyVar>()?;
     m.add_class::<PyStdDev>()?;
     m.add_class::<PyZScore>()?;
+    m.add_class::<PyRealizedVol>()?;
+    m.add_class::<PyVwap>()?;
     m.add_class::<PyMacd>()?;
     m.add_class::<PyBBands>()?;
     m.add_class::<PyAtr>()?;

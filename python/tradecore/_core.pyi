@@ -49,6 +49,8 @@ __all__ = [
     "VAR",
     "STDDEV",
     "ZSCORE",
+    "REALIZED_VOL",
+    "VWAP",
     "MACD",
     "BBANDS",
     "ATR",
@@ -423,6 +425,19 @@ class STDDEV(_Streaming):
 @final
 class ZSCORE(_Streaming):
     def __new__(cls, period: int = ...) -> ZSCORE: ...
+
+@final
+class REALIZED_VOL(_Streaming):
+    def __new__(cls, period: int = ...) -> REALIZED_VOL: ...
+
+@final
+class VWAP:
+    """Streaming VWAP over a rolling window of ns, or per UTC day (``window_ns=None``)."""
+
+    def __new__(cls, window_ns: int | None = None) -> VWAP: ...
+    def update(self, price: float, qty: float, ts: int) -> float: ...
+    @property
+    def value(self) -> float: ...
 
 @final
 class MACD:

@@ -29,11 +29,12 @@ import numpy as np
 import numpy.typing as npt
 
 from tradecore import _core
-from tradecore._core import ADX, ATR, BBANDS, EMA, MACD, RSI, SMA, STDDEV, STOCH, VAR, WMA, ZSCORE
+from tradecore._core import ADX, ATR, BBANDS, EMA, MACD, REALIZED_VOL, RSI, SMA, STDDEV, STOCH, VAR, VWAP, WMA, ZSCORE
 from tradecore.errors import InvalidInput
 
 __all__ = [
-    "ADX", "ATR", "BAR_DTYPE", "BBANDS", "EMA", "MACD", "RSI", "SMA", "STDDEV", "STOCH", "VAR", "WMA", "ZSCORE",
+    "ADX", "ATR", "BAR_DTYPE", "BBANDS", "EMA", "MACD", "REALIZED_VOL", "RSI", "SMA", "STDDEV", "STOCH", "VAR",
+    "VWAP", "WMA", "ZSCORE",
     "FeatureSet", "adx", "atr", "bbands", "duration_ns", "ema", "macd", "realized_vol", "rsi", "sma", "stddev",
     "stoch", "time_bars", "var", "volume_bars", "vwap", "wma", "zscore",
 ]
