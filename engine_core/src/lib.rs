@@ -12,6 +12,7 @@ pub mod event;
 pub mod feed;
 pub mod fixed;
 pub mod merge;
+pub mod risk;
 pub mod signals;
 pub mod synth;
 
