@@ -8,6 +8,7 @@ mod errors;
 mod event;
 mod feed;
 mod merge;
+mod risk;
 mod signals;
 mod synth;
 
@@ -60,6 +61,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(columns::events_from_columns, m)?)?;
     m.add_function(wrap_pyfunction!(columns::events_to_columns, m)?)?;
     m.add_function(wrap_pyfunction!(columns::gather_columns, m)?)?;
+    m.add_class::<risk::PyRiskEngine>()?;
+    m.add_class::<risk::PyPortfolio>()?;
+    m.add_class::<risk::Decision>()?;
     signals::register(m)?;
     signals::register_features(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -32,6 +32,7 @@ from tradecore._core import (
 from tradecore.data import Replay, TickStore
 from tradecore.events import EVENT_DTYPE, SCALE, Flag, Kind, to_float
 from tradecore.instrument import Instrument
+from tradecore.risk import Decision, Portfolio, RiskEngine, RiskLimits
 
 __all__ = [
     "EVENT_DTYPE",
@@ -39,12 +40,16 @@ __all__ = [
     "BinanceFeed",
     "CaptureReader",
     "CaptureReport",
+    "Decision",
     "Flag",
     "Gap",
     "Instrument",
     "Kind",
     "OrderBook",
+    "Portfolio",
     "Replay",
+    "RiskEngine",
+    "RiskLimits",
     "TickStore",
     "__version__",
     "errors",

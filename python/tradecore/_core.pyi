@@ -4,6 +4,8 @@ from collections.abc import Sequence
 from os import PathLike
 from typing import Final, Literal, final
 
+from typing_extensions import disjoint_base
+
 import numpy as np
 import numpy.typing as npt
 
@@ -57,6 +59,9 @@ __all__ = [
     "ADX",
     "STOCH",
     "FeatureSet",
+    "RiskEngine",
+    "Portfolio",
+    "Decision",
     "__version__",
 ]
 
@@ -501,3 +506,95 @@ class FeatureSet:
     def values(self) -> _F64: ...
     @property
     def events(self) -> int: ...
+
+@final
+class Decision:
+    """The outcome of a risk check: truthy when accepted."""
+
+    @property
+    def accepted(self) -> bool: ...
+    @property
+    def code(self) -> str | None:
+        """Reject reason: invalid_order, unknown_instrument, halted, reducing_only,
+        reduce_only_increases, max_order_qty, max_order_notional, price_band,
+        no_reference_price, max_position, max_gross_exposure, submit_rate, modify_rate,
+        max_open_orders, self_trade, stale_data, duplicate_client_id."""
+    @property
+    def message(self) -> str: ...
+    def __bool__(self) -> bool: ...
+
+@disjoint_base
+class RiskEngine:
+    """Pre-trade risk checks (use ``tradecore.RiskEngine``)."""
+
+    def __new__(
+        cls,
+        *,
+        max_order_qty: float | None = None,
+        max_order_notional: float | None = None,
+        max_position: float | None = None,
+        max_gross_exposure: float | None = None,
+        price_band_bps: float | None = None,
+        max_submits_per_sec: int | None = None,
+        max_submits_per_min: int | None = None,
+        max_modifies_per_sec: int | None = None,
+        max_modifies_per_min: int | None = None,
+        max_open_orders: int | None = None,
+        max_data_age_ms: float | None = None,
+        daily_loss_limit: float | None = None,
+        max_drawdown: float | None = None,
+        self_trade_prevention: bool = False,
+    ) -> RiskEngine: ...
+    def add_instrument(self, contract_size: float = 1.0, inverse: bool = False) -> int: ...
+    def on_market(
+        self, instrument: int, reference: float | None = None, local_ts: int | None = None, in_sync: bool = True
+    ) -> None: ...
+    def check(
+        self,
+        client_id: int,
+        instrument: int,
+        side: str,
+        qty: float,
+        price: float | None = None,
+        *,
+        reduce_only: bool = False,
+        modify: bool = False,
+        now: int | None = None,
+    ) -> Decision: ...
+    def order_closed(self, client_id: int) -> None: ...
+    def on_fill(self, client_id: int, qty: float) -> None: ...
+    def on_equity(self, equity: float, now: int | None = None) -> list[int] | None: ...
+    @property
+    def state(self) -> str: ...
+    @state.setter
+    def state(self, value: str) -> None: ...
+    @property
+    def halt_reason(self) -> str | None: ...
+    @property
+    def accepted(self) -> int: ...
+    @property
+    def rejected(self) -> dict[str, int]: ...
+    @property
+    def open_orders(self) -> int: ...
+    def position(self, instrument: int) -> float: ...
+
+@final
+class Portfolio:
+    """Positions, PnL, equity and drawdown for linear and inverse contracts."""
+
+    def __new__(cls, initial_capital: float = 0.0) -> Portfolio: ...
+    def add_instrument(
+        self, kind: str = "linear", contract_size: float = 1.0, maker_fee: float = 0.0, taker_fee: float = 0.0
+    ) -> int: ...
+    def fill(self, instrument: int, side: str, price: float, qty: float, *, maker: bool = False) -> None: ...
+    def mark(self, instrument: int, price: float) -> None: ...
+    def position(self, instrument: int) -> tuple[float, float, float, float, float]:
+        """(qty, avg_price, realized, unrealized, fees)."""
+    @property
+    def equity(self) -> float: ...
+    @property
+    def drawdown(self) -> float: ...
+    @property
+    def max_drawdown(self) -> float: ...
+    @property
+    def peak_equity(self) -> float: ...
