@@ -14,6 +14,7 @@ pub mod fixed;
 pub mod merge;
 pub mod risk;
 pub mod signals;
+pub mod sim;
 pub mod synth;
 
 pub use book::{L2Book, Level, Side};
