@@ -51,6 +51,13 @@ pub enum SimReport {
         maker: bool,
         remaining: i64,
     },
+    /// A resting order now has this price and quantity.
+    Modified {
+        client_id: u64,
+        ts: i64,
+        price: i64,
+        qty: i64,
+    },
     /// Cancelled (by request, or the unfilled rest of an IOC).
     Cancelled {
         client_id: u64,
@@ -80,6 +87,11 @@ enum Action {
     },
     Cancel {
         client_id: u64,
+    },
+    Modify {
+        client_id: u64,
+        price: i64,
+        qty: i64,
     },
 }
 
@@ -130,6 +142,21 @@ impl ExchangeSim {
                 price: o.price,
                 qty: o.qty,
                 tif,
+            },
+        ));
+    }
+
+    /// Sends a modification of a resting order at local time `sent`: a new price, or a larger
+    /// quantity, sends it to the back of its level's queue; a smaller quantity at the same
+    /// price keeps its place. The new values must have passed the risk checks (as a modify).
+    pub fn modify(&mut self, approved: &ApprovedOrder, sent: i64) {
+        let o = approved.order();
+        self.pending.push_back((
+            sent + self.latency,
+            Action::Modify {
+                client_id: o.client_id,
+                price: o.price,
+                qty: o.qty,
             },
         ));
     }
@@ -189,6 +216,11 @@ impl ExchangeSim {
                     qty,
                     tif,
                 } => self.on_new(at, client_id, side, price, qty, tif, out),
+                Action::Modify {
+                    client_id,
+                    price,
+                    qty,
+                } => self.on_modify(at, client_id, price, qty, out),
                 Action::Cancel { client_id } => {
                     if let Some(i) = self.resting.iter().position(|r| r.client_id == client_id) {
                         let r = self.resting.remove(i);
@@ -309,6 +341,63 @@ impl ExchangeSim {
             price,
             remaining,
             ahead,
+        });
+    }
+
+    fn on_modify(
+        &mut self,
+        at: i64,
+        client_id: u64,
+        price: i64,
+        qty: i64,
+        out: &mut Vec<SimReport>,
+    ) {
+        let Some(i) = self.resting.iter().position(|r| r.client_id == client_id) else {
+            out.push(SimReport::Rejected {
+                client_id,
+                ts: at,
+                reason: "unknown order (filled or cancelled)",
+            });
+            return;
+        };
+        let side = self.resting[i].side;
+        let opposite = match side {
+            OrderSide::Buy => self.book.best_ask(),
+            OrderSide::Sell => self.book.best_bid(),
+        };
+        let crosses = opposite.is_some_and(|l| {
+            if side == OrderSide::Buy {
+                price >= l.price
+            } else {
+                price <= l.price
+            }
+        });
+        if price <= 0 || qty <= 0 || crosses {
+            out.push(SimReport::Rejected {
+                client_id,
+                ts: at,
+                reason: "a modification must keep a resting limit order (price > 0, qty > 0, not crossing)",
+            });
+            return;
+        }
+        let own = if side == OrderSide::Buy {
+            Side::Bid
+        } else {
+            Side::Ask
+        };
+        let ahead = self.book.qty_at(own, price);
+        let r = &mut self.resting[i];
+        if price != r.price || qty > r.remaining {
+            // Loses its place: to the back of the (new) level's queue.
+            r.ahead = ahead;
+        }
+        r.price = price;
+        r.remaining = qty;
+        out.push(SimReport::Modified {
+            client_id,
+            ts: at,
+            price,
+            qty,
         });
     }
 
@@ -493,6 +582,59 @@ mod tests {
             .unwrap();
         assert_eq!(fills(&out)[1], (1000 * T, Q, true));
         assert_eq!(sim.resting(), 0);
+    }
+
+    #[test]
+    fn modifications_keep_or_lose_the_queue_place() {
+        let (mut sim, mut risk) = market(0);
+        let a = approve(&mut risk, 1, OrderSide::Buy, 1000 * T, 2 * Q);
+        sim.submit(&a, TimeInForce::Gtc, 1);
+        let mut out = Vec::new();
+        sim.on_event(&trade(2, ASK, 1000 * T, 4 * Q), &mut out)
+            .unwrap(); // 1 left ahead
+                       // Smaller at the same price: keeps its place (1 ahead).
+        let smaller = Order {
+            modify: true,
+            ..*approve(&mut risk, 10, OrderSide::Buy, 1000 * T, Q).order()
+        };
+        let m = risk
+            .check(
+                &Order {
+                    client_id: 1,
+                    ..smaller
+                },
+                0,
+            )
+            .unwrap();
+        sim.modify(&m, 3);
+        sim.on_event(&trade(4, ASK, 1000 * T, 2 * Q), &mut out)
+            .unwrap();
+        assert_eq!(fills(&out), vec![(1000 * T, Q, true)]);
+        assert!(out
+            .iter()
+            .any(|r| matches!(r, SimReport::Modified { client_id: 1, qty, .. } if *qty == Q)));
+        // A new price goes to the back of that level; one that would cross is refused.
+        let b = approve(&mut risk, 2, OrderSide::Buy, 999 * T, Q);
+        sim.submit(&b, TimeInForce::Gtc, 5);
+        let up = risk
+            .check(
+                &Order {
+                    client_id: 2,
+                    price: 1001 * T,
+                    qty: Q,
+                    modify: true,
+                    ..*b.order()
+                },
+                0,
+            )
+            .unwrap();
+        sim.modify(&up, 6);
+        let mut out = Vec::new();
+        sim.arrive_until(6, &mut out);
+        assert!(
+            matches!(out.last(), Some(SimReport::Rejected { client_id: 2, .. })),
+            "{out:?}"
+        );
     }
 
     #[test]
