@@ -8,7 +8,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use crate::errors::{invalid, CoreErr};
-use crate::event::{events_from, events_out, events_to_numpy, PyEvent};
+use crate::event::{events_from, events_to_numpy, with_events_out, PyEvent};
 
 fn column<'py, T: Element>(
     cols: &[Bound<'py, PyAny>],
@@ -103,17 +103,11 @@ pub fn gather_columns<'py>(
     offset: usize,
     instrument: Option<u32>,
 ) -> PyResult<usize> {
-    let mut out = events_out(out, "out")?;
-    let slots = out.as_slice_mut()?;
-    let Some(dst) = slots.get_mut(offset..) else {
-        return Err(invalid("offset", offset, "is past the end of out"));
-    };
-    // SAFETY: PyEvent is repr(transparent) over Event.
-    let dst: &mut [engine_core::Event] =
-        unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast(), dst.len()) };
-    with_columns(&columns, |cols| {
-        cols.gather_into(instrument, dst)
-            .map_err(|e| CoreErr(e).into())
+    with_events_out(out, offset, |dst| {
+        with_columns(&columns, |cols| {
+            cols.gather_into(instrument, dst)
+                .map_err(|e| CoreErr(e).into())
+        })
     })
 }
 

@@ -136,7 +136,7 @@ pub fn events_to_numpy(py: Python<'_>, events: Vec<Event>) -> Bound<'_, PyArray1
 }
 
 /// Borrows `obj` as a writable, contiguous, aligned `EVENT_DTYPE` array (an output buffer).
-pub fn events_out<'py>(
+fn events_out<'py>(
     obj: &Bound<'py, PyAny>,
     field: &str,
 ) -> PyResult<numpy::PyReadwriteArray1<'py, PyEvent>> {
@@ -155,4 +155,25 @@ pub fn events_out<'py>(
             "{field} must be writable and not borrowed elsewhere: {e}"
         ))
     })
+}
+
+/// Runs `f` on `obj[offset:]`, a writable `EVENT_DTYPE` output buffer (see [`events_out`]).
+pub fn with_events_out<R>(
+    obj: &Bound<'_, PyAny>,
+    offset: usize,
+    f: impl FnOnce(&mut [Event]) -> PyResult<R>,
+) -> PyResult<R> {
+    let mut out = events_out(obj, "out")?;
+    let slots = out.as_slice_mut()?;
+    let Some(dst) = slots.get_mut(offset..) else {
+        return Err(crate::errors::invalid(
+            "offset",
+            offset,
+            "is past the end of out",
+        ));
+    };
+    // SAFETY: PyEvent is repr(transparent) over Event.
+    let dst: &mut [Event] =
+        unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast(), dst.len()) };
+    f(dst)
 }

@@ -4,7 +4,7 @@ use engine_core::merge::merge_streams;
 use pyo3::prelude::*;
 
 use crate::errors::invalid;
-use crate::event::{events_from, events_out};
+use crate::event::{events_from, with_events_out};
 
 /// Merges the buffered heads of several streams into `out[offset:]` (see
 /// `engine_core::merge::merge_streams`); returns the events written and how many were taken
@@ -33,13 +33,5 @@ pub fn merge_events<'py>(
         .iter()
         .map(crate::event::EventsView::as_slice)
         .collect::<PyResult<Vec<_>>>()?;
-    let mut out = events_out(out, "out")?;
-    let slots = out.as_slice_mut()?;
-    let Some(dst) = slots.get_mut(offset..) else {
-        return Err(invalid("offset", offset, "is past the end of out"));
-    };
-    // SAFETY: PyEvent is repr(transparent) over Event.
-    let dst: &mut [engine_core::Event] =
-        unsafe { std::slice::from_raw_parts_mut(dst.as_mut_ptr().cast(), dst.len()) };
-    Ok(merge_streams(&slices, &last, dst))
+    with_events_out(out, offset, |dst| Ok(merge_streams(&slices, &last, dst)))
 }

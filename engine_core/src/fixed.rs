@@ -490,20 +490,33 @@ pub(crate) mod simd {
             if _mm_movemask_epi8(ok) != 0xFFFF {
                 return None;
             }
+            let octets = octets(digits);
+            let both = _mm_cvtsi128_si64(octets) as u64;
+            let price = (both & 0xFFFF_FFFF) * POW10[DECIMALS - fp];
+            let qty = (both >> 32) * POW10[DECIMALS - fq];
+            Some((price as i64, qty as i64))
+        }
+    }
+
+    /// Sixteen digit bytes (0..=9 each) as two 32-bit values of eight digits each, in the
+    /// low two lanes (the first eight digits in lane 0).
+    ///
+    /// # Safety
+    /// The CPU must support SSSE3 and SSE4.1.
+    #[inline(always)]
+    unsafe fn octets(digits: __m128i) -> __m128i {
+        // SAFETY: the CPU features are guaranteed by the caller.
+        unsafe {
             let pairs = _mm_maddubs_epi16(
                 digits,
                 _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1),
             );
             let quads = _mm_madd_epi16(pairs, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
             let packed = _mm_packus_epi32(quads, quads);
-            let octets = _mm_madd_epi16(
+            _mm_madd_epi16(
                 packed,
                 _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1),
-            );
-            let both = _mm_cvtsi128_si64(octets) as u64;
-            let price = (both & 0xFFFF_FFFF) * POW10[DECIMALS - fp];
-            let qty = (both >> 32) * POW10[DECIMALS - fq];
-            Some((price as i64, qty as i64))
+            )
         }
     }
 
@@ -520,16 +533,7 @@ pub(crate) mod simd {
                 _mm_shuffle_epi8(t, load(&SQUEEZE[squeeze])),
                 load(&ALIGN[n]),
             );
-            let pairs = _mm_maddubs_epi16(
-                digits,
-                _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1, 10, 1),
-            );
-            let quads = _mm_madd_epi16(pairs, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
-            let packed = _mm_packus_epi32(quads, quads);
-            let octets = _mm_madd_epi16(
-                packed,
-                _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1),
-            );
+            let octets = octets(digits);
             let hi = u64::from(_mm_cvtsi128_si32(octets) as u32);
             let lo = u64::from(_mm_extract_epi32(octets, 1) as u32);
             ((hi * 100_000_000 + lo) * POW10[DECIMALS - f]) as i64

@@ -13,7 +13,7 @@
 //! Bybit recording format has no receive time.
 
 use super::binance::{levels, Gap, ParseError};
-use super::capture::{Decoder, LineAt};
+use super::capture::{keep_symbol, Decoder, LineAt};
 use super::json::Cursor;
 use super::CaptureReport;
 use crate::event::{flags, kind, Event, ASK, BID};
@@ -157,22 +157,8 @@ impl Decoder for BybitDecoder {
             ));
         }
         let symbol = f.symbol.ok_or("order book message without 'data.s'")?;
-        match &self.symbol_upper {
-            Some(want) if !symbol.eq_ignore_ascii_case(want) => {
-                report.other_symbol_lines += 1;
-                return Ok(());
-            }
-            Some(_) => {}
-            None => match &report.symbol {
-                None => report.symbol = Some(String::from_utf8_lossy(symbol).into_owned()),
-                Some(s) if s.as_bytes() != symbol => {
-                    return Err(format!(
-                        "capture mixes symbols {s} and {}; pass a symbol to pick one",
-                        String::from_utf8_lossy(symbol)
-                    ));
-                }
-                Some(_) => {}
-            },
+        if !keep_symbol(self.symbol_upper.as_deref(), symbol, report)? {
+            return Ok(());
         }
         if report.venue.is_none() {
             report.venue = Some("bybit".into());

@@ -135,6 +135,34 @@ impl CaptureReport {
     }
 }
 
+/// The symbol rule every format shares: with a filter (`want`, upper case), another symbol's
+/// record is counted and skipped (`Ok(false)`); without one, the first symbol seen is the
+/// capture's and a second one is an error.
+pub(crate) fn keep_symbol(
+    want: Option<&[u8]>,
+    symbol: &[u8],
+    report: &mut CaptureReport,
+) -> Result<bool, String> {
+    match want {
+        Some(want) if !symbol.eq_ignore_ascii_case(want) => {
+            report.other_symbol_lines += 1;
+            Ok(false)
+        }
+        Some(_) => Ok(true),
+        None => match &report.symbol {
+            None => {
+                report.symbol = Some(String::from_utf8_lossy(symbol).into_owned());
+                Ok(true)
+            }
+            Some(s) if s.as_bytes() != symbol => Err(format!(
+                "capture mixes symbols {s} and {}; pass a symbol to pick one",
+                String::from_utf8_lossy(&symbol[..symbol.len().min(40)])
+            )),
+            Some(_) => Ok(true),
+        },
+    }
+}
+
 /// Where a line is: file index in the stream and 1-based line in that file.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LineAt {
@@ -268,32 +296,18 @@ impl Decoder for BinanceDecoder {
             }
         }
         if let Some(sym) = m.symbol {
-            match &self.symbol_upper {
-                Some(want) => {
-                    if !sym.eq_ignore_ascii_case(want) {
-                        report.other_symbol_lines += 1;
-                        if m.kind == MsgKind::Depth && self.other_depth_symbol.is_none() {
-                            let other = String::from_utf8_lossy(sym).into_owned();
-                            if self.sync.stats.snapshots > 0 {
-                                return Err(format!(
-                                    "the capture also has {other}'s depth stream, so its REST snapshots cannot be attributed to one symbol"
-                                ));
-                            }
-                            self.other_depth_symbol = Some(other);
-                        }
-                        return Ok(());
-                    }
-                }
-                None => match &report.symbol {
-                    None => report.symbol = Some(String::from_utf8_lossy(sym).into_owned()),
-                    Some(s) if s.as_bytes() != sym => {
+            if !keep_symbol(self.symbol_upper.as_deref(), sym, report)? {
+                // Another symbol's depth stream makes REST snapshots unattributable.
+                if m.kind == MsgKind::Depth && self.other_depth_symbol.is_none() {
+                    let other = String::from_utf8_lossy(sym).into_owned();
+                    if self.sync.stats.snapshots > 0 {
                         return Err(format!(
-                            "capture mixes symbols {s} and {}; pass a symbol to pick one",
-                            String::from_utf8_lossy(sym)
+                            "the capture also has {other}'s depth stream, so its REST snapshots cannot be attributed to one symbol"
                         ));
                     }
-                    Some(_) => {}
-                },
+                    self.other_depth_symbol = Some(other);
+                }
+                return Ok(());
             }
         }
         let k = MsgKind::ALL.iter().position(|x| *x == m.kind).unwrap_or(0);

@@ -11,7 +11,7 @@
 //! - `book_snapshot_N`: each row is the top N levels: a `CLEAR` and one `SNAPSHOT` event per
 //!   level present (empty cells are absent levels).
 
-use super::capture::{Decoder, LineAt};
+use super::capture::{keep_symbol, Decoder, LineAt};
 use super::CaptureReport;
 use crate::event::{flags, kind, Event, ASK, BID};
 use crate::fixed;
@@ -296,22 +296,8 @@ impl Decoder for TardisDecoder {
         }
         let col = |i: usize| &line[self.cols[i].0..self.cols[i].1];
         let symbol = col(1);
-        match &self.symbol_upper {
-            Some(want) if !symbol.eq_ignore_ascii_case(want) => {
-                report.other_symbol_lines += 1;
-                return Ok(());
-            }
-            Some(_) => {}
-            None => match &report.symbol {
-                None => report.symbol = Some(String::from_utf8_lossy(symbol).into_owned()),
-                Some(s) if s.as_bytes() != symbol => {
-                    return Err(format!(
-                        "file mixes symbols {s} and {}; pass a symbol to pick one",
-                        show(symbol)
-                    ));
-                }
-                Some(_) => {}
-            },
+        if !keep_symbol(self.symbol_upper.as_deref(), symbol, report)? {
+            return Ok(());
         }
         if report.venue.is_none() {
             report.venue = Some(String::from_utf8_lossy(col(0)).into_owned());

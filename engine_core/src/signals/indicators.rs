@@ -616,7 +616,8 @@ impl Indicator for StdDev {
 }
 
 /// Bollinger bands over an SMA (TA-Lib `BBANDS`, `matype=0`): (upper, middle, lower), the
-/// middle band TA-Lib's SMA, the width from the drift-free population deviation.
+/// middle band from TA-Lib's SMA running sum (times 1/n), the width from the drift-free
+/// population deviation.
 #[derive(Debug, Clone)]
 pub struct BBands {
     /// TA-Lib's SMA running sum.

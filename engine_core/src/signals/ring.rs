@@ -30,12 +30,6 @@ impl Ring {
         self.len == 0
     }
 
-    /// The number of values it holds when full.
-    #[inline]
-    pub fn capacity(&self) -> usize {
-        self.buf.len()
-    }
-
     /// True once `capacity` values are held.
     #[inline]
     pub fn is_full(&self) -> bool {
@@ -65,12 +59,6 @@ impl Ring {
     #[inline]
     pub fn oldest(&self) -> Option<f64> {
         (self.len > 0).then(|| self.buf[self.head])
-    }
-
-    /// The `k`-th value from the oldest (0 = oldest).
-    #[inline]
-    pub fn get(&self, k: usize) -> Option<f64> {
-        (k < self.len).then(|| self.buf[(self.head + k) % self.buf.len()])
     }
 
     /// Values from the oldest to the newest.
