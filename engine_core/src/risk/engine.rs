@@ -26,7 +26,8 @@ pub enum OrderSide {
 }
 
 impl OrderSide {
-    fn sign(self) -> i64 {
+    /// +1 for a buy, -1 for a sell.
+    pub fn sign(self) -> i64 {
         match self {
             OrderSide::Buy => 1,
             OrderSide::Sell => -1,
@@ -691,10 +692,12 @@ impl RiskEngine {
                 "is not an open order",
             ));
         };
+        // The position moves by the whole fill; the open quantity by what was still open
+        // (a fill can exceed it when a smaller modification was overtaken by the fill).
         let filled = qty.min(o.qty);
         self.release(&o, filled);
         if let Some(m) = self.markets.get_mut(o.instrument) {
-            m.position += o.side.sign() * filled;
+            m.position += o.side.sign() * qty;
         }
         o.qty -= filled;
         if o.qty == 0 {

@@ -1,15 +1,24 @@
 //! The exchange simulator: fills a strategy's orders against recorded market events.
 //!
 //! Time: every market event is seen at its exchange time. An order sent at local time `t`
-//! reaches the exchange at `t + latency` and acts from then on, never on data the exchange
-//! saw before it arrived (no look-ahead). Takers walk the book level by level (partial fills,
-//! slippage). A resting limit order joins the back of its price level's queue and, in the
-//! conservative model, fills only from trades at its price once the quantity ahead of it has
-//! traded, or at once when the market trades through its price; a level shrinking without
-//! trades shortens the queue ahead to the level's new size (cancels assumed ahead of us is
-//! the optimistic choice, so the conservative one assumes they were behind).
+//! reaches the exchange at `t + entry latency` ([`LatencyModel`]: constant or drawn from
+//! recorded latencies) and acts from then on, never on data the exchange saw before it arrived
+//! (no look-ahead). Takers walk the book level by level (partial fills, slippage) and the
+//! liquidity they take stays out of the simulated book until the feed next sets that level.
+//! A resting limit order joins the back of its price level's queue; trades at its price
+//! consume the quantity ahead of it first, then fill it; a trade through its price fills it
+//! whole. Where cancellations in the level happened (ahead of it or behind) is the
+//! [`QueueModel`]'s choice: conservative, or one of hftbacktest's probabilistic families.
+//! Reduce-only orders are checked against the position the exchange holds: they never grow
+//! it, are cut to it, and a resting one is cancelled when the position is closed.
 //!
 //! Orders reach the simulator only as [`ApprovedOrder`]s: the risk checks cannot be skipped.
+
+mod latency;
+mod queue;
+
+pub use latency::LatencyModel;
+pub use queue::QueueModel;
 
 use std::collections::VecDeque;
 
@@ -31,11 +40,41 @@ pub enum TimeInForce {
     PostOnly,
 }
 
-/// What the simulator reports.
+impl TimeInForce {
+    /// The code used in result arrays: 0 GTC, 1 IOC, 2 FOK, 3 post-only.
+    pub fn code(self) -> u8 {
+        match self {
+            TimeInForce::Gtc => 0,
+            TimeInForce::Ioc => 1,
+            TimeInForce::Fok => 2,
+            TimeInForce::PostOnly => 3,
+        }
+    }
+
+    /// From [`TimeInForce::code`].
+    pub fn from_code(code: u8) -> Result<Self> {
+        Ok(match code {
+            0 => TimeInForce::Gtc,
+            1 => TimeInForce::Ioc,
+            2 => TimeInForce::Fok,
+            3 => TimeInForce::PostOnly,
+            _ => {
+                return Err(Error::invalid(
+                    "tif",
+                    code,
+                    "expected 0 (GTC), 1 (IOC), 2 (FOK) or 3 (post-only)",
+                ))
+            }
+        })
+    }
+}
+
+/// What the simulator reports. `ts` is the exchange time of the report.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SimReport {
-    /// The order reached the exchange and was accepted (resting or about to trade).
-    Accepted { client_id: u64, ts: i64 },
+    /// The order reached the exchange and was accepted (resting or about to trade); `qty` is
+    /// the accepted quantity (a reduce-only order may be cut to the position).
+    Accepted { client_id: u64, ts: i64, qty: i64 },
     /// Refused by the exchange (post-only that would cross, FOK without liquidity, ...).
     Rejected {
         client_id: u64,
@@ -58,12 +97,37 @@ pub enum SimReport {
         price: i64,
         qty: i64,
     },
-    /// Cancelled (by request, or the unfilled rest of an IOC).
+    /// Cancelled (by request, the unfilled rest of an IOC, or a reduce-only order whose
+    /// position is closed).
     Cancelled {
         client_id: u64,
         ts: i64,
         remaining: i64,
     },
+}
+
+impl SimReport {
+    /// The client order id the report is about.
+    pub fn client_id(&self) -> u64 {
+        match *self {
+            SimReport::Accepted { client_id, .. }
+            | SimReport::Rejected { client_id, .. }
+            | SimReport::Filled { client_id, .. }
+            | SimReport::Modified { client_id, .. }
+            | SimReport::Cancelled { client_id, .. } => client_id,
+        }
+    }
+
+    /// The exchange time of the report.
+    pub fn ts(&self) -> i64 {
+        match *self {
+            SimReport::Accepted { ts, .. }
+            | SimReport::Rejected { ts, .. }
+            | SimReport::Filled { ts, .. }
+            | SimReport::Modified { ts, .. }
+            | SimReport::Cancelled { ts, .. } => ts,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -72,8 +136,12 @@ struct Resting {
     side: OrderSide,
     price: i64,
     remaining: i64,
+    reduce_only: bool,
     /// Quantity ahead in the level's queue.
     ahead: i64,
+    /// Quantity traded at the level since its last depth update (so a queue model does not
+    /// count it twice as a cancellation).
+    traded: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -84,6 +152,7 @@ enum Action {
         price: i64,
         qty: i64,
         tif: TimeInForce,
+        reduce_only: bool,
     },
     Cancel {
         client_id: u64,
@@ -99,25 +168,27 @@ enum Action {
 #[derive(Debug)]
 pub struct ExchangeSim {
     book: L2Book,
-    latency: i64,
-    now: i64,
+    lot: i64,
+    latency: LatencyModel,
+    queue: QueueModel,
+    /// Actions in flight, in arrival order (ties keep the sending order).
     pending: VecDeque<(i64, Action)>,
     resting: Vec<Resting>,
+    /// The position the exchange holds for us (fixed point, signed).
+    position: i64,
 }
 
 impl ExchangeSim {
-    /// A simulator over a book of `tick` and `lot` (fixed point), with a constant order
-    /// latency in ns (>= 0).
-    pub fn new(tick: i64, lot: i64, latency_ns: i64) -> Result<Self> {
-        if latency_ns < 0 {
-            return Err(Error::invalid("latency_ns", latency_ns, "must be >= 0"));
-        }
+    /// A simulator over a book of `tick` and `lot` (fixed point).
+    pub fn new(tick: i64, lot: i64, latency: LatencyModel, queue: QueueModel) -> Result<Self> {
         Ok(ExchangeSim {
             book: L2Book::new(tick, lot)?,
-            latency: latency_ns,
-            now: i64::MIN,
+            lot,
+            latency,
+            queue,
             pending: VecDeque::new(),
             resting: Vec::new(),
+            position: 0,
         })
     }
 
@@ -131,83 +202,122 @@ impl ExchangeSim {
         self.resting.len()
     }
 
-    /// Sends an approved order at local time `sent` (ns); it acts at `sent + latency`.
-    pub fn submit(&mut self, order: &ApprovedOrder, tif: TimeInForce, sent: i64) {
+    /// The position the exchange holds (fixed point, signed).
+    pub fn position(&self) -> i64 {
+        self.position
+    }
+
+    /// When the next order action in flight reaches the exchange.
+    #[inline]
+    pub fn next_arrival(&self) -> Option<i64> {
+        self.pending.front().map(|p| p.0)
+    }
+
+    /// A response latency for an answer of the exchange (ns).
+    #[inline]
+    pub fn response_latency(&mut self) -> i64 {
+        self.latency.response()
+    }
+
+    fn send(&mut self, sent: i64, action: Action) -> i64 {
+        let at = sent.saturating_add(self.latency.entry());
+        // Sampled latencies can reorder actions in flight: keep them sorted by arrival.
+        let i = self.pending.partition_point(|p| p.0 <= at);
+        self.pending.insert(i, (at, action));
+        at
+    }
+
+    /// Sends an approved order at local time `sent` (ns); returns when it reaches the exchange.
+    pub fn submit(&mut self, order: &ApprovedOrder, tif: TimeInForce, sent: i64) -> i64 {
         let o = order.order();
-        self.pending.push_back((
-            sent + self.latency,
+        self.send(
+            sent,
             Action::New {
                 client_id: o.client_id,
                 side: o.side,
                 price: o.price,
                 qty: o.qty,
                 tif,
+                reduce_only: o.reduce_only,
             },
-        ));
+        )
     }
 
     /// Sends a modification of a resting order at local time `sent`: a new price, or a larger
     /// quantity, sends it to the back of its level's queue; a smaller quantity at the same
     /// price keeps its place. The new values must have passed the risk checks (as a modify).
-    pub fn modify(&mut self, approved: &ApprovedOrder, sent: i64) {
+    pub fn modify(&mut self, approved: &ApprovedOrder, sent: i64) -> i64 {
         let o = approved.order();
-        self.pending.push_back((
-            sent + self.latency,
+        self.send(
+            sent,
             Action::Modify {
                 client_id: o.client_id,
                 price: o.price,
                 qty: o.qty,
             },
-        ));
+        )
     }
 
     /// Sends a cancel at local time `sent`.
-    pub fn cancel(&mut self, client_id: u64, sent: i64) {
-        self.pending
-            .push_back((sent + self.latency, Action::Cancel { client_id }));
+    pub fn cancel(&mut self, client_id: u64, sent: i64) -> i64 {
+        self.send(sent, Action::Cancel { client_id })
     }
 
-    /// Feeds one market event (exchange time order). Orders that arrived before it act first.
-    pub fn on_event(&mut self, e: &Event, out: &mut Vec<SimReport>) -> Result<()> {
-        let t = e.exch_ts;
-        self.arrive_until(t, out);
-        self.now = self.now.max(t);
+    /// Feeds one market event at exchange time `t` (the caller keeps `t` non-decreasing).
+    /// Orders that arrived by `t` act first.
+    pub fn on_event_at(&mut self, e: &Event, t: i64, out: &mut Vec<SimReport>) -> Result<()> {
+        if self.pending.front().is_some_and(|p| p.0 <= t) {
+            self.arrive_until(t, out);
+        }
         match e.kind {
-            kind::DEPTH | kind::SNAPSHOT | kind::CLEAR => {
-                self.book
-                    .apply(std::slice::from_ref(e))
-                    .map_err(|(_, err)| err)?;
-                if e.kind != kind::CLEAR {
-                    // Conservative: a level that shrank without trades shortens the queue
-                    // ahead of us to no more than the level's new size (the recorded level
-                    // is the others' quantity: our simulated order is not in it).
-                    let side = if e.side == BID {
-                        OrderSide::Buy
-                    } else {
-                        OrderSide::Sell
-                    };
-                    for r in self
-                        .resting
-                        .iter_mut()
-                        .filter(|r| r.side == side && r.price == e.price)
-                    {
-                        r.ahead = r.ahead.min(e.qty);
-                    }
+            kind::DEPTH | kind::SNAPSHOT => {
+                if self.resting.is_empty() {
+                    return self.apply(e);
+                }
+                let side = if e.side == BID { Side::Bid } else { Side::Ask };
+                let prev = self.book.qty_at(side, e.price);
+                self.apply(e)?;
+                let own = if e.side == BID {
+                    OrderSide::Buy
+                } else {
+                    OrderSide::Sell
+                };
+                let (queue, lot) = (self.queue, self.lot);
+                for r in self
+                    .resting
+                    .iter_mut()
+                    .filter(|r| r.side == own && r.price == e.price)
+                {
+                    // The recorded level is the others' quantity: our order is not in it.
+                    r.ahead = queue.on_level_change(r.ahead, prev, e.qty, r.traded, lot);
+                    r.traded = 0;
                 }
             }
-            kind::TRADE => self.on_trade(e, out),
+            kind::CLEAR => self.apply(e)?,
+            kind::TRADE => self.on_trade(e, t, out),
             _ => {}
         }
         Ok(())
     }
 
+    /// [`ExchangeSim::on_event_at`] at the event's exchange time.
+    pub fn on_event(&mut self, e: &Event, out: &mut Vec<SimReport>) -> Result<()> {
+        self.on_event_at(e, e.exch_ts, out)
+    }
+
+    #[inline]
+    fn apply(&mut self, e: &Event) -> Result<()> {
+        self.book
+            .apply(std::slice::from_ref(e))
+            .map_err(|(_, err)| err)
+    }
+
     /// Acts on every pending order that reached the exchange by `t`.
     pub fn arrive_until(&mut self, t: i64, out: &mut Vec<SimReport>) {
-        while let Some((at, action)) = self.pending.pop_front() {
-            if at > t {
-                self.pending.push_front((at, action));
+        while self.pending.front().is_some_and(|p| p.0 <= t) {
+            let Some((at, action)) = self.pending.pop_front() else {
                 break;
-            }
+            };
             match action {
                 Action::New {
                     client_id,
@@ -215,7 +325,19 @@ impl ExchangeSim {
                     price,
                     qty,
                     tif,
-                } => self.on_new(at, client_id, side, price, qty, tif, out),
+                    reduce_only,
+                } => self.on_new(
+                    at,
+                    NewOrder {
+                        client_id,
+                        side,
+                        price,
+                        qty,
+                        tif,
+                        reduce_only,
+                    },
+                    out,
+                ),
                 Action::Modify {
                     client_id,
                     price,
@@ -241,17 +363,35 @@ impl ExchangeSim {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn on_new(
-        &mut self,
-        at: i64,
-        client_id: u64,
-        side: OrderSide,
-        price: i64,
-        qty: i64,
-        tif: TimeInForce,
-        out: &mut Vec<SimReport>,
-    ) {
+    /// How much a reduce-only order on `side` may still trade: what closes the position.
+    fn reducible(&self, side: OrderSide) -> i64 {
+        match side {
+            OrderSide::Buy => (-self.position).max(0),
+            OrderSide::Sell => self.position.max(0),
+        }
+    }
+
+    fn on_new(&mut self, at: i64, o: NewOrder, out: &mut Vec<SimReport>) {
+        let NewOrder {
+            client_id,
+            side,
+            price,
+            mut qty,
+            tif,
+            reduce_only,
+        } = o;
+        if reduce_only {
+            let room = self.reducible(side);
+            if room == 0 {
+                out.push(SimReport::Rejected {
+                    client_id,
+                    ts: at,
+                    reason: "reduce-only order would not reduce the position",
+                });
+                return;
+            }
+            qty = qty.min(room);
+        }
         let (best_opposite, book_side) = match side {
             OrderSide::Buy => (self.book.best_ask(), Side::Ask),
             OrderSide::Sell => (self.book.best_bid(), Side::Bid),
@@ -281,43 +421,53 @@ impl ExchangeSim {
             });
             return;
         }
-        // Liquidity it can take, best price first.
-        let levels: Vec<(i64, i64)> = self
-            .book
-            .levels(book_side)
-            .take_while(|l| crosses(l.price))
-            .map(|l| (l.price, l.qty))
-            .collect();
-        let available: i64 = levels.iter().map(|l| l.1).sum();
-        if tif == TimeInForce::Fok && available < qty {
-            out.push(SimReport::Rejected {
-                client_id,
-                ts: at,
-                reason: "fill-or-kill without enough liquidity",
-            });
-            return;
+        if tif == TimeInForce::Fok {
+            let mut available = 0;
+            for l in self.book.levels(book_side) {
+                if !crosses(l.price) || available >= qty {
+                    break;
+                }
+                available += l.qty;
+            }
+            if available < qty {
+                out.push(SimReport::Rejected {
+                    client_id,
+                    ts: at,
+                    reason: "fill-or-kill without enough liquidity",
+                });
+                return;
+            }
         }
-        out.push(SimReport::Accepted { client_id, ts: at });
+        out.push(SimReport::Accepted {
+            client_id,
+            ts: at,
+            qty,
+        });
         let mut remaining = qty;
-        for (p, q) in levels {
-            if remaining == 0 {
+        while remaining > 0 {
+            let Some(l) = self.book.best(book_side) else {
+                break;
+            };
+            if !crosses(l.price) {
                 break;
             }
-            let take = remaining.min(q);
+            let take = remaining.min(l.qty);
             remaining -= take;
             // The taken liquidity leaves the book until the feed says otherwise.
             // (The book's own levels are on its grid, so this cannot fail.)
-            let _ = self.book.set_level(book_side, p, q - take);
+            let _ = self.book.set_level(book_side, l.price, l.qty - take);
+            self.position += side.sign() * take;
             out.push(SimReport::Filled {
                 client_id,
                 ts: at,
-                price: p,
+                price: l.price,
                 qty: take,
                 maker: false,
                 remaining,
             });
         }
         if remaining == 0 {
+            self.close_reduce_only(at, out);
             return;
         }
         if price == 0 || tif == TimeInForce::Ioc || tif == TimeInForce::Fok {
@@ -326,6 +476,7 @@ impl ExchangeSim {
                 ts: at,
                 remaining,
             });
+            self.close_reduce_only(at, out);
             return;
         }
         // Rest at the back of the queue of its level.
@@ -340,7 +491,50 @@ impl ExchangeSim {
             side,
             price,
             remaining,
+            reduce_only,
             ahead,
+            traded: 0,
+        });
+        self.close_reduce_only(at, out);
+    }
+
+    /// Cuts resting reduce-only orders to what still reduces the position, cancelling those
+    /// with nothing left (as exchanges do when the position closes).
+    fn close_reduce_only(&mut self, at: i64, out: &mut Vec<SimReport>) {
+        if !self.resting.iter().any(|r| r.reduce_only) {
+            return;
+        }
+        let (buy_room, sell_room) = (
+            self.reducible(OrderSide::Buy),
+            self.reducible(OrderSide::Sell),
+        );
+        self.resting.retain_mut(|r| {
+            if !r.reduce_only {
+                return true;
+            }
+            let room = if r.side == OrderSide::Buy {
+                buy_room
+            } else {
+                sell_room
+            };
+            if room == 0 {
+                out.push(SimReport::Cancelled {
+                    client_id: r.client_id,
+                    ts: at,
+                    remaining: r.remaining,
+                });
+                return false;
+            }
+            if r.remaining > room {
+                r.remaining = room;
+                out.push(SimReport::Modified {
+                    client_id: r.client_id,
+                    ts: at,
+                    price: r.price,
+                    qty: room,
+                });
+            }
+            true
         });
     }
 
@@ -390,6 +584,7 @@ impl ExchangeSim {
         if price != r.price || qty > r.remaining {
             // Loses its place: to the back of the (new) level's queue.
             r.ahead = ahead;
+            r.traded = 0;
         }
         r.price = price;
         r.remaining = qty;
@@ -399,20 +594,27 @@ impl ExchangeSim {
             price,
             qty,
         });
+        self.close_reduce_only(at, out);
     }
 
-    fn on_trade(&mut self, e: &Event, out: &mut Vec<SimReport>) {
-        let t = e.exch_ts;
-        // An aggressive sell (side = ask) trades against bids, and a buy against asks.
+    fn on_trade(&mut self, e: &Event, t: i64, out: &mut Vec<SimReport>) {
+        if self.resting.is_empty() {
+            return;
+        }
+        // An aggressive buy (side = bid) trades against resting sells, and a sell against buys;
+        // an unknown aggressor (0) against both.
         let hits = if e.side == BID {
             OrderSide::Sell
         } else {
             OrderSide::Buy
         };
         let mut volume = e.qty;
-        let mut done = Vec::new();
-        for (i, r) in self.resting.iter_mut().enumerate() {
+        let mut filled_any = false;
+        let mut i = 0;
+        while i < self.resting.len() {
+            let r = &mut self.resting[i];
             if r.side != hits && e.side != 0 {
+                i += 1;
                 continue;
             }
             let through = if r.side == OrderSide::Buy {
@@ -422,12 +624,14 @@ impl ExchangeSim {
             };
             let at = e.price == r.price;
             if !(through || at) {
+                i += 1;
                 continue;
             }
-            let fill = if through {
+            let mut fill = if through {
                 r.remaining
             } else {
                 // At our price: the trade first consumes the queue ahead of us.
+                r.traded += e.qty;
                 let consumed = volume.min(r.ahead);
                 r.ahead -= consumed;
                 volume -= consumed;
@@ -435,8 +639,17 @@ impl ExchangeSim {
                 volume -= f;
                 f
             };
+            if r.reduce_only {
+                fill = fill.min(match r.side {
+                    OrderSide::Buy => (-self.position).max(0),
+                    OrderSide::Sell => self.position.max(0),
+                });
+            }
             if fill > 0 {
+                let r = &mut self.resting[i];
                 r.remaining -= fill;
+                self.position += r.side.sign() * fill;
+                filled_any = true;
                 out.push(SimReport::Filled {
                     client_id: r.client_id,
                     ts: t,
@@ -446,14 +659,27 @@ impl ExchangeSim {
                     remaining: r.remaining,
                 });
                 if r.remaining == 0 {
-                    done.push(i);
+                    self.resting.remove(i);
+                    continue;
                 }
             }
+            i += 1;
         }
-        for i in done.into_iter().rev() {
-            self.resting.remove(i);
+        if filled_any {
+            self.close_reduce_only(t, out);
         }
     }
+}
+
+/// A new order's fields as it reaches the exchange.
+#[derive(Debug, Clone, Copy)]
+struct NewOrder {
+    client_id: u64,
+    side: OrderSide,
+    price: i64,
+    qty: i64,
+    tif: TimeInForce,
+    reduce_only: bool,
 }
 
 #[cfg(test)]
@@ -490,7 +716,13 @@ mod tests {
 
     /// A market with bid 100.0 x 5 / ask 100.1 x 3, ask 100.2 x 4.
     fn market(latency: i64) -> (ExchangeSim, RiskEngine) {
-        let mut sim = ExchangeSim::new(T, Q / 1000, latency).unwrap();
+        let mut sim = ExchangeSim::new(
+            T,
+            Q / 1000,
+            LatencyModel::constant(latency, 0).unwrap(),
+            QueueModel::Conservative,
+        )
+        .unwrap();
         let mut out = Vec::new();
         for e in [
             level(0, BID, 1000 * T, 5 * Q),
@@ -684,5 +916,75 @@ mod tests {
         );
         assert!(matches!(out[2], SimReport::Rejected { client_id: 9, .. }));
         assert_eq!(run(), out);
+    }
+
+    #[test]
+    fn reduce_only_never_grows_the_position() {
+        let (mut sim, mut risk) = market(0);
+        // The risk engine believes we are long 5 (its view can lag the exchange's): the
+        // exchange still enforces reduce-only against the position it holds.
+        let x = approve(&mut risk, 99, OrderSide::Buy, 1000 * T, 5 * Q);
+        risk.order_opened(&x);
+        risk.on_fill(99, 5 * Q).unwrap();
+        let mut out = Vec::new();
+        // Flat at the exchange: a reduce-only sell is refused.
+        let ro = |risk: &mut RiskEngine, id, side, price, qty| {
+            let o = Order {
+                reduce_only: true,
+                ..*approve(risk, id, side, price, qty).order()
+            };
+            risk.check(&o, 0).unwrap()
+        };
+        let a = ro(&mut risk, 1, OrderSide::Sell, 1000 * T, Q);
+        sim.submit(&a, TimeInForce::Ioc, 1);
+        sim.arrive_until(1, &mut out);
+        assert!(matches!(out[0], SimReport::Rejected { client_id: 1, .. }));
+        // Long 2, a reduce-only sell of 5 is cut to 2.
+        let b = approve(&mut risk, 2, OrderSide::Buy, 1001 * T, 2 * Q);
+        sim.submit(&b, TimeInForce::Ioc, 2);
+        let c = ro(&mut risk, 3, OrderSide::Sell, 1005 * T, 5 * Q);
+        sim.submit(&c, TimeInForce::Gtc, 3);
+        let mut out = Vec::new();
+        sim.arrive_until(3, &mut out);
+        assert_eq!(sim.position(), 2 * Q);
+        assert!(out.contains(&SimReport::Accepted { client_id: 3, ts: 3, qty: 2 * Q }));
+        // Another sell closes the position: the resting reduce-only order is cancelled.
+        let d = approve(&mut risk, 4, OrderSide::Sell, 1000 * T, 2 * Q);
+        sim.submit(&d, TimeInForce::Ioc, 4);
+        let mut out = Vec::new();
+        sim.arrive_until(4, &mut out);
+        assert_eq!(sim.position(), 0);
+        assert!(matches!(out.last(), Some(SimReport::Cancelled { client_id: 3, remaining, .. }) if *remaining == 2 * Q));
+        assert_eq!(sim.resting(), 0);
+    }
+
+    #[test]
+    fn a_probabilistic_queue_moves_forward_on_cancellations() {
+        let run = |queue| {
+            let mut sim = ExchangeSim::new(
+                T,
+                Q / 1000,
+                LatencyModel::constant(0, 0).unwrap(),
+                queue,
+            )
+            .unwrap();
+            let mut out = Vec::new();
+            sim.on_event(&level(0, BID, 1000 * T, 10 * Q), &mut out).unwrap();
+            let mut risk = RiskEngine::new(RiskLimits::default()).unwrap();
+            risk.add_instrument(1.0, false).unwrap();
+            let a = approve(&mut risk, 1, OrderSide::Buy, 1000 * T, Q);
+            sim.submit(&a, TimeInForce::Gtc, 1);
+            // 10 ahead; others join behind (15), then 5 are cancelled (10).
+            sim.on_event(&level(2, BID, 1000 * T, 15 * Q), &mut out).unwrap();
+            sim.on_event(&level(3, BID, 1000 * T, 10 * Q), &mut out).unwrap();
+            // A sell of 8 at our price.
+            sim.on_event(&trade(4, ASK, 1000 * T, 8 * Q), &mut out).unwrap();
+            fills(&out)
+        };
+        // Conservative: the 5 cancelled were behind us, 10 still ahead: no fill.
+        assert!(run(QueueModel::Conservative).is_empty());
+        // Power(1): front 10, back 5 -> p = 1/3 behind, 10/3 ahead cancelled: 6.67 ahead, so
+        // the 8 sold fill all of our 1.
+        assert_eq!(run(QueueModel::Power(1.0)), vec![(1000 * T, Q, true)]);
     }
 }

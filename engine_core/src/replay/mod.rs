@@ -1,0 +1,985 @@
+//! The backtest event loop: recorded events in, strategy wake-ups out.
+//!
+//! Two clocks run over the same events. The exchange sees event `i` at its exchange time
+//! `X_i` (made non-decreasing) and feeds it to that instrument's [`ExchangeSim`]; the strategy
+//! sees it later, at its local time `L_i >= X_i` ([`FeedLatency`]: the recorded receive time
+//! with the recorder's clock offset removed, or a constant feed latency), through its own
+//! local copy of the book. Orders go the other way: sent at the strategy's local time, they
+//! pass the [`RiskEngine`] at once, reach the exchange after the entry latency, and the
+//! exchange's answers come back after the response latency. The loop always handles the
+//! earliest thing next (ties: order arrivals, then exchange events, then answers, then local
+//! events, then timers), so the strategy never acts on what it could not have seen and an
+//! order never fills on data the exchange saw before the order arrived.
+//!
+//! [`Replay::step`] runs until something the strategy subscribed to happens (a book message,
+//! a trade, a best bid/offer, a timer, one of its order updates) and returns it as a
+//! [`Wake`]; every other event stays inside this loop. Data comes in chunks
+//! ([`Replay::push`]); the loop holds only the events between the local and exchange clocks,
+//! so memory is bounded by the chunk size, not by the length of the data.
+//!
+//! Results are kept as rows: orders, fills, and an equity and position sample at a fixed
+//! interval of local time.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::book::L2Book;
+use crate::error::{Error, Result};
+use crate::event::{flags, kind, Event};
+use crate::fixed::{to_f64, SCALE};
+use crate::risk::{
+    ContractKind, ContractSpec, Fill, Order, OrderSide, Portfolio, Reject, RiskEngine, RiskLimits,
+};
+use crate::sim::{ExchangeSim, LatencyModel, QueueModel, SimReport, TimeInForce};
+
+/// Events over which the recorder's clock offset is estimated (see [`FeedLatency::Recorded`]).
+pub const OFFSET_WINDOW: usize = 100_000;
+
+/// One instrument of a replay.
+#[derive(Debug, Clone, Copy)]
+pub struct InstrumentSetup {
+    /// Tick size (fixed point).
+    pub tick: i64,
+    /// Lot size (fixed point).
+    pub lot: i64,
+    /// Contract and fees.
+    pub spec: ContractSpec,
+}
+
+/// When the strategy sees a market event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeedLatency {
+    /// At its recorded local receive time minus the recorder's clock offset (ns, local minus
+    /// exchange clock). `None` estimates the offset from the first [`OFFSET_WINDOW`] events as
+    /// the smallest `local_ts - exch_ts` seen, so the fastest message there counts as instant.
+    Recorded { offset: Option<i64> },
+    /// At its exchange time plus this many ns.
+    Constant(i64),
+}
+
+/// What wakes the strategy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Subscriptions {
+    /// Each book message (the last level event of a depth message or snapshot).
+    pub book: bool,
+    /// Each trade.
+    pub trade: bool,
+    /// Each best bid/offer message.
+    pub bbo: bool,
+    /// Its own order updates (accepted, rejected, filled, modified, cancelled).
+    pub orders: bool,
+    /// A timer every this many ns of local time (0: none).
+    pub timer_ns: i64,
+}
+
+/// How a replay runs.
+#[derive(Debug, Clone)]
+pub struct ReplayConfig {
+    /// Order entry and response latency.
+    pub latency: LatencyModel,
+    /// Queue position model of resting orders.
+    pub queue: QueueModel,
+    /// Market data latency.
+    pub feed: FeedLatency,
+    /// Starting capital.
+    pub initial: f64,
+    /// Equity and position sample interval (ns of local time, > 0).
+    pub sample_ns: i64,
+    /// Pre-trade limits.
+    pub limits: RiskLimits,
+    /// What wakes the strategy.
+    pub subscriptions: Subscriptions,
+}
+
+/// The kind of an order update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateKind {
+    /// Reached the exchange and accepted.
+    Accepted,
+    /// Refused by the exchange (the reason says why).
+    Rejected,
+    /// Filled (partly or wholly).
+    Filled,
+    /// Price or quantity changed.
+    Modified,
+    /// Cancelled; `remaining` was not filled.
+    Cancelled,
+}
+
+/// An order update as the strategy learns of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrderUpdate {
+    /// What happened.
+    pub kind: UpdateKind,
+    /// The order's client id.
+    pub client_id: u64,
+    /// Instrument index.
+    pub instrument: u32,
+    /// The order's side.
+    pub side: OrderSide,
+    /// Local time the strategy learns of it (ns).
+    pub local_ts: i64,
+    /// Exchange time it happened (ns).
+    pub exch_ts: i64,
+    /// Fill price, or the order's price (fixed point; 0 for a market order).
+    pub price: i64,
+    /// Fill quantity, or the order's quantity (fixed point).
+    pub qty: i64,
+    /// Quantity still open after this update (fixed point).
+    pub remaining: i64,
+    /// A passive fill.
+    pub maker: bool,
+    /// Fee of a fill (settlement currency).
+    pub fee: f64,
+    /// Why the exchange refused it (empty otherwise).
+    pub reason: &'static str,
+}
+
+/// Why [`Replay::step`] returned.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Wake {
+    /// A book message of this instrument was applied to the local book.
+    Book(u32),
+    /// A trade.
+    Trade(Event),
+    /// A best bid/offer message.
+    Bbo(Event),
+    /// A timer, at this local time.
+    Timer(i64),
+    /// An update of one of the strategy's orders.
+    Order(OrderUpdate),
+    /// The loop needs the next chunk ([`Replay::push`]) or [`Replay::finish`].
+    NeedData,
+    /// The data is over and every order answer delivered.
+    End,
+}
+
+/// Final status of an order row.
+pub mod status {
+    /// Working (or in flight).
+    pub const OPEN: u8 = 0;
+    /// Wholly filled.
+    pub const FILLED: u8 = 1;
+    /// Cancelled, possibly after partial fills.
+    pub const CANCELLED: u8 = 2;
+    /// Refused by the exchange.
+    pub const REJECTED: u8 = 3;
+    /// Refused by the pre-trade risk check; never sent.
+    pub const REFUSED: u8 = 4;
+}
+
+/// One order of the run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrderRow {
+    pub client_id: u64,
+    pub instrument: u32,
+    pub side: OrderSide,
+    pub tif: TimeInForce,
+    pub status: u8,
+    pub reduce_only: bool,
+    /// Local time sent (ns).
+    pub sent_ts: i64,
+    /// Local time it ended (filled, cancelled, rejected, refused); -1 while open.
+    pub done_ts: i64,
+    /// Fixed point; 0 for a market order.
+    pub price: i64,
+    pub qty: i64,
+    pub filled: i64,
+    /// The exchange accepted it.
+    pub accepted: bool,
+}
+
+/// One fill of the run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FillRow {
+    pub local_ts: i64,
+    pub exch_ts: i64,
+    pub client_id: u64,
+    pub instrument: u32,
+    pub side: i8,
+    pub maker: bool,
+    pub price: i64,
+    pub qty: i64,
+    pub fee: f64,
+}
+
+/// One equity sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EquityRow {
+    pub ts: i64,
+    pub equity: f64,
+    pub realized: f64,
+    pub unrealized: f64,
+    pub fees: f64,
+    /// Gross notional exposure at the marks.
+    pub gross: f64,
+}
+
+/// One instrument's state at an equity sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PositionRow {
+    pub ts: i64,
+    pub instrument: u32,
+    /// Mid price of the local book (NaN when one side is empty).
+    pub mid: f64,
+    /// Signed position (fixed point).
+    pub position: i64,
+}
+
+/// An order request from the strategy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrderRequest {
+    pub instrument: u32,
+    pub side: OrderSide,
+    /// Fixed point; 0 for a market order.
+    pub price: i64,
+    pub qty: i64,
+    pub tif: TimeInForce,
+    pub reduce_only: bool,
+    /// `None`: the next free id.
+    pub client_id: Option<u64>,
+}
+
+#[derive(Debug)]
+struct Venue {
+    sim: ExchangeSim,
+    /// The strategy's view of the book.
+    book: L2Book,
+    tick: i64,
+    lot: i64,
+}
+
+/// The backtest event loop over one or several instruments.
+#[derive(Debug)]
+pub struct Replay {
+    venues: Vec<Venue>,
+    risk: RiskEngine,
+    portfolio: Portfolio,
+    feed: FeedLatency,
+    offset: Option<i64>,
+    subs: Subscriptions,
+    sample_ns: i64,
+
+    /// Events not yet seen locally; `xs[i]` is the exchange time given to `buf[i]`.
+    buf: Vec<Event>,
+    xs: Vec<i64>,
+    /// Next event for the local side and for the exchange side (indexes into `buf`).
+    li: usize,
+    xi: usize,
+    ended: bool,
+    x_clock: i64,
+    l_clock: i64,
+    started: bool,
+
+    /// Earliest order action in flight to any exchange (i64::MAX: none).
+    next_arrival: i64,
+    /// Exchange answers on their way back: (local delivery time, instrument, report).
+    answers: VecDeque<(i64, u32, SimReport)>,
+    last_answer: i64,
+    next_timer: i64,
+    next_sample: i64,
+    reports: Vec<SimReport>,
+
+    next_id: u64,
+    orders: Vec<OrderRow>,
+    index: HashMap<u64, usize>,
+    open: Vec<u64>,
+    fills: Vec<FillRow>,
+    equity: Vec<EquityRow>,
+    positions: Vec<PositionRow>,
+    events: u64,
+}
+
+impl Replay {
+    /// A replay over `instruments` (event `instrument` field = index in this list).
+    pub fn new(instruments: &[InstrumentSetup], config: ReplayConfig) -> Result<Self> {
+        if instruments.is_empty() {
+            return Err(Error::invalid("instruments", "[]", "needs at least one"));
+        }
+        if config.sample_ns <= 0 {
+            return Err(Error::invalid("sample_ns", config.sample_ns, "must be > 0"));
+        }
+        if config.subscriptions.timer_ns < 0 {
+            return Err(Error::invalid(
+                "timer_ns",
+                config.subscriptions.timer_ns,
+                "must be >= 0",
+            ));
+        }
+        if let FeedLatency::Constant(d) = config.feed {
+            if d < 0 {
+                return Err(Error::invalid("feed_latency_ns", d, "must be >= 0"));
+            }
+        }
+        let mut risk = RiskEngine::new(config.limits.clone())?;
+        let mut portfolio = Portfolio::new(config.initial)?;
+        let mut venues = Vec::with_capacity(instruments.len());
+        for s in instruments {
+            risk.add_instrument(s.spec.contract_size, s.spec.kind == ContractKind::Inverse)?;
+            portfolio.add_instrument(s.spec);
+            venues.push(Venue {
+                sim: ExchangeSim::new(s.tick, s.lot, config.latency.clone(), config.queue)?,
+                book: L2Book::new(s.tick, s.lot)?,
+                tick: s.tick,
+                lot: s.lot,
+            });
+        }
+        let offset = match config.feed {
+            FeedLatency::Recorded { offset } => offset,
+            FeedLatency::Constant(_) => None,
+        };
+        Ok(Replay {
+            venues,
+            risk,
+            portfolio,
+            feed: config.feed,
+            offset,
+            subs: config.subscriptions,
+            sample_ns: config.sample_ns,
+            buf: Vec::new(),
+            xs: Vec::new(),
+            li: 0,
+            xi: 0,
+            ended: false,
+            x_clock: i64::MIN,
+            l_clock: i64::MIN,
+            started: false,
+            next_arrival: i64::MAX,
+            answers: VecDeque::new(),
+            last_answer: i64::MIN,
+            next_timer: i64::MAX,
+            next_sample: i64::MAX,
+            reports: Vec::new(),
+            next_id: 1,
+            orders: Vec::new(),
+            index: HashMap::new(),
+            open: Vec::new(),
+            fills: Vec::new(),
+            equity: Vec::new(),
+            positions: Vec::new(),
+            events: 0,
+        })
+    }
+
+    /// Appends the next chunk of events (in recorded order). Events the local side has seen
+    /// are dropped from the buffer first.
+    pub fn push(&mut self, events: &[Event]) -> Result<()> {
+        if self.ended {
+            return Err(Error::invalid("events", events.len(), "pushed after finish()"));
+        }
+        let n = self.venues.len();
+        if let Some(e) = events.iter().find(|e| e.instrument as usize >= n) {
+            return Err(Error::invalid(
+                "instrument",
+                e.instrument,
+                format!("is not one of the {n} instruments of the replay"),
+            ));
+        }
+        if self.li > 0 {
+            self.buf.drain(..self.li);
+            self.xs.drain(..self.li);
+            self.xi -= self.li;
+            self.li = 0;
+        }
+        self.buf.extend_from_slice(events);
+        self.xs.resize(self.buf.len(), 0);
+        Ok(())
+    }
+
+    /// No more data: the loop runs to the end.
+    pub fn finish(&mut self) {
+        self.ended = true;
+    }
+
+    /// The recorder's clock offset, estimated once from the first [`OFFSET_WINDOW`] events
+    /// (whatever the chunking, so a run does not depend on it): the smallest
+    /// `local_ts - exch_ts`. Returns false while more data is needed for it.
+    fn estimate_offset(&mut self) -> bool {
+        if self.offset.is_some() || !matches!(self.feed, FeedLatency::Recorded { .. }) {
+            return true;
+        }
+        if self.buf.len() < OFFSET_WINDOW && !self.ended {
+            return false;
+        }
+        self.offset = Some(
+            self.buf[..self.buf.len().min(OFFSET_WINDOW)]
+                .iter()
+                .filter(|e| e.flags & flags::NO_EXCH_TS == 0)
+                .map(|e| e.local_ts - e.exch_ts)
+                .min()
+                .unwrap_or(0),
+        );
+        true
+    }
+
+    /// Local time of the strategy (ns).
+    pub fn now(&self) -> i64 {
+        self.l_clock
+    }
+
+    /// The clock offset in use (local minus exchange, ns), once known.
+    pub fn clock_offset(&self) -> Option<i64> {
+        self.offset
+    }
+
+    /// Market events handled so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    /// The strategy's view of an instrument's book.
+    pub fn book(&self, instrument: u32) -> Result<&L2Book> {
+        self.venue(instrument).map(|v| &v.book)
+    }
+
+    /// The simulated exchange of an instrument.
+    pub fn exchange(&self, instrument: u32) -> Result<&ExchangeSim> {
+        self.venue(instrument).map(|v| &v.sim)
+    }
+
+    fn venue(&self, instrument: u32) -> Result<&Venue> {
+        self.venues
+            .get(instrument as usize)
+            .ok_or_else(|| Error::invalid("instrument", instrument, "is not in the replay"))
+    }
+
+    /// Number of instruments.
+    pub fn instruments(&self) -> usize {
+        self.venues.len()
+    }
+
+    /// Positions and PnL, as the strategy knows them.
+    pub fn portfolio(&self) -> &Portfolio {
+        &self.portfolio
+    }
+
+    /// The pre-trade risk engine.
+    pub fn risk(&self) -> &RiskEngine {
+        &self.risk
+    }
+
+    /// Every order so far.
+    pub fn orders(&self) -> &[OrderRow] {
+        &self.orders
+    }
+
+    /// The order of `client_id`.
+    pub fn order(&self, client_id: u64) -> Option<&OrderRow> {
+        self.index.get(&client_id).map(|&i| &self.orders[i])
+    }
+
+    /// Client ids of the open orders, oldest first.
+    pub fn open_orders(&self) -> &[u64] {
+        &self.open
+    }
+
+    /// Every fill so far.
+    pub fn fills(&self) -> &[FillRow] {
+        &self.fills
+    }
+
+    /// Equity samples so far.
+    pub fn equity(&self) -> &[EquityRow] {
+        &self.equity
+    }
+
+    /// Position samples so far (one per instrument per equity sample).
+    pub fn positions(&self) -> &[PositionRow] {
+        &self.positions
+    }
+
+    /// Exchange time of the event at `i` (the exchange clock never goes back; an event
+    /// without an exchange time happens at the current exchange time).
+    #[inline]
+    fn x_time(&self, e: &Event) -> i64 {
+        if e.flags & flags::NO_EXCH_TS != 0 {
+            self.x_clock.max(e.local_ts - self.offset.unwrap_or(0))
+        } else {
+            self.x_clock.max(e.exch_ts)
+        }
+    }
+
+    /// Local time of the event at `i`, which the exchange has already seen at `x`.
+    #[inline]
+    fn l_time(&self, e: &Event, x: i64) -> i64 {
+        let seen = match self.feed {
+            FeedLatency::Recorded { .. } => (e.local_ts - self.offset.unwrap_or(0)).max(x),
+            FeedLatency::Constant(d) => x.saturating_add(d),
+        };
+        seen.max(self.l_clock)
+    }
+
+    /// Runs until the strategy must be woken, more data is needed, or the end.
+    pub fn step(&mut self) -> Result<Wake> {
+        if !self.estimate_offset() {
+            return Ok(Wake::NeedData);
+        }
+        loop {
+            let x_next = if self.xi < self.buf.len() {
+                let e = &self.buf[self.xi];
+                self.x_time(e)
+            } else if !self.ended {
+                return Ok(Wake::NeedData);
+            } else {
+                i64::MAX
+            };
+            let l_next = if self.li < self.xi {
+                let e = &self.buf[self.li];
+                self.l_time(e, self.xs[self.li])
+            } else {
+                i64::MAX
+            };
+            let answer = self.answers.front().map_or(i64::MAX, |a| a.0);
+            let arrival = self.next_arrival;
+            let work_left =
+                x_next < i64::MAX || l_next < i64::MAX || answer < i64::MAX || arrival < i64::MAX;
+            if !work_left {
+                // Nothing left: a last sample at the end, once.
+                if self.started && self.next_sample != i64::MIN {
+                    self.sample(self.l_clock)?;
+                    self.next_sample = i64::MIN;
+                    self.next_timer = i64::MAX;
+                }
+                return Ok(Wake::End);
+            }
+            let clock = self.next_timer.min(self.next_sample);
+            // At equal times: order arrivals, exchange events, answers, local events, clocks.
+            if arrival <= x_next.min(answer).min(l_next).min(clock) {
+                self.arrive(arrival);
+            } else if x_next <= answer.min(l_next).min(clock) {
+                self.exchange_event(x_next)?;
+            } else if answer <= l_next.min(clock) {
+                if let Some(w) = self.deliver()? {
+                    return Ok(w);
+                }
+            } else if l_next <= clock {
+                if let Some(w) = self.local_event(l_next)? {
+                    return Ok(w);
+                }
+            } else if self.next_sample <= self.next_timer {
+                self.sample(self.next_sample)?;
+                self.next_sample = self.next_sample.saturating_add(self.sample_ns);
+            } else {
+                let t = self.next_timer;
+                self.next_timer = t.saturating_add(self.subs.timer_ns);
+                self.l_clock = self.l_clock.max(t);
+                return Ok(Wake::Timer(t));
+            }
+        }
+    }
+
+    fn arrive(&mut self, t: i64) {
+        self.x_clock = self.x_clock.max(t);
+        let mut reports = std::mem::take(&mut self.reports);
+        for i in 0..self.venues.len() {
+            let sim = &mut self.venues[i].sim;
+            if sim.next_arrival().is_some_and(|a| a <= t) {
+                sim.arrive_until(t, &mut reports);
+                #[allow(clippy::cast_possible_truncation)]
+                self.queue_answers(i as u32, &mut reports);
+            }
+        }
+        self.reports = reports;
+        self.refresh_arrival();
+    }
+
+    fn refresh_arrival(&mut self) {
+        self.next_arrival = self
+            .venues
+            .iter()
+            .filter_map(|v| v.sim.next_arrival())
+            .min()
+            .unwrap_or(i64::MAX);
+    }
+
+    fn queue_answers(&mut self, instrument: u32, reports: &mut Vec<SimReport>) {
+        let sim = &mut self.venues[instrument as usize].sim;
+        for r in reports.drain(..) {
+            // Answers keep their order on the way back (a later one never overtakes).
+            let at = r.ts().saturating_add(sim.response_latency()).max(self.last_answer);
+            self.last_answer = at;
+            self.answers.push_back((at, instrument, r));
+        }
+    }
+
+    fn exchange_event(&mut self, x: i64) -> Result<()> {
+        let i = self.xi;
+        let e = self.buf[i];
+        self.xs[i] = x;
+        self.x_clock = x;
+        self.xi += 1;
+        let venue = &mut self.venues[e.instrument as usize];
+        if self.next_arrival > x && venue.sim.resting() == 0 {
+            // Nothing of ours at this exchange: only the book moves.
+            return venue.sim.on_event_at(&e, x, &mut self.reports);
+        }
+        let mut reports = std::mem::take(&mut self.reports);
+        let r = venue.sim.on_event_at(&e, x, &mut reports);
+        self.queue_answers(e.instrument, &mut reports);
+        self.reports = reports;
+        if self.next_arrival <= x {
+            self.refresh_arrival();
+        }
+        r
+    }
+
+    fn local_event(&mut self, l: i64) -> Result<Option<Wake>> {
+        let e = self.buf[self.li];
+        self.li += 1;
+        self.l_clock = l;
+        self.events += 1;
+        if !self.started {
+            self.started = true;
+            self.next_sample = l - l.rem_euclid(self.sample_ns) + self.sample_ns;
+            if self.subs.timer_ns > 0 {
+                self.next_timer = l - l.rem_euclid(self.subs.timer_ns) + self.subs.timer_ns;
+            }
+        }
+        let venue = &mut self.venues[e.instrument as usize];
+        match e.kind {
+            kind::DEPTH | kind::SNAPSHOT | kind::CLEAR => {
+                venue
+                    .book
+                    .apply(std::slice::from_ref(&e))
+                    .map_err(|(_, err)| err)?;
+                if self.subs.book && e.flags & flags::LAST_IN_MESSAGE != 0 {
+                    return Ok(Some(Wake::Book(e.instrument)));
+                }
+            }
+            kind::TRADE if self.subs.trade => return Ok(Some(Wake::Trade(e))),
+            kind::BBO if self.subs.bbo => return Ok(Some(Wake::Bbo(e))),
+            _ => {}
+        }
+        Ok(None)
+    }
+
+    fn close(&mut self, client_id: u64, status: u8, at: i64) {
+        if let Some(&i) = self.index.get(&client_id) {
+            let row = &mut self.orders[i];
+            if row.status == status::OPEN {
+                row.status = status;
+                row.done_ts = at;
+            }
+        }
+        if let Some(p) = self.open.iter().position(|&c| c == client_id) {
+            self.open.remove(p);
+        }
+        self.risk.order_closed(client_id);
+    }
+
+    /// Delivers the next exchange answer to the strategy's side.
+    fn deliver(&mut self) -> Result<Option<Wake>> {
+        let Some((at, instrument, report)) = self.answers.pop_front() else {
+            return Ok(None);
+        };
+        self.l_clock = self.l_clock.max(at);
+        let id = report.client_id();
+        let Some(&row_i) = self.index.get(&id) else {
+            return Ok(None);
+        };
+        let row = self.orders[row_i];
+        let mut update = OrderUpdate {
+            kind: UpdateKind::Accepted,
+            client_id: id,
+            instrument,
+            side: row.side,
+            local_ts: at,
+            exch_ts: report.ts(),
+            price: row.price,
+            qty: row.qty,
+            remaining: row.qty - row.filled,
+            maker: false,
+            fee: 0.0,
+            reason: "",
+        };
+        match report {
+            SimReport::Accepted { qty, .. } => {
+                let r = &mut self.orders[row_i];
+                r.accepted = true;
+                update.qty = qty;
+                update.remaining = qty - r.filled;
+            }
+            SimReport::Rejected { reason, .. } => {
+                update.kind = UpdateKind::Rejected;
+                update.reason = reason;
+                // A refused new order closes it; a refused cancel or modify leaves it be.
+                if !row.accepted && row.status == status::OPEN {
+                    self.close(id, status::REJECTED, at);
+                    update.remaining = 0;
+                }
+            }
+            SimReport::Filled {
+                ts,
+                price,
+                qty,
+                maker,
+                remaining,
+                ..
+            } => {
+                let side = i8::try_from(row.side.sign()).unwrap_or(1);
+                let before = self.portfolio.position(instrument as usize)?.fees;
+                self.portfolio.on_fill(&Fill {
+                    instrument: instrument as usize,
+                    side,
+                    price,
+                    qty,
+                    maker,
+                })?;
+                let fee = self.portfolio.position(instrument as usize)?.fees - before;
+                self.risk.on_fill(id, qty)?;
+                let r = &mut self.orders[row_i];
+                r.filled += qty;
+                r.accepted = true;
+                self.fills.push(FillRow {
+                    local_ts: at,
+                    exch_ts: ts,
+                    client_id: id,
+                    instrument,
+                    side,
+                    maker,
+                    price,
+                    qty,
+                    fee,
+                });
+                update.kind = UpdateKind::Filled;
+                update.price = price;
+                update.qty = qty;
+                update.remaining = remaining;
+                update.maker = maker;
+                update.fee = fee;
+                if remaining == 0 {
+                    self.close(id, status::FILLED, at);
+                }
+            }
+            SimReport::Modified { price, qty, .. } => {
+                let r = &mut self.orders[row_i];
+                r.price = price;
+                r.qty = r.filled + qty;
+                update.kind = UpdateKind::Modified;
+                update.price = price;
+                update.qty = qty;
+                update.remaining = qty;
+            }
+            SimReport::Cancelled { remaining, .. } => {
+                update.kind = UpdateKind::Cancelled;
+                update.remaining = remaining;
+                self.close(id, status::CANCELLED, at);
+            }
+        }
+        Ok(self.subs.orders.then_some(Wake::Order(update)))
+    }
+
+    /// Records an equity sample at local time `t` and checks the loss limits.
+    fn sample(&mut self, t: i64) -> Result<()> {
+        let mut gross = 0.0;
+        #[allow(clippy::cast_possible_truncation)]
+        for (i, v) in self.venues.iter().enumerate() {
+            let mid = v.book.mid();
+            let pos = self.portfolio.position(i)?.qty;
+            if let Some(m) = mid {
+                let px = (m * SCALE as f64).round() as i64;
+                if px > 0 {
+                    self.portfolio.mark(i, px)?;
+                }
+                let spec = self.portfolio.spec(i)?;
+                let q = to_f64(pos).abs() * spec.contract_size;
+                gross += match spec.kind {
+                    ContractKind::Linear => q * m,
+                    ContractKind::Inverse => q / m,
+                };
+            }
+            self.positions.push(PositionRow {
+                ts: t,
+                instrument: i as u32,
+                mid: mid.unwrap_or(f64::NAN),
+                position: pos,
+            });
+        }
+        let (mut realized, mut unrealized, mut fees) = (0.0, 0.0, 0.0);
+        for i in 0..self.portfolio.len() {
+            let p = self.portfolio.position(i)?;
+            realized += p.realized;
+            fees += p.fees;
+            unrealized += self.portfolio.unrealized(i)?;
+        }
+        let equity = self.portfolio.equity();
+        self.equity.push(EquityRow {
+            ts: t,
+            equity,
+            realized,
+            unrealized,
+            fees,
+            gross,
+        });
+        if let Some(ids) = self.risk.on_equity(equity, t)? {
+            // The kill switch: cancel everything open.
+            for id in ids {
+                self.cancel(id)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends an order at the strategy's local time. `Ok(Err(reject))` when the pre-trade
+    /// risk check refuses it (it is recorded, never sent); `Err` on a malformed request.
+    pub fn submit(&mut self, req: OrderRequest) -> Result<std::result::Result<u64, Reject>> {
+        let v = self.venue(req.instrument)?;
+        let (tick, lot) = (v.tick, v.lot);
+        if req.price < 0 || (req.price != 0 && req.price % tick != 0) {
+            return Err(Error::invalid(
+                "price",
+                crate::fixed::format(req.price),
+                format!("must be 0 (market) or > 0 on the tick grid {}", crate::fixed::format(tick)),
+            ));
+        }
+        if req.qty <= 0 || req.qty % lot != 0 {
+            return Err(Error::invalid(
+                "qty",
+                crate::fixed::format(req.qty),
+                format!("must be > 0 on the lot grid {}", crate::fixed::format(lot)),
+            ));
+        }
+        if req.price == 0 && req.tif == TimeInForce::PostOnly {
+            return Err(Error::invalid("tif", "post-only", "a market order cannot be post-only"));
+        }
+        let client_id = match req.client_id {
+            Some(id) if self.index.contains_key(&id) => {
+                return Err(Error::invalid("client_id", id, "is already used in this run"))
+            }
+            Some(id) => id,
+            None => {
+                while self.index.contains_key(&self.next_id) {
+                    self.next_id += 1;
+                }
+                self.next_id
+            }
+        };
+        self.next_id = self.next_id.max(client_id.saturating_add(1));
+        let order = Order {
+            client_id,
+            instrument: req.instrument as usize,
+            side: req.side,
+            price: req.price,
+            qty: req.qty,
+            reduce_only: req.reduce_only,
+            modify: false,
+        };
+        self.refresh_market(req.instrument)?;
+        let now = self.l_clock;
+        let mut row = OrderRow {
+            client_id,
+            instrument: req.instrument,
+            side: req.side,
+            tif: req.tif,
+            status: status::OPEN,
+            reduce_only: req.reduce_only,
+            sent_ts: now,
+            done_ts: -1,
+            price: req.price,
+            qty: req.qty,
+            filled: 0,
+            accepted: false,
+        };
+        let approved = match self.risk.check(&order, now) {
+            Ok(a) => a,
+            Err(reject) => {
+                row.status = status::REFUSED;
+                row.done_ts = now;
+                self.index.insert(client_id, self.orders.len());
+                self.orders.push(row);
+                return Ok(Err(reject));
+            }
+        };
+        self.risk.order_opened(&approved);
+        let at = self.venues[req.instrument as usize]
+            .sim
+            .submit(&approved, req.tif, now);
+        self.next_arrival = self.next_arrival.min(at);
+        self.index.insert(client_id, self.orders.len());
+        self.orders.push(row);
+        self.open.push(client_id);
+        Ok(Ok(client_id))
+    }
+
+    /// The risk engine's market view of an instrument: the local book's mid and sync state.
+    fn refresh_market(&mut self, instrument: u32) -> Result<()> {
+        let book = &self.venues[instrument as usize].book;
+        #[allow(clippy::cast_possible_truncation)]
+        let reference = book
+            .mid()
+            .map_or(0, |m| (m * SCALE as f64).round() as i64)
+            .max(0);
+        let in_sync = book.in_sync();
+        self.risk
+            .on_market(instrument as usize, reference, self.l_clock, in_sync)
+    }
+
+    fn open_row(&self, client_id: u64) -> Result<usize> {
+        match self.index.get(&client_id) {
+            Some(&i) if self.orders[i].status == status::OPEN => Ok(i),
+            _ => Err(Error::invalid(
+                "client_id",
+                client_id,
+                "is not an open order of this run",
+            )),
+        }
+    }
+
+    /// Sends a cancel of an open order at the strategy's local time.
+    pub fn cancel(&mut self, client_id: u64) -> Result<()> {
+        let i = self.open_row(client_id)?;
+        let inst = self.orders[i].instrument as usize;
+        let at = self.venues[inst].sim.cancel(client_id, self.l_clock);
+        self.next_arrival = self.next_arrival.min(at);
+        Ok(())
+    }
+
+    /// Sends a modification (new price and open quantity, fixed point) of an open order,
+    /// checked by the risk engine as a modify.
+    pub fn modify(
+        &mut self,
+        client_id: u64,
+        price: i64,
+        qty: i64,
+    ) -> Result<std::result::Result<(), Reject>> {
+        let i = self.open_row(client_id)?;
+        let row = self.orders[i];
+        let v = &self.venues[row.instrument as usize];
+        if price <= 0 || price % v.tick != 0 {
+            return Err(Error::invalid(
+                "price",
+                crate::fixed::format(price),
+                "must be > 0 on the tick grid",
+            ));
+        }
+        if qty <= 0 || qty % v.lot != 0 {
+            return Err(Error::invalid(
+                "qty",
+                crate::fixed::format(qty),
+                "must be > 0 on the lot grid",
+            ));
+        }
+        let order = Order {
+            client_id,
+            instrument: row.instrument as usize,
+            side: row.side,
+            price,
+            qty,
+            reduce_only: row.reduce_only,
+            modify: true,
+        };
+        self.refresh_market(row.instrument)?;
+        let approved = match self.risk.check(&order, self.l_clock) {
+            Ok(a) => a,
+            Err(r) => return Ok(Err(r)),
+        };
+        self.risk.order_opened(&approved);
+        let at = self.venues[row.instrument as usize]
+            .sim
+            .modify(&approved, self.l_clock);
+        self.next_arrival = self.next_arrival.min(at);
+        Ok(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests;

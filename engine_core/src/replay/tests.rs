@@ -1,0 +1,350 @@
+use super::*;
+use crate::event::{ASK, BID};
+
+const Q: i64 = SCALE; // 1.0
+const T: i64 = SCALE / 10; // tick 0.1
+const LOT: i64 = SCALE / 1000;
+
+fn setup() -> InstrumentSetup {
+    InstrumentSetup {
+        tick: T,
+        lot: LOT,
+        spec: ContractSpec::new(ContractKind::Linear, 1.0, -0.0001, 0.0004).unwrap(),
+    }
+}
+
+fn config(entry: i64, response: i64, feed: FeedLatency) -> ReplayConfig {
+    ReplayConfig {
+        latency: LatencyModel::constant(entry, response).unwrap(),
+        queue: QueueModel::Conservative,
+        feed,
+        initial: 10_000.0,
+        sample_ns: 1_000,
+        limits: RiskLimits::default(),
+        subscriptions: Subscriptions {
+            book: true,
+            trade: true,
+            bbo: false,
+            orders: true,
+            timer_ns: 0,
+        },
+    }
+}
+
+fn level(x: i64, l: i64, side: i8, price: i64, qty: i64) -> Event {
+    Event {
+        exch_ts: x,
+        local_ts: l,
+        kind: kind::DEPTH,
+        side,
+        price,
+        qty,
+        flags: flags::LAST_IN_MESSAGE,
+        ..Event::default()
+    }
+}
+
+fn trade(x: i64, l: i64, aggressor: i8, price: i64, qty: i64) -> Event {
+    Event {
+        exch_ts: x,
+        local_ts: l,
+        kind: kind::TRADE,
+        side: aggressor,
+        price,
+        qty,
+        flags: flags::LAST_IN_MESSAGE,
+        ..Event::default()
+    }
+}
+
+/// Runs `events` in chunks of `chunk`, calling `on_wake` at each wake-up; returns the wakes.
+fn run(
+    events: &[Event],
+    chunk: usize,
+    cfg: ReplayConfig,
+    mut on_wake: impl FnMut(&mut Replay, &Wake),
+) -> (Replay, Vec<Wake>) {
+    let mut r = Replay::new(&[setup()], cfg).unwrap();
+    let mut wakes = Vec::new();
+    let mut chunks = events.chunks(chunk.max(1));
+    loop {
+        match r.step().unwrap() {
+            Wake::NeedData => match chunks.next() {
+                Some(c) => r.push(c).unwrap(),
+                None => r.finish(),
+            },
+            Wake::End => break,
+            w => {
+                on_wake(&mut r, &w);
+                wakes.push(w);
+            }
+        }
+    }
+    (r, wakes)
+}
+
+fn buy(price: i64, qty: i64, tif: TimeInForce) -> OrderRequest {
+    OrderRequest {
+        instrument: 0,
+        side: OrderSide::Buy,
+        price,
+        qty,
+        tif,
+        reduce_only: false,
+        client_id: None,
+    }
+}
+
+/// Bid 100.0 x 5, ask 100.1 x 3 at exchange time 0, seen locally at 10.
+fn opening() -> Vec<Event> {
+    vec![
+        Event {
+            flags: 0,
+            ..level(0, 10, BID, 1000 * T, 5 * Q)
+        },
+        level(0, 10, ASK, 1001 * T, 3 * Q),
+    ]
+}
+
+#[test]
+fn no_look_ahead_an_order_never_fills_on_data_from_before_it_arrived() {
+    // The strategy sees the book at 10 and bids 100.0 at once; with 50 ns entry latency the
+    // order reaches the exchange at 60. A sell of 9 at 100.0 at exchange time 40 (before the
+    // order arrived, though the strategy only sees it at 70) must not fill it, nor count as
+    // queue ahead consumed; a later sell of 6 at 100 trades the 5 ahead of it and 1 of ours.
+    let mut events = opening();
+    events.push(trade(40, 70, ASK, 1000 * T, 9 * Q));
+    events.push(level(41, 71, BID, 1000 * T, 5 * Q)); // the level refills to 5
+    events.push(trade(100, 130, ASK, 1000 * T, 6 * Q));
+    events.push(level(200, 230, BID, 999 * T, Q));
+    let mut sent = false;
+    let (r, _) = run(&events, 100, config(50, 5, FeedLatency::Recorded { offset: Some(0) }), |r, w| {
+        if matches!(w, Wake::Book(0)) && !sent {
+            sent = true;
+            assert_eq!(r.now(), 10);
+            r.submit(buy(1000 * T, 2 * Q, TimeInForce::Gtc)).unwrap().unwrap();
+        }
+    });
+    let fills = r.fills();
+    assert_eq!(fills.len(), 1, "{fills:?}");
+    assert_eq!((fills[0].exch_ts, fills[0].qty, fills[0].maker), (100, Q, true));
+    // The strategy learns of it a response latency later.
+    assert_eq!(fills[0].local_ts, 105);
+    assert_eq!(r.portfolio().position(0).unwrap().qty, Q);
+}
+
+#[test]
+fn latency_puts_a_taker_behind_the_price_move() {
+    // The ask 100.1 is taken away at exchange time 30; a buy at 100.1 sent at local 10 with
+    // 25 ns entry latency arrives at 35 and finds nothing to take: it rests.
+    let mut events = opening();
+    events.push(level(30, 40, ASK, 1001 * T, 0));
+    events.push(level(30, 40, ASK, 1003 * T, 2 * Q));
+    events.push(level(90, 95, BID, 999 * T, Q));
+    let mut sent = false;
+    let (r, wakes) = run(&events, 3, config(25, 0, FeedLatency::Recorded { offset: Some(0) }), |r, w| {
+        if matches!(w, Wake::Book(0)) && !sent {
+            sent = true;
+            r.submit(buy(1001 * T, Q, TimeInForce::Ioc)).unwrap().unwrap();
+        }
+    });
+    assert!(r.fills().is_empty());
+    let cancelled = wakes.iter().any(|w| {
+        matches!(w, Wake::Order(u) if u.kind == UpdateKind::Cancelled && u.exch_ts == 35 && u.remaining == Q)
+    });
+    assert!(cancelled, "{wakes:?}");
+    // With no latency the same order takes the ask.
+    let mut sent = false;
+    let (r, _) = run(&events, 3, config(0, 0, FeedLatency::Constant(0)), |r, w| {
+        if matches!(w, Wake::Book(0)) && !sent {
+            sent = true;
+            r.submit(buy(1001 * T, Q, TimeInForce::Ioc)).unwrap().unwrap();
+        }
+    });
+    assert_eq!(r.fills().len(), 1);
+    assert_eq!((r.fills()[0].price, r.fills()[0].maker), (1001 * T, false));
+}
+
+#[test]
+fn the_local_clock_follows_the_feed_latency_and_the_clock_offset() {
+    // The recorder's clock is 1000 ns behind the exchange's: local_ts = exch_ts - 1000 + 7.
+    let events: Vec<Event> = (0..5)
+        .map(|i| level(100 * i, 100 * i - 1000 + 7, BID, 1000 * T, Q + i * Q))
+        .collect();
+    let (r, _) = run(&events, 2, config(0, 0, FeedLatency::Recorded { offset: None }), |r, w| {
+        if let Wake::Book(_) = w {
+            // The estimated offset makes the feed latency 0 here.
+            assert_eq!(r.now() % 100, 0);
+        }
+    });
+    assert_eq!(r.clock_offset(), Some(-993));
+    let (r, _) = run(&events, 2, config(0, 0, FeedLatency::Constant(30)), |r, w| {
+        if let Wake::Book(_) = w {
+            assert_eq!(r.now() % 100, 30);
+        }
+    });
+    assert_eq!(r.events(), 5);
+}
+
+/// A random market: a book around a drifting mid with trades at the touch.
+fn market(n: usize, seed: u64) -> Vec<Event> {
+    let mut s = seed;
+    let mut rnd = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let mut mid = 10_000i64; // ticks
+    let mut out = Vec::new();
+    let mut t = 0;
+    for _ in 0..n {
+        t += 1 + (rnd() % 1000) as i64;
+        let lat = 50 + (rnd() % 300) as i64;
+        match rnd() % 10 {
+            0 => mid += if rnd() % 2 == 0 { 1 } else { -1 },
+            1..=3 => {
+                let up = rnd() % 2 == 0;
+                let (_, px) = if up { (ASK, mid + 1) } else { (BID, mid) };
+                out.push(trade(t, t + lat, if up { BID } else { ASK }, px * T, (1 + rnd() % 3) as i64 * LOT * 100));
+                continue;
+            }
+            _ => {}
+        }
+        for k in 0..3 {
+            out.push(Event {
+                flags: 0,
+                ..level(t, t + lat, BID, (mid - k) * T, (1 + rnd() % 9) as i64 * LOT * 100)
+            });
+            out.push(Event {
+                flags: 0,
+                ..level(t, t + lat, ASK, (mid + 1 + k) * T, (1 + rnd() % 9) as i64 * LOT * 100)
+            });
+        }
+        // Levels beyond the window, and those left on the wrong side by a move, are removed.
+        for k in 0..2 {
+            out.push(Event { flags: 0, ..level(t, t + lat, ASK, (mid - k) * T, 0) });
+            out.push(Event { flags: 0, ..level(t, t + lat, BID, (mid + 1 + k) * T, 0) });
+        }
+        out.push(Event { flags: 0, ..level(t, t + lat, BID, (mid - 3) * T, 0) });
+        out.push(level(t, t + lat, ASK, (mid + 4) * T, 0));
+    }
+    out
+}
+
+/// A small market maker: quotes at the touch, refreshes on each book message.
+fn maker(r: &mut Replay, w: &Wake) {
+    if let Wake::Book(0) = w {
+        let (Some(bid), Some(ask)) = (r.book(0).unwrap().best_bid(), r.book(0).unwrap().best_ask()) else {
+            return;
+        };
+        let open: Vec<u64> = r.open_orders().to_vec();
+        for id in open {
+            let o = *r.order(id).unwrap();
+            let want = if o.side == OrderSide::Buy { bid.price } else { ask.price };
+            if o.price != want {
+                let _ = r.cancel(id);
+            }
+        }
+        if r.open_orders().len() < 2 {
+            let pos = r.portfolio().position(0).unwrap().qty;
+            let side = if pos > 0 { OrderSide::Sell } else { OrderSide::Buy };
+            let price = if side == OrderSide::Buy { bid.price } else { ask.price };
+            let _ = r.submit(OrderRequest { side, price, ..buy(price, LOT * 100, TimeInForce::PostOnly) });
+        }
+    }
+}
+
+#[test]
+fn deterministic_and_independent_of_the_chunk_size() {
+    let events = market(3_000, 42);
+    let cfg = || config(300, 200, FeedLatency::Recorded { offset: None });
+    let (a, wa) = run(&events, 1_000, cfg(), maker);
+    let (b, wb) = run(&events, 1_000, cfg(), maker);
+    assert_eq!(a.fills(), b.fills());
+    assert_eq!(wa, wb);
+    let st: Vec<(u8, bool)> = a.orders().iter().take(20).map(|o| (o.status, o.accepted)).collect();
+    assert!(a.fills().len() > 10, "{st:?}");
+    assert!(a.fills().len() > 10, "the maker should trade: {}", a.fills().len());
+    assert!(a.fills().iter().any(|f| f.maker));
+    for chunk in [1, 7, 333, events.len()] {
+        let (c, wc) = run(&events, chunk, cfg(), maker);
+        assert_eq!(c.fills().len(), a.fills().len(), "chunk {chunk}");
+        assert!(c.fills() == a.fills(), "chunk {chunk}");
+        assert_eq!(wc, wa, "chunk {chunk}");
+        assert_eq!(c.equity(), a.equity(), "chunk {chunk}");
+    }
+    // Every fill happened at the exchange after its order arrived, and was learnt later.
+    for f in a.fills() {
+        let o = a.order(f.client_id).unwrap();
+        assert!(f.exch_ts >= o.sent_ts + 300, "{f:?} {o:?}");
+        assert!(f.local_ts >= f.exch_ts + 200);
+    }
+    // Equity samples every 1000 ns of local time, positions alongside.
+    let eq = a.equity();
+    assert!(eq.len() > 100);
+    assert!(eq.windows(2).all(|w| w[1].ts > w[0].ts));
+    assert_eq!(a.positions().len(), eq.len());
+    let last = eq.last().unwrap();
+    assert!((last.equity - a.portfolio().equity()).abs() < 1e-9);
+    // The buffer holds what lies between the clocks, and no more than a chunk beyond it.
+    let (c, _) = run(&events, 100, config(300, 200, FeedLatency::Constant(300)), maker);
+    assert!(c.buf.len() < 200, "{}", c.buf.len());
+    assert!(a.buf.len() <= OFFSET_WINDOW + 1_000);
+}
+
+#[test]
+fn bad_requests_get_named_errors_and_risk_refusals_are_recorded() {
+    let events = opening();
+    let cfg = ReplayConfig {
+        limits: RiskLimits {
+            max_order_qty: Some(2 * Q),
+            ..RiskLimits::default()
+        },
+        ..config(0, 0, FeedLatency::Constant(0))
+    };
+    let mut checked = false;
+    let (r, _) = run(&events, 10, cfg, |r, w| {
+        if matches!(w, Wake::Book(0)) && !checked {
+            checked = true;
+            let e = r.submit(buy(1000 * T + 1, Q, TimeInForce::Gtc)).unwrap_err().to_string();
+            assert!(e.contains("price"), "{e}");
+            let e = r.submit(buy(1000 * T, Q + 1, TimeInForce::Gtc)).unwrap_err().to_string();
+            assert!(e.contains("qty"), "{e}");
+            let e = r.submit(OrderRequest { instrument: 3, ..buy(1000 * T, Q, TimeInForce::Gtc) }).unwrap_err().to_string();
+            assert!(e.contains("instrument"), "{e}");
+            let refused = r.submit(buy(1000 * T, 3 * Q, TimeInForce::Gtc)).unwrap();
+            assert!(refused.is_err());
+            let e = r.cancel(999).unwrap_err().to_string();
+            assert!(e.contains("client_id"), "{e}");
+        }
+    });
+    assert!(checked);
+    assert_eq!(r.orders().len(), 1);
+    assert_eq!(r.orders()[0].status, status::REFUSED);
+    let mut r2 = Replay::new(&[setup()], config(0, 0, FeedLatency::Constant(0))).unwrap();
+    let e = r2.push(&[Event { instrument: 2, ..level(0, 0, BID, T, Q) }]).unwrap_err().to_string();
+    assert!(e.contains("instrument"), "{e}");
+}
+
+#[test]
+fn timers_fire_on_the_local_clock_while_data_lasts() {
+    let events = market(200, 7);
+    let cfg = ReplayConfig {
+        subscriptions: Subscriptions {
+            timer_ns: 10_000,
+            ..Subscriptions::default()
+        },
+        ..config(0, 0, FeedLatency::Constant(0))
+    };
+    let (r, wakes) = run(&events, 50, cfg, |_, _| {});
+    let times: Vec<i64> = wakes
+        .iter()
+        .filter_map(|w| if let Wake::Timer(t) = w { Some(*t) } else { None })
+        .collect();
+    assert_eq!(times.len(), wakes.len(), "only timers were subscribed");
+    assert!(times.windows(2).all(|w| w[1] - w[0] == 10_000));
+    let last = events.iter().map(|e| e.exch_ts).max().unwrap();
+    assert!(*times.last().unwrap() <= last && last - times.last().unwrap() < 10_000);
+    assert_eq!(r.events(), events.len() as u64);
+}
