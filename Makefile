@@ -47,7 +47,7 @@ bench: build bench-rust bench-python ## run the benchmarks and print the table
 	$(PY) benches/report.py
 
 bench-rust: ## criterion benches (Rust)
-	$(CARGO) bench -p engine_core --bench book --bench feed --bench signals --bench risk -- --noplot
+	$(CARGO) bench -p engine_core --bench book --bench feed --bench signals --bench risk --bench replay -- --noplot
 
 bench-python: build ## pytest-benchmark suites (cost seen from Python, with msgspec/json peers)
 	mkdir -p build/bench

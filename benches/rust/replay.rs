@@ -20,7 +20,7 @@ use engine_core::sim::{LatencyModel, QueueModel, TimeInForce};
 use engine_core::Event;
 use std::hint::black_box;
 
-const CHUNK: usize = 131_072;
+const CHUNK: usize = 8_192;
 const MS: i64 = 1_000_000;
 
 fn replay(subs: Subscriptions) -> Replay {
@@ -102,6 +102,24 @@ fn bench(c: &mut Criterion) {
     g.sample_size(20);
     g.bench_function("noop", |b| {
         b.iter(|| black_box(run(&events, Subscriptions::default(), |_, _| {})));
+    });
+    g.bench_function("floor_two_books", |b| {
+        b.iter(|| {
+            let mut x = engine_core::L2Book::new(100_000_000, 1_000_000).unwrap();
+            let mut l = engine_core::L2Book::new(100_000_000, 1_000_000).unwrap();
+            let mut buf: Vec<Event> = Vec::with_capacity(CHUNK);
+            for c in events.chunks(CHUNK) {
+                buf.clear();
+                buf.extend_from_slice(c);
+                for e in &buf {
+                    x.apply_event(e).unwrap();
+                }
+                for e in &buf {
+                    l.apply_event(e).unwrap();
+                }
+            }
+            black_box((x.best_bid(), l.best_ask()))
+        });
     });
     let subs = Subscriptions {
         book: true,

@@ -198,6 +198,32 @@ impl L2Book {
         Ok(())
     }
 
+    /// Applies one depth, snapshot or clear event (other kinds are ignored), validated as in
+    /// [`L2Book::apply`]: the replay loop's per-event path.
+    #[inline]
+    pub fn apply_event(&mut self, e: &Event) -> Result<()> {
+        match e.kind {
+            kind::DEPTH | kind::SNAPSHOT => {
+                if !((e.side == BID || e.side == ASK) && self.valid(e.price, e.qty)) {
+                    return Err(self.explain(e));
+                }
+                let t = self.ticks(e.price);
+                if e.side == BID {
+                    self.bids.set(t, e.qty);
+                } else {
+                    self.asks.set(-t, e.qty);
+                }
+            }
+            kind::CLEAR => self.clear(),
+            _ => return Ok(()),
+        }
+        if e.last_update_id != 0 {
+            self.last_update_id = e.last_update_id;
+        }
+        self.in_sync = e.flags & flags::OUT_OF_SYNC == 0;
+        Ok(())
+    }
+
     /// Applies one exchange message's level sets straight from (price, qty) lists (bids, then
     /// asks), as a live feed does in the steady state; same validation and stopping rule as
     /// [`L2Book::apply`], with indexes counted over bids then asks.

@@ -259,9 +259,9 @@ pub struct Replay {
     subs: Subscriptions,
     sample_ns: i64,
 
-    /// Events not yet seen locally; `xs[i]` is the exchange time given to `buf[i]`.
+    /// Events not yet seen locally. Once the exchange side has seen one, its `exch_ts` is
+    /// the exchange time the loop gave it (never earlier than the one before).
     buf: Vec<Event>,
-    xs: Vec<i64>,
     /// Next event for the local side and for the exchange side (indexes into `buf`).
     li: usize,
     xi: usize,
@@ -336,7 +336,6 @@ impl Replay {
             subs: config.subscriptions,
             sample_ns: config.sample_ns,
             buf: Vec::new(),
-            xs: Vec::new(),
             li: 0,
             xi: 0,
             ended: false,
@@ -376,12 +375,10 @@ impl Replay {
         }
         if self.li > 0 {
             self.buf.drain(..self.li);
-            self.xs.drain(..self.li);
             self.xi -= self.li;
             self.li = 0;
         }
         self.buf.extend_from_slice(events);
-        self.xs.resize(self.buf.len(), 0);
         Ok(())
     }
 
@@ -498,9 +495,11 @@ impl Replay {
         }
     }
 
-    /// Local time of the event at `i`, which the exchange has already seen at `x`.
+    /// Local time of an event the exchange has already seen (its `exch_ts` is then the
+    /// exchange time the loop gave it).
     #[inline]
-    fn l_time(&self, e: &Event, x: i64) -> i64 {
+    fn l_time(&self, e: &Event) -> i64 {
+        let x = e.exch_ts;
         let seen = match self.feed {
             FeedLatency::Recorded { .. } => (e.local_ts - self.offset.unwrap_or(0)).max(x),
             FeedLatency::Constant(d) => x.saturating_add(d),
@@ -523,8 +522,7 @@ impl Replay {
                 i64::MAX
             };
             let l_next = if self.li < self.xi {
-                let e = &self.buf[self.li];
-                self.l_time(e, self.xs[self.li])
+                self.l_time(&self.buf[self.li])
             } else {
                 i64::MAX
             };
@@ -546,14 +544,46 @@ impl Replay {
             if arrival <= x_next.min(answer).min(l_next).min(clock) {
                 self.arrive(arrival);
             } else if x_next <= answer.min(l_next).min(clock) {
-                self.exchange_event(x_next)?;
+                // A run of exchange events, while nothing else comes first.
+                let mut limit = answer.min(l_next).min(clock);
+                let mut x = x_next;
+                loop {
+                    let caught_up = self.li == self.xi;
+                    self.exchange_event(x)?;
+                    if caught_up {
+                        limit = limit.min(self.l_time(&self.buf[self.li]));
+                    }
+                    if let Some(a) = self.answers.front() {
+                        limit = limit.min(a.0);
+                    }
+                    if self.xi >= self.buf.len() {
+                        break;
+                    }
+                    x = self.x_time(&self.buf[self.xi]);
+                    if x > limit || self.next_arrival <= x {
+                        break;
+                    }
+                }
             } else if answer <= l_next.min(clock) {
                 if let Some(w) = self.deliver()? {
                     return Ok(w);
                 }
             } else if l_next <= clock {
-                if let Some(w) = self.local_event(l_next)? {
-                    return Ok(w);
+                // A run of local events, while nothing else comes first (the strategy's
+                // orders can only change that after a wake-up, which returns).
+                let before = x_next.min(answer).min(arrival);
+                let mut l = l_next;
+                loop {
+                    if let Some(w) = self.local_event(l)? {
+                        return Ok(w);
+                    }
+                    if self.li >= self.xi {
+                        break;
+                    }
+                    l = self.l_time(&self.buf[self.li]);
+                    if l >= before || l > self.next_timer.min(self.next_sample) {
+                        break;
+                    }
                 }
             } else if self.next_sample <= self.next_timer {
                 self.sample(self.next_sample)?;
@@ -601,29 +631,43 @@ impl Replay {
         }
     }
 
+    #[inline]
     fn exchange_event(&mut self, x: i64) -> Result<()> {
         let i = self.xi;
-        let e = self.buf[i];
-        self.xs[i] = x;
         self.x_clock = x;
         self.xi += 1;
-        let venue = &mut self.venues[e.instrument as usize];
-        if self.next_arrival > x && venue.sim.resting() == 0 {
+        // The event is read in place, then given its exchange time (a store followed by a
+        // wider load of the same bytes would stall store forwarding on every event).
+        let Replay {
+            buf,
+            venues,
+            reports,
+            next_arrival,
+            ..
+        } = self;
+        let e = &buf[i];
+        let instrument = e.instrument;
+        let venue = &mut venues[instrument as usize];
+        if *next_arrival > x && venue.sim.resting() == 0 {
             // Nothing of ours at this exchange: only the book moves.
-            return venue.sim.on_event_at(&e, x, &mut self.reports);
+            let r = venue.sim.on_event_at(e, x, reports);
+            buf[i].exch_ts = x;
+            return r;
         }
-        let mut reports = std::mem::take(&mut self.reports);
-        let r = venue.sim.on_event_at(&e, x, &mut reports);
-        self.queue_answers(e.instrument, &mut reports);
-        self.reports = reports;
+        let mut out = std::mem::take(reports);
+        let r = venue.sim.on_event_at(e, x, &mut out);
+        buf[i].exch_ts = x;
+        self.queue_answers(instrument, &mut out);
+        self.reports = out;
         if self.next_arrival <= x {
             self.refresh_arrival();
         }
         r
     }
 
+    #[inline]
     fn local_event(&mut self, l: i64) -> Result<Option<Wake>> {
-        let e = self.buf[self.li];
+        let i = self.li;
         self.li += 1;
         self.l_clock = l;
         self.events += 1;
@@ -634,19 +678,17 @@ impl Replay {
                 self.next_timer = l - l.rem_euclid(self.subs.timer_ns) + self.subs.timer_ns;
             }
         }
+        let e = &self.buf[i];
         let venue = &mut self.venues[e.instrument as usize];
         match e.kind {
             kind::DEPTH | kind::SNAPSHOT | kind::CLEAR => {
-                venue
-                    .book
-                    .apply(std::slice::from_ref(&e))
-                    .map_err(|(_, err)| err)?;
+                venue.book.apply_event(e)?;
                 if self.subs.book && e.flags & flags::LAST_IN_MESSAGE != 0 {
                     return Ok(Some(Wake::Book(e.instrument)));
                 }
             }
-            kind::TRADE if self.subs.trade => return Ok(Some(Wake::Trade(e))),
-            kind::BBO if self.subs.bbo => return Ok(Some(Wake::Bbo(e))),
+            kind::TRADE if self.subs.trade => return Ok(Some(Wake::Trade(*e))),
+            kind::BBO if self.subs.bbo => return Ok(Some(Wake::Bbo(*e))),
             _ => {}
         }
         Ok(None)

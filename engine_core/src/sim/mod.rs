@@ -265,6 +265,7 @@ impl ExchangeSim {
 
     /// Feeds one market event at exchange time `t` (the caller keeps `t` non-decreasing).
     /// Orders that arrived by `t` act first.
+    #[inline]
     pub fn on_event_at(&mut self, e: &Event, t: i64, out: &mut Vec<SimReport>) -> Result<()> {
         if self.pending.front().is_some_and(|p| p.0 <= t) {
             self.arrive_until(t, out);
@@ -307,9 +308,7 @@ impl ExchangeSim {
 
     #[inline]
     fn apply(&mut self, e: &Event) -> Result<()> {
-        self.book
-            .apply(std::slice::from_ref(e))
-            .map_err(|(_, err)| err)
+        self.book.apply_event(e)
     }
 
     /// Acts on every pending order that reached the exchange by `t`.
