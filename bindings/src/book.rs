@@ -42,8 +42,40 @@ fn price_in(field: &'static str, x: f64) -> PyResult<i64> {
     fixed::from_f64(field, x).map_err(|e| CoreErr(e).into())
 }
 
-fn level_out(l: engine_core::Level) -> (f64, f64) {
+pub(crate) fn level_out(l: engine_core::Level) -> (f64, f64) {
     (fixed::to_f64(l.price), fixed::to_f64(l.qty))
+}
+
+/// Book imbalance over `levels` (>= 1) levels a side.
+pub(crate) fn checked_imbalance(book: &L2Book, levels: i64) -> PyResult<Option<f64>> {
+    if levels < 1 {
+        return Err(invalid("levels", levels, "must be at least 1"));
+    }
+    Ok(book.imbalance(levels as usize))
+}
+
+/// The best `n` levels of a side as an (n, 2) array of (price, qty).
+pub(crate) fn book_levels<'py>(
+    py: Python<'py>,
+    book: &L2Book,
+    side: Side,
+    n: i64,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    if n < 0 {
+        return Err(invalid("n", n, "must not be negative"));
+    }
+    let mut flat = Vec::with_capacity(2 * (n as usize).min(book.depth(side)));
+    for l in book.levels(side).take(n as usize) {
+        flat.push(fixed::to_f64(l.price));
+        flat.push(fixed::to_f64(l.qty));
+    }
+    let rows = flat.len() / 2;
+    PyArray1::from_vec(py, flat).reshape([rows, 2])
+}
+
+/// Quantity at a price of a side.
+pub(crate) fn book_qty_at(book: &L2Book, side: Side, price: f64) -> PyResult<f64> {
+    Ok(fixed::to_f64(book.qty_at(side, price_in("price", price)?)))
 }
 
 /// L2 price-level order book of one instrument.
@@ -114,10 +146,7 @@ impl OrderBook {
 
     #[pyo3(signature = (levels = 5))]
     fn imbalance(&self, levels: i64) -> PyResult<Option<f64>> {
-        if levels < 1 {
-            return Err(invalid("levels", levels, "must be at least 1"));
-        }
-        Ok(self.inner.imbalance(levels as usize))
+        checked_imbalance(&self.inner, levels)
     }
 
     fn levels<'py>(
@@ -126,24 +155,11 @@ impl OrderBook {
         side: &Bound<'_, PyAny>,
         n: i64,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let side = parse_side(side)?;
-        if n < 0 {
-            return Err(invalid("n", n, "must not be negative"));
-        }
-        let mut flat = Vec::with_capacity(2 * (n as usize).min(self.inner.depth(side)));
-        for l in self.inner.levels(side).take(n as usize) {
-            flat.push(fixed::to_f64(l.price));
-            flat.push(fixed::to_f64(l.qty));
-        }
-        let rows = flat.len() / 2;
-        PyArray1::from_vec(py, flat).reshape([rows, 2])
+        book_levels(py, &self.inner, parse_side(side)?, n)
     }
 
     fn qty_at(&self, side: &Bound<'_, PyAny>, price: f64) -> PyResult<f64> {
-        let side = parse_side(side)?;
-        Ok(fixed::to_f64(
-            self.inner.qty_at(side, price_in("price", price)?),
-        ))
+        book_qty_at(&self.inner, parse_side(side)?, price)
     }
 
     fn cost_to_fill(&self, side: &Bound<'_, PyAny>, qty: f64) -> PyResult<Option<(f64, f64)>> {

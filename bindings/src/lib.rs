@@ -1,6 +1,7 @@
 //! `PyO3` bindings: the `tradecore._core` extension module. Thin newtypes around `engine_core`
 //! types, numpy conversion, error mapping and GIL release; no trading logic lives here.
 
+mod backtest;
 mod book;
 mod capture;
 mod columns;
@@ -51,6 +52,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fl.set_item("NON_MARKET_TRADE", flags::NON_MARKET_TRADE)?;
     m.add("EVENT_FLAGS", fl)?;
     m.add_class::<book::OrderBook>()?;
+    m.add_class::<backtest::Backtest>()?;
+    m.add_class::<backtest::BookView>()?;
+    m.add_class::<backtest::Trade>()?;
+    m.add_class::<backtest::OrderUpdate>()?;
     m.add_class::<capture::PyCaptureReader>()?;
     m.add_class::<capture::CaptureReport>()?;
     m.add_class::<capture::Gap>()?;

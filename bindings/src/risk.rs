@@ -30,6 +30,15 @@ fn positive(field: &'static str, v: f64) -> PyResult<i64> {
     Ok(x)
 }
 
+/// The Python name of a trading state.
+pub(crate) fn state_name(state: TradingState) -> &'static str {
+    match state {
+        TradingState::Active => "active",
+        TradingState::Reducing => "reducing",
+        TradingState::Halted => "halted",
+    }
+}
+
 fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -62,7 +71,7 @@ impl Decision {
 /// Pre-trade risk checks (see `tradecore.RiskEngine`).
 #[pyclass(module = "tradecore._core", name = "RiskEngine", subclass)]
 pub struct PyRiskEngine {
-    inner: RiskEngine,
+    pub(crate) inner: RiskEngine,
 }
 
 #[pymethods]
@@ -210,11 +219,7 @@ impl PyRiskEngine {
     /// 'active', 'reducing' or 'halted'.
     #[getter]
     fn state(&self) -> &'static str {
-        match self.inner.state() {
-            TradingState::Active => "active",
-            TradingState::Reducing => "reducing",
-            TradingState::Halted => "halted",
-        }
+        state_name(self.inner.state())
     }
 
     #[setter]

@@ -408,6 +408,29 @@ impl Replay {
         true
     }
 
+    /// Changes what wakes the strategy; a new timer interval starts from the current local
+    /// time's next multiple of it.
+    pub fn set_subscriptions(&mut self, subs: Subscriptions) -> Result<()> {
+        if subs.timer_ns < 0 {
+            return Err(Error::invalid("timer_ns", subs.timer_ns, "must be >= 0"));
+        }
+        if subs.timer_ns != self.subs.timer_ns {
+            self.next_timer = if subs.timer_ns == 0 || !self.started {
+                i64::MAX
+            } else {
+                let l = self.l_clock;
+                l - l.rem_euclid(subs.timer_ns) + subs.timer_ns
+            };
+        }
+        self.subs = subs;
+        Ok(())
+    }
+
+    /// What wakes the strategy.
+    pub fn subscriptions(&self) -> Subscriptions {
+        self.subs
+    }
+
     /// Local time of the strategy (ns).
     pub fn now(&self) -> i64 {
         self.l_clock

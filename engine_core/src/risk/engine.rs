@@ -319,6 +319,11 @@ impl RiskEngine {
         })
     }
 
+    /// The limits in force.
+    pub fn limits(&self) -> &RiskLimits {
+        &self.limits
+    }
+
     /// Registers an instrument (contract size > 0; inverse: notional in quote units);
     /// returns its index.
     pub fn add_instrument(&mut self, contract_size: f64, inverse: bool) -> Result<usize> {

@@ -1,0 +1,621 @@
+//! `tradecore._core.Backtest`: a thin wrapper over `engine_core::replay::Replay`.
+//!
+//! The loop runs in Rust; this layer calls the strategy's Python methods at the wake-ups it
+//! subscribed to (fetched once per chunk, so a wake-up costs one Python call), converts
+//! floats to fixed point at the edge, and hands the results over as numpy columns.
+
+// pyo3 hands extracted arguments over by value.
+#![allow(clippy::needless_pass_by_value)]
+
+use engine_core::fixed::{from_f64, to_f64};
+use engine_core::replay::{
+    status, FeedLatency, InstrumentSetup, OrderRequest, Replay, ReplayConfig, Subscriptions,
+    UpdateKind, Wake,
+};
+use engine_core::risk::{ContractKind, ContractSpec, OrderSide};
+use engine_core::sim::{LatencyModel, QueueModel, TimeInForce};
+use engine_core::{Event, L2Book};
+use numpy::{PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::book::{book_levels, book_qty_at, checked_imbalance, level_out, parse_side};
+use crate::errors::{invalid, CoreErr};
+use crate::event::events_from;
+use crate::risk::{state_name, PyRiskEngine};
+
+fn fixed(field: &'static str, v: f64) -> PyResult<i64> {
+    from_f64(field, v).map_err(|e| CoreErr(e).into())
+}
+
+/// A trade as the strategy sees it.
+#[pyclass(module = "tradecore._core", frozen, get_all)]
+pub struct Trade {
+    /// Local time the strategy sees it (ns).
+    ts: i64,
+    /// Exchange time (ns).
+    exch_ts: i64,
+    price: f64,
+    qty: f64,
+    /// +1: the buyer was the aggressor; -1: the seller; 0: unknown.
+    side: i8,
+    instrument: u32,
+    trade_id: u64,
+}
+
+#[pymethods]
+impl Trade {
+    fn __repr__(&self) -> String {
+        format!(
+            "Trade(ts={}, price={}, qty={}, side={}, instrument={})",
+            self.ts, self.price, self.qty, self.side, self.instrument
+        )
+    }
+}
+
+fn update_kind(k: UpdateKind) -> &'static str {
+    match k {
+        UpdateKind::Accepted => "accepted",
+        UpdateKind::Rejected => "rejected",
+        UpdateKind::Filled => "filled",
+        UpdateKind::Modified => "modified",
+        UpdateKind::Cancelled => "cancelled",
+    }
+}
+
+/// An update of one of the strategy's orders.
+#[pyclass(module = "tradecore._core", frozen, get_all)]
+pub struct OrderUpdate {
+    /// `accepted`, `rejected`, `filled`, `modified` or `cancelled`.
+    kind: &'static str,
+    client_id: u64,
+    instrument: u32,
+    /// +1 buy, -1 sell.
+    side: i8,
+    /// Local time the strategy learns of it (ns).
+    ts: i64,
+    /// Exchange time it happened (ns).
+    exch_ts: i64,
+    /// Fill price, or the order's price (0.0 for a market order).
+    price: f64,
+    /// Fill quantity, or the order's quantity.
+    qty: f64,
+    /// Open quantity after this update.
+    remaining: f64,
+    maker: bool,
+    fee: f64,
+    /// Why the exchange refused it ("" otherwise).
+    reason: &'static str,
+}
+
+#[pymethods]
+impl OrderUpdate {
+    fn __repr__(&self) -> String {
+        format!(
+            "OrderUpdate({}, client_id={}, price={}, qty={}, remaining={}{})",
+            self.kind,
+            self.client_id,
+            self.price,
+            self.qty,
+            self.remaining,
+            if self.reason.is_empty() {
+                String::new()
+            } else {
+                format!(", reason={:?}", self.reason)
+            }
+        )
+    }
+}
+
+/// The strategy's (local, latency-delayed) view of one instrument's book in a backtest.
+#[pyclass(module = "tradecore._core", frozen)]
+pub struct BookView {
+    bt: Py<Backtest>,
+    instrument: u32,
+}
+
+impl BookView {
+    fn with<T>(&self, py: Python<'_>, f: impl FnOnce(&L2Book) -> PyResult<T>) -> PyResult<T> {
+        let bt = self.bt.bind(py).try_borrow()?;
+        f(bt.inner.book(self.instrument).map_err(CoreErr)?)
+    }
+}
+
+#[pymethods]
+impl BookView {
+    #[getter]
+    fn instrument(&self) -> u32 {
+        self.instrument
+    }
+
+    fn best_bid(&self, py: Python<'_>) -> PyResult<Option<(f64, f64)>> {
+        self.with(py, |b| Ok(b.best_bid().map(level_out)))
+    }
+
+    fn best_ask(&self, py: Python<'_>) -> PyResult<Option<(f64, f64)>> {
+        self.with(py, |b| Ok(b.best_ask().map(level_out)))
+    }
+
+    fn mid(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        self.with(py, |b| Ok(b.mid()))
+    }
+
+    fn spread(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        self.with(py, |b| Ok(b.spread().map(to_f64)))
+    }
+
+    fn microprice(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        self.with(py, |b| Ok(b.microprice()))
+    }
+
+    #[pyo3(signature = (levels = 5))]
+    fn imbalance(&self, py: Python<'_>, levels: i64) -> PyResult<Option<f64>> {
+        self.with(py, |b| checked_imbalance(b, levels))
+    }
+
+    fn levels<'py>(
+        &self,
+        py: Python<'py>,
+        side: &Bound<'_, PyAny>,
+        n: i64,
+    ) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
+        let side = parse_side(side)?;
+        self.with(py, |b| book_levels(py, b, side, n))
+    }
+
+    fn qty_at(&self, py: Python<'_>, side: &Bound<'_, PyAny>, price: f64) -> PyResult<f64> {
+        let side = parse_side(side)?;
+        self.with(py, |b| book_qty_at(b, side, price))
+    }
+
+    #[getter]
+    fn in_sync(&self, py: Python<'_>) -> PyResult<bool> {
+        self.with(py, |b| Ok(b.in_sync()))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        self.with(py, |b| {
+            Ok(format!(
+                "BookView(instrument={}, bid={:?}, ask={:?})",
+                self.instrument,
+                b.best_bid().map(level_out),
+                b.best_ask().map(level_out)
+            ))
+        })
+    }
+}
+
+/// The strategy's bound callbacks, looked up once per chunk.
+struct Handlers {
+    book: Option<Py<PyAny>>,
+    trade: Option<Py<PyAny>>,
+    fill: Option<Py<PyAny>>,
+    order: Option<Py<PyAny>>,
+    timer: Option<Py<PyAny>>,
+}
+
+fn handler(strategy: &Bound<'_, PyAny>, name: &str, on: bool) -> PyResult<Option<Py<PyAny>>> {
+    if on {
+        Ok(Some(strategy.getattr(name)?.unbind()))
+    } else {
+        Ok(None)
+    }
+}
+
+fn tif_of(code: u8) -> PyResult<TimeInForce> {
+    TimeInForce::from_code(code).map_err(|e| CoreErr(e).into())
+}
+
+/// The backtest event loop (see `tradecore.backtest`).
+#[pyclass(module = "tradecore._core", unsendable)]
+pub struct Backtest {
+    inner: Replay,
+    last_reject: Option<(&'static str, String)>,
+}
+
+#[pymethods]
+impl Backtest {
+    /// `instruments`: (tick_size, lot_size, contract_size, inverse, maker_fee, taker_fee) each.
+    #[new]
+    #[pyo3(signature = (instruments, risk, *, entry_latency_ns = 0, response_latency_ns = 0, entry_samples = None, response_samples = None, seed = 0, queue = "conservative", feed_latency_ns = None, clock_offset_ns = None, initial_capital = 100_000.0, sample_ns = 1_000_000_000, subscribe_book = false, subscribe_trade = false, subscribe_orders = false, timer_ns = 0))]
+    #[allow(clippy::too_many_arguments)] // a Python signature
+    fn new(
+        instruments: Vec<(f64, f64, f64, bool, f64, f64)>,
+        risk: PyRef<'_, PyRiskEngine>,
+        entry_latency_ns: i64,
+        response_latency_ns: i64,
+        entry_samples: Option<PyReadonlyArray1<'_, i64>>,
+        response_samples: Option<PyReadonlyArray1<'_, i64>>,
+        seed: u64,
+        queue: &str,
+        feed_latency_ns: Option<i64>,
+        clock_offset_ns: Option<i64>,
+        initial_capital: f64,
+        sample_ns: i64,
+        subscribe_book: bool,
+        subscribe_trade: bool,
+        subscribe_orders: bool,
+        timer_ns: i64,
+    ) -> PyResult<Self> {
+        let mut setups = Vec::with_capacity(instruments.len());
+        for (tick, lot, contract_size, inverse, maker, taker) in instruments {
+            let kind = if inverse {
+                ContractKind::Inverse
+            } else {
+                ContractKind::Linear
+            };
+            setups.push(InstrumentSetup {
+                tick: fixed("tick_size", tick)?,
+                lot: fixed("lot_size", lot)?,
+                spec: ContractSpec::new(kind, contract_size, maker, taker).map_err(CoreErr)?,
+            });
+        }
+        let latency = match (entry_samples, response_samples) {
+            (None, None) => LatencyModel::constant(entry_latency_ns, response_latency_ns),
+            (Some(e), Some(r)) => {
+                LatencyModel::sampled(e.as_slice()?.to_vec(), r.as_slice()?.to_vec(), seed)
+            }
+            _ => {
+                return Err(invalid(
+                    "response_samples",
+                    "one list",
+                    "give both entry and response latency samples, or neither",
+                ))
+            }
+        }
+        .map_err(CoreErr)?;
+        let feed = match feed_latency_ns {
+            Some(d) => FeedLatency::Constant(d),
+            None => FeedLatency::Recorded {
+                offset: clock_offset_ns,
+            },
+        };
+        let config = ReplayConfig {
+            latency,
+            queue: QueueModel::parse(queue).map_err(CoreErr)?,
+            feed,
+            initial: initial_capital,
+            sample_ns,
+            limits: risk.inner.limits().clone(),
+            subscriptions: Subscriptions {
+                book: subscribe_book,
+                trade: subscribe_trade,
+                bbo: false,
+                orders: subscribe_orders,
+                timer_ns,
+            },
+        };
+        Ok(Backtest {
+            inner: Replay::new(&setups, config).map_err(CoreErr)?,
+            last_reject: None,
+        })
+    }
+
+    /// Replays `events` (a chunk, in recorded order), calling `strategy`'s methods at its
+    /// wake-ups; returns when the chunk is used up.
+    fn run(slf: &Bound<'_, Self>, strategy: &Bound<'_, PyAny>, events: &Bound<'_, PyAny>) -> PyResult<()> {
+        {
+            let view = events_from(events, "events")?;
+            let mut me = slf.try_borrow_mut()?;
+            me.inner.push(view.as_slice()?).map_err(CoreErr)?;
+        }
+        Self::drive(slf, strategy)
+    }
+
+    /// No more data: runs to the end (answers to orders in flight are still delivered).
+    fn finish(slf: &Bound<'_, Self>, strategy: &Bound<'_, PyAny>) -> PyResult<()> {
+        slf.try_borrow_mut()?.inner.finish();
+        Self::drive(slf, strategy)
+    }
+
+    /// Calls the strategy's `on_timer` every `timer_ns` of local time (0: never).
+    fn set_timer(&mut self, timer_ns: i64) -> PyResult<()> {
+        let subs = Subscriptions {
+            timer_ns,
+            ..self.inner.subscriptions()
+        };
+        self.inner
+            .set_subscriptions(subs)
+            .map_err(|e| CoreErr(e).into())
+    }
+
+    /// Sends an order at the current local time. `side` +1 buy / -1 sell; `price` 0.0 for a
+    /// market order; `tif` 0 GTC, 1 IOC, 2 FOK, 3 post-only. Returns the client id, or None
+    /// when the pre-trade risk check refused it (see `last_reject`).
+    #[pyo3(signature = (side, qty, price, tif, reduce_only, instrument, client_id = None))]
+    #[allow(clippy::too_many_arguments)] // a Python signature
+    fn submit(
+        &mut self,
+        side: i8,
+        qty: f64,
+        price: f64,
+        tif: u8,
+        reduce_only: bool,
+        instrument: u32,
+        client_id: Option<u64>,
+    ) -> PyResult<Option<u64>> {
+        let side = match side {
+            1 => OrderSide::Buy,
+            -1 => OrderSide::Sell,
+            _ => return Err(invalid("side", side, "must be +1 (buy) or -1 (sell)")),
+        };
+        let req = OrderRequest {
+            instrument,
+            side,
+            price: fixed("price", price)?,
+            qty: fixed("qty", qty)?,
+            tif: tif_of(tif)?,
+            reduce_only,
+            client_id,
+        };
+        match self.inner.submit(req).map_err(CoreErr)? {
+            Ok(id) => Ok(Some(id)),
+            Err(r) => {
+                self.last_reject = Some((r.code.name(), r.message));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Sends a cancel of an open order.
+    fn cancel(&mut self, client_id: u64) -> PyResult<()> {
+        self.inner.cancel(client_id).map_err(|e| CoreErr(e).into())
+    }
+
+    /// Sends a modification (new price and open quantity); False when the risk check
+    /// refused it (see `last_reject`).
+    fn modify(&mut self, client_id: u64, price: f64, qty: f64) -> PyResult<bool> {
+        let r = self
+            .inner
+            .modify(client_id, fixed("price", price)?, fixed("qty", qty)?)
+            .map_err(CoreErr)?;
+        match r {
+            Ok(()) => Ok(true),
+            Err(r) => {
+                self.last_reject = Some((r.code.name(), r.message));
+                Ok(false)
+            }
+        }
+    }
+
+    /// (code, message) of the last order the risk check refused.
+    #[getter]
+    fn last_reject(&self) -> Option<(&'static str, String)> {
+        self.last_reject.clone()
+    }
+
+    /// The strategy's local time (ns).
+    #[getter]
+    fn now(&self) -> i64 {
+        self.inner.now()
+    }
+
+    /// Market events the strategy's side has seen.
+    #[getter]
+    fn events(&self) -> u64 {
+        self.inner.events()
+    }
+
+    /// The recorder's clock offset in use (local minus exchange, ns), once known.
+    #[getter]
+    fn clock_offset_ns(&self) -> Option<i64> {
+        self.inner.clock_offset()
+    }
+
+    /// The local book of an instrument.
+    #[pyo3(signature = (instrument = 0))]
+    fn book(slf: &Bound<'_, Self>, instrument: u32) -> PyResult<BookView> {
+        slf.borrow().inner.book(instrument).map_err(CoreErr)?;
+        Ok(BookView {
+            bt: slf.clone().unbind(),
+            instrument,
+        })
+    }
+
+    /// (signed quantity, average entry price, realized PnL, fees, unrealized PnL).
+    #[pyo3(signature = (instrument = 0))]
+    fn position(&self, instrument: usize) -> PyResult<(f64, f64, f64, f64, f64)> {
+        let p = self.inner.portfolio();
+        let pos = p.position(instrument).map_err(CoreErr)?;
+        let unrealized = p.unrealized(instrument).map_err(CoreErr)?;
+        Ok((to_f64(pos.qty), pos.avg_price, pos.realized, pos.fees, unrealized))
+    }
+
+    /// Equity at the last marks (capital + realized + unrealized - fees).
+    fn equity(&self) -> f64 {
+        self.inner.portfolio().equity()
+    }
+
+    /// Client ids of the open orders, oldest first.
+    fn open_orders(&self) -> Vec<u64> {
+        self.inner.open_orders().to_vec()
+    }
+
+    /// (instrument, side, price, qty, filled, status) of an order, or None if unknown.
+    fn order(&self, client_id: u64) -> Option<(u32, i8, f64, f64, f64, u8)> {
+        self.inner.order(client_id).map(|o| {
+            (
+                o.instrument,
+                i8::try_from(o.side.sign()).unwrap_or(1),
+                to_f64(o.price),
+                to_f64(o.qty),
+                to_f64(o.filled),
+                o.status,
+            )
+        })
+    }
+
+    /// The trading state of the risk engine: "active", "reducing" or "halted".
+    #[getter]
+    fn trading_state(&self) -> &'static str {
+        state_name(self.inner.risk().state())
+    }
+
+    /// The results so far, as numpy columns: {"orders": {...}, "fills": {...},
+    /// "equity": {...}, "positions": {...}}.
+    fn results<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        let r = &self.inner;
+        let orders = r.orders();
+        let cols = PyDict::new(py);
+        col(&cols, "client_id", orders.iter().map(|o| o.client_id))?;
+        col(&cols, "instrument", orders.iter().map(|o| o.instrument))?;
+        col(&cols, "side", orders.iter().map(|o| i8::try_from(o.side.sign()).unwrap_or(1)))?;
+        col(&cols, "tif", orders.iter().map(|o| o.tif.code()))?;
+        col(&cols, "status", orders.iter().map(|o| o.status))?;
+        col(&cols, "reduce_only", orders.iter().map(|o| o.reduce_only))?;
+        col(&cols, "sent_ts", orders.iter().map(|o| o.sent_ts))?;
+        col(&cols, "done_ts", orders.iter().map(|o| o.done_ts))?;
+        col(&cols, "price", orders.iter().map(|o| to_f64(o.price)))?;
+        col(&cols, "qty", orders.iter().map(|o| to_f64(o.qty)))?;
+        col(&cols, "filled", orders.iter().map(|o| to_f64(o.filled)))?;
+        out.set_item("orders", cols)?;
+        let fills = r.fills();
+        let cols = PyDict::new(py);
+        col(&cols, "local_ts", fills.iter().map(|f| f.local_ts))?;
+        col(&cols, "exch_ts", fills.iter().map(|f| f.exch_ts))?;
+        col(&cols, "client_id", fills.iter().map(|f| f.client_id))?;
+        col(&cols, "instrument", fills.iter().map(|f| f.instrument))?;
+        col(&cols, "side", fills.iter().map(|f| f.side))?;
+        col(&cols, "maker", fills.iter().map(|f| f.maker))?;
+        col(&cols, "price", fills.iter().map(|f| to_f64(f.price)))?;
+        col(&cols, "qty", fills.iter().map(|f| to_f64(f.qty)))?;
+        col(&cols, "fee", fills.iter().map(|f| f.fee))?;
+        out.set_item("fills", cols)?;
+        let eq = r.equity();
+        let cols = PyDict::new(py);
+        col(&cols, "ts", eq.iter().map(|e| e.ts))?;
+        col(&cols, "equity", eq.iter().map(|e| e.equity))?;
+        col(&cols, "realized", eq.iter().map(|e| e.realized))?;
+        col(&cols, "unrealized", eq.iter().map(|e| e.unrealized))?;
+        col(&cols, "fees", eq.iter().map(|e| e.fees))?;
+        col(&cols, "gross", eq.iter().map(|e| e.gross))?;
+        out.set_item("equity", cols)?;
+        let pos = r.positions();
+        let cols = PyDict::new(py);
+        col(&cols, "ts", pos.iter().map(|p| p.ts))?;
+        col(&cols, "instrument", pos.iter().map(|p| p.instrument))?;
+        col(&cols, "mid", pos.iter().map(|p| p.mid))?;
+        col(&cols, "position", pos.iter().map(|p| to_f64(p.position)))?;
+        out.set_item("positions", cols)?;
+        Ok(out)
+    }
+
+    /// Status codes of the `orders` results.
+    #[staticmethod]
+    fn status_codes() -> Vec<(&'static str, u8)> {
+        vec![
+            ("open", status::OPEN),
+            ("filled", status::FILLED),
+            ("cancelled", status::CANCELLED),
+            ("rejected", status::REJECTED),
+            ("refused", status::REFUSED),
+        ]
+    }
+}
+
+fn col<T: numpy::Element>(
+    d: &Bound<'_, PyDict>,
+    name: &str,
+    values: impl Iterator<Item = T>,
+) -> PyResult<()> {
+    let v: Vec<T> = values.collect();
+    d.set_item(name, PyArray1::from_vec(d.py(), v))
+}
+
+impl Backtest {
+    /// Steps the loop, calling the strategy at each wake-up, until more data is needed or
+    /// the end. No borrow of the backtest is held while Python runs, so the strategy can
+    /// send orders from its callbacks.
+    fn drive(slf: &Bound<'_, Self>, strategy: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let subs = slf.try_borrow()?.inner.subscriptions();
+        let h = Handlers {
+            book: handler(strategy, "on_book", subs.book)?,
+            trade: handler(strategy, "on_trade", subs.trade)?,
+            fill: handler(strategy, "on_fill", subs.orders)?,
+            order: handler(strategy, "on_order", subs.orders)?,
+            timer: handler(strategy, "on_timer", subs.timer_ns > 0)?,
+        };
+        let n = slf.try_borrow()?.inner.instruments();
+        let mut books: Vec<Option<Py<BookView>>> = (0..n).map(|_| None).collect();
+        loop {
+            let wake = slf.try_borrow_mut()?.inner.step().map_err(CoreErr)?;
+            match wake {
+                Wake::NeedData | Wake::End => return Ok(()),
+                Wake::Book(i) => {
+                    if let Some(f) = &h.book {
+                        let slot = &mut books[i as usize];
+                        if slot.is_none() {
+                            *slot = Some(Py::new(
+                                py,
+                                BookView {
+                                    bt: slf.clone().unbind(),
+                                    instrument: i,
+                                },
+                            )?);
+                        }
+                        if let Some(b) = slot {
+                            f.call1(py, (b.clone_ref(py),))?;
+                        }
+                    }
+                }
+                Wake::Trade(e) => {
+                    if let Some(f) = &h.trade {
+                        let ts = slf.try_borrow()?.inner.now();
+                        f.call1(py, (trade(&e, ts),))?;
+                    }
+                }
+                Wake::Order(u) => {
+                    let f = if u.kind == UpdateKind::Filled {
+                        &h.fill
+                    } else {
+                        &h.order
+                    };
+                    if let Some(f) = f {
+                        f.call1(py, (update(&u),))?;
+                    }
+                }
+                Wake::Timer(t) => {
+                    if let Some(f) = &h.timer {
+                        f.call1(py, (t,))?;
+                    }
+                }
+                Wake::Bbo(_) => {}
+            }
+            // A strategy may change its subscriptions (a timer) from a callback.
+            if slf.try_borrow()?.inner.subscriptions() != subs {
+                return Self::drive(slf, strategy);
+            }
+        }
+    }
+}
+
+fn trade(e: &Event, ts: i64) -> Trade {
+    Trade {
+        ts,
+        exch_ts: e.exch_ts,
+        price: to_f64(e.price),
+        qty: to_f64(e.qty),
+        side: e.side,
+        instrument: e.instrument,
+        trade_id: e.trade_id,
+    }
+}
+
+fn update(u: &engine_core::replay::OrderUpdate) -> OrderUpdate {
+    OrderUpdate {
+        kind: update_kind(u.kind),
+        client_id: u.client_id,
+        instrument: u.instrument,
+        side: i8::try_from(u.side.sign()).unwrap_or(1),
+        ts: u.local_ts,
+        exch_ts: u.exch_ts,
+        price: to_f64(u.price),
+        qty: to_f64(u.qty),
+        remaining: to_f64(u.remaining),
+        maker: u.maker,
+        fee: u.fee,
+        reason: u.reason,
+    }
+}

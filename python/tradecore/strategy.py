@@ -1,0 +1,297 @@
+"""The strategy API: one class runs in the backtest replay and live, unchanged.
+
+A strategy subclasses :class:`Strategy` and overrides the callbacks it needs. The engine
+wakes it only for those: a strategy without ``on_trade`` is never called for a trade, and the
+events nobody asked for never leave the compiled loop.
+
+::
+
+    from tradecore.strategy import Strategy
+
+    class Skewed(Strategy):
+        size = 0.01              # parameters are class attributes (overridable: --param size=0.02)
+        edge_ticks = 2
+
+        def on_start(self):
+            self.ctx.set_timer("1s")
+
+        def on_book(self, book):                   # each book message
+            mid = book.microprice()
+            ...
+            self.ctx.buy(self.size, price=bid, post_only=True)
+
+        def on_fill(self, fill):                   # fills of its own orders
+            self.ctx.log.info("filled %s @ %s", fill.qty, fill.price)
+
+Every order goes through the pre-trade risk engine before it is sent; a refused order is
+never sent: ``buy``/``sell`` return ``None`` and ``ctx.last_reject`` says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from tradecore.errors import InvalidInput
+from tradecore.signals import duration_ns
+
+if TYPE_CHECKING:
+    from tradecore._core import BookView, OrderUpdate, Trade
+    from tradecore.instrument import Instrument
+
+TIF_CODES: dict[str, int] = {"gtc": 0, "ioc": 1, "fok": 2, "post_only": 3}
+STATUS_NAMES: dict[int, str] = {0: "open", 1: "filled", 2: "cancelled", 3: "rejected", 4: "refused"}
+
+
+class Backend(Protocol):
+    """What a :class:`Context` drives: the backtest loop (``tradecore._core.Backtest``) or a
+    live order gateway. Prices and quantities are floats; ``side`` is +1 buy / -1 sell."""
+
+    @property
+    def now(self) -> int: ...
+
+    @property
+    def last_reject(self) -> tuple[str, str] | None: ...
+
+    @property
+    def trading_state(self) -> str: ...
+
+    def submit(self, side: int, qty: float, price: float, tif: int, reduce_only: bool,
+               instrument: int, client_id: int | None = None) -> int | None: ...
+
+    def cancel(self, client_id: int) -> None: ...
+
+    def modify(self, client_id: int, price: float, qty: float) -> bool: ...
+
+    def book(self, instrument: int = 0) -> BookView: ...
+
+    def position(self, instrument: int = 0) -> tuple[float, float, float, float, float]: ...
+
+    def equity(self) -> float: ...
+
+    def open_orders(self) -> list[int]: ...
+
+    def order(self, client_id: int) -> tuple[int, int, float, float, float, int] | None: ...
+
+    def set_timer(self, timer_ns: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class OrderInfo:
+    """An order as the strategy knows it."""
+
+    client_id: int
+    instrument: int
+    side: int
+    """+1 buy, -1 sell."""
+    price: float
+    """0.0 for a market order."""
+    qty: float
+    filled: float
+    status: str
+    """``open``, ``filled``, ``cancelled``, ``rejected`` (by the exchange) or ``refused``
+    (by the risk check)."""
+
+
+@dataclass(frozen=True)
+class Position:
+    """A position and its PnL (settlement currency)."""
+
+    qty: float
+    """Signed: > 0 long."""
+    avg_price: float
+    realized: float
+    fees: float
+    unrealized: float
+
+
+class Context:
+    """What a strategy can see and do. Set as ``strategy.ctx`` before ``on_start``.
+
+    Args:
+        backend: The loop or gateway orders go to.
+        instruments: The instruments, in the order of their indexes.
+        log: The strategy's logger.
+    """
+
+    def __init__(self, backend: Backend, instruments: Sequence[Instrument], log: logging.Logger) -> None:
+        self._b = backend
+        self._submit = backend.submit
+        self.instruments: tuple[Instrument, ...] = tuple(instruments)
+        self.log = log
+
+    @property
+    def now(self) -> int:
+        """The strategy's local time, ns since the epoch."""
+        return self._b.now
+
+    def book(self, instrument: int = 0) -> BookView:
+        """The book of an instrument, as the strategy sees it (after the feed latency)."""
+        return self._b.book(instrument)
+
+    def position(self, instrument: int = 0) -> Position:
+        """Position and PnL of an instrument."""
+        return Position(*self._b.position(instrument))
+
+    def equity(self) -> float:
+        """Capital + realized + unrealized PnL - fees, at the last marks."""
+        return self._b.equity()
+
+    def open_orders(self) -> list[int]:
+        """Client ids of the open orders, oldest first."""
+        return self._b.open_orders()
+
+    def order(self, client_id: int) -> OrderInfo | None:
+        """An order by client id (None if unknown)."""
+        o = self._b.order(client_id)
+        if o is None:
+            return None
+        inst, side, price, qty, filled, status = o
+        return OrderInfo(client_id, inst, side, price, qty, filled, STATUS_NAMES[status])
+
+    @property
+    def last_reject(self) -> tuple[str, str] | None:
+        """(code, message) of the last order the risk check refused."""
+        return self._b.last_reject
+
+    @property
+    def trading_state(self) -> str:
+        """The risk engine's state: ``active``, ``reducing`` or ``halted``."""
+        return self._b.trading_state
+
+    def _tif(self, tif: str, post_only: bool) -> int:
+        if post_only:
+            return 3
+        try:
+            return TIF_CODES[tif]
+        except KeyError:
+            raise InvalidInput(f"invalid tif: {tif!r} (one of {', '.join(TIF_CODES)})") from None
+
+    def buy(self, qty: float, price: float | None = None, *, tif: str = "gtc", post_only: bool = False,
+            reduce_only: bool = False, instrument: int = 0, client_id: int | None = None) -> int | None:
+        """Sends a buy order: a limit order at ``price``, or a market order without one.
+
+        Args:
+            qty: Quantity (contracts or base units), on the lot grid.
+            price: Limit price on the tick grid; None for a market order.
+            tif: ``gtc``, ``ioc``, ``fok`` or ``post_only``.
+            post_only: Same as ``tif="post_only"``: rejected if it would trade on arrival.
+            reduce_only: May only reduce the position (checked by the risk engine and the
+                exchange).
+            instrument: Instrument index.
+            client_id: Unique id; default the next free one.
+
+        Returns:
+            The client id, or None if the pre-trade risk check refused it (``last_reject``).
+        """
+        return self._submit(1, qty, 0.0 if price is None else price, self._tif(tif, post_only),
+                            reduce_only, instrument, client_id)
+
+    def sell(self, qty: float, price: float | None = None, *, tif: str = "gtc", post_only: bool = False,
+             reduce_only: bool = False, instrument: int = 0, client_id: int | None = None) -> int | None:
+        """Sends a sell order (see :meth:`buy`)."""
+        return self._submit(-1, qty, 0.0 if price is None else price, self._tif(tif, post_only),
+                            reduce_only, instrument, client_id)
+
+    def cancel(self, client_id: int) -> None:
+        """Sends a cancel of an open order."""
+        self._b.cancel(client_id)
+
+    def cancel_all(self, instrument: int | None = None) -> int:
+        """Cancels every open order (of one instrument); returns how many were sent."""
+        n = 0
+        for cid in self._b.open_orders():
+            o = self._b.order(cid)
+            if o is not None and (instrument is None or o[0] == instrument):
+                self._b.cancel(cid)
+                n += 1
+        return n
+
+    def modify(self, client_id: int, price: float, qty: float) -> bool:
+        """Sends a new price and open quantity for an open order (checked as a modify). A
+        smaller quantity at the same price keeps the queue place. False if refused."""
+        return self._b.modify(client_id, price, qty)
+
+    def set_timer(self, interval: str | int) -> None:
+        """Calls ``on_timer`` every ``interval`` of local time (``"1s"``, ``"250ms"`` or ns;
+        0 stops it)."""
+        ns = duration_ns(interval, "interval")
+        if ns < 0:
+            raise InvalidInput(f"invalid interval: {interval!r} (must be >= 0)")
+        self._b.set_timer(ns)
+
+
+class Strategy:
+    """Base class of strategies. Override the callbacks you need; the others are never called.
+
+    Parameters are class attributes with defaults; ``Strategy(**params)`` (or
+    ``--param k=v`` on the command line) overrides them, converted to the default's type.
+    """
+
+    ctx: Context
+    """Set by the engine before :meth:`on_start`."""
+
+    CALLBACKS: ClassVar[tuple[str, ...]] = ("on_book", "on_trade", "on_fill", "on_order", "on_timer")
+
+    def __init__(self, **params: Any) -> None:
+        for name, value in params.items():
+            if name.startswith("_") or not hasattr(type(self), name) or callable(getattr(type(self), name)):
+                known = ", ".join(self.parameters()) or "none"
+                raise InvalidInput(f"invalid parameter: {name!r} is not a parameter of "
+                                   f"{type(self).__name__} (parameters: {known})")
+            setattr(self, name, _convert(name, value, getattr(type(self), name)))
+
+    @classmethod
+    def parameters(cls) -> dict[str, Any]:
+        """The parameters and their defaults."""
+        out: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            if klass in (Strategy, object):
+                continue
+            for k, v in vars(klass).items():
+                if not k.startswith("_") and not callable(v) and not isinstance(v, (classmethod, staticmethod,
+                                                                                     property)):
+                    out[k] = v
+        return out
+
+    def wants(self, callback: str) -> bool:
+        """True if this strategy overrides ``callback``."""
+        return getattr(type(self), callback) is not getattr(Strategy, callback)
+
+    def on_start(self) -> None:
+        """Before the first event."""
+
+    def on_book(self, book: BookView) -> None:
+        """After each book message of an instrument is applied to the strategy's book."""
+
+    def on_trade(self, trade: Trade) -> None:
+        """After each trade."""
+
+    def on_fill(self, fill: OrderUpdate) -> None:
+        """A fill of one of the strategy's orders (``kind == "filled"``)."""
+
+    def on_order(self, update: OrderUpdate) -> None:
+        """Any other update of its orders: accepted, rejected, modified, cancelled."""
+
+    def on_timer(self, ts: int) -> None:
+        """Every ``ctx.set_timer`` interval of local time."""
+
+    def on_stop(self) -> None:
+        """After the last event."""
+
+
+def _convert(name: str, value: Any, default: Any) -> Any:
+    if not isinstance(value, str) or isinstance(default, str) or default is None:
+        return value
+    try:
+        if isinstance(default, bool):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        return type(default)(value)
+    except ValueError:
+        raise InvalidInput(f"invalid parameter {name}: {value!r} (expected {type(default).__name__})") from None
