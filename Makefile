@@ -29,8 +29,10 @@ venv: $(STAMP) ## create .venv with the pinned Python dependencies
 build: $(STAMP) ## build the extension (release) and install it into .venv
 	$(VENV)/bin/maturin develop --release --quiet
 
-demo: build ## build, then replay the bundled synthetic market through the reader and the book
-	$(VENV)/bin/tradecore demo
+demo: build ## build, then backtest the example market maker on the bundled synthetic market (report in build/)
+	mkdir -p build
+	$(VENV)/bin/tradecore backtest --strategy examples/market_maker.py:MarketMaker --data synthetic \
+		--seconds 120 --latency 5ms --report build/demo_report.html --json build/demo_stats.json
 
 test: build test-rust test-python stubtest ## build and run every test (cargo, pytest, stub check)
 

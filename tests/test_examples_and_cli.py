@@ -69,4 +69,5 @@ def test_cli_entry_point_and_help() -> None:
 def test_examples_run(example: str) -> None:
     out = subprocess.run([sys.executable, str(REPO / "examples" / example)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "in sync: True" in out.stdout
+    # Data examples end with the book's state; strategy examples with a backtest's statistics.
+    assert "in sync: True" in out.stdout or "Sharpe ratio" in out.stdout, out.stdout

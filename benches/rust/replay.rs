@@ -71,15 +71,27 @@ fn maker(r: &mut Replay, w: Wake) {
         };
         for id in r.open_orders().to_vec() {
             let o = *r.order(id).unwrap();
-            let want = if o.side == OrderSide::Buy { bid.price } else { ask.price };
+            let want = if o.side == OrderSide::Buy {
+                bid.price
+            } else {
+                ask.price
+            };
             if o.price != want {
                 let _ = r.cancel(id);
             }
         }
         if r.open_orders().len() < 2 {
             let pos = r.portfolio().position(0).unwrap().qty;
-            let side = if pos > 0 { OrderSide::Sell } else { OrderSide::Buy };
-            let price = if side == OrderSide::Buy { bid.price } else { ask.price };
+            let side = if pos > 0 {
+                OrderSide::Sell
+            } else {
+                OrderSide::Buy
+            };
+            let price = if side == OrderSide::Buy {
+                bid.price
+            } else {
+                ask.price
+            };
             let _ = r.submit(OrderRequest {
                 instrument: 0,
                 side,

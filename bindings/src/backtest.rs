@@ -30,6 +30,7 @@ fn fixed(field: &'static str, v: f64) -> PyResult<i64> {
 
 /// A trade as the strategy sees it.
 #[pyclass(module = "tradecore._core", frozen, get_all)]
+#[allow(clippy::struct_field_names)] // `trade_id`: the venue's name for it
 pub struct Trade {
     /// Local time the strategy sees it (ns).
     ts: i64,
@@ -215,7 +216,8 @@ pub struct Backtest {
 
 #[pymethods]
 impl Backtest {
-    /// `instruments`: (tick_size, lot_size, contract_size, inverse, maker_fee, taker_fee) each.
+    /// `instruments`: (`tick_size`, `lot_size`, `contract_size`, `inverse`, `maker_fee`,
+    /// `taker_fee`) each.
     #[new]
     #[pyo3(signature = (instruments, risk, *, entry_latency_ns = 0, response_latency_ns = 0, entry_samples = None, response_samples = None, seed = 0, queue = "conservative", feed_latency_ns = None, clock_offset_ns = None, initial_capital = 100_000.0, sample_ns = 1_000_000_000, subscribe_book = false, subscribe_trade = false, subscribe_orders = false, timer_ns = 0))]
     #[allow(clippy::too_many_arguments)] // a Python signature
@@ -293,7 +295,11 @@ impl Backtest {
 
     /// Replays `events` (a chunk, in recorded order), calling `strategy`'s methods at its
     /// wake-ups; returns when the chunk is used up.
-    fn run(slf: &Bound<'_, Self>, strategy: &Bound<'_, PyAny>, events: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn run(
+        slf: &Bound<'_, Self>,
+        strategy: &Bound<'_, PyAny>,
+        events: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         {
             let view = events_from(events, "events")?;
             let mut me = slf.try_borrow_mut()?;
@@ -418,7 +424,13 @@ impl Backtest {
         let p = self.inner.portfolio();
         let pos = p.position(instrument).map_err(CoreErr)?;
         let unrealized = p.unrealized(instrument).map_err(CoreErr)?;
-        Ok((to_f64(pos.qty), pos.avg_price, pos.realized, pos.fees, unrealized))
+        Ok((
+            to_f64(pos.qty),
+            pos.avg_price,
+            pos.realized,
+            pos.fees,
+            unrealized,
+        ))
     }
 
     /// Equity at the last marks (capital + realized + unrealized - fees).
@@ -460,7 +472,13 @@ impl Backtest {
         let cols = PyDict::new(py);
         col(&cols, "client_id", orders.iter().map(|o| o.client_id))?;
         col(&cols, "instrument", orders.iter().map(|o| o.instrument))?;
-        col(&cols, "side", orders.iter().map(|o| i8::try_from(o.side.sign()).unwrap_or(1)))?;
+        col(
+            &cols,
+            "side",
+            orders
+                .iter()
+                .map(|o| i8::try_from(o.side.sign()).unwrap_or(1)),
+        )?;
         col(&cols, "tif", orders.iter().map(|o| o.tif.code()))?;
         col(&cols, "status", orders.iter().map(|o| o.status))?;
         col(&cols, "reduce_only", orders.iter().map(|o| o.reduce_only))?;

@@ -20,10 +20,13 @@ import numpy as np
 from tradecore import errors
 from tradecore._core import (
     BinanceFeed,
+    BookView,
     CaptureReader,
     CaptureReport,
     Gap,
     OrderBook,
+    OrderUpdate,
+    Trade,
     __version__,
     merge_events,
     read_capture,
@@ -33,11 +36,14 @@ from tradecore.data import Replay, TickStore
 from tradecore.events import EVENT_DTYPE, SCALE, Flag, Kind, to_float
 from tradecore.instrument import Instrument
 from tradecore.risk import Decision, Portfolio, RiskEngine, RiskLimits
+from tradecore.strategy import Context, Strategy
 
 __all__ = [
     "EVENT_DTYPE",
     "SCALE",
     "BinanceFeed",
+    "BookView",
+    "Context",
     "CaptureReader",
     "CaptureReport",
     "Decision",
@@ -46,11 +52,14 @@ __all__ = [
     "Instrument",
     "Kind",
     "OrderBook",
+    "OrderUpdate",
     "Portfolio",
     "Replay",
     "RiskEngine",
     "RiskLimits",
+    "Strategy",
     "TickStore",
+    "Trade",
     "__version__",
     "errors",
     "iter_binance",

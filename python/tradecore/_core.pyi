@@ -19,6 +19,10 @@ __all__ = [
     "EVENT_KINDS",
     "EVENT_FLAGS",
     "OrderBook",
+    "Backtest",
+    "BookView",
+    "Trade",
+    "OrderUpdate",
     "CaptureReader",
     "CaptureReport",
     "Gap",
@@ -598,3 +602,130 @@ class Portfolio:
     def max_drawdown(self) -> float: ...
     @property
     def peak_equity(self) -> float: ...
+
+@final
+class Trade:
+    """A trade as a strategy sees it."""
+
+    @property
+    def ts(self) -> int:
+        """Local time the strategy sees it (ns)."""
+    @property
+    def exch_ts(self) -> int: ...
+    @property
+    def price(self) -> float: ...
+    @property
+    def qty(self) -> float: ...
+    @property
+    def side(self) -> int:
+        """+1: the buyer was the aggressor; -1: the seller; 0: unknown."""
+    @property
+    def instrument(self) -> int: ...
+    @property
+    def trade_id(self) -> int: ...
+
+@final
+class OrderUpdate:
+    """An update of one of the strategy's orders."""
+
+    @property
+    def kind(self) -> str:
+        """``accepted``, ``rejected``, ``filled``, ``modified`` or ``cancelled``."""
+    @property
+    def client_id(self) -> int: ...
+    @property
+    def instrument(self) -> int: ...
+    @property
+    def side(self) -> int:
+        """+1 buy, -1 sell."""
+    @property
+    def ts(self) -> int:
+        """Local time the strategy learns of it (ns)."""
+    @property
+    def exch_ts(self) -> int:
+        """Exchange time it happened (ns)."""
+    @property
+    def price(self) -> float:
+        """Fill price, or the order's price (0.0 for a market order)."""
+    @property
+    def qty(self) -> float:
+        """Fill quantity, or the order's quantity."""
+    @property
+    def remaining(self) -> float:
+        """Open quantity after this update."""
+    @property
+    def maker(self) -> bool: ...
+    @property
+    def fee(self) -> float: ...
+    @property
+    def reason(self) -> str:
+        """Why the exchange refused it ("" otherwise)."""
+
+@final
+class BookView:
+    """The strategy's (latency-delayed) view of one instrument's book in a backtest."""
+
+    @property
+    def instrument(self) -> int: ...
+    @property
+    def in_sync(self) -> bool: ...
+    def best_bid(self) -> tuple[float, float] | None: ...
+    def best_ask(self) -> tuple[float, float] | None: ...
+    def mid(self) -> float | None: ...
+    def spread(self) -> float | None: ...
+    def microprice(self) -> float | None: ...
+    def imbalance(self, levels: int = 5) -> float | None: ...
+    def levels(self, side: str | int, n: int) -> npt.NDArray[np.float64]: ...
+    def qty_at(self, side: str | int, price: float) -> float: ...
+
+@final
+class Backtest:
+    """The compiled backtest loop (see ``tradecore.backtest``)."""
+
+    def __new__(
+        cls,
+        instruments: Sequence[tuple[float, float, float, bool, float, float]],
+        risk: RiskEngine,
+        *,
+        entry_latency_ns: int = 0,
+        response_latency_ns: int = 0,
+        entry_samples: npt.NDArray[np.int64] | None = None,
+        response_samples: npt.NDArray[np.int64] | None = None,
+        seed: int = 0,
+        queue: str = "conservative",
+        feed_latency_ns: int | None = None,
+        clock_offset_ns: int | None = None,
+        initial_capital: float = 100_000.0,
+        sample_ns: int = 1_000_000_000,
+        subscribe_book: bool = False,
+        subscribe_trade: bool = False,
+        subscribe_orders: bool = False,
+        timer_ns: int = 0,
+    ) -> Backtest: ...
+    def run(self, strategy: object, events: _Events) -> None: ...
+    def finish(self, strategy: object) -> None: ...
+    def set_timer(self, timer_ns: int) -> None: ...
+    def submit(
+        self, side: int, qty: float, price: float, tif: int, reduce_only: bool, instrument: int,
+        client_id: int | None = None,
+    ) -> int | None: ...
+    def cancel(self, client_id: int) -> None: ...
+    def modify(self, client_id: int, price: float, qty: float) -> bool: ...
+    @property
+    def last_reject(self) -> tuple[str, str] | None: ...
+    @property
+    def now(self) -> int: ...
+    @property
+    def events(self) -> int: ...
+    @property
+    def clock_offset_ns(self) -> int | None: ...
+    @property
+    def trading_state(self) -> str: ...
+    def book(self, instrument: int = 0) -> BookView: ...
+    def position(self, instrument: int = 0) -> tuple[float, float, float, float, float]: ...
+    def equity(self) -> float: ...
+    def open_orders(self) -> list[int]: ...
+    def order(self, client_id: int) -> tuple[int, int, float, float, float, int] | None: ...
+    def results(self) -> dict[str, dict[str, np.ndarray]]: ...
+    @staticmethod
+    def status_codes() -> list[tuple[str, int]]: ...

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from typing import NoReturn
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,6 +30,13 @@ from tradecore.data import TickStore
 from tradecore.data.store import WriteMode
 from tradecore.errors import DataError, InvalidInput, TradecoreError
 from tradecore.instrument import Instrument
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line on stderr and exit status 2 (``--help`` shows the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _fmt_count(n: float) -> str:
@@ -332,9 +340,79 @@ def synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _params(items: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"invalid --param: {item!r} (expected key=value)")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _venue_symbol(text: str) -> tuple[str, str]:
+    venue, sep, symbol = text.partition("/")
+    if not sep or not venue or not symbol:
+        raise InvalidInput(f"invalid --symbol: {text!r} (expected venue/SYMBOL, e.g. binance-usdm/BTCUSDT)")
+    return venue, symbol
+
+
+def backtest(args: argparse.Namespace) -> int:
+    """Runs ``tradecore backtest``; returns the exit status."""
+    import json
+
+    from tradecore.backtest import load_strategy, run_backtest
+
+    strategy = load_strategy(args.strategy, _params(args.param))
+    risk = tradecore.RiskLimits.from_toml(args.risk) if args.risk else None
+    fields = {k: v for k, v in (("tick_size", args.tick_size), ("lot_size", args.lot_size), ("kind", args.kind),
+                                ("contract_size", args.contract_size), ("maker_fee", args.maker_fee),
+                                ("taker_fee", args.taker_fee)) if v is not None}
+    data: str | list[Path] = "synthetic" if args.data == ["synthetic"] else [Path(d) for d in args.data]
+    if isinstance(data, list) and len(data) == 1 and data[0].is_dir():
+        data_arg: object = data[0]
+    else:
+        data_arg = data
+    bar = Progress(not args.quiet)
+    last = [0, 0]
+
+    def progress(done: int, total: int | None) -> None:
+        last[0], last[1] = done, total or 0
+        bar.update(done, total or 0, 0 if total else done)
+
+    result = run_backtest(
+        strategy, data_arg,  # type: ignore[arg-type]
+        symbols=[_venue_symbol(s) for s in args.symbol] if args.symbol else None,
+        start=args.start, end=args.end, latency=args.latency, queue=args.queue, feed_latency=args.feed_latency,
+        clock_offset=args.clock_offset_ns, initial_capital=args.capital, risk=risk,
+        sample_interval=args.sample_interval, seed=args.seed, synthetic_seconds=args.seconds,
+        instrument_fields=fields or None, progress=progress)
+    bar.update(last[1] or last[0], last[1] or last[0], 0 if last[1] else last[0], final=True)
+    p = result.params
+    offset = result.clock_offset_ns
+    print(f"backtest of {p['strategy']} on {p['data']}")
+    _table([("instruments", str(p["instruments"])), ("latency", str(p["latency"])), ("queue model", args.queue),
+            ("feed latency", f"{p['feed_latency']}" + (f" (clock offset {offset / 1e6:,.3f} ms removed)"
+                                                        if offset is not None else "")),
+            ("risk limits", str(p["risk"])),
+            ("replay", f"{_fmt_count(result.events)} events in {result.seconds:.2f} s, reading and the "
+                       f"strategy's Python included ({result.events_per_s / 1e6:.2f} M events/s)"),
+            ("trading state", str(p["final_trading_state"]))])
+    print()
+    print(result.summary())
+    if args.report:
+        path = result.write_report(args.report)
+        print(f"\nreport: {path}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"stats": result.stats, "params": {k: str(v) for k, v in p.items()}},
+                                              indent=2, default=float))
+        print(f"statistics: {args.json}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tradecore`` command."""
-    parser = argparse.ArgumentParser(prog="tradecore", description="tradecore: a low-latency trading engine.")
+    parser = _Parser(prog="tradecore", description="tradecore: a low-latency trading engine.")
     parser.add_argument("--version", action="version", version=f"tradecore {tradecore.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("demo", help="replay the bundled synthetic market through the reader and the book",
@@ -385,6 +463,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--symbol", default="BTCUSDT", help="symbol (default BTCUSDT)")
     p.add_argument("--events-per-second", type=float, default=400.0, help="order-flow intensity (default 400)")
 
+    p = sub.add_parser("backtest", help="replay data through the exchange simulator with a strategy",
+                       description="Replay recorded or synthetic market data through the exchange simulator "
+                                   "(queue positions, latency, fees) with a strategy, every order passing the "
+                                   "pre-trade risk checks; print the statistics and write the HTML report.")
+    p.add_argument("--strategy", required=True, help="file.py:ClassName (a tradecore.strategy.Strategy)")
+    p.add_argument("--data", nargs="+", default=["synthetic"],
+                   help="raw capture file(s), a tick store folder, or 'synthetic' (default)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                   help="strategy parameter (repeatable)")
+    p.add_argument("--latency", default="5ms",
+                   help="order latency: '5ms', 'entry,response' ('2ms,3ms'), or a .npy/.csv file of recorded "
+                        "entry_ns,response_ns pairs to sample from (default 5ms)")
+    p.add_argument("--queue", default="conservative",
+                   help="queue position model: conservative, log, log2, power:N, power2:N, power3:N "
+                        "(default conservative)")
+    p.add_argument("--feed-latency", default="recorded",
+                   help="'recorded' (the data's receive times, clock offset removed) or a constant such as 2ms")
+    p.add_argument("--clock-offset-ns", type=int, default=None,
+                   help="the recorder's clock offset, local minus exchange (default: estimated)")
+    p.add_argument("--capital", type=float, default=100_000.0, help="initial capital (default 100,000)")
+    p.add_argument("--risk", type=Path, help="risk limits TOML file ([risk] table)")
+    p.add_argument("--sample-interval", default="1s", help="equity sampling interval (default 1s)")
+    p.add_argument("--seed", type=int, default=0, help="seed of sampled latencies (default 0)")
+    p.add_argument("--seconds", type=float, default=300.0, help="length of the synthetic market (default 300)")
+    p.add_argument("--symbol", action="append", help="venue/SYMBOL to replay from a tick store (repeatable)")
+    p.add_argument("--start", help="start time in a tick store (ISO time or date)")
+    p.add_argument("--end", help="end time in a tick store")
+    p.add_argument("--tick-size", help="instrument tick size (default: inferred or from the store)")
+    p.add_argument("--lot-size", help="instrument lot size")
+    p.add_argument("--kind", choices=("spot", "linear", "inverse"), help="contract kind")
+    p.add_argument("--contract-size", help="contract size")
+    p.add_argument("--maker-fee", help="maker fee rate (e.g. -0.0001 for a rebate)")
+    p.add_argument("--taker-fee", help="taker fee rate (e.g. 0.0004)")
+    p.add_argument("--report", type=Path, help="write the HTML report here")
+    p.add_argument("--json", type=Path, help="write the statistics as JSON here")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -395,6 +510,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return inspect(args)
         if args.command == "synth":
             return synth(args)
+        if args.command == "backtest":
+            return backtest(args)
     except (TradecoreError, OSError, pa.ArrowException) as e:
         print(f"tradecore: error: {e}", file=sys.stderr)
         return 2

@@ -58,6 +58,7 @@ pub enum FeedLatency {
 
 /// What wakes the strategy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // independent switches, one per kind of wake-up
 pub struct Subscriptions {
     /// Each book message (the last level event of a depth message or snapshot).
     pub book: bool,
@@ -270,7 +271,7 @@ pub struct Replay {
     l_clock: i64,
     started: bool,
 
-    /// Earliest order action in flight to any exchange (i64::MAX: none).
+    /// Earliest order action in flight to any exchange (`i64::MAX`: none).
     next_arrival: i64,
     /// Exchange answers on their way back: (local delivery time, instrument, report).
     answers: VecDeque<(i64, u32, SimReport)>,
@@ -310,7 +311,7 @@ impl Replay {
                 return Err(Error::invalid("feed_latency_ns", d, "must be >= 0"));
             }
         }
-        let mut risk = RiskEngine::new(config.limits.clone())?;
+        let mut risk = RiskEngine::new(config.limits)?;
         let mut portfolio = Portfolio::new(config.initial)?;
         let mut venues = Vec::with_capacity(instruments.len());
         for s in instruments {
@@ -363,7 +364,11 @@ impl Replay {
     /// are dropped from the buffer first.
     pub fn push(&mut self, events: &[Event]) -> Result<()> {
         if self.ended {
-            return Err(Error::invalid("events", events.len(), "pushed after finish()"));
+            return Err(Error::invalid(
+                "events",
+                events.len(),
+                "pushed after finish()",
+            ));
         }
         let n = self.venues.len();
         if let Some(e) = events.iter().find(|e| e.instrument as usize >= n) {
@@ -648,7 +653,10 @@ impl Replay {
         let sim = &mut self.venues[instrument as usize].sim;
         for r in reports.drain(..) {
             // Answers keep their order on the way back (a later one never overtakes).
-            let at = r.ts().saturating_add(sim.response_latency()).max(self.last_answer);
+            let at = r
+                .ts()
+                .saturating_add(sim.response_latency())
+                .max(self.last_answer);
             self.last_answer = at;
             self.answers.push_back((at, instrument, r));
         }
@@ -893,7 +901,10 @@ impl Replay {
             return Err(Error::invalid(
                 "price",
                 crate::fixed::format(req.price),
-                format!("must be 0 (market) or > 0 on the tick grid {}", crate::fixed::format(tick)),
+                format!(
+                    "must be 0 (market) or > 0 on the tick grid {}",
+                    crate::fixed::format(tick)
+                ),
             ));
         }
         if req.qty <= 0 || req.qty % lot != 0 {
@@ -904,11 +915,19 @@ impl Replay {
             ));
         }
         if req.price == 0 && req.tif == TimeInForce::PostOnly {
-            return Err(Error::invalid("tif", "post-only", "a market order cannot be post-only"));
+            return Err(Error::invalid(
+                "tif",
+                "post-only",
+                "a market order cannot be post-only",
+            ));
         }
         let client_id = match req.client_id {
             Some(id) if self.index.contains_key(&id) => {
-                return Err(Error::invalid("client_id", id, "is already used in this run"))
+                return Err(Error::invalid(
+                    "client_id",
+                    id,
+                    "is already used in this run",
+                ))
             }
             Some(id) => id,
             None => {

@@ -118,16 +118,26 @@ fn no_look_ahead_an_order_never_fills_on_data_from_before_it_arrived() {
     events.push(trade(100, 130, ASK, 1000 * T, 6 * Q));
     events.push(level(200, 230, BID, 999 * T, Q));
     let mut sent = false;
-    let (r, _) = run(&events, 100, config(50, 5, FeedLatency::Recorded { offset: Some(0) }), |r, w| {
-        if matches!(w, Wake::Book(0)) && !sent {
-            sent = true;
-            assert_eq!(r.now(), 10);
-            r.submit(buy(1000 * T, 2 * Q, TimeInForce::Gtc)).unwrap().unwrap();
-        }
-    });
+    let (r, _) = run(
+        &events,
+        100,
+        config(50, 5, FeedLatency::Recorded { offset: Some(0) }),
+        |r, w| {
+            if matches!(w, Wake::Book(0)) && !sent {
+                sent = true;
+                assert_eq!(r.now(), 10);
+                r.submit(buy(1000 * T, 2 * Q, TimeInForce::Gtc))
+                    .unwrap()
+                    .unwrap();
+            }
+        },
+    );
     let fills = r.fills();
     assert_eq!(fills.len(), 1, "{fills:?}");
-    assert_eq!((fills[0].exch_ts, fills[0].qty, fills[0].maker), (100, Q, true));
+    assert_eq!(
+        (fills[0].exch_ts, fills[0].qty, fills[0].maker),
+        (100, Q, true)
+    );
     // The strategy learns of it a response latency later.
     assert_eq!(fills[0].local_ts, 105);
     assert_eq!(r.portfolio().position(0).unwrap().qty, Q);
@@ -142,12 +152,19 @@ fn latency_puts_a_taker_behind_the_price_move() {
     events.push(level(30, 40, ASK, 1003 * T, 2 * Q));
     events.push(level(90, 95, BID, 999 * T, Q));
     let mut sent = false;
-    let (r, wakes) = run(&events, 3, config(25, 0, FeedLatency::Recorded { offset: Some(0) }), |r, w| {
-        if matches!(w, Wake::Book(0)) && !sent {
-            sent = true;
-            r.submit(buy(1001 * T, Q, TimeInForce::Ioc)).unwrap().unwrap();
-        }
-    });
+    let (r, wakes) = run(
+        &events,
+        3,
+        config(25, 0, FeedLatency::Recorded { offset: Some(0) }),
+        |r, w| {
+            if matches!(w, Wake::Book(0)) && !sent {
+                sent = true;
+                r.submit(buy(1001 * T, Q, TimeInForce::Ioc))
+                    .unwrap()
+                    .unwrap();
+            }
+        },
+    );
     assert!(r.fills().is_empty());
     let cancelled = wakes.iter().any(|w| {
         matches!(w, Wake::Order(u) if u.kind == UpdateKind::Cancelled && u.exch_ts == 35 && u.remaining == Q)
@@ -155,12 +172,19 @@ fn latency_puts_a_taker_behind_the_price_move() {
     assert!(cancelled, "{wakes:?}");
     // With no latency the same order takes the ask.
     let mut sent = false;
-    let (r, _) = run(&events, 3, config(0, 0, FeedLatency::Constant(0)), |r, w| {
-        if matches!(w, Wake::Book(0)) && !sent {
-            sent = true;
-            r.submit(buy(1001 * T, Q, TimeInForce::Ioc)).unwrap().unwrap();
-        }
-    });
+    let (r, _) = run(
+        &events,
+        3,
+        config(0, 0, FeedLatency::Constant(0)),
+        |r, w| {
+            if matches!(w, Wake::Book(0)) && !sent {
+                sent = true;
+                r.submit(buy(1001 * T, Q, TimeInForce::Ioc))
+                    .unwrap()
+                    .unwrap();
+            }
+        },
+    );
     assert_eq!(r.fills().len(), 1);
     assert_eq!((r.fills()[0].price, r.fills()[0].maker), (1001 * T, false));
 }
@@ -171,18 +195,28 @@ fn the_local_clock_follows_the_feed_latency_and_the_clock_offset() {
     let events: Vec<Event> = (0..5)
         .map(|i| level(100 * i, 100 * i - 1000 + 7, BID, 1000 * T, Q + i * Q))
         .collect();
-    let (r, _) = run(&events, 2, config(0, 0, FeedLatency::Recorded { offset: None }), |r, w| {
-        if let Wake::Book(_) = w {
-            // The estimated offset makes the feed latency 0 here.
-            assert_eq!(r.now() % 100, 0);
-        }
-    });
+    let (r, _) = run(
+        &events,
+        2,
+        config(0, 0, FeedLatency::Recorded { offset: None }),
+        |r, w| {
+            if let Wake::Book(_) = w {
+                // The estimated offset makes the feed latency 0 here.
+                assert_eq!(r.now() % 100, 0);
+            }
+        },
+    );
     assert_eq!(r.clock_offset(), Some(-993));
-    let (r, _) = run(&events, 2, config(0, 0, FeedLatency::Constant(30)), |r, w| {
-        if let Wake::Book(_) = w {
-            assert_eq!(r.now() % 100, 30);
-        }
-    });
+    let (r, _) = run(
+        &events,
+        2,
+        config(0, 0, FeedLatency::Constant(30)),
+        |r, w| {
+            if let Wake::Book(_) = w {
+                assert_eq!(r.now() % 100, 30);
+            }
+        },
+    );
     assert_eq!(r.events(), 5);
 }
 
@@ -206,7 +240,13 @@ fn market(n: usize, seed: u64) -> Vec<Event> {
             1..=3 => {
                 let up = rnd() % 2 == 0;
                 let (_, px) = if up { (ASK, mid + 1) } else { (BID, mid) };
-                out.push(trade(t, t + lat, if up { BID } else { ASK }, px * T, (1 + rnd() % 3) as i64 * LOT * 100));
+                out.push(trade(
+                    t,
+                    t + lat,
+                    if up { BID } else { ASK },
+                    px * T,
+                    (1 + rnd() % 3) as i64 * LOT * 100,
+                ));
                 continue;
             }
             _ => {}
@@ -214,19 +254,40 @@ fn market(n: usize, seed: u64) -> Vec<Event> {
         for k in 0..3 {
             out.push(Event {
                 flags: 0,
-                ..level(t, t + lat, BID, (mid - k) * T, (1 + rnd() % 9) as i64 * LOT * 100)
+                ..level(
+                    t,
+                    t + lat,
+                    BID,
+                    (mid - k) * T,
+                    (1 + rnd() % 9) as i64 * LOT * 100,
+                )
             });
             out.push(Event {
                 flags: 0,
-                ..level(t, t + lat, ASK, (mid + 1 + k) * T, (1 + rnd() % 9) as i64 * LOT * 100)
+                ..level(
+                    t,
+                    t + lat,
+                    ASK,
+                    (mid + 1 + k) * T,
+                    (1 + rnd() % 9) as i64 * LOT * 100,
+                )
             });
         }
         // Levels beyond the window, and those left on the wrong side by a move, are removed.
         for k in 0..2 {
-            out.push(Event { flags: 0, ..level(t, t + lat, ASK, (mid - k) * T, 0) });
-            out.push(Event { flags: 0, ..level(t, t + lat, BID, (mid + 1 + k) * T, 0) });
+            out.push(Event {
+                flags: 0,
+                ..level(t, t + lat, ASK, (mid - k) * T, 0)
+            });
+            out.push(Event {
+                flags: 0,
+                ..level(t, t + lat, BID, (mid + 1 + k) * T, 0)
+            });
         }
-        out.push(Event { flags: 0, ..level(t, t + lat, BID, (mid - 3) * T, 0) });
+        out.push(Event {
+            flags: 0,
+            ..level(t, t + lat, BID, (mid - 3) * T, 0)
+        });
         out.push(level(t, t + lat, ASK, (mid + 4) * T, 0));
     }
     out
@@ -235,22 +296,39 @@ fn market(n: usize, seed: u64) -> Vec<Event> {
 /// A small market maker: quotes at the touch, refreshes on each book message.
 fn maker(r: &mut Replay, w: &Wake) {
     if let Wake::Book(0) = w {
-        let (Some(bid), Some(ask)) = (r.book(0).unwrap().best_bid(), r.book(0).unwrap().best_ask()) else {
+        let (Some(bid), Some(ask)) = (r.book(0).unwrap().best_bid(), r.book(0).unwrap().best_ask())
+        else {
             return;
         };
         let open: Vec<u64> = r.open_orders().to_vec();
         for id in open {
             let o = *r.order(id).unwrap();
-            let want = if o.side == OrderSide::Buy { bid.price } else { ask.price };
+            let want = if o.side == OrderSide::Buy {
+                bid.price
+            } else {
+                ask.price
+            };
             if o.price != want {
                 let _ = r.cancel(id);
             }
         }
         if r.open_orders().len() < 2 {
             let pos = r.portfolio().position(0).unwrap().qty;
-            let side = if pos > 0 { OrderSide::Sell } else { OrderSide::Buy };
-            let price = if side == OrderSide::Buy { bid.price } else { ask.price };
-            let _ = r.submit(OrderRequest { side, price, ..buy(price, LOT * 100, TimeInForce::PostOnly) });
+            let side = if pos > 0 {
+                OrderSide::Sell
+            } else {
+                OrderSide::Buy
+            };
+            let price = if side == OrderSide::Buy {
+                bid.price
+            } else {
+                ask.price
+            };
+            let _ = r.submit(OrderRequest {
+                side,
+                price,
+                ..buy(price, LOT * 100, TimeInForce::PostOnly)
+            });
         }
     }
 }
@@ -263,9 +341,18 @@ fn deterministic_and_independent_of_the_chunk_size() {
     let (b, wb) = run(&events, 1_000, cfg(), maker);
     assert_eq!(a.fills(), b.fills());
     assert_eq!(wa, wb);
-    let st: Vec<(u8, bool)> = a.orders().iter().take(20).map(|o| (o.status, o.accepted)).collect();
+    let st: Vec<(u8, bool)> = a
+        .orders()
+        .iter()
+        .take(20)
+        .map(|o| (o.status, o.accepted))
+        .collect();
     assert!(a.fills().len() > 10, "{st:?}");
-    assert!(a.fills().len() > 10, "the maker should trade: {}", a.fills().len());
+    assert!(
+        a.fills().len() > 10,
+        "the maker should trade: {}",
+        a.fills().len()
+    );
     assert!(a.fills().iter().any(|f| f.maker));
     for chunk in [1, 7, 333, events.len()] {
         let (c, wc) = run(&events, chunk, cfg(), maker);
@@ -288,7 +375,12 @@ fn deterministic_and_independent_of_the_chunk_size() {
     let last = eq.last().unwrap();
     assert!((last.equity - a.portfolio().equity()).abs() < 1e-9);
     // The buffer holds what lies between the clocks, and no more than a chunk beyond it.
-    let (c, _) = run(&events, 100, config(300, 200, FeedLatency::Constant(300)), maker);
+    let (c, _) = run(
+        &events,
+        100,
+        config(300, 200, FeedLatency::Constant(300)),
+        maker,
+    );
     assert!(c.buf.len() < 200, "{}", c.buf.len());
     assert!(a.buf.len() <= OFFSET_WINDOW + 1_000);
 }
@@ -307,11 +399,23 @@ fn bad_requests_get_named_errors_and_risk_refusals_are_recorded() {
     let (r, _) = run(&events, 10, cfg, |r, w| {
         if matches!(w, Wake::Book(0)) && !checked {
             checked = true;
-            let e = r.submit(buy(1000 * T + 1, Q, TimeInForce::Gtc)).unwrap_err().to_string();
+            let e = r
+                .submit(buy(1000 * T + 1, Q, TimeInForce::Gtc))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("price"), "{e}");
-            let e = r.submit(buy(1000 * T, Q + 1, TimeInForce::Gtc)).unwrap_err().to_string();
+            let e = r
+                .submit(buy(1000 * T, Q + 1, TimeInForce::Gtc))
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("qty"), "{e}");
-            let e = r.submit(OrderRequest { instrument: 3, ..buy(1000 * T, Q, TimeInForce::Gtc) }).unwrap_err().to_string();
+            let e = r
+                .submit(OrderRequest {
+                    instrument: 3,
+                    ..buy(1000 * T, Q, TimeInForce::Gtc)
+                })
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("instrument"), "{e}");
             let refused = r.submit(buy(1000 * T, 3 * Q, TimeInForce::Gtc)).unwrap();
             assert!(refused.is_err());
@@ -323,7 +427,13 @@ fn bad_requests_get_named_errors_and_risk_refusals_are_recorded() {
     assert_eq!(r.orders().len(), 1);
     assert_eq!(r.orders()[0].status, status::REFUSED);
     let mut r2 = Replay::new(&[setup()], config(0, 0, FeedLatency::Constant(0))).unwrap();
-    let e = r2.push(&[Event { instrument: 2, ..level(0, 0, BID, T, Q) }]).unwrap_err().to_string();
+    let e = r2
+        .push(&[Event {
+            instrument: 2,
+            ..level(0, 0, BID, T, Q)
+        }])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("instrument"), "{e}");
 }
 
@@ -340,7 +450,13 @@ fn timers_fire_on_the_local_clock_while_data_lasts() {
     let (r, wakes) = run(&events, 50, cfg, |_, _| {});
     let times: Vec<i64> = wakes
         .iter()
-        .filter_map(|w| if let Wake::Timer(t) = w { Some(*t) } else { None })
+        .filter_map(|w| {
+            if let Wake::Timer(t) = w {
+                Some(*t)
+            } else {
+                None
+            }
+        })
         .collect();
     assert_eq!(times.len(), wakes.len(), "only timers were subscribed");
     assert!(times.windows(2).all(|w| w[1] - w[0] == 10_000));

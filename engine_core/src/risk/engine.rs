@@ -998,7 +998,9 @@ mod tests {
                         let mut ids: Vec<u64> = e.open.keys().copied().collect();
                         ids.sort_unstable();
                         if let Some(&id) = ids.get(usize::from(pick) % ids.len().max(1)) {
-                            e.on_fill(id, qty).unwrap();
+                            // A venue fills at most the open quantity.
+                            let open = e.open[&id].qty;
+                            e.on_fill(id, qty.min(open)).unwrap();
                         }
                     }
                     _ => {

@@ -21,7 +21,10 @@ pub enum LatencyModel {
 impl LatencyModel {
     /// Constant latencies in ns (>= 0).
     pub fn constant(entry: i64, response: i64) -> Result<Self> {
-        for (field, v) in [("entry_latency_ns", entry), ("response_latency_ns", response)] {
+        for (field, v) in [
+            ("entry_latency_ns", entry),
+            ("response_latency_ns", response),
+        ] {
             if v < 0 {
                 return Err(Error::invalid(field, v, "must be >= 0"));
             }
@@ -31,9 +34,16 @@ impl LatencyModel {
 
     /// Latencies drawn from recorded samples (ns, each >= 0, neither list empty).
     pub fn sampled(entry: Vec<i64>, response: Vec<i64>, seed: u64) -> Result<Self> {
-        for (field, v) in [("entry_latency_ns", &entry), ("response_latency_ns", &response)] {
+        for (field, v) in [
+            ("entry_latency_ns", &entry),
+            ("response_latency_ns", &response),
+        ] {
             if v.is_empty() {
-                return Err(Error::invalid(field, "[]", "needs at least one recorded latency"));
+                return Err(Error::invalid(
+                    field,
+                    "[]",
+                    "needs at least one recorded latency",
+                ));
             }
             if let Some(bad) = v.iter().find(|&&x| x < 0) {
                 return Err(Error::invalid(field, bad, "must be >= 0"));

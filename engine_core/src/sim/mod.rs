@@ -370,6 +370,47 @@ impl ExchangeSim {
         }
     }
 
+    /// Why the exchange refuses a new order on arrival, if it does.
+    fn refusal(
+        &self,
+        side: OrderSide,
+        price: i64,
+        qty: i64,
+        tif: TimeInForce,
+    ) -> Option<&'static str> {
+        let (best_opposite, book_side) = match side {
+            OrderSide::Buy => (self.book.best_ask(), Side::Ask),
+            OrderSide::Sell => (self.book.best_bid(), Side::Bid),
+        };
+        let crosses = |p: i64| {
+            price == 0
+                || if side == OrderSide::Buy {
+                    price >= p
+                } else {
+                    price <= p
+                }
+        };
+        if tif == TimeInForce::PostOnly && best_opposite.is_some_and(|l| crosses(l.price)) {
+            return Some("post-only order would cross");
+        }
+        if price == 0 && best_opposite.is_none() {
+            return Some("market order without liquidity");
+        }
+        if tif == TimeInForce::Fok {
+            let mut available = 0;
+            for l in self.book.levels(book_side) {
+                if !crosses(l.price) || available >= qty {
+                    break;
+                }
+                available += l.qty;
+            }
+            if available < qty {
+                return Some("fill-or-kill without enough liquidity");
+            }
+        }
+        None
+    }
+
     fn on_new(&mut self, at: i64, o: NewOrder, out: &mut Vec<SimReport>) {
         let NewOrder {
             client_id,
@@ -391,9 +432,9 @@ impl ExchangeSim {
             }
             qty = qty.min(room);
         }
-        let (best_opposite, book_side) = match side {
-            OrderSide::Buy => (self.book.best_ask(), Side::Ask),
-            OrderSide::Sell => (self.book.best_bid(), Side::Bid),
+        let book_side = match side {
+            OrderSide::Buy => Side::Ask,
+            OrderSide::Sell => Side::Bid,
         };
         let crosses = |p: i64| {
             price == 0
@@ -403,39 +444,13 @@ impl ExchangeSim {
                     price <= p
                 }
         };
-        let would_trade = best_opposite.is_some_and(|l| crosses(l.price));
-        if tif == TimeInForce::PostOnly && would_trade {
+        if let Some(reason) = self.refusal(side, price, qty, tif) {
             out.push(SimReport::Rejected {
                 client_id,
                 ts: at,
-                reason: "post-only order would cross",
+                reason,
             });
             return;
-        }
-        if price == 0 && best_opposite.is_none() {
-            out.push(SimReport::Rejected {
-                client_id,
-                ts: at,
-                reason: "market order without liquidity",
-            });
-            return;
-        }
-        if tif == TimeInForce::Fok {
-            let mut available = 0;
-            for l in self.book.levels(book_side) {
-                if !crosses(l.price) || available >= qty {
-                    break;
-                }
-                available += l.qty;
-            }
-            if available < qty {
-                out.push(SimReport::Rejected {
-                    client_id,
-                    ts: at,
-                    reason: "fill-or-kill without enough liquidity",
-                });
-                return;
-            }
         }
         out.push(SimReport::Accepted {
             client_id,
@@ -946,38 +961,44 @@ mod tests {
         let mut out = Vec::new();
         sim.arrive_until(3, &mut out);
         assert_eq!(sim.position(), 2 * Q);
-        assert!(out.contains(&SimReport::Accepted { client_id: 3, ts: 3, qty: 2 * Q }));
+        assert!(out.contains(&SimReport::Accepted {
+            client_id: 3,
+            ts: 3,
+            qty: 2 * Q
+        }));
         // Another sell closes the position: the resting reduce-only order is cancelled.
         let d = approve(&mut risk, 4, OrderSide::Sell, 1000 * T, 2 * Q);
         sim.submit(&d, TimeInForce::Ioc, 4);
         let mut out = Vec::new();
         sim.arrive_until(4, &mut out);
         assert_eq!(sim.position(), 0);
-        assert!(matches!(out.last(), Some(SimReport::Cancelled { client_id: 3, remaining, .. }) if *remaining == 2 * Q));
+        assert!(
+            matches!(out.last(), Some(SimReport::Cancelled { client_id: 3, remaining, .. }) if *remaining == 2 * Q)
+        );
         assert_eq!(sim.resting(), 0);
     }
 
     #[test]
     fn a_probabilistic_queue_moves_forward_on_cancellations() {
         let run = |queue| {
-            let mut sim = ExchangeSim::new(
-                T,
-                Q / 1000,
-                LatencyModel::constant(0, 0).unwrap(),
-                queue,
-            )
-            .unwrap();
+            let mut sim =
+                ExchangeSim::new(T, Q / 1000, LatencyModel::constant(0, 0).unwrap(), queue)
+                    .unwrap();
             let mut out = Vec::new();
-            sim.on_event(&level(0, BID, 1000 * T, 10 * Q), &mut out).unwrap();
+            sim.on_event(&level(0, BID, 1000 * T, 10 * Q), &mut out)
+                .unwrap();
             let mut risk = RiskEngine::new(RiskLimits::default()).unwrap();
             risk.add_instrument(1.0, false).unwrap();
             let a = approve(&mut risk, 1, OrderSide::Buy, 1000 * T, Q);
             sim.submit(&a, TimeInForce::Gtc, 1);
             // 10 ahead; others join behind (15), then 5 are cancelled (10).
-            sim.on_event(&level(2, BID, 1000 * T, 15 * Q), &mut out).unwrap();
-            sim.on_event(&level(3, BID, 1000 * T, 10 * Q), &mut out).unwrap();
+            sim.on_event(&level(2, BID, 1000 * T, 15 * Q), &mut out)
+                .unwrap();
+            sim.on_event(&level(3, BID, 1000 * T, 10 * Q), &mut out)
+                .unwrap();
             // A sell of 8 at our price.
-            sim.on_event(&trade(4, ASK, 1000 * T, 8 * Q), &mut out).unwrap();
+            sim.on_event(&trade(4, ASK, 1000 * T, 8 * Q), &mut out)
+                .unwrap();
             fills(&out)
         };
         // Conservative: the 5 cancelled were behind us, 10 still ahead: no fill.

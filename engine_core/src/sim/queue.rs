@@ -47,7 +47,9 @@ impl QueueModel {
         };
         let power = |a: Option<&str>| -> Result<f64> {
             let n: f64 = a
-                .ok_or_else(|| Error::invalid("queue", text, "power models need an exponent, e.g. power:2"))?
+                .ok_or_else(|| {
+                    Error::invalid("queue", text, "power models need an exponent, e.g. power:2")
+                })?
                 .parse()
                 .map_err(|_| Error::invalid("queue", text, "the exponent must be a number"))?;
             if n.is_finite() && n > 0.0 {
@@ -107,18 +109,19 @@ impl QueueModel {
             return ahead.min(new).max(0);
         }
         #[allow(clippy::cast_precision_loss)]
-        let (lots, front, back, chg) = {
+        let (front, back, chg) = {
             let l = lot as f64;
             let front = ahead as f64 / l;
             let back = ((prev - traded - ahead) as f64 / l).max(0.0);
-            (l, front, back, cancelled as f64 / l)
+            (front, back, cancelled as f64 / l)
         };
         let p = self.behind_share(front, back);
         // hftbacktest's estimate: the share ahead leaves the front; what the back cannot
         // absorb comes from the front too.
         let est = front - (1.0 - p) * chg + (back - p * chg).min(0.0);
+        // Kept on the lot grid (quantities ahead are whole lots), so fills stay on it too.
         #[allow(clippy::cast_possible_truncation)]
-        let est = (est * lots).round() as i64;
+        let est = est.round() as i64 * lot;
         est.min(new).max(0)
     }
 }
@@ -131,8 +134,14 @@ mod tests {
 
     #[test]
     fn parse_names_and_errors() {
-        assert_eq!(QueueModel::parse("conservative").unwrap(), QueueModel::Conservative);
-        assert_eq!(QueueModel::parse("power:3").unwrap(), QueueModel::Power(3.0));
+        assert_eq!(
+            QueueModel::parse("conservative").unwrap(),
+            QueueModel::Conservative
+        );
+        assert_eq!(
+            QueueModel::parse("power:3").unwrap(),
+            QueueModel::Power(3.0)
+        );
         assert_eq!(QueueModel::parse("LOG2").unwrap(), QueueModel::Log2);
         for bad in ["power", "power:x", "power:-1", "fifo"] {
             let e = QueueModel::parse(bad).unwrap_err().to_string();
@@ -146,7 +155,7 @@ mod tests {
         let (ahead, prev, new) = (6 * LOT, 10 * LOT, 5 * LOT);
         let c = QueueModel::Conservative.on_level_change(ahead, prev, new, 0, LOT);
         assert_eq!(c, 5 * LOT); // only capped by the new level size
-        // Power(1): p = 4/10 behind, so 0.6*5 = 3 from the front; back absorbs 2 of its 4.
+                                // Power(1): p = 4/10 behind, so 0.6*5 = 3 from the front; back absorbs 2 of its 4.
         let p = QueueModel::Power(1.0).on_level_change(ahead, prev, new, 0, LOT);
         assert_eq!(p, 3 * LOT);
         // A huge exponent: almost all from the side that is bigger (the front here).
@@ -154,13 +163,26 @@ mod tests {
         assert_eq!(big, LOT);
         // Log: p = ln5 / (ln5 + ln7).
         let pl = 5f64.ln() / (5f64.ln() + 7f64.ln());
-        let want = ((6.0 - (1.0 - pl) * 5.0) * LOT as f64).round() as i64;
-        assert_eq!(QueueModel::Log.on_level_change(ahead, prev, new, 0, LOT), want);
+        let want = (6.0 - (1.0 - pl) * 5.0).round() as i64 * LOT;
+        assert_eq!(
+            QueueModel::Log.on_level_change(ahead, prev, new, 0, LOT),
+            want
+        );
         // Trades already counted are not counted again; growth never moves us forward.
-        assert_eq!(QueueModel::Power(1.0).on_level_change(ahead, prev, 8 * LOT, 2 * LOT, LOT), 6 * LOT);
-        assert_eq!(QueueModel::Power(1.0).on_level_change(ahead, prev, 12 * LOT, 0, LOT), 6 * LOT);
+        assert_eq!(
+            QueueModel::Power(1.0).on_level_change(ahead, prev, 8 * LOT, 2 * LOT, LOT),
+            6 * LOT
+        );
+        assert_eq!(
+            QueueModel::Power(1.0).on_level_change(ahead, prev, 12 * LOT, 0, LOT),
+            6 * LOT
+        );
         // Shares stay in [0, 1], at the front of the queue nothing is ahead to cancel.
-        for m in [QueueModel::Power2(2.0), QueueModel::Power3(2.0), QueueModel::Log2] {
+        for m in [
+            QueueModel::Power2(2.0),
+            QueueModel::Power3(2.0),
+            QueueModel::Log2,
+        ] {
             let p = m.behind_share(0.0, 3.0);
             assert!((0.0..=1.0).contains(&p));
             assert_eq!(m.on_level_change(0, 3 * LOT, LOT, 0, LOT), 0);

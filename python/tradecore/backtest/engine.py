@@ -7,7 +7,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -139,12 +139,19 @@ class DataSource:
             self._tmp = None
 
 
+def _with(inst: Instrument, fields: dict[str, Any] | None) -> Instrument:
+    if not fields:
+        return inst
+    return Instrument(**{**asdict(inst), **fields})
+
+
 def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: Sequence[tuple[str, str]] | None = None,
               start: Any = None, end: Any = None, chunk_events: int = 131_072, synthetic_seconds: float = 300.0,
-              seed: int = 7) -> DataSource:
+              seed: int = 7, instrument_fields: dict[str, Any] | None = None) -> DataSource:
     """Resolves ``data``: ``"synthetic"`` (the seeded synthetic market), a tick store folder,
     raw capture file(s) (Binance, Tardis, Bybit), an ``EVENT_DTYPE`` array, or an iterable of
-    such arrays (then ``instrument`` is required)."""
+    such arrays (then ``instrument`` is required). ``instrument_fields`` (``tick_size``,
+    ``maker_fee``...) override those of the instrument found or inferred."""
     from tradecore import iter_capture
     from tradecore.data import TickStore
 
@@ -154,23 +161,24 @@ def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: S
         if instrument is None:
             raise InvalidInput("invalid instrument: None (an events array needs its Instrument)")
         arr = data
-        return DataSource([instrument], iter([arr]), f"{len(arr):,} events in memory")
+        return DataSource([_with(instrument, instrument_fields)], iter([arr]), f"{len(arr):,} events in memory")
     if isinstance(data, str) and data == "synthetic":
         tmp = tempfile.TemporaryDirectory(prefix="tradecore-synthetic-")
         path = Path(tmp.name) / f"synthetic_btcusdt_seed{seed}.gz"
         _core.synth_binance(path, seconds=synthetic_seconds, seed=seed)
         reader = iter_capture(path, chunk_events=chunk_events)
-        src = DataSource([instrument or SYNTHETIC], iter(reader),
+        src = DataSource([_with(instrument or SYNTHETIC, instrument_fields)], iter(reader),
                          f"synthetic BTCUSDT market, {synthetic_seconds:g} s, seed {seed}", _tmp=tmp)
         return src
     if isinstance(data, (str, PathLike)) and Path(data).is_dir():
         store = TickStore(data)
         replay = store.replay(symbols, start=start, end=end, chunk_events=chunk_events)
         names = ", ".join(f"{i.venue}/{i.symbol}" for i in replay.instruments)
-        return DataSource(list(replay.instruments), iter(replay), f"tick store {data} ({names})")
+        insts = [_with(i, instrument_fields) for i in replay.instruments]
+        return DataSource(insts, iter(replay), f"tick store {data} ({names})")
     if isinstance(data, (str, PathLike)) or (isinstance(data, Sequence) and data
                                              and all(isinstance(p, (str, PathLike)) for p in data)):
-        paths = [data] if isinstance(data, (str, PathLike)) else list(data)  # type: ignore[list-item]
+        paths: list[PathArg] = [data] if isinstance(data, (str, PathLike)) else list(data)
         for p in paths:
             if not Path(p).exists():
                 raise InvalidInput(f"invalid data: {os.fspath(p)!r} (no such file or folder; "
@@ -181,7 +189,20 @@ def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: S
         if first is None:
             raise InvalidInput(f"invalid data: {os.fspath(paths[0])!r} holds no events")
         rep = reader.report
-        inst = instrument or Instrument.infer(first, rep.venue or "unknown", rep.symbol or "unknown")
+        if instrument is not None:
+            inst = _with(instrument, instrument_fields)
+        else:
+            fields = dict(instrument_fields or {})
+            venue, symbol = rep.venue or "unknown", rep.symbol or "unknown"
+            if "tick_size" in fields and "lot_size" in fields:
+                from tradecore.instrument import kind_of_venue
+
+                fields.setdefault("kind", kind_of_venue(venue, symbol))
+                inst = Instrument(venue, symbol, **fields)
+            else:
+                tick, lot = fields.pop("tick_size", None), fields.pop("lot_size", None)
+                inst = _with(Instrument.infer(first, venue, symbol, **fields),
+                             {k: v for k, v in (("tick_size", tick), ("lot_size", lot)) if v is not None})
 
         def chain() -> Iterator[np.ndarray]:
             yield first
@@ -193,7 +214,8 @@ def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: S
     if isinstance(data, Iterable):
         if instrument is None:
             raise InvalidInput("invalid instrument: None (chunks of events need their Instrument)")
-        return DataSource([instrument], iter(data), "event chunks")
+        chunks: Iterable[np.ndarray] = data  # type: ignore[assignment]
+        return DataSource([_with(instrument, instrument_fields)], iter(chunks), "event chunks")
     raise InvalidInput(f"invalid data: {data!r}")
 
 
@@ -274,7 +296,8 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
                  clock_offset: int | None = None, initial_capital: float = 100_000.0,
                  risk: RiskLimits | None = None, sample_interval: str | int = "1s",
                  chunk_events: int = 131_072, seed: int = 0, synthetic_seconds: float = 300.0,
-                 progress: Progress | None = None, log: logging.Logger | None = None) -> BacktestResult:
+                 instrument_fields: dict[str, Any] | None = None, progress: Progress | None = None,
+                 log: logging.Logger | None = None) -> BacktestResult:
     """Replays ``data`` through the exchange simulator with ``strategy``.
 
     Args:
@@ -299,6 +322,7 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
         chunk_events: Events read at a time (bounds memory).
         seed: Seed of sampled latencies.
         synthetic_seconds: Length of the synthetic market.
+        instrument_fields: Overrides of instrument fields (``maker_fee``, ``tick_size``...).
         progress: Called with (bytes or events done, total or None) after each chunk.
         log: The strategy's logger (default ``tradecore.strategy.<Class>``).
 
@@ -326,7 +350,7 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
     if chunk_events < 1:
         raise InvalidInput(f"invalid chunk_events: {chunk_events} (must be >= 1)")
     src = open_data(data, instrument=instrument, symbols=symbols, start=start, end=end, chunk_events=chunk_events,
-                    synthetic_seconds=synthetic_seconds)
+                    synthetic_seconds=synthetic_seconds, instrument_fields=instrument_fields)
     try:
         return _run(strategy, src, lat, queue, feed_ns, clock_offset, initial_capital, risk or RiskLimits(),
                     sample_ns, progress, log)
