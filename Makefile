@@ -13,7 +13,7 @@ CARGO  ?= cargo
 export TRADECORE_TEST_DATA ?= $(abspath ../shared/data)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build demo test test-rust test-python stubtest bench bench-rust bench-python bench-peers lint fmt clean
+.PHONY: help venv build demo test test-rust test-python stubtest bench bench-rust bench-python bench-peers bench-backtest-peers lint fmt clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -62,6 +62,13 @@ bench-peers: ## compare with nautilus_trader in a separate environment (.venv-pe
 	$(VENV)/bin/maturin build --release --quiet -o build/wheels
 	.venv-peers/bin/pip install --quiet --force-reinstall --no-deps build/wheels/tradecore-*.whl
 	.venv-peers/bin/python benches/peers/book_peers.py
+
+bench-backtest-peers: ## compare the backtest replay with hftbacktest in a separate environment (.venv-hbt)
+	$(PYTHON) -m venv .venv-hbt
+	.venv-hbt/bin/pip install --quiet -r benches/peers/requirements-hftbacktest.txt
+	$(VENV)/bin/maturin build --release --quiet -o build/wheels
+	.venv-hbt/bin/pip install --quiet --force-reinstall build/wheels/tradecore-*.whl "numpy<2.3"
+	.venv-hbt/bin/python benches/peers/backtest_peers.py
 
 lint: $(STAMP) ## rustfmt, clippy (pedantic), mypy --strict
 	$(CARGO) fmt --all --check

@@ -288,29 +288,90 @@ def hftbacktest_noop(events_np: np.ndarray, repeat: int, depth: str = "hashmap")
 
 
 def tradecore_noop(data_dir: Path, repeat: int) -> dict[str, Any] | None:
-    """Times tradecore's own no-op replay of the same capture; None while unavailable.
+    """Times tradecore's replay of the same capture (read once with ``tradecore.read_binance``,
+    untimed): ``run_backtest`` with a no-op strategy, the exchange simulator and the risk engine
+    on, 10 ms constant order latency, the recorded feed latency (clock offset removed), from
+    the in-memory array. Returns None when tradecore is not installed.
 
-    >>> TODO(tradecore): when tradecore has a backtest/replay API, replace the ``return None``
-    below with: load/convert ``data_dir / DATA_FILE`` once (untimed), run the no-op strategy once
-    (warm-up, untimed), then time ``repeat`` full replays (GC disabled, median) and return::
-
-        {"seconds_median": float, "seconds_all": [float, ...], "events": int,
-         "events_per_s": float, "loop": "what one strategy step is (e.g. every 100 ms of data)",
-         "final_bbo": {"best_bid": .., "best_bid_qty": .., "best_ask": .., "best_ask_qty": ..}}
-
-    ("final_bbo" is optional: when present it is compared with hftbacktest's final book.)
-    In .venv-hbt, tradecore needs its wheel installed with dependencies (pyarrow); see
-    requirements-hftbacktest.txt.
-    """
+    Also timed: the same without the bookTicker events (the events hftbacktest keeps), and a
+    Python strategy woken on every trade and every book message."""
     try:
-        import tradecore  # noqa: F401
+        import tradecore
+        from tradecore.backtest import run_backtest
     except ImportError:
         return None
-    # No tradecore backtest API yet.
-    return None
+
+    events, _ = tradecore.read_binance(data_dir / "binance" / DATA_FILE)
+    inst = tradecore.Instrument("binance-usdm", "BTCUSDT", tick_size=str(TICK), lot_size=str(LOT),
+                                maker_fee="-0.00005", taker_fee="0.0007")
+    no_bbo = events[events["kind"] != int(tradecore.Kind.BBO)]
+
+    class Noop(tradecore.Strategy):
+        def on_stop(self) -> None:
+            b = self.ctx.book()
+            (bid, bq), (ask, aq) = b.best_bid() or (0.0, 0.0), b.best_ask() or (0.0, 0.0)
+            self.bbo = {"best_bid": bid, "best_bid_qty": bq, "best_ask": ask, "best_ask_qty": aq}
+
+    class Woken(tradecore.Strategy):
+        calls = 0
+
+        def on_book(self, book: Any) -> None:
+            self.calls += 1
+
+        def on_trade(self, trade: Any) -> None:
+            self.calls += 1
+
+    def once(strategy: tradecore.Strategy, data: np.ndarray) -> float:
+        gc.disable()
+        try:
+            r = run_backtest(strategy, data, instrument=inst, latency=(ORDER_LATENCY_NS, ORDER_LATENCY_NS))
+        finally:
+            gc.enable()
+        return r.seconds
+
+    variants: dict[str, tuple[Callable[[], tradecore.Strategy], np.ndarray]] = {
+        "noop": (Noop, events),
+        "noop_without_bookticker": (Noop, no_bbo),
+        "python_woken_every_trade_and_book_message": (Woken, events),
+    }
+    for make, data in variants.values():  # warm-up
+        once(make(), data)
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(repeat):
+        for name, (make, data) in variants.items():
+            times[name].append(once(make(), data))
+    noop = Noop()
+    once(noop, events)
+    woken = Woken()
+    once(woken, events)
+    out: dict[str, Any] = {}
+    for name, (_, data) in variants.items():
+        med = statistics.median(times[name])
+        out[name] = {"seconds_median": med, "seconds_all": times[name], "events": len(data),
+                     "events_per_s": len(data) / med}
+    out["python_woken_every_trade_and_book_message"]["calls"] = woken.calls
+    res = dict(out["noop"])
+    res["final_bbo"] = noop.bbo
+    res["variants"] = out
+    res["loop"] = "run_backtest, no-op strategy (never woken), simulator and risk engine on"
+    return res
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _merge_runs(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
+    if a is None or b is None:
+        return a or b
+    merged = dict(b)
+    merged["variants"] = {}
+    for name, va in a["variants"].items():
+        vb = b["variants"][name]
+        t = va["seconds_all"] + vb["seconds_all"]
+        med = statistics.median(t)
+        merged["variants"][name] = {**vb, "seconds_all": t, "seconds_median": med, "events_per_s": vb["events"] / med}
+    merged.update({k: merged["variants"]["noop"][k] for k in ("seconds_all", "seconds_median", "events_per_s")})
+    return merged
 
 
 def main() -> int:
@@ -344,13 +405,17 @@ def main() -> int:
     )
 
     print("hftbacktest: JIT warm-up (one untimed replay per variant), then timed runs ...", flush=True)
-    hbt_res = hftbacktest_noop(events_np, args.repeat, args.depth)
     data_dir = path.parent.parent if path.parent.name == "binance" else path.parent
-    tc_res = tradecore_noop(data_dir, args.repeat)
+    # tradecore is timed before and after hftbacktest (half the repeats each), so both see
+    # the machine's drift.
+    first = tradecore_noop(data_dir, max(1, args.repeat // 2))
+    hbt_res = hftbacktest_noop(events_np, args.repeat, args.depth)
+    second = tradecore_noop(data_dir, max(1, args.repeat - args.repeat // 2))
+    tc_res = _merge_runs(first, second)
 
     rows = [(f"hftbacktest {name}", r) for name, r in hbt_res["variants"].items()]
     if tc_res is not None:
-        rows.insert(0, ("tradecore", tc_res))
+        rows[:0] = [(f"tradecore {name}", r) for name, r in tc_res["variants"].items()]
     w = max(len(n) for n, _ in rows)
     print()
     print(f"{'replay (no-op strategy)':<{w}}  {'s (median)':>10}  {'(min)':>7}  {'events':>8}  {'events/s':>11}  {'calls':>7}")

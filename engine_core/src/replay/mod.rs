@@ -247,7 +247,16 @@ struct Venue {
     book: L2Book,
     tick: i64,
     lot: i64,
+    /// The exchange's book is fed. When nothing of ours has been at this exchange for
+    /// [`DORMANT_AFTER`] events, it is not (the loop's no-order path then costs one book
+    /// update per event, not two); the next order first rebuilds it from the strategy's
+    /// book and the events between the two clocks, which both books have seen alike.
+    live: bool,
+    idle_events: u32,
 }
+
+/// Exchange events with nothing of ours at an exchange before its book stops being fed.
+pub const DORMANT_AFTER: u32 = 10_000;
 
 /// The backtest event loop over one or several instruments.
 #[derive(Debug)]
@@ -288,6 +297,8 @@ pub struct Replay {
     equity: Vec<EquityRow>,
     positions: Vec<PositionRow>,
     events: u64,
+    /// Feed every exchange's book all the time (tests compare both ways).
+    keep_exchange_books: bool,
 }
 
 impl Replay {
@@ -322,6 +333,8 @@ impl Replay {
                 book: L2Book::new(s.tick, s.lot)?,
                 tick: s.tick,
                 lot: s.lot,
+                live: true,
+                idle_events: 0,
             });
         }
         let offset = match config.feed {
@@ -357,25 +370,19 @@ impl Replay {
             equity: Vec::new(),
             positions: Vec::new(),
             events: 0,
+            keep_exchange_books: false,
         })
     }
 
     /// Appends the next chunk of events (in recorded order). Events the local side has seen
-    /// are dropped from the buffer first.
+    /// are dropped from the buffer first. (An event's instrument is checked when the exchange
+    /// side reaches it, in the same pass that reads it.)
     pub fn push(&mut self, events: &[Event]) -> Result<()> {
         if self.ended {
             return Err(Error::invalid(
                 "events",
                 events.len(),
                 "pushed after finish()",
-            ));
-        }
-        let n = self.venues.len();
-        if let Some(e) = events.iter().find(|e| e.instrument as usize >= n) {
-            return Err(Error::invalid(
-                "instrument",
-                e.instrument,
-                format!("is not one of the {n} instruments of the replay"),
             ));
         }
         if self.li > 0 {
@@ -665,6 +672,11 @@ impl Replay {
     #[inline]
     fn exchange_event(&mut self, x: i64) -> Result<()> {
         let i = self.xi;
+        let instrument = self.buf[i].instrument;
+        if instrument as usize >= self.venues.len() {
+            // Refused before either side takes it: stepping again refuses it again.
+            return Err(bad_instrument(instrument, self.venues.len()));
+        }
         self.x_clock = x;
         self.xi += 1;
         // The event is read in place, then given its exchange time (a store followed by a
@@ -677,14 +689,24 @@ impl Replay {
             ..
         } = self;
         let e = &buf[i];
-        let instrument = e.instrument;
         let venue = &mut venues[instrument as usize];
+        if !venue.live {
+            buf[i].exch_ts = x;
+            return Ok(());
+        }
         if *next_arrival > x && venue.sim.resting() == 0 {
-            // Nothing of ours at this exchange: only the book moves.
+            // Nothing of ours resting at this exchange: only the book moves.
             let r = venue.sim.on_event_at(e, x, reports);
             buf[i].exch_ts = x;
+            if venue.sim.is_idle() {
+                venue.idle_events += 1;
+                if venue.idle_events >= DORMANT_AFTER && !self.keep_exchange_books {
+                    venue.live = false;
+                }
+            }
             return r;
         }
+        venue.idle_events = 0;
         let mut out = std::mem::take(reports);
         let r = venue.sim.on_event_at(e, x, &mut out);
         buf[i].exch_ts = x;
@@ -694,6 +716,26 @@ impl Replay {
             self.refresh_arrival();
         }
         r
+    }
+
+    /// Makes an exchange's book current again before an order goes to it.
+    fn wake_exchange(&mut self, instrument: u32) -> Result<()> {
+        let Replay {
+            buf,
+            venues,
+            li,
+            xi,
+            ..
+        } = self;
+        let v = &mut venues[instrument as usize];
+        v.idle_events = 0;
+        if v.live {
+            return Ok(());
+        }
+        let since = buf[*li..*xi].iter().filter(|e| e.instrument == instrument);
+        v.sim.sync_book(&v.book, since)?;
+        v.live = true;
+        Ok(())
     }
 
     #[inline]
@@ -974,6 +1016,7 @@ impl Replay {
             }
         };
         self.risk.order_opened(&approved);
+        self.wake_exchange(req.instrument)?;
         let at = self.venues[req.instrument as usize]
             .sim
             .submit(&approved, req.tif, now);
@@ -1011,8 +1054,9 @@ impl Replay {
     /// Sends a cancel of an open order at the strategy's local time.
     pub fn cancel(&mut self, client_id: u64) -> Result<()> {
         let i = self.open_row(client_id)?;
-        let inst = self.orders[i].instrument as usize;
-        let at = self.venues[inst].sim.cancel(client_id, self.l_clock);
+        let inst = self.orders[i].instrument;
+        self.wake_exchange(inst)?;
+        let at = self.venues[inst as usize].sim.cancel(client_id, self.l_clock);
         self.next_arrival = self.next_arrival.min(at);
         Ok(())
     }
@@ -1057,12 +1101,22 @@ impl Replay {
             Err(r) => return Ok(Err(r)),
         };
         self.risk.order_opened(&approved);
+        self.wake_exchange(row.instrument)?;
         let at = self.venues[row.instrument as usize]
             .sim
             .modify(&approved, self.l_clock);
         self.next_arrival = self.next_arrival.min(at);
         Ok(Ok(()))
     }
+}
+
+#[cold]
+fn bad_instrument(instrument: u32, n: usize) -> Error {
+    Error::invalid(
+        "instrument",
+        instrument,
+        format!("is not one of the {n} instruments of the replay"),
+    )
 }
 
 #[cfg(test)]

@@ -427,13 +427,13 @@ fn bad_requests_get_named_errors_and_risk_refusals_are_recorded() {
     assert_eq!(r.orders().len(), 1);
     assert_eq!(r.orders()[0].status, status::REFUSED);
     let mut r2 = Replay::new(&[setup()], config(0, 0, FeedLatency::Constant(0))).unwrap();
-    let e = r2
-        .push(&[Event {
-            instrument: 2,
-            ..level(0, 0, BID, T, Q)
-        }])
-        .unwrap_err()
-        .to_string();
+    r2.push(&[Event {
+        instrument: 2,
+        ..level(0, 0, BID, T, Q)
+    }])
+    .unwrap();
+    r2.finish();
+    let e = r2.step().unwrap_err().to_string();
     assert!(e.contains("instrument"), "{e}");
 }
 
@@ -463,4 +463,63 @@ fn timers_fire_on_the_local_clock_while_data_lasts() {
     let last = events.iter().map(|e| e.exch_ts).max().unwrap();
     assert!(*times.last().unwrap() <= last && last - times.last().unwrap() < 10_000);
     assert_eq!(r.events(), events.len() as u64);
+}
+
+#[test]
+fn an_idle_exchange_book_is_rebuilt_exactly_when_an_order_comes() {
+    // A taker that sends an IOC at the touch every 600th trade: between its orders, the
+    // exchange's book is not fed (after DORMANT_AFTER idle events) and is rebuilt at each
+    // order. The outcome equals a run that feeds it all the time.
+    let events = market(6_000, 5);
+    let taker = |r: &mut Replay, w: &Wake, n: &mut u32| {
+        if let Wake::Trade(_) = w {
+            *n += 1;
+            if *n % 600 == 0 {
+                let book = r.book(0).unwrap();
+                let (Some(bid), Some(ask)) = (book.best_bid(), book.best_ask()) else {
+                    return;
+                };
+                let (side, price) = if *n % 1200 == 0 {
+                    (OrderSide::Sell, bid.price)
+                } else {
+                    (OrderSide::Buy, ask.price)
+                };
+                r.submit(OrderRequest {
+                    side,
+                    price,
+                    ..buy(price, LOT * 500, TimeInForce::Ioc)
+                })
+                .unwrap()
+                .unwrap();
+            }
+        }
+    };
+    let go = |keep: bool| {
+        let mut r = Replay::new(&[setup()], config(300, 200, FeedLatency::Constant(100))).unwrap();
+        r.keep_exchange_books = keep;
+        let mut n = 0;
+        let mut chunks = events.chunks(4096);
+        let mut dormant_seen = false;
+        loop {
+            match r.step().unwrap() {
+                Wake::NeedData => match chunks.next() {
+                    Some(c) => r.push(c).unwrap(),
+                    None => r.finish(),
+                },
+                Wake::End => break,
+                w => {
+                    dormant_seen |= !r.venues[0].live;
+                    taker(&mut r, &w, &mut n);
+                }
+            }
+        }
+        (r, dormant_seen)
+    };
+    let (a, dormant) = go(false);
+    let (b, never) = go(true);
+    assert!(dormant && !never);
+    assert!(a.fills().len() >= 3, "{}", a.fills().len());
+    assert_eq!(a.fills(), b.fills());
+    assert_eq!(a.orders(), b.orders());
+    assert_eq!(a.equity(), b.equity());
 }

@@ -176,6 +176,8 @@ pub struct ExchangeSim {
     resting: Vec<Resting>,
     /// The position the exchange holds for us (fixed point, signed).
     position: i64,
+    /// Levels our takers emptied or thinned that the feed has not set since: (side, price).
+    taken: Vec<(Side, i64)>,
 }
 
 impl ExchangeSim {
@@ -189,6 +191,7 @@ impl ExchangeSim {
             pending: VecDeque::new(),
             resting: Vec::new(),
             position: 0,
+            taken: Vec::new(),
         })
     }
 
@@ -205,6 +208,28 @@ impl ExchangeSim {
     /// The position the exchange holds (fixed point, signed).
     pub fn position(&self) -> i64 {
         self.position
+    }
+
+    /// True when nothing of ours is at this exchange: no order resting or in flight, and no
+    /// level still marked by one of our fills. Its book then only follows the feed, so a
+    /// caller may stop feeding it and later [`ExchangeSim::sync_book`] it.
+    pub fn is_idle(&self) -> bool {
+        self.resting.is_empty() && self.pending.is_empty() && self.taken.is_empty()
+    }
+
+    /// Replaces the exchange's book with `book` (a book that saw the same events up to some
+    /// point) and applies the events since that point. Only for an idle simulator.
+    pub fn sync_book<'a>(
+        &mut self,
+        book: &L2Book,
+        since: impl Iterator<Item = &'a Event>,
+    ) -> Result<()> {
+        debug_assert!(self.is_idle());
+        self.book.clone_from(book);
+        for e in since {
+            self.book.apply_event(e)?;
+        }
+        Ok(())
     }
 
     /// When the next order action in flight reaches the exchange.
@@ -272,6 +297,10 @@ impl ExchangeSim {
         }
         match e.kind {
             kind::DEPTH | kind::SNAPSHOT => {
+                if !self.taken.is_empty() {
+                    let side = if e.side == BID { Side::Bid } else { Side::Ask };
+                    self.taken.retain(|&(s, p)| !(s == side && p == e.price));
+                }
                 if self.resting.is_empty() {
                     return self.apply(e);
                 }
@@ -294,7 +323,10 @@ impl ExchangeSim {
                     r.traded = 0;
                 }
             }
-            kind::CLEAR => self.apply(e)?,
+            kind::CLEAR => {
+                self.taken.clear();
+                self.apply(e)?;
+            }
             kind::TRADE => self.on_trade(e, t, out),
             _ => {}
         }
@@ -470,6 +502,9 @@ impl ExchangeSim {
             // The taken liquidity leaves the book until the feed says otherwise.
             // (The book's own levels are on its grid, so this cannot fail.)
             let _ = self.book.set_level(book_side, l.price, l.qty - take);
+            if !self.taken.contains(&(book_side, l.price)) {
+                self.taken.push((book_side, l.price));
+            }
             self.position += side.sign() * take;
             out.push(SimReport::Filled {
                 client_id,
