@@ -373,7 +373,7 @@ def backtest(args: argparse.Namespace) -> int:
         data_arg: object = data[0]
     else:
         data_arg = data
-    bar = Progress(not args.quiet)
+    bar = Progress(not args.quiet and sys.stderr.isatty())
     last = [0, 0]
 
     def progress(done: int, total: int | None) -> None:

@@ -1056,7 +1056,9 @@ impl Replay {
         let i = self.open_row(client_id)?;
         let inst = self.orders[i].instrument;
         self.wake_exchange(inst)?;
-        let at = self.venues[inst as usize].sim.cancel(client_id, self.l_clock);
+        let at = self.venues[inst as usize]
+            .sim
+            .cancel(client_id, self.l_clock);
         self.next_arrival = self.next_arrival.min(at);
         Ok(())
     }

@@ -166,10 +166,11 @@ def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: S
         tmp = tempfile.TemporaryDirectory(prefix="tradecore-synthetic-")
         path = Path(tmp.name) / f"synthetic_btcusdt_seed{seed}.gz"
         _core.synth_binance(path, seconds=synthetic_seconds, seed=seed)
-        reader = iter_capture(path, chunk_events=chunk_events)
-        src = DataSource([_with(instrument or SYNTHETIC, instrument_fields)], iter(reader),
-                         f"synthetic BTCUSDT market, {synthetic_seconds:g} s, seed {seed}", _tmp=tmp)
-        return src
+        synth = iter_capture(path, chunk_events=chunk_events)
+        return DataSource([_with(instrument or SYNTHETIC, instrument_fields)], iter(synth),
+                          f"synthetic BTCUSDT market, {synthetic_seconds:g} s, seed {seed}",
+                          total_bytes=path.stat().st_size, progress_bytes=lambda: int(synth.report.bytes_read),
+                          _tmp=tmp)
     if isinstance(data, (str, PathLike)) and Path(data).is_dir():
         store = TickStore(data)
         replay = store.replay(symbols, start=start, end=end, chunk_events=chunk_events)
