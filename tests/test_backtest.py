@@ -302,3 +302,29 @@ def test_memory_is_bounded_by_the_chunk_size(tmp_path: Path) -> None:
     mb = n10 * 64 / 2**20
     assert mb > 40
     assert large - small < 0.1 * mb, sizes
+
+
+def test_the_strategy_is_woken_only_for_what_it_overrides(synthetic_capture: Path) -> None:
+    events, _ = tradecore.read_binance(synthetic_capture)
+    kinds, last = events["kind"], (events["flags"] & int(tradecore.Flag.LAST_IN_MESSAGE)) != 0
+    book_kinds = [int(tradecore.Kind.DEPTH), int(tradecore.Kind.SNAPSHOT), int(tradecore.Kind.CLEAR)]
+    n_trades = int((kinds == int(tradecore.Kind.TRADE)).sum())
+    n_book_messages = int((np.isin(kinds, book_kinds) & last).sum())
+
+    class Trades(Strategy):
+        n = 0
+
+        def on_trade(self, trade: Any) -> None:
+            self.n += 1
+
+    class Books(Strategy):
+        n = 0
+
+        def on_book(self, book: Any) -> None:
+            self.n += 1
+
+    t, b = Trades(), Books()
+    run_backtest(t, events, instrument=INST)
+    run_backtest(b, events, instrument=INST)
+    assert t.n == n_trades > 100
+    assert b.n == n_book_messages > 100

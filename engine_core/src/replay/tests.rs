@@ -523,3 +523,68 @@ fn an_idle_exchange_book_is_rebuilt_exactly_when_an_order_comes() {
     assert_eq!(a.orders(), b.orders());
     assert_eq!(a.equity(), b.equity());
 }
+
+#[test]
+fn several_instruments_each_have_their_own_exchange_and_book() {
+    // Instrument 0 around 100.0, instrument 1 around 50.0, interleaved in one stream.
+    let on = |inst: u32, e: Event| Event {
+        instrument: inst,
+        ..e
+    };
+    let events = vec![
+        on(
+            0,
+            Event {
+                flags: 0,
+                ..level(0, 10, BID, 1000 * T, 5 * Q)
+            },
+        ),
+        on(0, level(0, 10, ASK, 1001 * T, 3 * Q)),
+        on(
+            1,
+            Event {
+                flags: 0,
+                ..level(1, 11, BID, 500 * T, 2 * Q)
+            },
+        ),
+        on(1, level(1, 11, ASK, 501 * T, 2 * Q)),
+        // A sell at 50.0 on instrument 1 (after our order arrives); the same price means
+        // nothing to instrument 0.
+        on(0, trade(50, 60, ASK, 1000 * T, Q)),
+        on(1, trade(60, 70, ASK, 500 * T, 3 * Q)),
+        on(0, level(90, 100, BID, 999 * T, Q)),
+    ];
+    let setups = [setup(), setup()];
+    let mut r = Replay::new(
+        &setups,
+        config(5, 5, FeedLatency::Recorded { offset: Some(0) }),
+    )
+    .unwrap();
+    r.push(&events).unwrap();
+    r.finish();
+    let mut sent = false;
+    loop {
+        match r.step().unwrap() {
+            Wake::End => break,
+            Wake::Book(1) if !sent => {
+                sent = true;
+                assert_eq!(r.book(1).unwrap().best_bid().unwrap().price, 500 * T);
+                assert_eq!(r.book(0).unwrap().best_bid().unwrap().price, 1000 * T);
+                r.submit(OrderRequest {
+                    instrument: 1,
+                    ..buy(500 * T, Q, TimeInForce::Gtc)
+                })
+                .unwrap()
+                .unwrap();
+            }
+            _ => {}
+        }
+    }
+    // 2 ahead on instrument 1, a sell of 3: ours fills 1; instrument 0 is untouched.
+    let f = r.fills();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!((f[0].instrument, f[0].price, f[0].qty), (1, 500 * T, Q));
+    assert_eq!(r.portfolio().position(1).unwrap().qty, Q);
+    assert_eq!(r.portfolio().position(0).unwrap().qty, 0);
+    assert_eq!(r.positions().len(), 2 * r.equity().len());
+}
