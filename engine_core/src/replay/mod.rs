@@ -140,7 +140,8 @@ pub struct OrderUpdate {
 pub enum Wake {
     /// A book message of this instrument was applied to the local book.
     Book(u32),
-    /// A trade.
+    /// A trade (its `exch_ts` is the exchange time the loop gave it: the recorded one, never
+    /// earlier than the previous event's).
     Trade(Event),
     /// A best bid/offer message.
     Bbo(Event),
