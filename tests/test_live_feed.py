@@ -147,3 +147,58 @@ def test_the_recorder_writes_what_the_simulator_sent(short: Path, tmp_path: Path
     book = tradecore.OrderBook(tick_size=0.1, lot_size=0.001)
     book.apply(events)
     assert same_levels(book, md.books["BTCUSDT"].book, 100_000)
+
+
+def test_the_runner_serves_metrics_and_records(short: Path, tmp_path: Path) -> None:
+    import socket
+    import urllib.request
+
+    from tradecore.live.runner import LiveConfig, LiveRunner
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = tmp_path / "live.toml"
+
+    async def go() -> tuple[LiveRunner, str]:
+        sim = ExchangeSimulator.from_capture(short, tick_size=0.1, lot_size=0.001, speed=0)
+        await sim.start()
+        cfg.write_text(f'[live]\nmarket = "usdm"\nsymbols = ["BTCUSDT"]\nws_url = "{sim.ws_url}"\n'
+                       f'rest_url = "{sim.rest_url}"\nmetrics_port = {port}\nrecord = "{tmp_path / "rec"}"\n'
+                       '[symbols.BTCUSDT]\ntick_size = 0.1\nlot_size = 0.001\n')
+        runner = LiveRunner(LiveConfig.from_toml(cfg))
+        task = asyncio.ensure_future(runner.run(duration_s=30))
+        await sim.wait_done(30)
+        while runner.md.books["BTCUSDT"].health.messages < sim.stats.frames_sent:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.2)  # one metrics update
+        loop = asyncio.get_running_loop()
+        text = await loop.run_in_executor(
+            None, lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode())
+        runner.stop()
+        await task
+        await sim.stop()
+        return runner, text
+
+    runner, text = run(go())
+    assert 'tradecore_feed_messages_total{symbol="BTCUSDT"} 11413.0' in text
+    assert 'tradecore_book_in_sync{symbol="BTCUSDT"} 1.0' in text
+    assert "tradecore_frame_to_book_seconds_bucket" in text
+    assert runner.recorder is not None and runner.recorder.frames == 11_414  # frames + the snapshot
+    events, report = tradecore.read_binance(runner.recorder.files)
+    assert report.gap_count == 0 and report.messages["snapshot"] == 1
+
+
+def test_config_errors_name_the_problem(tmp_path: Path) -> None:
+    from tradecore.errors import InvalidInput
+    from tradecore.live.runner import LiveConfig
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[live]\nsymbols = ["BTCUSDT"]\n')
+    with pytest.raises(InvalidInput, match="tick_size"):
+        LiveConfig.from_toml(bad)
+    bad.write_text('[live]\nsymbols = ["X"]\nspeed = 3\n[symbols.X]\ntick_size = 1\nlot_size = 1\n')
+    with pytest.raises(InvalidInput, match="unknown key"):
+        LiveConfig.from_toml(bad)
+    with pytest.raises(InvalidInput, match="no such file"):
+        LiveConfig.from_toml(tmp_path / "none.toml")

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 from decimal import Decimal
 from pathlib import Path
 
@@ -410,6 +410,87 @@ def backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _asyncio_run(coro: Any) -> None:
+    try:
+        import uvloop
+
+        uvloop.run(coro)
+    except ImportError:  # platforms without uvloop
+        import asyncio
+
+        asyncio.run(coro)
+
+
+def exchange_sim(args: argparse.Namespace) -> int:
+    """Runs ``tradecore exchange-sim``; returns the exit status."""
+    import asyncio
+    import logging
+
+    from tradecore.live.exchange_sim import ExchangeSimulator, Faults
+
+    if args.data == "synthetic":
+        tmp = tempfile.TemporaryDirectory(prefix="tradecore-sim-")
+        path = Path(tmp.name) / "synthetic.gz"
+        tradecore.synth_binance(path, seconds=args.seconds, seed=args.seed)
+    else:
+        path = Path(args.data)
+        if not path.is_file():
+            raise InvalidInput(f"invalid --data: {args.data!r} (no such file; a raw capture or 'synthetic')")
+    faults = Faults(drop_every=args.drop_every, disconnect_after=args.disconnect_after, disconnects=args.disconnects,
+                    delay_ms=args.delay_ms, malformed_every=args.malformed_every, rest_429=args.rest_429,
+                    rest_418=args.rest_418, retry_after_s=args.retry_after)
+    kw: dict[str, Any] = {}
+    if args.tick_size and args.lot_size:
+        kw = {"tick_size": float(args.tick_size), "lot_size": float(args.lot_size)}
+    sim = ExchangeSimulator.from_capture(path, speed=args.speed, host=args.host, port=args.port, faults=faults,
+                                         pause_without_clients=False, **kw)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    async def serve() -> None:
+        await sim.start()
+        print(f"exchange simulator on {sim.ws_url} (websocket: {sim.ws_url}/stream?streams=...; REST: "
+              f"{sim.rest_url}/fapi/v1/depth?symbol=...), {len(sim.frames):,} frames at speed {args.speed:g}",
+              flush=True)
+        try:
+            if args.exit_at_end:
+                await sim.wait_done()
+                await asyncio.sleep(1.0)
+            else:
+                await asyncio.Event().wait()
+        finally:
+            await sim.stop()
+            st = sim.stats
+            print(f"sent {st.frames_sent:,} frames (dropped {st.frames_dropped}, malformed {st.malformed_sent}), "
+                  f"{st.connections} connection(s), {st.disconnects} disconnect(s), {st.rest_requests} snapshot "
+                  f"request(s), {st.rest_refused} refused", flush=True)
+
+    _asyncio_run(serve())
+    return 0
+
+
+def live(args: argparse.Namespace, *, record_only: bool = False) -> int:
+    """Runs ``tradecore live`` / ``tradecore record``; returns the exit status."""
+    import logging
+
+    from tradecore.live.runner import LiveConfig, LiveRunner
+
+    config = LiveConfig.from_toml(args.config)
+    out = getattr(args, "out", None)
+    if record_only and out is None and config.record is None:
+        raise InvalidInput("invalid arguments: record needs --out or a [live] record folder in the config")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    runner = LiveRunner(config, record=out)
+    _asyncio_run(runner.run(args.duration or None))
+    for b in runner.md.books.values():
+        h = b.health
+        print(f"{h.symbol}: {h.messages:,} frames, in sync {h.in_sync}, gaps {h.gaps}, resyncs {h.resyncs}, "
+              f"reconnects {h.reconnects}, malformed {h.malformed}; bid {b.book.best_bid()} ask {b.book.best_ask()}")
+    if runner.recorder is not None:
+        print(f"recorded {runner.recorder.frames:,} frames in {len(runner.recorder.files)} file(s) under "
+              f"{runner.recorder.folder}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tradecore`` command."""
     parser = _Parser(prog="tradecore", description="tradecore: a low-latency trading engine.")
@@ -500,6 +581,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the statistics as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("exchange-sim", help="a Binance-protocol market-data server on 127.0.0.1",
+                       description="Serve Binance-compatible combined-stream websockets and the REST depth "
+                                   "snapshot on 127.0.0.1, replaying a raw capture (or the synthetic market) at "
+                                   "real or accelerated speed, with optional fault injection.")
+    p.add_argument("--data", default="synthetic", help="a raw Binance capture, or 'synthetic' (default)")
+    p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--speed", type=float, default=1.0, help="replay speed factor (1 real time, 0 as fast as possible)")
+    p.add_argument("--seconds", type=float, default=300.0, help="length of the synthetic market (default 300)")
+    p.add_argument("--seed", type=int, default=7, help="seed of the synthetic market (default 7)")
+    p.add_argument("--tick-size", help="tick size of the simulator's book (default: inferred)")
+    p.add_argument("--lot-size", help="lot size of the simulator's book (default: inferred)")
+    p.add_argument("--drop-every", type=int, default=0, help="drop every Nth depth frame (a sequence gap)")
+    p.add_argument("--disconnect-after", type=int, default=0, help="close each connection after N frames")
+    p.add_argument("--disconnects", type=int, default=1, help="how many connections to close that way (default 1)")
+    p.add_argument("--delay-ms", type=float, default=0.0, help="extra delay before each frame")
+    p.add_argument("--malformed-every", type=int, default=0, help="send a truncated frame instead of every Nth")
+    p.add_argument("--rest-429", type=int, default=0, help="answer the first N snapshot requests with HTTP 429")
+    p.add_argument("--rest-418", type=int, default=0, help="then the next N with HTTP 418")
+    p.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of those answers, s (default 1)")
+    p.add_argument("--exit-at-end", action="store_true", help="stop when the data is sent (default: keep serving)")
+
+    for name, what in (("live", "run the live feeds (books in sync, metrics, optional recording)"),
+                       ("record", "record every raw frame of the live feeds in the raw capture format")):
+        p = sub.add_parser(name, help=what, description=what[0].upper() + what[1:] + " from a TOML "
+                           "configuration ([live] market, symbols, ws_url, rest_url, metrics_port, record; "
+                           "[symbols.X] tick_size, lot_size). Stops on Ctrl-C or after --duration.")
+        p.add_argument("--config", type=Path, required=True, help="the TOML configuration")
+        p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (default: run on)")
+        if name == "record":
+            p.add_argument("--out", type=Path, help="folder of the recording (default: [live] record)")
+
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -512,6 +625,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return synth(args)
         if args.command == "backtest":
             return backtest(args)
+        if args.command == "exchange-sim":
+            return exchange_sim(args)
+        if args.command == "live":
+            return live(args)
+        if args.command == "record":
+            return live(args, record_only=True)
     except (TradecoreError, OSError, pa.ArrowException) as e:
         print(f"tradecore: error: {e}", file=sys.stderr)
         return 2

@@ -186,9 +186,7 @@ class ExchangeSimulator:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        server = site._server
-        if server is not None and getattr(server, "sockets", None):
-            self.port = server.sockets[0].getsockname()[1]
+        self.port = int(self._runner.addresses[0][1])
         self._task = asyncio.get_running_loop().create_task(self._broadcast())
 
     async def stop(self) -> None:

@@ -1,0 +1,201 @@
+"""The live runner: a uvloop event loop, Binance feeds for the configured symbols, the
+recorder and the Prometheus metrics.
+
+A configuration file (TOML)::
+
+    [live]
+    market = "usdm"                  # usdm, coinm or spot
+    symbols = ["BTCUSDT"]
+    ws_url = "ws://127.0.0.1:8765"   # default: Binance's; here the exchange simulator
+    rest_url = "http://127.0.0.1:8765"
+    metrics_port = 9108              # Prometheus endpoint on 127.0.0.1 (0: none)
+    record = "recordings"            # folder for the raw frames (omit: no recording)
+    rotate_s = 3600
+    status_every_s = 10
+
+    [symbols.BTCUSDT]
+    tick_size = 0.1
+    lot_size = 0.001
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+import tomllib
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+from tradecore.errors import InvalidInput
+from tradecore.live.feed import MARKETS, BinanceMarketData, FeedHealth, SymbolBook
+from tradecore.live.recorder import Recorder
+
+log = logging.getLogger("tradecore.live")
+
+
+@dataclass
+class LiveConfig:
+    """What the live runner connects to and does (see the module documentation)."""
+
+    symbols: dict[str, tuple[float, float]]
+    market: str = "usdm"
+    ws_url: str | None = None
+    rest_url: str | None = None
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+    record: Path | None = None
+    rotate_s: float = 3600.0
+    status_every_s: float = 10.0
+    snapshot_limit: int = 1000
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_toml(cls, path: str | PathLike[str]) -> LiveConfig:
+        """Reads a configuration file; unknown keys and missing sizes are refused by name."""
+        p = Path(path)
+        try:
+            with p.open("rb") as f:
+                doc = tomllib.load(f)
+        except FileNotFoundError:
+            raise InvalidInput(f"invalid config: {p} (no such file)") from None
+        except tomllib.TOMLDecodeError as e:
+            raise InvalidInput(f"invalid config {p}: {e}") from None
+        live = dict(doc.get("live", {}))
+        known = {"market", "symbols", "ws_url", "rest_url", "metrics_port", "metrics_host", "record", "rotate_s",
+                 "status_every_s", "snapshot_limit"}
+        unknown = sorted(set(live) - known)
+        if unknown:
+            raise InvalidInput(f"invalid config {p}: unknown key(s) in [live]: {', '.join(unknown)}")
+        names = live.pop("symbols", None)
+        if not names or not isinstance(names, list):
+            raise InvalidInput(f"invalid config {p}: [live] symbols must be a non-empty list")
+        sizes: dict[str, tuple[float, float]] = {}
+        table = doc.get("symbols", {})
+        for s in names:
+            t = table.get(s) or table.get(str(s).upper())
+            if not t or "tick_size" not in t or "lot_size" not in t:
+                raise InvalidInput(f"invalid config {p}: [symbols.{s}] needs tick_size and lot_size")
+            sizes[str(s).upper()] = (float(t["tick_size"]), float(t["lot_size"]))
+        market = live.pop("market", "usdm")
+        if market not in MARKETS:
+            raise InvalidInput(f"invalid config {p}: market {market!r} (one of {', '.join(MARKETS)})")
+        rec = live.pop("record", None)
+        return cls(symbols=sizes, market=market, record=Path(rec) if rec else None, **live)
+
+
+class Metrics:
+    """Prometheus metrics of the feeds (served on 127.0.0.1 unless configured otherwise)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.messages = Counter("tradecore_feed_messages", "Frames received", ["symbol"], registry=r)
+        self.gaps = Counter("tradecore_feed_gaps", "Sequence gaps detected", ["symbol"], registry=r)
+        self.resyncs = Counter("tradecore_feed_resyncs", "Book resyncs (snapshots after the first)", ["symbol"],
+                               registry=r)
+        self.reconnects = Counter("tradecore_feed_reconnects", "Reconnections", ["symbol"], registry=r)
+        self.malformed = Counter("tradecore_feed_malformed", "Malformed frames skipped", ["symbol"], registry=r)
+        self.book_age = Gauge("tradecore_book_age_seconds", "Seconds since the last frame", ["symbol"], registry=r)
+        self.in_sync = Gauge("tradecore_book_in_sync", "1 when the book is in sync", ["symbol"], registry=r)
+        self.rate = Gauge("tradecore_feed_messages_per_second", "Frames per second (last interval)", ["symbol"],
+                          registry=r)
+        self.latency = Histogram("tradecore_frame_to_book_seconds", "Frame received -> book updated", ["symbol"],
+                                 buckets=(1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 1e-3, 1e-2), registry=r)
+        self._last: dict[str, FeedHealth] = {}
+        self._t = time.monotonic()
+
+    def serve(self, port: int, host: str = "127.0.0.1") -> None:
+        start_http_server(port, addr=host, registry=self.registry)
+
+    def update(self, books: dict[str, SymbolBook], latencies: dict[str, list[int]]) -> None:
+        """Brings the metrics up to date (called about once a second, off the hot path)."""
+        now, now_ns = time.monotonic(), time.time_ns()
+        dt = max(now - self._t, 1e-9)
+        self._t = now
+        for s, b in books.items():
+            h, prev = b.health, self._last.get(s, FeedHealth(s))
+            self.messages.labels(s).inc(h.messages - prev.messages)
+            self.gaps.labels(s).inc(h.gaps - prev.gaps)
+            self.resyncs.labels(s).inc(max(0, h.resyncs - prev.resyncs))
+            self.reconnects.labels(s).inc(h.reconnects - prev.reconnects)
+            self.malformed.labels(s).inc(h.malformed - prev.malformed)
+            self.rate.labels(s).set((h.messages - prev.messages) / dt)
+            age = h.age_s(now_ns)
+            self.book_age.labels(s).set(age if age != float("inf") else -1)
+            self.in_sync.labels(s).set(1 if h.in_sync else 0)
+            hist = self.latency.labels(s)
+            for ns in latencies.get(s, ()):
+                hist.observe(ns / 1e9)
+            self._last[s] = FeedHealth(**vars(h))
+
+
+class LiveRunner:
+    """Runs the feeds of a :class:`LiveConfig` until stopped (or for ``duration_s``)."""
+
+    def __init__(self, config: LiveConfig, *, record: Path | None = None) -> None:
+        self.config = config
+        folder = record or config.record
+        self.recorder = (Recorder(folder, f"{config.market}_{'_'.join(s.lower() for s in config.symbols)}",
+                                  rotate_s=config.rotate_s) if folder else None)
+        self.metrics = Metrics()
+        self.latencies: dict[str, list[int]] = {s: [] for s in config.symbols}
+        self.md = BinanceMarketData(config.symbols, market=config.market, ws_url=config.ws_url,
+                                    rest_url=config.rest_url, snapshot_limit=config.snapshot_limit,
+                                    recorder=self.recorder, on_frame=None)
+        self.md.latency_sink = self.latencies
+
+    async def run(self, duration_s: float | None = None) -> None:
+        """Runs until SIGINT/SIGTERM, :meth:`stop`, or ``duration_s``."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, self.md.stop)
+            except (NotImplementedError, RuntimeError):
+                pass
+        if self.config.metrics_port:
+            self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
+            log.info("metrics on http://%s:%d/metrics", self.config.metrics_host, self.config.metrics_port)
+        feed = asyncio.ensure_future(self.md.run())
+        ticker = asyncio.ensure_future(self._tick())
+        try:
+            if duration_s:
+                done, _ = await asyncio.wait({feed}, timeout=duration_s)
+                if not done:
+                    self.md.stop()
+            await feed
+        finally:
+            ticker.cancel()
+            self._flush_metrics()
+            if self.recorder is not None:
+                self.recorder.close()
+
+    def stop(self) -> None:
+        self.md.stop()
+
+    def _flush_metrics(self) -> None:
+        lat = {s: v[:] for s, v in self.latencies.items()}
+        for v in self.latencies.values():
+            v.clear()
+        self.metrics.update(self.md.books, lat)
+
+    async def _tick(self) -> None:
+        last_status = time.monotonic()
+        while True:
+            await asyncio.sleep(1.0)
+            if self.recorder is not None:  # a crash loses at most the last second
+                await asyncio.get_running_loop().run_in_executor(None, self.recorder.flush)
+            self._flush_metrics()
+            if time.monotonic() - last_status >= self.config.status_every_s:
+                last_status = time.monotonic()
+                for b in self.md.books.values():
+                    h = b.health
+                    bb, ba = b.book.best_bid(), b.book.best_ask()
+                    log.info("%s: %d msgs, in sync %s, gaps %d, resyncs %d, reconnects %d, age %.3f s, "
+                             "bid %s ask %s", h.symbol, h.messages, h.in_sync, h.gaps, h.resyncs, h.reconnects,
+                             h.age_s(), bb, ba)
