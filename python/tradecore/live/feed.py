@@ -18,6 +18,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +36,9 @@ MARKETS: dict[str, tuple[str, str, str]] = {
     "coinm": ("wss://dstream.binance.com", "https://dapi.binance.com", "/dapi/v1/depth"),
     "spot": ("wss://stream.binance.com:9443", "https://api.binance.com", "/api/v3/depth"),
 }
+#: Binance's limit of websocket connection attempts per 5 minutes (per IP); the client stays
+#: under it whatever the backoff does.
+CONNECTIONS_PER_5_MIN = 300
 #: Depth stream of each market (USD-M/COIN-M: every update; spot: the fastest, 100 ms).
 DEPTH_STREAM = {"usdm": "depth@0ms", "coinm": "depth@0ms", "spot": "depth@100ms"}
 
@@ -152,6 +156,7 @@ class BinanceMarketData:
         self.retry_after_until = 0.0
         self.rest_refusals = 0
         self._stop = asyncio.Event()
+        self._attempts: deque[float] = deque()
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -177,6 +182,14 @@ class BinanceMarketData:
                     for b in self.books.values():
                         b.health.reconnects += 1
                 first = False
+                # Binance allows 300 connection attempts per 5 minutes per IP.
+                now = time.monotonic()
+                while self._attempts and now - self._attempts[0] > 300:
+                    self._attempts.popleft()
+                if len(self._attempts) >= CONNECTIONS_PER_5_MIN:
+                    if await self._sleep_or_stop(300 - (now - self._attempts[0])):
+                        break
+                self._attempts.append(time.monotonic())
                 try:
                     await self._session_once(session)
                 except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as e:
