@@ -202,3 +202,42 @@ def test_config_errors_name_the_problem(tmp_path: Path) -> None:
         LiveConfig.from_toml(bad)
     with pytest.raises(InvalidInput, match="no such file"):
         LiveConfig.from_toml(tmp_path / "none.toml")
+
+
+def test_a_killed_recorder_loses_only_what_was_not_flushed(short: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import sys, time
+        from tradecore.live.exchange_sim import read_frames
+        from tradecore.live.recorder import Recorder
+        frames, snap = read_frames(sys.argv[1])
+        rec = Recorder(sys.argv[2], "crash")
+        rec.write(frames[0][0], snap)
+        for i, (ts, f) in enumerate(frames):
+            rec.write(ts, f)
+            if i % 500 == 499:
+                rec.flush()          # the runner does this every second
+                print(i + 1, flush=True)
+        time.sleep(60)               # killed before it ends the file
+    """)
+    p = subprocess.Popen([sys.executable, "-c", script, str(short), str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout is not None
+    flushed = 0
+    for line in p.stdout:
+        flushed = int(line)
+        if flushed >= 5_000:
+            break
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=10)
+    p.stdout.close()
+    (path,) = tmp_path.glob("crash_*.gz")
+    # The file has no gzip trailer; everything up to the last flush reads back.
+    with pytest.raises(tradecore.errors.DataError, match="incomplete"):
+        tradecore.read_binance(path)
+    events, report = tradecore.read_binance(path, lenient=True)
+    assert report.lines >= flushed + 1 and report.skipped_lines == 1  # + the snapshot; the cut tail
+    assert report.snapshots == 1 and report.gap_count == 0
