@@ -13,7 +13,7 @@ CARGO  ?= cargo
 export TRADECORE_TEST_DATA ?= $(abspath ../shared/data)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build demo test test-rust test-python stubtest bench bench-rust bench-python bench-peers bench-backtest-peers lint fmt clean
+.PHONY: help venv build demo test test-rust test-python stubtest bench bench-rust bench-python bench-peers bench-backtest-peers bench-live-peers lint fmt clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -69,6 +69,9 @@ bench-backtest-peers: ## compare the backtest replay with hftbacktest in a separ
 	$(VENV)/bin/maturin build --release --quiet -o build/wheels
 	.venv-hbt/bin/pip install --quiet --force-reinstall build/wheels/tradecore-*.whl "numpy<2.3"
 	.venv-hbt/bin/python benches/peers/backtest_peers.py
+
+bench-live-peers: build ## live feed, frame to book: tradecore vs ccxt.pro over loopback from the exchange simulator
+	$(PY) benches/live_peers.py
 
 lint: $(STAMP) ## rustfmt, clippy (pedantic), mypy --strict
 	$(CARGO) fmt --all --check

@@ -241,3 +241,39 @@ def test_a_killed_recorder_loses_only_what_was_not_flushed(short: Path, tmp_path
     events, report = tradecore.read_binance(path, lenient=True)
     assert report.lines >= flushed + 1 and report.skipped_lines == 1  # + the snapshot; the cut tail
     assert report.snapshots == 1 and report.gap_count == 0
+
+
+def test_ccxt_pro_watches_the_same_book_through_the_simulator(short: Path, short_ref: tradecore.OrderBook) -> None:
+    """The simulator also speaks the raw-stream protocol (``/ws`` + SUBSCRIBE) and answers
+    ``exchangeInfo``: an unmodified ccxt.pro client, given its URLs, keeps the same book."""
+    import ccxt.pro as ccxtpro
+
+    async def go() -> dict[str, Any]:
+        sim = ExchangeSimulator.from_capture(short, tick_size=0.1, lot_size=0.001, speed=0)
+        await sim.start()
+        ex = ccxtpro.binanceusdm({"enableRateLimit": False})
+        ex.urls["api"]["fapiPublic"] = f"{sim.rest_url}/fapi/v1"
+        ex.urls["api"]["ws"]["linear"] = f"{sim.ws_url}/ws"
+        book: dict[str, Any] = {}
+
+        async def watch() -> None:
+            nonlocal book
+            while True:
+                book = await ex.watch_order_book("BTC/USDT:USDT", 1000)
+
+        task = asyncio.ensure_future(watch())
+        try:
+            await sim.wait_done(60)
+            for _ in range(300):  # until ccxt has applied the last update the simulator sent
+                if book and book.get("nonce") == sim.book.last_update_id:
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            task.cancel()
+            await ex.close()
+            await sim.stop()
+        return book
+
+    book = run(go())
+    assert np.array(book["bids"][:100]).tolist() == short_ref.levels("bid", 100).tolist()
+    assert np.array(book["asks"][:100]).tolist() == short_ref.levels("ask", 100).tolist()

@@ -100,12 +100,26 @@ def read_frames(path: str | PathLike[str]) -> tuple[list[tuple[int, bytes]], byt
 
 
 def _stream_of(frame: bytes) -> bytes:
-    """The combined-stream name of a frame (``btcusdt@depth@0ms``), without parsing JSON."""
+    """The stream of a frame as ``symbol@kind`` (``btcusdt@depth``: the update speed suffix is
+    not kept, any depth subscription gets the capture's depth frames), without parsing JSON."""
     if frame.startswith(b'{"stream":"'):
         end = frame.find(b'"', 11)
         if end > 0:
-            return frame[11:end]
+            return _key(frame[11:end])
     return b""
+
+
+def _key(stream: bytes) -> bytes:
+    return b"@".join(stream.lower().split(b"@")[:2])
+
+
+def _payload(frame: bytes) -> bytes:
+    """The ``data`` of a combined-stream frame: what a raw-stream (``/ws``) client receives."""
+    at = frame.find(b'"data":')
+    return frame[at + 7 : -1] if at > 0 else frame
+
+
+_QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD", "BTC", "ETH")
 
 
 class ExchangeSimulator:
@@ -144,7 +158,9 @@ class ExchangeSimulator:
         self._feed = BinanceFeed(self.book)
         if snapshot is not None:
             self._feed.on_message(snapshot, frames[0][0])
-        self._clients: dict[web.WebSocketResponse, tuple[set[bytes], int]] = {}
+        # Per connection: subscribed streams (symbol@kind), connection number, raw-stream client.
+        self._clients: dict[web.WebSocketResponse, tuple[set[bytes], int, bool]] = {}
+        self.symbols = sorted({_stream_of(f).split(b"@")[0].decode().upper() for _, f in frames[:2000]} - {""})
         self._started = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._task: asyncio.Task[None] | None = None
@@ -179,7 +195,10 @@ class ExchangeSimulator:
         """Binds and starts serving; ``port`` is then the bound port."""
         app = web.Application()
         app.router.add_get("/stream", self._ws)
-        app.router.add_get("/ws/{streams}", self._ws)
+        for path in ("/ws", "/ws/{n}", "/public/ws", "/public/ws/{n}", "/market/ws", "/market/ws/{n}"):
+            app.router.add_get(path, self._raw_ws)  # raw streams, subscribed by SUBSCRIBE messages
+        for path in ("/fapi/v1/exchangeInfo", "/api/v3/exchangeInfo", "/dapi/v1/exchangeInfo"):
+            app.router.add_get(path, self._exchange_info)
         for path in REST_PATHS:
             app.router.add_get(path, self._depth)
         self._runner = web.AppRunner(app, access_log=None)
@@ -207,22 +226,72 @@ class ExchangeSimulator:
         await asyncio.wait_for(self._finished.wait(), timeout)
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
-        raw = request.query.get("streams") or request.match_info.get("streams", "")
-        streams = {s.encode() for s in raw.split("/") if s}
-        if not streams:
+        """Combined streams: ``/stream?streams=a/b/c``; frames as ``{"stream":..,"data":..}``."""
+        streams = {_key(s.encode()) for s in request.query.get("streams", "").split("/") if s}
+        return await self._serve(request, streams, raw=False)
+
+    async def _raw_ws(self, request: web.Request) -> web.WebSocketResponse:
+        """Raw streams (``/ws``) subscribed by ``{"method":"SUBSCRIBE","params":[...],"id":n}``;
+        frames are the payloads alone (ccxt.pro connects this way)."""
+        return await self._serve(request, set(), raw=True)
+
+    async def _serve(self, request: web.Request, streams: set[bytes], *, raw: bool) -> web.WebSocketResponse:
+        if not streams and not raw:
             raise web.HTTPBadRequest(text='{"code":-1100,"msg":"no streams"}')
         ws = web.WebSocketResponse(heartbeat=None, autoping=True)
         await ws.prepare(request)
         self.stats.connections += 1
-        self._clients[ws] = (streams, self.stats.connections)
-        self._started.set()
+        self._clients[ws] = (streams, self.stats.connections, raw)
+        if streams:
+            self._started.set()
         try:
-            async for msg in ws:  # pings are answered by aiohttp; subscriptions are in the URL
+            async for msg in ws:  # pings are answered by aiohttp
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
                     break
+                if msg.type == WSMsgType.TEXT:
+                    await self._control(ws, streams, msg.data)
         finally:
             self._clients.pop(ws, None)
         return ws
+
+    async def _control(self, ws: web.WebSocketResponse, streams: set[bytes], text: str) -> None:
+        try:
+            req = json.loads(text)
+            method, params, rid = req["method"], req.get("params", []), req.get("id")
+        except (ValueError, KeyError, TypeError):
+            await ws.send_str('{"error":{"code":2,"msg":"Invalid request"}}')
+            return
+        if method == "SUBSCRIBE":
+            streams.update(_key(str(p).encode()) for p in params)
+            self._started.set()
+        elif method == "UNSUBSCRIBE":
+            streams.difference_update(_key(str(p).encode()) for p in params)
+        await ws.send_str(json.dumps({"result": None, "id": rid}))
+
+    async def _exchange_info(self, request: web.Request) -> web.Response:
+        """A minimal ``exchangeInfo`` of the replayed symbols (what ccxt needs to load markets)."""
+        tick, lot = repr(self.book.tick_size), repr(self.book.lot_size)
+        symbols = []
+        for sym in self.symbols:
+            quote = next((q for q in _QUOTES if sym.endswith(q) and len(sym) > len(q)), "USDT")
+            base = sym[: -len(quote)]
+            symbols.append({
+                "symbol": sym, "pair": sym, "contractType": "PERPETUAL", "deliveryDate": 4133404800000,
+                "onboardDate": 1569398400000, "status": "TRADING", "baseAsset": base, "quoteAsset": quote,
+                "marginAsset": quote, "pricePrecision": 8, "quantityPrecision": 8, "baseAssetPrecision": 8,
+                "quotePrecision": 8, "underlyingType": "COIN", "settlePlan": 0, "triggerProtect": "0.05",
+                "filters": [
+                    {"filterType": "PRICE_FILTER", "tickSize": tick, "minPrice": tick, "maxPrice": "10000000"},
+                    {"filterType": "LOT_SIZE", "stepSize": lot, "minQty": lot, "maxQty": "100000"},
+                    {"filterType": "MARKET_LOT_SIZE", "stepSize": lot, "minQty": lot, "maxQty": "100000"},
+                    {"filterType": "MIN_NOTIONAL", "notional": "5"},
+                ],
+                "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+                "permissions": ["SPOT"], "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
+            })
+        body = {"timezone": "UTC", "serverTime": time.time_ns() // 1_000_000, "rateLimits": [],
+                "exchangeFilters": [], "assets": [], "symbols": symbols}
+        return web.json_response(body)
 
     async def _depth(self, request: web.Request) -> web.Response:
         self.stats.rest_requests += 1
@@ -286,11 +355,14 @@ class ExchangeSimulator:
             if f.malformed_every and i % f.malformed_every == 0:
                 out = frame[: len(frame) // 2]
                 self.stats.malformed_sent += 1
-            for ws, (streams, conn_id) in list(self._clients.items()):
+            raw_out = b""
+            for ws, (streams, conn_id, raw) in list(self._clients.items()):
                 if stream not in streams or ws.closed:
                     continue
+                if raw and not raw_out:
+                    raw_out = _payload(out)
                 try:
-                    await ws.send_frame(out, WSMsgType.TEXT)  # Binance sends text frames
+                    await ws.send_frame(raw_out if raw else out, WSMsgType.TEXT)  # Binance sends text frames
                 except (ConnectionResetError, RuntimeError):
                     continue
                 k = sent_per_client.get(conn_id, 0) + 1
