@@ -277,3 +277,34 @@ def test_ccxt_pro_watches_the_same_book_through_the_simulator(short: Path, short
     book = run(go())
     assert np.array(book["bids"][:100]).tolist() == short_ref.levels("bid", 100).tolist()
     assert np.array(book["asks"][:100]).tolist() == short_ref.levels("ask", 100).tolist()
+
+
+def test_the_ccxt_feed_mirrors_the_book_behind_the_same_interface(short: Path,
+                                                                  short_ref: tradecore.OrderBook) -> None:
+    from tradecore.live.ccxt_feed import CcxtMarketData
+
+    async def go() -> CcxtMarketData:
+        sim = ExchangeSimulator.from_capture(short, tick_size=0.1, lot_size=0.001, speed=0)
+        await sim.start()
+        md = CcxtMarketData("binanceusdm", {"BTC/USDT:USDT": (0.1, 0.001)}, depth=200,
+                            config={"enableRateLimit": False})
+        md.exchange.urls["api"]["fapiPublic"] = f"{sim.rest_url}/fapi/v1"
+        md.exchange.urls["api"]["ws"]["linear"] = f"{sim.ws_url}/ws"
+        task = asyncio.ensure_future(md.run())
+        try:
+            await sim.wait_done(60)
+            b = md.books["BTC/USDT:USDT"]
+            for _ in range(300):
+                if b.book.best_bid() == short_ref.best_bid() and b.book.best_ask() == short_ref.best_ask():
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            md.stop()
+            await asyncio.wait_for(task, 10)
+            await sim.stop()
+        return md
+
+    md = run(go())
+    b = md.books["BTC/USDT:USDT"]
+    assert b.health.in_sync and b.health.messages > 10
+    assert same_levels(b.book, short_ref, 200)
