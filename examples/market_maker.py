@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 
-from tradecore import BookView, OrderUpdate, Strategy
+from tradecore import OrderUpdate, Strategy
+from tradecore.strategy import BookLike
 
 
 class MarketMaker(Strategy):
@@ -35,7 +36,7 @@ class MarketMaker(Strategy):
         self.ask_id: int | None = None
         self.requotes = 0
 
-    def on_book(self, book: BookView) -> None:
+    def on_book(self, book: BookLike) -> None:
         bb, ba = book.best_bid(), book.best_ask()
         micro = book.microprice()
         if bb is None or ba is None or micro is None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 
-from tradecore import Trade, Strategy
+from tradecore import Strategy
+from tradecore.strategy import TradeLike
 
 
 class MomentumTaker(Strategy):
@@ -35,7 +36,7 @@ class MomentumTaker(Strategy):
         self.next_ok = 0
         self.ctx.set_timer("250ms")
 
-    def on_trade(self, trade: Trade) -> None:
+    def on_trade(self, trade: TradeLike) -> None:
         decay = math.exp(-math.log(2) * (trade.ts - self.last_ts) / (self.half_life_ms * 1e6)) if self.last_ts else 0.0
         self.last_ts = trade.ts
         self.flow = self.flow * decay + trade.side * trade.qty

@@ -308,3 +308,63 @@ def test_the_ccxt_feed_mirrors_the_book_behind_the_same_interface(short: Path,
     b = md.books["BTC/USDT:USDT"]
     assert b.health.in_sync and b.health.messages > 10
     assert same_levels(b.book, short_ref, 200)
+
+
+def test_a_strategy_runs_on_the_live_feeds_with_their_health(short: Path, tmp_path: Path) -> None:
+    from tradecore.errors import InvalidInput
+    from tradecore.live.runner import LiveConfig, LiveRunner
+    from tradecore.strategy import Strategy
+
+    class Watcher(Strategy):
+        books = 0
+        trades = 0
+        timers = 0
+        spreads: list[float] = []
+
+        def on_start(self) -> None:
+            self.spreads = []
+            self.ctx.set_timer("200ms")
+
+        def on_book(self, book: Any) -> None:
+            self.books += 1
+            assert book.in_sync
+            s = book.spread()
+            if s is not None:
+                self.spreads.append(s)
+
+        def on_trade(self, trade: Any) -> None:
+            self.trades += 1
+            assert trade.price > 0 and trade.side in (-1, 1)
+
+        def on_timer(self, ts: int) -> None:
+            self.timers += 1
+            self.health = self.ctx.feed_health()
+            with pytest.raises(InvalidInput, match="gateway"):
+                self.ctx.buy(0.001, 1.0)
+
+    strategy = Watcher()
+    events, _ = tradecore.read_binance(short)
+    n_trades = int((events["kind"] == int(tradecore.Kind.TRADE)).sum())
+
+    async def go() -> LiveRunner:
+        sim = ExchangeSimulator.from_capture(short, tick_size=0.1, lot_size=0.001, speed=40)
+        await sim.start()
+        cfg = tmp_path / "live.toml"
+        cfg.write_text(f'[live]\nsymbols = ["BTCUSDT"]\nws_url = "{sim.ws_url}"\nrest_url = "{sim.rest_url}"\n'
+                       '[symbols.BTCUSDT]\ntick_size = 0.1\nlot_size = 0.001\n')
+        runner = LiveRunner(LiveConfig.from_toml(cfg), strategy=strategy)
+        task = asyncio.ensure_future(runner.run(duration_s=60))
+        await sim.wait_done(60)
+        while runner.md.books["BTCUSDT"].health.messages < sim.stats.frames_sent:
+            await asyncio.sleep(0.1)
+        runner.stop()
+        await task
+        await sim.stop()
+        return runner
+
+    runner = run(go())
+    assert strategy.books > 500 and strategy.timers >= 5
+    assert 0 < strategy.trades <= n_trades  # none before the book is in sync
+    assert min(strategy.spreads) > 0
+    assert strategy.health.messages > 0 and strategy.health.gaps == 0
+    assert runner.host is not None and runner.host.calls == strategy.books + strategy.trades

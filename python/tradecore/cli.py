@@ -479,7 +479,12 @@ def live(args: argparse.Namespace, *, record_only: bool = False) -> int:
     if record_only and out is None and config.record is None:
         raise InvalidInput("invalid arguments: record needs --out or a [live] record folder in the config")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    runner = LiveRunner(config, record=out)
+    strategy = None
+    if getattr(args, "strategy", None):
+        from tradecore.backtest import load_strategy
+
+        strategy = load_strategy(args.strategy, _params(args.param))
+    runner = LiveRunner(config, record=out, strategy=strategy)
     _asyncio_run(runner.run(args.duration or None))
     for b in runner.md.books.values():
         h = b.health
@@ -612,6 +617,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument("--duration", type=float, default=0.0, help="stop after this many seconds (default: run on)")
         if name == "record":
             p.add_argument("--out", type=Path, help="folder of the recording (default: [live] record)")
+        else:
+            p.add_argument("--strategy", help="file.py:ClassName, woken by the live feeds (market data only "
+                                              "until the order gateways land)")
+            p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
+                           help="strategy parameter (repeatable)")
 
     args = parser.parse_args(argv)
     try:

@@ -38,7 +38,7 @@ from tradecore.errors import InvalidInput
 from tradecore.signals import duration_ns
 
 if TYPE_CHECKING:
-    from tradecore._core import BookView, OrderUpdate, Trade
+    from tradecore._core import BookView, OrderUpdate
     from tradecore.instrument import Instrument
 
 TIF_CODES: dict[str, int] = {"gtc": 0, "ioc": 1, "fok": 2, "post_only": 3}
@@ -76,6 +76,47 @@ class Backend(Protocol):
     def order(self, client_id: int) -> tuple[int, int, float, float, float, int] | None: ...
 
     def set_timer(self, timer_ns: int) -> None: ...
+
+
+class BookLike(Protocol):
+    """What ``on_book`` receives: the backtest's ``BookView`` or the live ``OrderBook``."""
+
+    def best_bid(self) -> tuple[float, float] | None: ...
+
+    def best_ask(self) -> tuple[float, float] | None: ...
+
+    def mid(self) -> float | None: ...
+
+    def spread(self) -> float | None: ...
+
+    def microprice(self) -> float | None: ...
+
+    def imbalance(self, levels: int = 5) -> float | None: ...
+
+    @property
+    def in_sync(self) -> bool: ...
+
+
+class TradeLike(Protocol):
+    """What ``on_trade`` receives: the backtest's ``Trade`` or the live ``LiveTrade``."""
+
+    @property
+    def ts(self) -> int: ...
+
+    @property
+    def exch_ts(self) -> int: ...
+
+    @property
+    def price(self) -> float: ...
+
+    @property
+    def qty(self) -> float: ...
+
+    @property
+    def side(self) -> int: ...
+
+    @property
+    def instrument(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -150,6 +191,13 @@ class Context:
             return None
         inst, side, price, qty, filled, status = o
         return OrderInfo(client_id, inst, side, price, qty, filled, STATUS_NAMES[status])
+
+    def feed_health(self, instrument: int = 0) -> Any:
+        """Live: the feed's health of an instrument (``messages``, ``gaps``, ``resyncs``,
+        ``reconnects``, ``malformed``, ``in_sync``, ``age_s()``). None in a backtest, where
+        the recorded feed's gaps are in the data (events flagged ``OUT_OF_SYNC``)."""
+        fh = getattr(self._b, "feed_health", None)
+        return None if fh is None else fh(instrument)
 
     @property
     def last_reject(self) -> tuple[str, str] | None:
@@ -263,10 +311,10 @@ class Strategy:
     def on_start(self) -> None:
         """Before the first event."""
 
-    def on_book(self, book: BookView) -> None:
+    def on_book(self, book: BookLike) -> None:
         """After each book message of an instrument is applied to the strategy's book."""
 
-    def on_trade(self, trade: Trade) -> None:
+    def on_trade(self, trade: TradeLike) -> None:
         """After each trade."""
 
     def on_fill(self, fill: OrderUpdate) -> None:

@@ -34,7 +34,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 from tradecore.errors import InvalidInput
 from tradecore.live.feed import MARKETS, BinanceMarketData, FeedHealth, SymbolBook
+from tradecore.live.host import StrategyHost
 from tradecore.live.recorder import Recorder
+from tradecore.strategy import Strategy
 
 log = logging.getLogger("tradecore.live")
 
@@ -138,7 +140,7 @@ class Metrics:
 class LiveRunner:
     """Runs the feeds of a :class:`LiveConfig` until stopped (or for ``duration_s``)."""
 
-    def __init__(self, config: LiveConfig, *, record: Path | None = None) -> None:
+    def __init__(self, config: LiveConfig, *, record: Path | None = None, strategy: Strategy | None = None) -> None:
         self.config = config
         folder = record or config.record
         self.recorder = (Recorder(folder, f"{config.market}_{'_'.join(s.lower() for s in config.symbols)}",
@@ -149,6 +151,7 @@ class LiveRunner:
                                     rest_url=config.rest_url, snapshot_limit=config.snapshot_limit,
                                     recorder=self.recorder, on_frame=None)
         self.md.latency_sink = self.latencies
+        self.host = StrategyHost(strategy, self.md) if strategy is not None else None
 
     async def run(self, duration_s: float | None = None) -> None:
         """Runs until SIGINT/SIGTERM, :meth:`stop`, or ``duration_s``."""
@@ -161,6 +164,10 @@ class LiveRunner:
         if self.config.metrics_port:
             self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
             log.info("metrics on http://%s:%d/metrics", self.config.metrics_host, self.config.metrics_port)
+        timers = None
+        if self.host is not None:
+            self.host.strategy.on_start()
+            timers = asyncio.ensure_future(self.host.run_timers())
         feed = asyncio.ensure_future(self.md.run())
         ticker = asyncio.ensure_future(self._tick())
         try:
@@ -169,8 +176,14 @@ class LiveRunner:
                 if not done:
                     self.md.stop()
             await feed
+            if self.host is not None and self.host.error is not None:
+                raise self.host.error
         finally:
             ticker.cancel()
+            if timers is not None:
+                timers.cancel()
+            if self.host is not None:
+                self.host.strategy.on_stop()
             self._flush_metrics()
             if self.recorder is not None:
                 self.recorder.close()
