@@ -9,8 +9,8 @@
 
 use engine_core::fixed::{from_f64, to_f64};
 use engine_core::replay::{
-    status, FeedLatency, InstrumentSetup, OrderRequest, Replay, ReplayConfig, Subscriptions,
-    UpdateKind, Wake,
+    FeedLatency, InstrumentSetup, OrderRequest, Replay, ReplayConfig, Subscriptions, UpdateKind,
+    Wake,
 };
 use engine_core::risk::{ContractKind, ContractSpec, OrderSide};
 use engine_core::sim::{LatencyModel, QueueModel, TimeInForce};
@@ -517,18 +517,6 @@ impl Backtest {
         col(&cols, "position", pos.iter().map(|p| to_f64(p.position)))?;
         out.set_item("positions", cols)?;
         Ok(out)
-    }
-
-    /// Status codes of the `orders` results.
-    #[staticmethod]
-    fn status_codes() -> Vec<(&'static str, u8)> {
-        vec![
-            ("open", status::OPEN),
-            ("filled", status::FILLED),
-            ("cancelled", status::CANCELLED),
-            ("rejected", status::REJECTED),
-            ("refused", status::REFUSED),
-        ]
     }
 }
 

@@ -297,14 +297,13 @@ impl ExchangeSim {
         }
         match e.kind {
             kind::DEPTH | kind::SNAPSHOT => {
+                let side = if e.side == BID { Side::Bid } else { Side::Ask };
                 if !self.taken.is_empty() {
-                    let side = if e.side == BID { Side::Bid } else { Side::Ask };
                     self.taken.retain(|&(s, p)| !(s == side && p == e.price));
                 }
                 if self.resting.is_empty() {
                     return self.apply(e);
                 }
-                let side = if e.side == BID { Side::Bid } else { Side::Ask };
                 let prev = self.book.qty_at(side, e.price);
                 self.apply(e)?;
                 let own = if e.side == BID {
@@ -396,10 +395,7 @@ impl ExchangeSim {
 
     /// How much a reduce-only order on `side` may still trade: what closes the position.
     fn reducible(&self, side: OrderSide) -> i64 {
-        match side {
-            OrderSide::Buy => (-self.position).max(0),
-            OrderSide::Sell => self.position.max(0),
-        }
+        reducible(self.position, side)
     }
 
     /// Why the exchange refuses a new order on arrival, if it does.
@@ -410,18 +406,9 @@ impl ExchangeSim {
         qty: i64,
         tif: TimeInForce,
     ) -> Option<&'static str> {
-        let (best_opposite, book_side) = match side {
-            OrderSide::Buy => (self.book.best_ask(), Side::Ask),
-            OrderSide::Sell => (self.book.best_bid(), Side::Bid),
-        };
-        let crosses = |p: i64| {
-            price == 0
-                || if side == OrderSide::Buy {
-                    price >= p
-                } else {
-                    price <= p
-                }
-        };
+        let book_side = own_side(side).opposite();
+        let best_opposite = self.book.best(book_side);
+        let crosses = |p: i64| crosses(side, price, p);
         if tif == TimeInForce::PostOnly && best_opposite.is_some_and(|l| crosses(l.price)) {
             return Some("post-only order would cross");
         }
@@ -464,18 +451,7 @@ impl ExchangeSim {
             }
             qty = qty.min(room);
         }
-        let book_side = match side {
-            OrderSide::Buy => Side::Ask,
-            OrderSide::Sell => Side::Bid,
-        };
-        let crosses = |p: i64| {
-            price == 0
-                || if side == OrderSide::Buy {
-                    price >= p
-                } else {
-                    price <= p
-                }
-        };
+        let book_side = own_side(side).opposite();
         if let Some(reason) = self.refusal(side, price, qty, tif) {
             out.push(SimReport::Rejected {
                 client_id,
@@ -494,7 +470,7 @@ impl ExchangeSim {
             let Some(l) = self.book.best(book_side) else {
                 break;
             };
-            if !crosses(l.price) {
+            if !crosses(side, price, l.price) {
                 break;
             }
             let take = remaining.min(l.qty);
@@ -529,12 +505,7 @@ impl ExchangeSim {
             return;
         }
         // Rest at the back of the queue of its level.
-        let own_side = if side == OrderSide::Buy {
-            Side::Bid
-        } else {
-            Side::Ask
-        };
-        let ahead = self.book.qty_at(own_side, price);
+        let ahead = self.book.qty_at(own_side(side), price);
         self.resting.push(Resting {
             client_id,
             side,
@@ -604,18 +575,11 @@ impl ExchangeSim {
             return;
         };
         let side = self.resting[i].side;
-        let opposite = match side {
-            OrderSide::Buy => self.book.best_ask(),
-            OrderSide::Sell => self.book.best_bid(),
-        };
-        let crosses = opposite.is_some_and(|l| {
-            if side == OrderSide::Buy {
-                price >= l.price
-            } else {
-                price <= l.price
-            }
-        });
-        if price <= 0 || qty <= 0 || crosses {
+        let crossing = self
+            .book
+            .best(own_side(side).opposite())
+            .is_some_and(|l| crosses(side, price, l.price));
+        if price <= 0 || qty <= 0 || crossing {
             out.push(SimReport::Rejected {
                 client_id,
                 ts: at,
@@ -623,12 +587,7 @@ impl ExchangeSim {
             });
             return;
         }
-        let own = if side == OrderSide::Buy {
-            Side::Bid
-        } else {
-            Side::Ask
-        };
-        let ahead = self.book.qty_at(own, price);
+        let ahead = self.book.qty_at(own_side(side), price);
         let r = &mut self.resting[i];
         if price != r.price || qty > r.remaining {
             // Loses its place: to the back of the (new) level's queue.
@@ -689,10 +648,7 @@ impl ExchangeSim {
                 f
             };
             if r.reduce_only {
-                fill = fill.min(match r.side {
-                    OrderSide::Buy => (-self.position).max(0),
-                    OrderSide::Sell => self.position.max(0),
-                });
+                fill = fill.min(reducible(self.position, r.side));
             }
             if fill > 0 {
                 let r = &mut self.resting[i];
@@ -717,6 +673,32 @@ impl ExchangeSim {
         if filled_any {
             self.close_reduce_only(t, out);
         }
+    }
+}
+
+/// The book side an order of `side` rests on.
+fn own_side(side: OrderSide) -> Side {
+    match side {
+        OrderSide::Buy => Side::Bid,
+        OrderSide::Sell => Side::Ask,
+    }
+}
+
+/// True when an order of `side` at `price` (0: a market order) trades against a level at
+/// `level` on the other side.
+fn crosses(side: OrderSide, price: i64, level: i64) -> bool {
+    price == 0
+        || match side {
+            OrderSide::Buy => price >= level,
+            OrderSide::Sell => price <= level,
+        }
+}
+
+/// What a reduce-only order on `side` may trade against `position`: what closes it.
+fn reducible(position: i64, side: OrderSide) -> i64 {
+    match side {
+        OrderSide::Buy => (-position).max(0),
+        OrderSide::Sell => position.max(0),
     }
 }
 

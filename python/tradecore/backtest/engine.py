@@ -44,8 +44,6 @@ SYNTHETIC = Instrument("binance-usdm", "BTCUSDT", tick_size="0.1", lot_size="0.0
 #: between the copy and the replay (larger chunks from readers are sliced, without copies).
 PIECE = 8192
 
-QUEUE_MODELS = ("conservative", "log", "log2", "power:N", "power2:N", "power3:N")
-
 
 @dataclass(frozen=True)
 class Latency:
@@ -333,9 +331,6 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
     if not isinstance(strategy, Strategy):
         raise InvalidInput(f"invalid strategy: {strategy!r} (a tradecore.strategy.Strategy instance)")
     lat = Latency.parse(latency, seed)
-    if queue.split(":")[0].strip().lower() not in ("conservative", "risk_averse", "log", "log2", "power", "power2",
-                                                    "power3"):
-        raise InvalidInput(f"invalid queue: {queue!r} (one of {', '.join(QUEUE_MODELS)})")
     feed_ns: int | None
     if isinstance(feed_latency, str) and feed_latency == "recorded":
         feed_ns = None

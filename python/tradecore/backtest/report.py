@@ -32,11 +32,13 @@ from tradecore.backtest.stats import (
     FILL_DTYPE,
     ORDER_DTYPE,
     POSITION_DTYPE,
+    STATUS_REFUSED,
     InstrumentInfo,
     drawdown_series,
     format_duration,
     summary_rows,
 )
+from tradecore.strategy import STATUS_NAMES, TIF_CODES
 
 __all__ = ["MAX_MARKERS", "write_report"]
 
@@ -51,8 +53,8 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 78, 14, 24, 28
 _PLOT_W = _WIDTH - _LEFT - _RIGHT
 _COLS = _PLOT_W  # one min/max pair per pixel column
 _BUY, _SELL = "#1a9641", "#d7191c"
-_STATUS = {0: "open", 1: "filled", 2: "cancelled", 3: "rejected", 4: "refused (risk)"}
-_TIF = {0: "GTC", 1: "IOC", 2: "FOK", 3: "POST_ONLY"}
+_STATUS = {**STATUS_NAMES, STATUS_REFUSED: "refused (risk)"}
+_TIF = {code: name.upper() for name, code in TIF_CODES.items()}
 _TIME_STEPS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30,
                  60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
                  172800, 604800, 1209600, 2592000, 7776000, 31536000)

@@ -88,6 +88,7 @@ class SymbolBook:
 
     def __init__(self, symbol: str, tick_size: float, lot_size: float, max_pending: int = 10_000) -> None:
         self.symbol = symbol.upper()
+        self.max_pending = max_pending
         self.book = OrderBook(tick_size=tick_size, lot_size=lot_size)
         self.feed = BinanceFeed(self.book, max_pending=max_pending)
         self.health = FeedHealth(self.symbol)
@@ -97,7 +98,7 @@ class SymbolBook:
     def reset(self, tick_size: float, lot_size: float) -> None:
         """A fresh book and feed (after a reconnect: what was missed is unknown)."""
         self.book = OrderBook(tick_size=tick_size, lot_size=lot_size)
-        self.feed = BinanceFeed(self.book, max_pending=self.feed.pending + 10_000)
+        self.feed = BinanceFeed(self.book, max_pending=self.max_pending)
         self._gaps_seen = 0
         self.health.in_sync = False
 

@@ -122,7 +122,8 @@ class StrategyHost:
         """Wakes the strategy for a frame just applied."""
         if not b.feed.in_sync:
             return  # never acts on a book that is out of sync
-        kind = frame[frame.find(b"@", 11) + 1: frame.find(b"@", 11) + 6]
+        at = frame.find(b"@", 11) + 1
+        kind = frame[at:at + 5]
         if kind == b"depth" and self._on_book is not None:
             self.calls += 1
             self._on_book(b.book)
