@@ -368,3 +368,60 @@ def test_a_strategy_runs_on_the_live_feeds_with_their_health(short: Path, tmp_pa
     assert min(strategy.spreads) > 0
     assert strategy.health.messages > 0 and strategy.health.gaps == 0
     assert runner.host is not None and runner.host.calls == strategy.books + strategy.trades
+
+
+def test_a_strategy_runs_on_the_ccxt_feed_through_the_runner(short: Path, tmp_path: Path) -> None:
+    """``[live] ccxt = ...``: the same Strategy woken by ccxt.pro's books and trades."""
+    from tradecore.live.runner import LiveConfig, LiveRunner
+    from tradecore.strategy import Strategy
+
+    class Watcher(Strategy):
+        books = 0
+        trades: list[Any] = []
+
+        def on_start(self) -> None:
+            self.trades = []
+
+        def on_book(self, book: Any) -> None:
+            self.books += 1
+            self.best = (book.best_bid(), book.best_ask())
+
+        def on_trade(self, trade: Any) -> None:
+            self.trades.append(trade)
+
+    strategy = Watcher()
+    events, _ = tradecore.read_binance(short)
+    trades = events[events["kind"] == int(tradecore.Kind.TRADE)]
+
+    async def go() -> LiveRunner:
+        sim = ExchangeSimulator.from_capture(short, tick_size=0.1, lot_size=0.001, speed=0)
+        await sim.start()
+        cfg = tmp_path / "live.toml"
+        cfg.write_text(f'[live]\nccxt = "binanceusdm"\nsymbols = ["BTC/USDT:USDT"]\n'
+                       '[symbols."BTC/USDT:USDT"]\ntick_size = 0.1\nlot_size = 0.001\n'
+                       f'[ccxt]\nenableRateLimit = false\n'
+                       f'[ccxt.urls.api]\nfapiPublic = "{sim.rest_url}/fapi/v1"\n'
+                       f'[ccxt.urls.api.ws]\nlinear = "{sim.ws_url}/ws"\n')
+        runner = LiveRunner(LiveConfig.from_toml(cfg), strategy=strategy)
+        task = asyncio.ensure_future(runner.run(duration_s=60))
+        await sim.wait_done(60)
+        for _ in range(300):
+            if strategy.trades and strategy.trades[-1].trade_id == int(trades["trade_id"][-1]):
+                break
+            await asyncio.sleep(0.1)
+        runner.stop()
+        await task
+        await sim.stop()
+        return runner
+
+    run(go())
+    assert strategy.books > 10
+    got = strategy.trades
+    assert got, "no trade reached the strategy"
+    # every trade after the book came in sync, in order, with the capture's price, size and side
+    first = int(np.searchsorted(trades["trade_id"], got[0].trade_id))
+    ref = trades[first:first + len(got)]
+    assert [t.trade_id for t in got] == ref["trade_id"].tolist()
+    assert np.allclose([t.price for t in got], ref["price"] / 1e9)
+    assert np.allclose([t.qty for t in got], ref["qty"] / 1e9)
+    assert [t.side for t in got] == ref["side"].tolist()

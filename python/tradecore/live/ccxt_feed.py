@@ -72,6 +72,7 @@ class CcxtMarketData:
             raise InvalidInput("invalid symbols: none given")
         if depth < 1:
             raise InvalidInput(f"invalid depth: {depth} (must be >= 1)")
+        self.sizes = dict(symbols)
         self.books = {s: CcxtBook(s, *v) for s, v in symbols.items()}
         self.depth = depth
         self.watch_trades = trades

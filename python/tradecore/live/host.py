@@ -1,5 +1,5 @@
 """Strategies on live market data: the same :class:`~tradecore.strategy.Strategy` class as in
-the backtest, woken by the live feeds.
+the backtest, woken by the live feeds (the native Binance feed or the generic ccxt.pro feed).
 
 ``on_book`` is called after each depth message is applied to the symbol's book (the book in
 Rust, read through the same methods as in the backtest), ``on_trade`` for each trade,
@@ -14,12 +14,17 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tradecore.errors import InvalidInput
 from tradecore.events import Kind
 from tradecore.live.feed import BinanceMarketData, FeedHealth, SymbolBook
 from tradecore.strategy import Context, Strategy
+
+if TYPE_CHECKING:
+    from tradecore.live.ccxt_feed import CcxtBook, CcxtMarketData
+
+    MarketData = BinanceMarketData | CcxtMarketData
 
 _NO_GATEWAY = "no order gateway is connected to the live runner yet (the paper and real gateways come next)"
 _TRADE = int(Kind.TRADE)
@@ -41,7 +46,7 @@ class LiveTrade:
 class LiveMarketBackend:
     """The :class:`~tradecore.strategy.Backend` of a strategy on live market data."""
 
-    def __init__(self, md: BinanceMarketData) -> None:
+    def __init__(self, md: MarketData) -> None:
         self.md = md
         self.symbols = list(md.books)
         self.timer_ns = 0
@@ -59,7 +64,7 @@ class LiveMarketBackend:
     def trading_state(self) -> str:
         return "no_gateway"
 
-    def _book(self, instrument: int) -> SymbolBook:
+    def _book(self, instrument: int) -> SymbolBook | CcxtBook:
         try:
             return self.md.books[self.symbols[instrument]]
         except IndexError:
@@ -100,15 +105,21 @@ class LiveMarketBackend:
 
 
 class StrategyHost:
-    """Runs a strategy on a :class:`BinanceMarketData` (set as its ``on_frame``)."""
+    """Runs a strategy on a :class:`BinanceMarketData` (set as its ``on_frame``) or a
+    :class:`~tradecore.live.ccxt_feed.CcxtMarketData` (set as its ``on_update`` and ``on_trade``)."""
 
-    def __init__(self, strategy: Strategy, md: BinanceMarketData, log: logging.Logger | None = None) -> None:
+    def __init__(self, strategy: Strategy, md: MarketData, log: logging.Logger | None = None) -> None:
         from tradecore.instrument import Instrument
+        from tradecore.live.ccxt_feed import CcxtMarketData
 
         self.strategy = strategy
         self.md = md
         self.backend = LiveMarketBackend(md)
-        insts = [Instrument(f"binance-{md.market}", s, repr(t), repr(lt)) for s, (t, lt) in md.sizes.items()]
+        if isinstance(md, CcxtMarketData):  # a unified symbol "BTC/USDT:USDT" is instrument "BTCUSDT:USDT"
+            venue, names = f"ccxt-{md.exchange.id}", {s: s.replace("/", "") for s in md.sizes}
+        else:
+            venue, names = f"binance-{md.market}", {s: s for s in md.sizes}
+        insts = [Instrument(venue, names[s], repr(t), repr(lt)) for s, (t, lt) in md.sizes.items()]
         strategy.ctx = Context(self.backend, insts,
                                log or logging.getLogger(f"tradecore.strategy.{type(strategy).__name__}"))
         self._index = {s: i for i, s in enumerate(md.books)}
@@ -116,7 +127,11 @@ class StrategyHost:
         self._on_trade = strategy.on_trade if strategy.wants("on_trade") else None
         self.calls = 0
         self.error: Exception | None = None
-        md.on_frame = self.on_frame
+        if isinstance(md, CcxtMarketData):
+            md.on_update = self.on_ccxt_book
+            md.on_trade = self.on_ccxt_trade
+        else:
+            md.on_frame = self.on_frame
 
     def on_frame(self, b: SymbolBook, frame: bytes, ts: int) -> None:
         """Wakes the strategy for a frame just applied."""
@@ -134,6 +149,23 @@ class StrategyHost:
                 self.calls += 1
                 self._on_trade(LiveTrade(ts, int(e["exch_ts"]), float(e["price"]) / 1e9, float(e["qty"]) / 1e9,
                                          int(e["side"]), inst, int(e["trade_id"])))
+
+    def on_ccxt_book(self, b: CcxtBook) -> None:
+        """Wakes the strategy for a ccxt order-book update just mirrored."""
+        if self._on_book is not None and b.health.in_sync:
+            self.calls += 1
+            self._on_book(b.book)
+
+    def on_ccxt_trade(self, b: CcxtBook, t: dict[str, Any]) -> None:
+        """Wakes the strategy for a ccxt trade (a unified trade dict)."""
+        if self._on_trade is None or not b.health.in_sync:
+            return
+        self.calls += 1
+        side = 1 if t.get("side") == "buy" else -1  # the aggressor's side, as in the Rust events
+        tid = t.get("id")
+        self._on_trade(LiveTrade(time.time_ns(), int(t.get("timestamp") or 0) * 1_000_000, float(t["price"]),
+                                 float(t["amount"]), side, self._index[b.symbol],
+                                 int(tid) if tid is not None and str(tid).isdigit() else 0))
 
     async def run_timers(self) -> None:
         """Calls ``on_timer`` every ``ctx.set_timer`` interval of wall-clock time."""

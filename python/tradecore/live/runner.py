@@ -16,6 +16,17 @@ A configuration file (TOML)::
     [symbols.BTCUSDT]
     tick_size = 0.1
     lot_size = 0.001
+
+Other exchanges go through ccxt.pro (``watch_order_book``/``watch_trades``), with unified
+symbols; the ``[ccxt]`` table is handed to the ccxt constructor (keys, ``urls`` overrides)::
+
+    [live]
+    ccxt = "bybit"
+    symbols = ["BTC/USDT:USDT"]
+
+    [symbols."BTC/USDT:USDT"]
+    tick_size = 0.1
+    lot_size = 0.001
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ import logging
 import signal
 import time
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -33,6 +45,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from tradecore.errors import InvalidInput
+from tradecore.live.ccxt_feed import CcxtBook, CcxtMarketData
 from tradecore.live.feed import MARKETS, BinanceMarketData, FeedHealth, SymbolBook
 from tradecore.live.host import StrategyHost
 from tradecore.live.recorder import Recorder
@@ -55,6 +68,9 @@ class LiveConfig:
     rotate_s: float = 3600.0
     status_every_s: float = 10.0
     snapshot_limit: int = 1000
+    ccxt: str | None = None
+    """A ccxt.pro exchange id: the generic feed instead of the native Binance one."""
+    ccxt_options: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -70,7 +86,7 @@ class LiveConfig:
             raise InvalidInput(f"invalid config {p}: {e}") from None
         live = dict(doc.get("live", {}))
         known = {"market", "symbols", "ws_url", "rest_url", "metrics_port", "metrics_host", "record", "rotate_s",
-                 "status_every_s", "snapshot_limit"}
+                 "status_every_s", "snapshot_limit", "ccxt"}
         unknown = sorted(set(live) - known)
         if unknown:
             raise InvalidInput(f"invalid config {p}: unknown key(s) in [live]: {', '.join(unknown)}")
@@ -83,12 +99,13 @@ class LiveConfig:
             t = table.get(s) or table.get(str(s).upper())
             if not t or "tick_size" not in t or "lot_size" not in t:
                 raise InvalidInput(f"invalid config {p}: [symbols.{s}] needs tick_size and lot_size")
-            sizes[str(s).upper()] = (float(t["tick_size"]), float(t["lot_size"]))
+            sizes[str(s) if "ccxt" in live else str(s).upper()] = (float(t["tick_size"]), float(t["lot_size"]))
         market = live.pop("market", "usdm")
         if market not in MARKETS:
             raise InvalidInput(f"invalid config {p}: market {market!r} (one of {', '.join(MARKETS)})")
         rec = live.pop("record", None)
-        return cls(symbols=sizes, market=market, record=Path(rec) if rec else None, **live)
+        return cls(symbols=sizes, market=market, record=Path(rec) if rec else None,
+                   ccxt_options=dict(doc.get("ccxt", {})), **live)
 
 
 class Metrics:
@@ -115,7 +132,7 @@ class Metrics:
     def serve(self, port: int, host: str = "127.0.0.1") -> None:
         start_http_server(port, addr=host, registry=self.registry)
 
-    def update(self, books: dict[str, SymbolBook], latencies: dict[str, list[int]]) -> None:
+    def update(self, books: Mapping[str, SymbolBook | CcxtBook], latencies: dict[str, list[int]]) -> None:
         """Brings the metrics up to date (called about once a second, off the hot path)."""
         now, now_ns = time.monotonic(), time.time_ns()
         dt = max(now - self._t, 1e-9)
@@ -143,14 +160,20 @@ class LiveRunner:
     def __init__(self, config: LiveConfig, *, record: Path | None = None, strategy: Strategy | None = None) -> None:
         self.config = config
         folder = record or config.record
+        if folder and config.ccxt:
+            raise InvalidInput("invalid record: the ccxt feed gives no raw frames to record (native Binance feed only)")
         self.recorder = (Recorder(folder, f"{config.market}_{'_'.join(s.lower() for s in config.symbols)}",
                                   rotate_s=config.rotate_s) if folder else None)
         self.metrics = Metrics()
         self.latencies: dict[str, list[int]] = {s: [] for s in config.symbols}
-        self.md = BinanceMarketData(config.symbols, market=config.market, ws_url=config.ws_url,
-                                    rest_url=config.rest_url, snapshot_limit=config.snapshot_limit,
-                                    recorder=self.recorder, on_frame=None)
-        self.md.latency_sink = self.latencies
+        self.md: BinanceMarketData | CcxtMarketData
+        if config.ccxt:
+            self.md = CcxtMarketData(config.ccxt, config.symbols, config=config.ccxt_options)
+        else:
+            self.md = BinanceMarketData(config.symbols, market=config.market, ws_url=config.ws_url,
+                                        rest_url=config.rest_url, snapshot_limit=config.snapshot_limit,
+                                        recorder=self.recorder, on_frame=None)
+            self.md.latency_sink = self.latencies
         self.host = StrategyHost(strategy, self.md) if strategy is not None else None
 
     async def run(self, duration_s: float | None = None) -> None:
