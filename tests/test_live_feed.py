@@ -351,7 +351,7 @@ def test_a_strategy_runs_on_the_live_feeds_with_their_health(short: Path, tmp_pa
         await sim.start()
         cfg = tmp_path / "live.toml"
         cfg.write_text(f'[live]\nsymbols = ["BTCUSDT"]\nws_url = "{sim.ws_url}"\nrest_url = "{sim.rest_url}"\n'
-                       '[symbols.BTCUSDT]\ntick_size = 0.1\nlot_size = 0.001\n')
+                       '[symbols.BTCUSDT]\ntick_size = 0.1\nlot_size = 0.001\n[trading]\nmode = "watch"\n')
         runner = LiveRunner(LiveConfig.from_toml(cfg), strategy=strategy)
         task = asyncio.ensure_future(runner.run(duration_s=60))
         await sim.wait_done(60)
@@ -399,6 +399,7 @@ def test_a_strategy_runs_on_the_ccxt_feed_through_the_runner(short: Path, tmp_pa
         cfg = tmp_path / "live.toml"
         cfg.write_text(f'[live]\nccxt = "binanceusdm"\nsymbols = ["BTC/USDT:USDT"]\n'
                        '[symbols."BTC/USDT:USDT"]\ntick_size = 0.1\nlot_size = 0.001\n'
+                       '[trading]\nmode = "watch"\n'
                        f'[ccxt]\nenableRateLimit = false\n'
                        f'[ccxt.urls.api]\nfapiPublic = "{sim.rest_url}/fapi/v1"\n'
                        f'[ccxt.urls.api.ws]\nlinear = "{sim.ws_url}/ws"\n')

@@ -363,6 +363,12 @@ impl Backtest {
         }
     }
 
+    /// The kill switch: the risk engine halts (every new order is refused) and every open
+    /// order is cancelled; returns their client ids.
+    fn halt(&mut self, reason: &str) -> PyResult<Vec<u64>> {
+        self.inner.halt(reason).map_err(|e| CoreErr(e).into())
+    }
+
     /// Sends a cancel of an open order.
     fn cancel(&mut self, client_id: u64) -> PyResult<()> {
         self.inner.cancel(client_id).map_err(|e| CoreErr(e).into())

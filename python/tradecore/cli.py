@@ -486,6 +486,13 @@ def live(args: argparse.Namespace, *, record_only: bool = False) -> int:
         strategy = load_strategy(args.strategy, _params(args.param))
     runner = LiveRunner(config, record=out, strategy=strategy)
     _asyncio_run(runner.run(args.duration or None))
+    if runner.result is not None:
+        res = runner.result
+        print(f"paper trading: {len(res.orders):,} orders, {len(res.fills):,} fills, "
+              f"final state {res.params['final_trading_state']}")
+        print(res.summary())
+        if getattr(args, "report", None):
+            print(f"report: {res.write_report(args.report, title=f'tradecore paper: {type(strategy).__name__}')}")
     for b in runner.md.books.values():
         h = b.health
         print(f"{h.symbol}: {h.messages:,} frames, in sync {h.in_sync}, gaps {h.gaps}, resyncs {h.resyncs}, "
@@ -493,6 +500,29 @@ def live(args: argparse.Namespace, *, record_only: bool = False) -> int:
     if runner.recorder is not None:
         print(f"recorded {runner.recorder.frames:,} frames in {len(runner.recorder.files)} file(s) under "
               f"{runner.recorder.folder}")
+    return 0
+
+
+def kill(args: argparse.Namespace) -> int:
+    """Runs ``tradecore kill``: SIGUSR1 to the runner named by the configuration's pid file."""
+    import os
+    import signal
+
+    from tradecore.live.runner import LiveConfig
+
+    config = LiveConfig.from_toml(args.config)
+    pidfile = Path(config.trading.state_dir) / "runner.pid"
+    try:
+        pid = int(pidfile.read_text().strip())
+    except FileNotFoundError:
+        raise InvalidInput(f"invalid kill: no runner of {args.config} is running (no pid file {pidfile})") from None
+    except ValueError:
+        raise InvalidInput(f"invalid pid file {pidfile}: {pidfile.read_text()[:40]!r}") from None
+    try:
+        os.kill(pid, signal.SIGUSR1)
+    except ProcessLookupError:
+        raise InvalidInput(f"invalid kill: the runner of {pidfile} (pid {pid}) is not running") from None
+    print(f"kill switch sent to the runner (pid {pid})")
     return 0
 
 
@@ -618,10 +648,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name == "record":
             p.add_argument("--out", type=Path, help="folder of the recording (default: [live] record)")
         else:
-            p.add_argument("--strategy", help="file.py:ClassName, woken by the live feeds (market data only "
-                                              "until the order gateways land)")
+            p.add_argument("--strategy", help="file.py:ClassName: trades on the live feeds (on paper by "
+                                              "default: [trading] mode)")
+            p.add_argument("--report", type=Path, help="paper trading: write the HTML report of the session here")
             p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                            help="strategy parameter (repeatable)")
+
+    p = sub.add_parser("kill", help="the kill switch: the running live runner cancels every open order and "
+                       "refuses new ones", description="Sends SIGUSR1 to the live runner of this configuration "
+                       "(its pid file is in [trading] state_dir): it cancels every open order and halts.")
+    p.add_argument("--config", type=Path, required=True, help="the runner's TOML configuration")
 
     args = parser.parse_args(argv)
     try:
@@ -641,6 +677,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return live(args)
         if args.command == "record":
             return live(args, record_only=True)
+        if args.command == "kill":
+            return kill(args)
     except (TradecoreError, OSError, pa.ArrowException) as e:
         print(f"tradecore: error: {e}", file=sys.stderr)
         return 2

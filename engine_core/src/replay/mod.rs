@@ -1052,6 +1052,17 @@ impl Replay {
         }
     }
 
+    /// The kill switch at the strategy's local time: the risk engine halts (no new order
+    /// passes) and a cancel of every open order is sent; returns their client ids.
+    pub fn halt(&mut self, reason: &str) -> Result<Vec<u64>> {
+        self.risk.halt(reason);
+        let ids = self.open.clone();
+        for &id in &ids {
+            self.cancel(id)?;
+        }
+        Ok(ids)
+    }
+
     /// Sends a cancel of an open order at the strategy's local time.
     pub fn cancel(&mut self, client_id: u64) -> Result<()> {
         let i = self.open_row(client_id)?;

@@ -742,15 +742,20 @@ impl RiskEngine {
             }
         }
         match why {
-            Some(reason) if self.state != TradingState::Halted => {
-                self.state = TradingState::Halted;
-                self.halt_reason = Some(reason);
-                let mut ids: Vec<u64> = self.open.keys().copied().collect();
-                ids.sort_unstable();
-                Ok(Some(ids))
-            }
+            Some(reason) if self.state != TradingState::Halted => Ok(Some(self.halt(reason))),
             _ => Ok(None),
         }
+    }
+
+    /// The kill switch: the state becomes HALTED (every new order is refused until the state
+    /// is set by hand), and the client ids of the open orders (to cancel) are returned,
+    /// lowest first.
+    pub fn halt(&mut self, reason: impl Into<String>) -> Vec<u64> {
+        self.state = TradingState::Halted;
+        self.halt_reason = Some(reason.into());
+        let mut ids: Vec<u64> = self.open.keys().copied().collect();
+        ids.sort_unstable();
+        ids
     }
 }
 
@@ -955,6 +960,23 @@ mod tests {
             .check(&order(5, OrderSide::Sell, 100.0, 1.0), 4)
             .unwrap_err();
         assert_eq!(r.code, RejectCode::Halted);
+    }
+
+    #[test]
+    fn the_manual_kill_switch_halts_and_lists_the_open_orders() {
+        let mut e = engine(RiskLimits::default());
+        for id in [7, 3] {
+            let a = e.check(&order(id, OrderSide::Buy, 100.0, 1.0), 0).unwrap();
+            e.order_opened(&a);
+        }
+        assert_eq!(e.halt("operator"), vec![3, 7]);
+        assert_eq!(e.state(), TradingState::Halted);
+        assert_eq!(e.halt_reason(), Some("operator"));
+        let r = e
+            .check(&order(9, OrderSide::Sell, 100.0, 1.0), 1)
+            .unwrap_err();
+        assert_eq!(r.code, RejectCode::Halted);
+        assert!(r.message.contains("operator"), "{}", r.message);
     }
 
     proptest::proptest! {

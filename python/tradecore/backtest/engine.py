@@ -354,10 +354,11 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
         src.close()
 
 
-def _run(strategy: Strategy, src: DataSource, lat: Latency, queue: str, feed_ns: int | None,
-         clock_offset: int | None, initial_capital: float, limits: RiskLimits, sample_ns: int,
-         progress: Progress | None, log: logging.Logger | None) -> BacktestResult:
-    insts = src.instruments
+def new_loop(strategy: Strategy, insts: Sequence[Instrument], lat: Latency, queue: str, feed_ns: int | None,
+             clock_offset: int | None, initial_capital: float, limits: RiskLimits, sample_ns: int,
+             log: logging.Logger | None) -> _core.Backtest:
+    """The compiled loop for ``strategy`` over ``insts``, set as its context's backend (the
+    backtest's, and the paper trader's, which feeds it live events)."""
     spec = [(float(i.tick_size), float(i.lot_size), float(i.contract_size), i.kind == "inverse",
              float(i.maker_fee), float(i.taker_fee)) for i in insts]
     bt = _core.Backtest(
@@ -366,8 +367,44 @@ def _run(strategy: Strategy, src: DataSource, lat: Latency, queue: str, feed_ns:
         feed_latency_ns=feed_ns, clock_offset_ns=clock_offset, initial_capital=initial_capital,
         sample_ns=sample_ns, subscribe_book=strategy.wants("on_book"), subscribe_trade=strategy.wants("on_trade"),
         subscribe_orders=strategy.wants("on_fill") or strategy.wants("on_order"))
-    name = type(strategy).__name__
-    strategy.ctx = Context(bt, insts, log or logging.getLogger(f"tradecore.strategy.{name}"))
+    strategy.ctx = Context(bt, insts, log or logging.getLogger(f"tradecore.strategy.{type(strategy).__name__}"))
+    return bt
+
+
+def results_of(bt: _core.Backtest, strategy: Strategy, insts: Sequence[Instrument], description: str,
+               lat: Latency, queue: str, feed_ns: int | None, initial_capital: float, limits: RiskLimits,
+               seconds: float) -> BacktestResult:
+    """The tables, statistics and set-up of a finished loop."""
+    res = bt.results()
+    orders = _table(res["orders"], ORDER_DTYPE)
+    fills = _table(res["fills"], FILL_DTYPE)
+    equity = _table(res["equity"], EQUITY_DTYPE)
+    positions = _table(res["positions"], POSITION_DTYPE)
+    stats = statistics(equity, fills, orders, initial=initial_capital, instruments=_infos(insts))
+    params: dict[str, object] = {
+        "strategy": type(strategy).__name__,
+        **{f"param.{k}": getattr(strategy, k) for k in strategy.parameters()},
+        "data": description,
+        "instruments": ", ".join(f"{i.venue}/{i.symbol} (tick {i.tick_size}, lot {i.lot_size}, {i.kind}, "
+                                 f"maker {i.maker_fee}, taker {i.taker_fee})" for i in insts),
+        "latency": lat.describe(),
+        "queue": queue,
+        "feed_latency": "recorded" if feed_ns is None else f"{feed_ns / 1e6:g} ms",
+        "clock_offset_ns": bt.clock_offset_ns,
+        "initial_capital": initial_capital,
+        "risk": {k: v for k, v in limits.as_kwargs().items() if v not in (None, False)} or "basic checks only",
+        "events": bt.events,
+        "final_trading_state": bt.trading_state,
+    }
+    return BacktestResult(orders, fills, equity, positions, stats, list(insts), params, bt.events, seconds,
+                          bt.clock_offset_ns)
+
+
+def _run(strategy: Strategy, src: DataSource, lat: Latency, queue: str, feed_ns: int | None,
+         clock_offset: int | None, initial_capital: float, limits: RiskLimits, sample_ns: int,
+         progress: Progress | None, log: logging.Logger | None) -> BacktestResult:
+    insts = src.instruments
+    bt = new_loop(strategy, insts, lat, queue, feed_ns, clock_offset, initial_capital, limits, sample_ns, log)
     t0 = time.perf_counter()
     strategy.on_start()
     n_in = 0
@@ -383,27 +420,5 @@ def _run(strategy: Strategy, src: DataSource, lat: Latency, queue: str, feed_ns:
                 progress(n_in, None)
     finish(strategy)
     strategy.on_stop()
-    seconds = time.perf_counter() - t0
-    res = bt.results()
-    orders = _table(res["orders"], ORDER_DTYPE)
-    fills = _table(res["fills"], FILL_DTYPE)
-    equity = _table(res["equity"], EQUITY_DTYPE)
-    positions = _table(res["positions"], POSITION_DTYPE)
-    stats = statistics(equity, fills, orders, initial=initial_capital, instruments=_infos(insts))
-    params: dict[str, object] = {
-        "strategy": name,
-        **{f"param.{k}": getattr(strategy, k) for k in strategy.parameters()},
-        "data": src.description,
-        "instruments": ", ".join(f"{i.venue}/{i.symbol} (tick {i.tick_size}, lot {i.lot_size}, {i.kind}, "
-                                 f"maker {i.maker_fee}, taker {i.taker_fee})" for i in insts),
-        "latency": lat.describe(),
-        "queue": queue,
-        "feed_latency": "recorded" if feed_ns is None else f"{feed_ns / 1e6:g} ms",
-        "clock_offset_ns": bt.clock_offset_ns,
-        "initial_capital": initial_capital,
-        "risk": {k: v for k, v in limits.as_kwargs().items() if v not in (None, False)} or "basic checks only",
-        "events": bt.events,
-        "final_trading_state": bt.trading_state,
-    }
-    return BacktestResult(orders, fills, equity, positions, stats, list(insts), params, bt.events, seconds,
-                          bt.clock_offset_ns)
+    return results_of(bt, strategy, insts, src.description, lat, queue, feed_ns, initial_capital, limits,
+                      time.perf_counter() - t0)

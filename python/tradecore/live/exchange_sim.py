@@ -154,6 +154,8 @@ class ExchangeSimulator:
         self.start_after_s = start_after_s
         self.pause_without_clients = pause_without_clients
         self.stats = SimStats()
+        self.clock_ns = frames[0][0] if frames else 0
+        """The exchange's time: the recorded time of the frame being replayed."""
         self.book = OrderBook(tick_size=tick_size, lot_size=lot_size)
         self._feed = BinanceFeed(self.book)
         if snapshot is not None:
@@ -309,8 +311,8 @@ class ExchangeSimulator:
         return web.Response(body=self.snapshot(limit), content_type="application/json")
 
     def snapshot(self, limit: int = 1000) -> bytes:
-        """The REST depth snapshot of the simulator's book now."""
-        now_ms = time.time_ns() // 1_000_000
+        """The REST depth snapshot of the simulator's book now (``E``/``T``: its replay clock)."""
+        now_ms = self.clock_ns // 1_000_000
         doc = {
             "lastUpdateId": self.book.last_update_id,
             "E": now_ms,
@@ -345,6 +347,7 @@ class ExchangeSimulator:
             stream = _stream_of(frame)
             is_depth = b"@depth" in stream
             # The exchange's own book sees every frame, whatever is lost on the wire.
+            self.clock_ns = ts
             self._feed.on_message(frame, ts)
             if is_depth:
                 depth_seen += 1

@@ -117,7 +117,9 @@ class BinanceMarketData:
         streams: Streams per symbol besides depth (``trade``, ``bookTicker``).
         snapshot_limit: Levels of the REST snapshot.
         rotate_after_s: Planned reconnection before Binance's 24 h cut.
-        on_frame: Called after each frame was applied: (symbol book, raw frame, receive ns).
+        on_frame: Called after each message was applied, a websocket frame or a REST
+            snapshot: (symbol book, raw message, receive ns); ``book.feed.last_events()``
+            are its events.
         recorder: Called with (receive ns, raw frame) for every frame, before it is parsed, and
             for every REST snapshot applied.
     """
@@ -303,6 +305,8 @@ class BinanceMarketData:
                 b.health.snapshots += 1
                 b.health.resyncs = b.health.snapshots - 1
                 log.info("%s: snapshot applied (in sync: %s)", b.symbol, b.feed.in_sync)
+                if self.on_frame is not None:
+                    self.on_frame(b, body, ts)
                 return
         finally:
             b.snapshot_task = None

@@ -16,6 +16,29 @@ A configuration file (TOML)::
     [symbols.BTCUSDT]
     tick_size = 0.1
     lot_size = 0.001
+    maker_fee = -0.0001              # optional, for paper trading
+    taker_fee = 0.0004
+
+With ``--strategy``, the strategy trades: on paper by default (fills from the backtest's
+exchange simulator fed the live data, :mod:`tradecore.live.paper`); every order passes the
+pre-trade risk engine with the ``[risk]`` limits::
+
+    [trading]
+    mode = "paper"                   # paper, or watch (market data only)
+    latency = "5ms"                  # paper: order entry/response latency
+    queue = "conservative"           # paper: queue position model
+    feed_latency = "0ms"
+    initial_capital = 100000
+    state_dir = "state"              # the pid file `tradecore kill` reads
+
+    [risk]
+    max_order_qty = 0.01
+    max_position = 0.05
+    daily_loss_limit = 500
+
+The kill switch: ``tradecore kill --config live.toml`` (or SIGUSR1 to the runner), and the
+risk engine's own halt (daily loss, drawdown), cancel every open order and refuse new ones.
+SIGINT/SIGTERM stop the runner gracefully (orders in flight answered, recorder flushed).
 
 Other exchanges go through ccxt.pro (``watch_order_book``/``watch_trades``), with unified
 symbols; the ``[ccxt]`` table is handed to the ccxt constructor (keys, ``urls`` overrides)::
@@ -33,25 +56,52 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from tradecore.backtest.engine import BacktestResult
 from tradecore.errors import InvalidInput
+from tradecore.instrument import Instrument
 from tradecore.live.ccxt_feed import CcxtBook, CcxtMarketData
 from tradecore.live.feed import MARKETS, BinanceMarketData, FeedHealth, SymbolBook
 from tradecore.live.host import StrategyHost
+from tradecore.live.paper import PaperTrader
 from tradecore.live.recorder import Recorder
+from tradecore.risk import RiskLimits
 from tradecore.strategy import Strategy
 
 log = logging.getLogger("tradecore.live")
+
+
+TRADING_MODES = ("paper", "watch")
+
+
+@dataclass
+class TradingConfig:
+    """The ``[trading]`` table: how a strategy's orders are handled."""
+
+    mode: str = "paper"
+    """``paper``: fills from the exchange simulator fed the live data (the default);
+    ``watch``: market data only, order calls raise."""
+    latency: str = "5ms"
+    """Paper: order entry/response latency (as the backtest's ``--latency``)."""
+    queue: str = "conservative"
+    """Paper: queue position model."""
+    feed_latency: str = "0ms"
+    """Paper: how long after its exchange time the strategy sees an event."""
+    initial_capital: float = 100_000.0
+    state_dir: str = "state"
+    """Where the runner keeps its pid file (for ``tradecore kill``); relative to the
+    configuration file."""
 
 
 @dataclass
@@ -71,6 +121,10 @@ class LiveConfig:
     ccxt: str | None = None
     """A ccxt.pro exchange id: the generic feed instead of the native Binance one."""
     ccxt_options: dict[str, Any] = field(default_factory=dict)
+    trading: TradingConfig = field(default_factory=lambda: TradingConfig())
+    risk: RiskLimits = field(default_factory=RiskLimits)
+    fees: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """{symbol: (maker_fee, taker_fee)} (rates; negative: a rebate)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -94,18 +148,36 @@ class LiveConfig:
         if not names or not isinstance(names, list):
             raise InvalidInput(f"invalid config {p}: [live] symbols must be a non-empty list")
         sizes: dict[str, tuple[float, float]] = {}
+        fees: dict[str, tuple[float, float]] = {}
         table = doc.get("symbols", {})
         for s in names:
             t = table.get(s) or table.get(str(s).upper())
             if not t or "tick_size" not in t or "lot_size" not in t:
                 raise InvalidInput(f"invalid config {p}: [symbols.{s}] needs tick_size and lot_size")
-            sizes[str(s) if "ccxt" in live else str(s).upper()] = (float(t["tick_size"]), float(t["lot_size"]))
+            name = str(s) if "ccxt" in live else str(s).upper()
+            sizes[name] = (float(t["tick_size"]), float(t["lot_size"]))
+            fees[name] = (float(t.get("maker_fee", 0.0)), float(t.get("taker_fee", 0.0)))
         market = live.pop("market", "usdm")
         if market not in MARKETS:
             raise InvalidInput(f"invalid config {p}: market {market!r} (one of {', '.join(MARKETS)})")
         rec = live.pop("record", None)
+        trading = dict(doc.get("trading", {}))
+        known_t = {f.name for f in fields(TradingConfig)}
+        unknown = sorted(set(trading) - known_t)
+        if unknown:
+            raise InvalidInput(f"invalid config {p}: unknown key(s) in [trading]: {', '.join(unknown)} "
+                               f"(known: {', '.join(sorted(known_t))})")
+        risk = dict(doc.get("risk", {}))
+        known_r = {f.name for f in fields(RiskLimits)}
+        unknown = sorted(set(risk) - known_r)
+        if unknown:
+            raise InvalidInput(f"invalid config {p}: unknown key(s) in [risk]: {', '.join(unknown)}")
+        tc = TradingConfig(**trading)
+        tc.state_dir = str(p.parent / tc.state_dir)  # relative to the configuration file
+        if tc.mode not in TRADING_MODES:
+            raise InvalidInput(f"invalid config {p}: [trading] mode {tc.mode!r} (one of {', '.join(TRADING_MODES)})")
         return cls(symbols=sizes, market=market, record=Path(rec) if rec else None,
-                   ccxt_options=dict(doc.get("ccxt", {})), **live)
+                   ccxt_options=dict(doc.get("ccxt", {})), trading=tc, risk=RiskLimits(**risk), fees=fees, **live)
 
 
 class Metrics:
@@ -174,7 +246,33 @@ class LiveRunner:
                                         rest_url=config.rest_url, snapshot_limit=config.snapshot_limit,
                                         recorder=self.recorder, on_frame=None)
             self.md.latency_sink = self.latencies
-        self.host = StrategyHost(strategy, self.md) if strategy is not None else None
+        self.host: StrategyHost | None = None
+        self.paper: PaperTrader | None = None
+        self.result: BacktestResult | None = None
+        """A paper session's orders, fills, equity and statistics, once it ended."""
+        if strategy is not None:
+            if config.trading.mode == "paper":
+                if not isinstance(self.md, BinanceMarketData):
+                    raise InvalidInput("invalid [trading] mode 'paper' with the ccxt feed: paper trading replays the "
+                                       "native Binance feed's events (use mode = \"watch\" with ccxt)")
+                t = config.trading
+                insts = [Instrument(f"binance-{config.market}", sym, repr(tick), repr(lot),
+                                    maker_fee=repr(config.fees.get(sym, (0.0, 0.0))[0]),
+                                    taker_fee=repr(config.fees.get(sym, (0.0, 0.0))[1]))
+                         for sym, (tick, lot) in config.symbols.items()]
+                self.paper = PaperTrader(strategy, self.md, instruments=insts, latency=t.latency, queue=t.queue,
+                                         feed_latency=t.feed_latency, initial_capital=t.initial_capital,
+                                         risk=config.risk)
+            else:
+                self.host = StrategyHost(strategy, self.md)
+        self.pidfile = Path(config.trading.state_dir) / "runner.pid" if strategy is not None else None
+
+    def kill_switch(self, reason: str = "kill switch") -> list[int]:
+        """Cancels every open order and refuses new ones (SIGUSR1, ``tradecore kill``)."""
+        if self.paper is not None:
+            return self.paper.halt(reason)
+        log.warning("kill switch (%s): no order gateway, nothing to cancel", reason)
+        return []
 
     async def run(self, duration_s: float | None = None) -> None:
         """Runs until SIGINT/SIGTERM, :meth:`stop`, or ``duration_s``."""
@@ -187,10 +285,20 @@ class LiveRunner:
         if self.config.metrics_port:
             self.metrics.serve(self.config.metrics_port, self.config.metrics_host)
             log.info("metrics on http://%s:%d/metrics", self.config.metrics_host, self.config.metrics_port)
+        if hasattr(signal, "SIGUSR1"):
+            try:
+                loop.add_signal_handler(signal.SIGUSR1, self.kill_switch, "SIGUSR1")
+            except (NotImplementedError, RuntimeError):
+                pass
+        if self.pidfile is not None:
+            self.pidfile.parent.mkdir(parents=True, exist_ok=True)
+            self.pidfile.write_text(f"{os.getpid()}\n")
         timers = None
         if self.host is not None:
             self.host.strategy.on_start()
             timers = asyncio.ensure_future(self.host.run_timers())
+        if self.paper is not None:
+            self.paper.start()
         feed = asyncio.ensure_future(self.md.run())
         ticker = asyncio.ensure_future(self._tick())
         try:
@@ -201,12 +309,18 @@ class LiveRunner:
             await feed
             if self.host is not None and self.host.error is not None:
                 raise self.host.error
+            if self.paper is not None and self.paper.error is not None:
+                raise self.paper.error
         finally:
             ticker.cancel()
             if timers is not None:
                 timers.cancel()
             if self.host is not None:
                 self.host.strategy.on_stop()
+            if self.paper is not None:
+                self.result = self.paper.finish()
+            if self.pidfile is not None:
+                self.pidfile.unlink(missing_ok=True)
             self._flush_metrics()
             if self.recorder is not None:
                 self.recorder.close()

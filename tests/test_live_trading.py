@@ -1,0 +1,176 @@
+"""Live trading against the local exchange simulator on 127.0.0.1: paper trading fills like the
+backtest, the kill switch. Every test is bounded in time."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import uvloop
+
+import tradecore
+from tradecore.backtest import BacktestResult, load_strategy, run_backtest
+from tradecore.live.exchange_sim import ExchangeSimulator
+from tradecore.live.feed import BinanceMarketData
+from tradecore.live.paper import PaperTrader
+from tradecore.strategy import Strategy
+
+REPO = Path(__file__).resolve().parents[1]
+SIZES = {"BTCUSDT": (0.1, 0.001)}
+BTC = tradecore.Instrument("binance-usdm", "BTCUSDT", "0.1", "0.001", maker_fee="-0.0001", taker_fee="0.0004")
+
+
+def run(coro: Any) -> Any:
+    return uvloop.run(asyncio.wait_for(coro, 120))
+
+
+def late_maker(start_ns: int, **params: Any) -> Strategy:
+    """The example market maker, quoting only from ``start_ns`` (exchange time) on: by then the
+    live book is in sync, so from there both runs see the same books."""
+    base = type(load_strategy(str(REPO / "examples/market_maker.py:MarketMaker")))
+
+    class LateMaker(base):  # type: ignore[valid-type, misc]
+        def on_book(self, book: Any) -> None:
+            if self.ctx.now >= start_ns:
+                super().on_book(book)
+
+    return LateMaker(**params)
+
+
+async def paper_session(capture: Path, strategy: Strategy, *, speed: float, halt_after: int = 0,
+                        **kw: Any) -> tuple[BacktestResult, PaperTrader, list[int]]:
+    sim = ExchangeSimulator.from_capture(capture, tick_size=0.1, lot_size=0.001, speed=speed)
+    await sim.start()
+    md = BinanceMarketData(SIZES, ws_url=sim.ws_url, rest_url=sim.rest_url)
+    paper = PaperTrader(strategy, md, instruments=[BTC], **kw)
+    halted: list[int] = []
+    if halt_after:
+        frame = md.on_frame
+
+        def on_frame(b: Any, raw: bytes, ts: int) -> None:
+            assert frame is not None
+            frame(b, raw, ts)
+            if paper.messages == halt_after:
+                halted.extend(paper.halt("test kill switch"))
+
+        md.on_frame = on_frame
+    paper.start()
+    task = asyncio.ensure_future(md.run())
+    try:
+        await sim.wait_done(100)
+        last = -1
+        while True:  # until the client has handled everything sent
+            n = md.books["BTCUSDT"].health.messages
+            if n == last:
+                break
+            last = n
+            await asyncio.sleep(0.2)
+    finally:
+        md.stop()
+        await asyncio.wait_for(task, 10)
+        await sim.stop()
+    assert paper.error is None
+    return paper.finish(), paper, halted
+
+
+@pytest.mark.realdata
+def test_paper_trading_fills_as_the_backtest_of_the_same_capture(binance_dir: Path) -> None:
+    capture = binance_dir / "usdm_btcusdt_20240718.gz"
+    events, _ = tradecore.read_binance(capture)
+    start = int(events["exch_ts"][0]) + 40 * 1_000_000_000
+    params = {"size": 0.002, "max_position": 0.01}
+    bt = run_backtest(late_maker(start, **params), capture, instrument=BTC, latency="5ms", feed_latency="1ms")
+    paper, trader, _ = run(paper_session(capture, late_maker(start, **params), speed=10, latency="5ms",
+                                         feed_latency="1ms"))
+    assert trader.md.books["BTCUSDT"].health.gaps == 0
+    assert len(bt.fills) >= 8, "the strategy must trade for the comparison to mean something"
+    # The same orders and fills, at the same times, prices and quantities: the paper exchange is
+    # the backtest's simulator, fed the same messages (the live feed's start before `start` differs).
+    cols = ["exch_ts", "local_ts", "client_id", "side", "maker", "price", "qty", "fee"]
+    for c in cols:
+        np.testing.assert_array_equal(paper.fills[c], bt.fills[c], err_msg=c)
+    for c in ("client_id", "side", "price", "qty", "filled", "status", "sent_ts", "done_ts"):
+        np.testing.assert_array_equal(paper.orders[c], bt.orders[c], err_msg=c)
+    assert paper.stats["n_fills"] == bt.stats["n_fills"]
+    assert abs(paper.stats["pnl"] - bt.stats["pnl"]) < 1e-6
+
+
+@pytest.mark.realdata
+def test_the_paper_kill_switch_cancels_everything_and_refuses_new_orders(binance_dir: Path) -> None:
+    capture = binance_dir / "usdm_btcusdt_20240718.gz"
+    events, _ = tradecore.read_binance(capture)
+    start = int(events["exch_ts"][0])
+    res, trader, halted = run(paper_session(capture, late_maker(start), speed=0, halt_after=3000,
+                                            latency="5ms"))
+    assert halted, "orders were open when the switch was thrown"
+    assert trader.bt.trading_state == "halted"
+    orders = res.orders
+    by_id = {int(o["client_id"]): o for o in orders}
+    # every order open at the switch ended cancelled or filled, none is still open
+    assert all(by_id[i]["status"] in (1, 2) for i in halted)
+    assert not (orders["status"] == 0).any()
+    # after the switch, the strategy's orders are refused by the risk engine, never sent
+    later = orders[orders["client_id"] > max(halted)]
+    assert len(later) > 0 and (later["status"] == 4).all()
+
+
+@pytest.mark.realdata
+def test_the_live_runner_paper_trades_and_tradecore_kill_halts_it(binance_dir: Path, tmp_path: Path) -> None:
+    """``tradecore live --strategy`` paper-trades by default; ``tradecore kill`` throws the kill
+    switch; SIGTERM ends the session gracefully with its report."""
+    capture = binance_dir / "usdm_btcusdt_20240718.gz"
+    cli = [sys.executable, "-m", "tradecore"]
+    sim = subprocess.Popen([*cli, "exchange-sim", "--data", str(capture), "--port", "0", "--speed", "4",
+                            "--tick-size", "0.1", "--lot-size", "0.001"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert sim.stdout is not None
+        m = re.search(r"ws://127\.0\.0\.1:(\d+)", sim.stdout.readline())
+        assert m, "the simulator printed its address"
+        url = f"127.0.0.1:{m.group(1)}"
+        cfg = tmp_path / "live.toml"
+        cfg.write_text(f'[live]\nsymbols = ["BTCUSDT"]\nws_url = "ws://{url}"\nrest_url = "http://{url}"\n'
+                       '[symbols.BTCUSDT]\ntick_size = 0.1\nlot_size = 0.001\nmaker_fee = -0.0001\n'
+                       'taker_fee = 0.0004\n[trading]\nlatency = "5ms"\nstate_dir = "st"\n'
+                       '[risk]\nmax_position = 0.01\nmax_order_qty = 0.005\n')
+        report = tmp_path / "paper.html"
+        runner = subprocess.Popen([*cli, "live", "--config", str(cfg), "--strategy",
+                                   str(REPO / "examples/market_maker.py:MarketMaker"), "--duration", "90",
+                                   "--report", str(report)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True)
+        try:
+            pidfile = tmp_path / "st" / "runner.pid"
+            deadline = time.monotonic() + 30
+            while not pidfile.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert pidfile.read_text().strip() == str(runner.pid)
+            time.sleep(8)  # trading on paper
+            k = subprocess.run([*cli, "kill", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
+            assert k.returncode == 0, k.stderr
+            time.sleep(2)
+            runner.send_signal(signal.SIGTERM)
+            out, _ = runner.communicate(timeout=60)
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+        assert runner.returncode == 0, out
+        assert "paper trading halted (SIGUSR1)" in out
+        m = re.search(r"paper trading: ([\d,]+) orders, ([\d,]+) fills, final state (\w+)", out)
+        assert m, out
+        assert int(m.group(1).replace(",", "")) > 0 and m.group(3) == "halted"
+        assert report.stat().st_size > 0
+        assert not pidfile.exists()
+        # with no runner, `tradecore kill` says so
+        k = subprocess.run([*cli, "kill", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
+        assert k.returncode == 2 and "no runner" in k.stderr
+    finally:
+        sim.terminate()
+        sim.communicate(timeout=30)  # also closes its pipe
