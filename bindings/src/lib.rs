@@ -11,6 +11,7 @@ mod feed;
 mod merge;
 mod risk;
 mod signals;
+mod sim;
 mod synth;
 
 use engine_core::event::{flags, kind};
@@ -69,6 +70,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<risk::PyRiskEngine>()?;
     m.add_class::<risk::PyPortfolio>()?;
     m.add_class::<risk::Decision>()?;
+    m.add_class::<sim::SimExchange>()?;
     signals::register(m)?;
     signals::register_features(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

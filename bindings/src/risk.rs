@@ -196,6 +196,42 @@ impl PyRiskEngine {
         })
     }
 
+    /// After a restart: an order the venue holds open, counted as open without the checks.
+    #[pyo3(signature = (client_id, instrument, side, qty, price = None, *, reduce_only = false))]
+    fn restore_open(
+        &mut self,
+        client_id: u64,
+        instrument: usize,
+        side: &str,
+        qty: f64,
+        price: Option<f64>,
+        reduce_only: bool,
+    ) -> PyResult<()> {
+        let order = Order {
+            client_id,
+            instrument,
+            side: side_of(side)?,
+            price: price
+                .map(|p| positive("price", p))
+                .transpose()?
+                .unwrap_or(0),
+            qty: positive("qty", qty)?,
+            reduce_only,
+            modify: false,
+        };
+        self.inner
+            .restore_open(&order)
+            .map_err(|e| CoreErr(e).into())
+    }
+
+    /// After a restart: the position the venue holds (signed).
+    fn restore_position(&mut self, instrument: usize, qty: f64) -> PyResult<()> {
+        let q = from_f64("qty", qty).map_err(CoreErr)?;
+        self.inner
+            .restore_position(instrument, q)
+            .map_err(|e| CoreErr(e).into())
+    }
+
     /// An open order was cancelled, or never sent.
     fn order_closed(&mut self, client_id: u64) {
         self.inner.order_closed(client_id);

@@ -12,6 +12,9 @@ import numpy.typing as npt
 _Path = str | PathLike[str]
 _Side = Literal["bid", "ask", "buy", "sell", "BID", "ASK", "BUY", "SELL"] | int
 _Events = npt.NDArray[np.void]
+_SimReport = tuple[
+    Literal["accepted", "rejected", "filled", "modified", "cancelled"], int, int, float, float, bool, float, str
+]
 
 __all__ = [
     "EVENT_DTYPE",
@@ -66,6 +69,7 @@ __all__ = [
     "RiskEngine",
     "Portfolio",
     "Decision",
+    "SimExchange",
     "__version__",
 ]
 
@@ -512,6 +516,109 @@ class FeatureSet:
     def events(self) -> int: ...
 
 @final
+class SimExchange:
+    """One instrument's matching engine for a live exchange simulator: the compiled exchange
+    simulator of the backtests (queue position, takers walking the book, reduce-only against
+    the exchange's position), fed market events and orders at given times.
+
+    Orders pass the exchange's validity checks first (tick and lot grids, quantity > 0, a
+    market order is never post-only, a client id already open, a reduce-only order that would
+    not reduce the position): a refusal raises ``tradecore.errors.InvalidInput`` whose message
+    starts ``invalid <field>: <value>`` (field ``price``, ``qty``, ``tif``, ``side``,
+    ``client_id`` or ``reduce_only``), and the order never reaches the matching engine.
+
+    Every method that can act returns the reports of what happened, oldest first, as tuples
+    ``(kind, client_id, ts, price, qty, maker, remaining, reason)``:
+
+    - ``accepted``: ``qty`` is the accepted quantity (a reduce-only order may be cut to the
+      position), ``price`` 0.0;
+    - ``rejected``: ``reason`` says why (``post-only order would cross``, ``fill-or-kill
+      without enough liquidity``, ``market order without liquidity``, ``reduce-only order
+      would not reduce the position``, or for a cancel or modification ``unknown order (filled
+      or cancelled)`` and the modification's rule);
+    - ``filled``: fill ``price`` and ``qty``, ``maker`` for a resting order, ``remaining`` open;
+    - ``modified``: a resting order now has this ``price`` and open ``qty``;
+    - ``cancelled``: by request, the unfilled rest of an IOC, FOK or market order, or a
+      reduce-only order whose position closed; ``remaining`` is what was open.
+
+    ``ts`` is the exchange time of the report (ns): times are kept non-decreasing (an earlier
+    time acts at the latest time seen).
+
+    Args:
+        tick_size: Price increment (> 0).
+        lot_size: Quantity increment (> 0).
+        entry_latency_ns: Time from ``submit``/``cancel`` to the exchange (0: at once).
+        response_latency_ns: Returned by ``response_latency()`` (the simulator does not delay
+            its reports; a caller may).
+        queue: Queue position model: ``conservative`` or hftbacktest's ``power:<n>``, ...
+    """
+
+    def __new__(
+        cls,
+        tick_size: float,
+        lot_size: float,
+        *,
+        entry_latency_ns: int = 0,
+        response_latency_ns: int = 0,
+        queue: str = "conservative",
+    ) -> SimExchange: ...
+    def on_events(self, events: _Events, now_ns: int | None = None) -> list[_SimReport]:
+        """Feeds market events (``EVENT_DTYPE``, zero copy), each at its exchange time, or all
+        at ``now_ns``; orders in flight that arrived by then act first. Returns the reports."""
+    def submit(
+        self, client_id: int, side: int, qty: float, price: float, tif: int, reduce_only: bool, now_ns: int
+    ) -> list[_SimReport]:
+        """Sends a new order at ``now_ns``: ``side`` +1 buy / -1 sell, ``price`` 0.0 for a market
+        order, ``tif`` 0 GTC, 1 IOC, 2 FOK, 3 post-only. Returns the reports of everything that
+        arrived by ``now_ns`` (with no entry latency the order acts at once on the book).
+
+        Raises:
+            tradecore.errors.InvalidInput: a validity check refused it (see the class doc).
+        """
+    def modify(
+        self, client_id: int, side: int, qty: float, price: float, reduce_only: bool, now_ns: int
+    ) -> list[_SimReport]:
+        """Sends a new price and open quantity for a resting order (``side`` and ``reduce_only``
+        are the order's own). A new price or a larger quantity loses the queue place; a
+        modification that would cross is rejected and the order kept as it was."""
+    def cancel(self, client_id: int, now_ns: int) -> list[_SimReport]:
+        """Sends a cancel at ``now_ns``; an unknown (or done) order gives a ``rejected`` report."""
+    def arrive(self, now_ns: int) -> list[_SimReport]:
+        """Acts on what arrived by ``now_ns`` (with an entry latency)."""
+    def sync_book(self, book: OrderBook) -> bool:
+        """Copies ``book`` (one that saw the same events) into an idle simulator; False, doing
+        nothing, when orders are at the exchange (its own book is then kept by ``on_events``).
+
+        Raises:
+            tradecore.errors.InvalidInput: ``book`` has another tick or lot size.
+        """
+    def response_latency(self) -> int:
+        """A response latency (ns)."""
+    def best_bid(self) -> tuple[float, float] | None:
+        """The exchange's best bid: the book fed, less the liquidity our takers took until the
+        feed sets those levels again."""
+    def best_ask(self) -> tuple[float, float] | None: ...
+    def levels(self, side: _Side, n: int) -> npt.NDArray[np.float64]:
+        """Up to ``n`` levels of a side of the exchange's book, shape ``(k, 2)``: price, qty."""
+    @property
+    def is_idle(self) -> bool:
+        """True when no order of ours is resting or in flight and no level is still marked by
+        one of our fills: market events need not be fed (``sync_book`` before the next order)."""
+    @property
+    def position(self) -> float:
+        """The position the exchange holds (signed)."""
+    @property
+    def resting(self) -> int:
+        """Resting orders."""
+    @property
+    def next_arrival(self) -> int | None:
+        """When the next action in flight reaches the exchange (ns)."""
+    @property
+    def tick_size(self) -> float: ...
+    @property
+    def lot_size(self) -> float: ...
+
+@final
 class Decision:
     """The outcome of a risk check: truthy when accepted."""
 
@@ -565,6 +672,9 @@ class RiskEngine:
         modify: bool = False,
         now: int | None = None,
     ) -> Decision: ...
+    def restore_open(self, client_id: int, instrument: int, side: str, qty: float, price: float | None = None, *,
+                     reduce_only: bool = False) -> None: ...
+    def restore_position(self, instrument: int, qty: float) -> None: ...
     def order_closed(self, client_id: int) -> None: ...
     def on_fill(self, client_id: int, qty: float) -> None: ...
     def on_equity(self, equity: float, now: int | None = None) -> list[int] | None: ...

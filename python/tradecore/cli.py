@@ -438,12 +438,14 @@ def exchange_sim(args: argparse.Namespace) -> int:
             raise InvalidInput(f"invalid --data: {args.data!r} (no such file; a raw capture or 'synthetic')")
     faults = Faults(drop_every=args.drop_every, disconnect_after=args.disconnect_after, disconnects=args.disconnects,
                     delay_ms=args.delay_ms, malformed_every=args.malformed_every, rest_429=args.rest_429,
-                    rest_418=args.rest_418, retry_after_s=args.retry_after)
+                    rest_418=args.rest_418, retry_after_s=args.retry_after, order_429=args.order_429,
+                    order_unknown_every=args.order_unknown_every, order_delay_ms=args.order_delay_ms)
     kw: dict[str, Any] = {}
     if args.tick_size and args.lot_size:
         kw = {"tick_size": float(args.tick_size), "lot_size": float(args.lot_size)}
     sim = ExchangeSimulator.from_capture(path, speed=args.speed, host=args.host, port=args.port, faults=faults,
-                                         pause_without_clients=False, **kw)
+                                         pause_without_clients=False, api_key=args.api_key,
+                                         api_secret=args.api_secret, balance=args.balance, **kw)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def serve() -> None:
@@ -451,6 +453,8 @@ def exchange_sim(args: argparse.Namespace) -> int:
         print(f"exchange simulator on {sim.ws_url} (websocket: {sim.ws_url}/stream?streams=...; REST: "
               f"{sim.rest_url}/fapi/v1/depth?symbol=...), {len(sim.frames):,} frames at speed {args.speed:g}",
               flush=True)
+        print(f"USD-M orders on {sim.rest_url}/fapi (user data: {sim.ws_url}/private/ws?listenKey=...), "
+              f"API key {sim.api_key!r}, balance {args.balance:,.2f} USDT", flush=True)
         try:
             if args.exit_at_end:
                 await sim.wait_done()
@@ -462,7 +466,8 @@ def exchange_sim(args: argparse.Namespace) -> int:
             st = sim.stats
             print(f"sent {st.frames_sent:,} frames (dropped {st.frames_dropped}, malformed {st.malformed_sent}), "
                   f"{st.connections} connection(s), {st.disconnects} disconnect(s), {st.rest_requests} snapshot "
-                  f"request(s), {st.rest_refused} refused", flush=True)
+                  f"request(s), {st.rest_refused} refused; {st.order_requests} order request(s), "
+                  f"{st.orders_placed} order(s) placed, {st.fills} fill(s)", flush=True)
 
     _asyncio_run(serve())
     return 0
@@ -616,10 +621,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the statistics as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("exchange-sim", help="a Binance-protocol market-data server on 127.0.0.1",
+    p = sub.add_parser("exchange-sim", help="a Binance-protocol exchange (market data, USD-M orders) on 127.0.0.1",
                        description="Serve Binance-compatible combined-stream websockets and the REST depth "
                                    "snapshot on 127.0.0.1, replaying a raw capture (or the synthetic market) at "
-                                   "real or accelerated speed, with optional fault injection.")
+                                   "real or accelerated speed, and Binance USD-M order endpoints (/fapi, signed "
+                                   "requests, the user-data stream) matched against the replayed book, with "
+                                   "optional fault injection.")
     p.add_argument("--data", default="synthetic", help="a raw Binance capture, or 'synthetic' (default)")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -635,7 +642,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--malformed-every", type=int, default=0, help="send a truncated frame instead of every Nth")
     p.add_argument("--rest-429", type=int, default=0, help="answer the first N snapshot requests with HTTP 429")
     p.add_argument("--rest-418", type=int, default=0, help="then the next N with HTTP 418")
-    p.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of those answers, s (default 1)")
+    p.add_argument("--retry-after", type=float, default=1.0,
+                   help="Retry-After of the 429/418 answers (snapshot and orders), s (default 1)")
+    p.add_argument("--api-key", default="test-key", help="the account's API key (default test-key)")
+    p.add_argument("--api-secret", default="test-secret", help="its secret, for HMAC signatures (default test-secret)")
+    p.add_argument("--balance", type=float, default=10_000.0, help="initial USDT balance (default 10000)")
+    p.add_argument("--order-429", type=int, default=0,
+                   help="answer the first N order requests with HTTP 429 (-1003) and Retry-After")
+    p.add_argument("--order-unknown-every", type=int, default=0,
+                   help="execute every Nth new order but answer HTTP 503 -1007 (execution status unknown)")
+    p.add_argument("--order-delay-ms", type=float, default=0.0,
+                   help="answer each order request this late (it is executed on arrival)")
     p.add_argument("--exit-at-end", action="store_true", help="stop when the data is sent (default: keep serving)")
 
     for name, what in (("live", "run the live feeds (books in sync, metrics, optional recording)"),

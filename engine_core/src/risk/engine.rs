@@ -673,6 +673,37 @@ impl RiskEngine {
         }
     }
 
+    /// After a restart: an order the venue holds open (from the journal, reconciled with the
+    /// venue), counted as open without the pre-trade checks (it was checked when sent).
+    pub fn restore_open(&mut self, order: &Order) -> Result<()> {
+        if order.instrument >= self.markets.len() {
+            return Err(Error::invalid(
+                "instrument",
+                order.instrument,
+                "is not registered",
+            ));
+        }
+        if order.qty <= 0 {
+            return Err(Error::invalid(
+                "qty",
+                crate::fixed::format(order.qty),
+                "must be > 0",
+            ));
+        }
+        self.order_opened(&ApprovedOrder { order: *order });
+        Ok(())
+    }
+
+    /// After a restart: the position the venue holds (fixed point, signed).
+    pub fn restore_position(&mut self, instrument: usize, qty: i64) -> Result<()> {
+        let m = self
+            .markets
+            .get_mut(instrument)
+            .ok_or_else(|| Error::invalid("instrument", instrument, "is not registered"))?;
+        m.position = qty;
+        Ok(())
+    }
+
     /// A resting order was cancelled or rejected by the venue.
     pub fn order_closed(&mut self, client_id: u64) {
         if let Some(o) = self.open.remove(&client_id) {
@@ -960,6 +991,30 @@ mod tests {
             .check(&order(5, OrderSide::Sell, 100.0, 1.0), 4)
             .unwrap_err();
         assert_eq!(r.code, RejectCode::Halted);
+    }
+
+    #[test]
+    fn a_restart_restores_position_and_open_orders_without_checks() {
+        let mut e = engine(RiskLimits {
+            max_position: Some(3 * Q),
+            ..RiskLimits::default()
+        });
+        e.restore_position(0, 2 * Q).unwrap();
+        e.restore_open(&order(5, OrderSide::Buy, 100.0, 1.0))
+            .unwrap();
+        assert_eq!(e.position(0), Some(2 * Q));
+        assert_eq!(e.open_orders(), 1);
+        // the worst case (2 held + 1 open + 1 new) breaches max_position 3
+        let r = e
+            .check(&order(6, OrderSide::Buy, 100.0, 1.0), 0)
+            .unwrap_err();
+        assert_eq!(r.code, RejectCode::MaxPosition);
+        e.on_fill(5, Q).unwrap();
+        assert_eq!(e.position(0), Some(3 * Q));
+        assert!(e.restore_position(9, Q).is_err());
+        assert!(e
+            .restore_open(&order(7, OrderSide::Buy, 100.0, 0.0))
+            .is_err());
     }
 
     #[test]

@@ -13,11 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tradecore.errors import InvalidInput
 from tradecore.events import Kind
+from tradecore.instrument import Instrument
 from tradecore.live.feed import BinanceMarketData, FeedHealth, SymbolBook
 from tradecore.strategy import Context, Strategy
 
@@ -104,22 +106,29 @@ class LiveMarketBackend:
         self._timer_changed.set()
 
 
+def default_instruments(md: MarketData) -> list[Instrument]:
+    """The instruments of a feed's symbols, from its tick and lot sizes."""
+    from tradecore.live.ccxt_feed import CcxtMarketData
+
+    if isinstance(md, CcxtMarketData):  # a unified symbol "BTC/USDT:USDT" is instrument "BTCUSDT:USDT"
+        venue, names = f"ccxt-{md.exchange.id}", {s: s.replace("/", "") for s in md.sizes}
+    else:
+        venue, names = f"binance-{md.market}", {s: s for s in md.sizes}
+    return [Instrument(venue, names[s], repr(t), repr(lt)) for s, (t, lt) in md.sizes.items()]
+
+
 class StrategyHost:
     """Runs a strategy on a :class:`BinanceMarketData` (set as its ``on_frame``) or a
     :class:`~tradecore.live.ccxt_feed.CcxtMarketData` (set as its ``on_update`` and ``on_trade``)."""
 
-    def __init__(self, strategy: Strategy, md: MarketData, log: logging.Logger | None = None) -> None:
-        from tradecore.instrument import Instrument
+    def __init__(self, strategy: Strategy, md: MarketData, log: logging.Logger | None = None,
+                 backend: LiveMarketBackend | None = None, instruments: Sequence[Instrument] | None = None) -> None:
         from tradecore.live.ccxt_feed import CcxtMarketData
 
         self.strategy = strategy
         self.md = md
-        self.backend = LiveMarketBackend(md)
-        if isinstance(md, CcxtMarketData):  # a unified symbol "BTC/USDT:USDT" is instrument "BTCUSDT:USDT"
-            venue, names = f"ccxt-{md.exchange.id}", {s: s.replace("/", "") for s in md.sizes}
-        else:
-            venue, names = f"binance-{md.market}", {s: s for s in md.sizes}
-        insts = [Instrument(venue, names[s], repr(t), repr(lt)) for s, (t, lt) in md.sizes.items()]
+        self.backend = backend or LiveMarketBackend(md)
+        insts = list(instruments) if instruments is not None else default_instruments(md)
         strategy.ctx = Context(self.backend, insts,
                                log or logging.getLogger(f"tradecore.strategy.{type(strategy).__name__}"))
         self._index = {s: i for i, s in enumerate(md.books)}

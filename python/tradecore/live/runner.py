@@ -73,16 +73,20 @@ from tradecore.errors import InvalidInput
 from tradecore.instrument import Instrument
 from tradecore.live.ccxt_feed import CcxtBook, CcxtMarketData
 from tradecore.live.feed import MARKETS, BinanceMarketData, FeedHealth, SymbolBook
-from tradecore.live.host import StrategyHost
+from tradecore.live.gateway import CcxtGateway
+from tradecore.live.host import StrategyHost, default_instruments
+from tradecore.live.journal import Journal
 from tradecore.live.paper import PaperTrader
 from tradecore.live.recorder import Recorder
+from tradecore.live.trading import TradingBackend
 from tradecore.risk import RiskLimits
 from tradecore.strategy import Strategy
 
 log = logging.getLogger("tradecore.live")
 
 
-TRADING_MODES = ("paper", "watch")
+TRADING_MODES = ("paper", "real", "watch")
+_CCXT_OF_MARKET = {"usdm": "binanceusdm", "coinm": "binancecoinm", "spot": "binance"}
 
 
 @dataclass
@@ -91,6 +95,7 @@ class TradingConfig:
 
     mode: str = "paper"
     """``paper``: fills from the exchange simulator fed the live data (the default);
+    ``real``: orders to the exchange through ccxt (:mod:`tradecore.live.trading`);
     ``watch``: market data only, order calls raise."""
     latency: str = "5ms"
     """Paper: order entry/response latency (as the backtest's ``--latency``)."""
@@ -99,9 +104,22 @@ class TradingConfig:
     feed_latency: str = "0ms"
     """Paper: how long after its exchange time the strategy sees an event."""
     initial_capital: float = 100_000.0
+    exchange: str = ""
+    """Real: the ccxt exchange id (default: Binance's of ``[live] market``)."""
+    client_prefix: str = "tc"
+    """Real: prefix of the client order ids (one per runner sharing an account)."""
+    native: bool = False
+    """Real, Binance USD-M: orders and cancels by tradecore's own encoder on a kept-alive
+    connection (the low-latency path) instead of ccxt's ``create_order``."""
+    order_timeout_s: float = 5.0
+    poll_s: float = 2.0
+    cancel_on_stop: bool = True
+    """Real: cancel the open orders on a graceful stop (SIGINT/SIGTERM)."""
+    durable_journal: bool = False
+    """Real: fsync every journal write (survives power loss, not only a killed process)."""
     state_dir: str = "state"
-    """Where the runner keeps its pid file (for ``tradecore kill``); relative to the
-    configuration file."""
+    """Where the runner keeps its pid file (for ``tradecore kill``) and the journal
+    (``journal.sqlite``); relative to the configuration file."""
 
 
 @dataclass
@@ -121,6 +139,9 @@ class LiveConfig:
     ccxt: str | None = None
     """A ccxt.pro exchange id: the generic feed instead of the native Binance one."""
     ccxt_options: dict[str, Any] = field(default_factory=dict)
+    gateway_options: dict[str, Any] = field(default_factory=dict)
+    """The ``[gateway]`` table, handed to the ccxt constructor of the real gateway (``apiKey``,
+    ``secret``, ``urls``...). Keys also come from TRADECORE_API_KEY / TRADECORE_API_SECRET."""
     trading: TradingConfig = field(default_factory=lambda: TradingConfig())
     risk: RiskLimits = field(default_factory=RiskLimits)
     fees: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -177,7 +198,7 @@ class LiveConfig:
         if tc.mode not in TRADING_MODES:
             raise InvalidInput(f"invalid config {p}: [trading] mode {tc.mode!r} (one of {', '.join(TRADING_MODES)})")
         return cls(symbols=sizes, market=market, record=Path(rec) if rec else None,
-                   ccxt_options=dict(doc.get("ccxt", {})), trading=tc, risk=RiskLimits(**risk), fees=fees, **live)
+                   ccxt_options=dict(doc.get("ccxt", {})), gateway_options=dict(doc.get("gateway", {})), trading=tc, risk=RiskLimits(**risk), fees=fees, **live)
 
 
 class Metrics:
@@ -248,6 +269,9 @@ class LiveRunner:
             self.md.latency_sink = self.latencies
         self.host: StrategyHost | None = None
         self.paper: PaperTrader | None = None
+        self.trading: TradingBackend | None = None
+        self.gateway: CcxtGateway | None = None
+        self.journal: Journal | None = None
         self.result: BacktestResult | None = None
         """A paper session's orders, fills, equity and statistics, once it ended."""
         if strategy is not None:
@@ -263,6 +287,25 @@ class LiveRunner:
                 self.paper = PaperTrader(strategy, self.md, instruments=insts, latency=t.latency, queue=t.queue,
                                          feed_latency=t.feed_latency, initial_capital=t.initial_capital,
                                          risk=config.risk)
+            elif config.trading.mode == "real":
+                t = config.trading
+                gw_cfg = dict(config.gateway_options)
+                for key, env in (("apiKey", "TRADECORE_API_KEY"), ("secret", "TRADECORE_API_SECRET")):
+                    if key not in gw_cfg and os.environ.get(env):
+                        gw_cfg[key] = os.environ[env]
+                state = Path(t.state_dir)
+                self.gateway = CcxtGateway(t.exchange or _CCXT_OF_MARKET.get(config.market, "binanceusdm"),
+                                           list(config.symbols), config=gw_cfg, client_prefix=t.client_prefix,
+                                           timeout_s=t.order_timeout_s, poll_s=t.poll_s, native=t.native)
+                self.journal = Journal(state / "journal.sqlite", durable=t.durable_journal)
+                insts = default_instruments(self.md)
+                insts = [Instrument(i.venue, i.symbol, i.tick_size, i.lot_size,
+                                    maker_fee=repr(config.fees.get(s, (0.0, 0.0))[0]),
+                                    taker_fee=repr(config.fees.get(s, (0.0, 0.0))[1]))
+                         for i, s in zip(insts, config.symbols)]
+                self.trading = TradingBackend(self.md, self.gateway, self.journal, insts, limits=config.risk,
+                                              initial_capital=t.initial_capital)
+                self.host = StrategyHost(strategy, self.md, backend=self.trading, instruments=insts)
             else:
                 self.host = StrategyHost(strategy, self.md)
         self.pidfile = Path(config.trading.state_dir) / "runner.pid" if strategy is not None else None
@@ -271,6 +314,8 @@ class LiveRunner:
         """Cancels every open order and refuses new ones (SIGUSR1, ``tradecore kill``)."""
         if self.paper is not None:
             return self.paper.halt(reason)
+        if self.trading is not None:
+            return self.trading.halt(reason)
         log.warning("kill switch (%s): no order gateway, nothing to cancel", reason)
         return []
 
@@ -293,7 +338,15 @@ class LiveRunner:
         if self.pidfile is not None:
             self.pidfile.parent.mkdir(parents=True, exist_ok=True)
             self.pidfile.write_text(f"{os.getpid()}\n")
-        timers = None
+        timers = user_stream = None
+        tr = self.trading
+        if tr is not None:
+            assert self.gateway is not None and self.host is not None
+            await self.gateway.connect()
+            await tr.reconcile()  # before the strategy starts: it starts from the exchange's state
+            tr.strategy = self.host.strategy
+            user_stream = asyncio.ensure_future(self.gateway.stream(tr.on_venue_order, tr.on_venue_fill,
+                                                                    tr.fills_since_ms))
         if self.host is not None:
             self.host.strategy.on_start()
             timers = asyncio.ensure_future(self.host.run_timers())
@@ -311,12 +364,16 @@ class LiveRunner:
                 raise self.host.error
             if self.paper is not None and self.paper.error is not None:
                 raise self.paper.error
+            if tr is not None and tr.error is not None:
+                raise tr.error
         finally:
             ticker.cancel()
             if timers is not None:
                 timers.cancel()
             if self.host is not None:
                 self.host.strategy.on_stop()
+            if tr is not None:
+                await self._stop_trading(tr, user_stream)
             if self.paper is not None:
                 self.result = self.paper.finish()
             if self.pidfile is not None:
@@ -324,6 +381,19 @@ class LiveRunner:
             self._flush_metrics()
             if self.recorder is not None:
                 self.recorder.close()
+
+    async def _stop_trading(self, tr: TradingBackend, user_stream: asyncio.Future[None] | None) -> None:
+        """A graceful stop: open orders cancelled (``cancel_on_stop``), requests in flight
+        answered, the journal flushed and closed."""
+        if self.config.trading.cancel_on_stop and tr.open_orders():
+            tr.halt("stop")
+        await tr.drain(10.0)
+        if user_stream is not None:
+            user_stream.cancel()
+        if self.gateway is not None:
+            await self.gateway.close()
+        if self.journal is not None:
+            self.journal.close()
 
     def stop(self) -> None:
         self.md.stop()
@@ -341,6 +411,8 @@ class LiveRunner:
             if self.recorder is not None:  # a crash loses at most the last second
                 await asyncio.get_running_loop().run_in_executor(None, self.recorder.flush)
             self._flush_metrics()
+            if self.trading is not None:
+                self.trading.check_equity()
             if time.monotonic() - last_status >= self.config.status_every_s:
                 last_status = time.monotonic()
                 for b in self.md.books.values():

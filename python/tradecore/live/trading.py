@@ -1,0 +1,534 @@
+"""Real trading: the strategy's :class:`~tradecore.strategy.Backend` over an order gateway, the
+pre-trade risk engine, the journal and the portfolio.
+
+Every order passes :class:`~tradecore.risk.RiskEngine` (in Rust) before anything else; a
+refused one is journaled as ``refused`` and never sent. An accepted one is written to the
+journal (``pending``) before it is handed to the gateway; every answer, state change and fill
+is written before the strategy hears of it (``on_order``, ``on_fill``) and before the position
+moves. The gateway's guarantees (idempotent client ids, unknown outcomes resolved by a query,
+rate limits) are in :mod:`tradecore.live.gateway`.
+
+On start, :meth:`TradingBackend.reconcile` compares the journal with the exchange: orders the
+journal has open (or was sending when it stopped), the exchange's open orders, fills made while
+the runner was down, and the position; each difference is reported (logged, returned and
+journaled) and the journal is brought to the exchange's state. An order that was written but
+is unknown to the exchange was never placed: it is closed, not sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tradecore.errors import InvalidInput
+from tradecore.instrument import Instrument
+from tradecore.live.gateway import (
+    CcxtGateway,
+    NotFound,
+    OrderRejected,
+    OutcomeUnknown,
+    RateLimited,
+    VenueFill,
+    VenueOrder,
+)
+from tradecore.live.host import LiveMarketBackend
+from tradecore.live.journal import FillRecord, Journal, OrderRecord
+from tradecore.risk import Portfolio, RiskEngine, RiskLimits
+from tradecore.strategy import Strategy
+
+if TYPE_CHECKING:
+    from tradecore.live.host import MarketData
+
+log = logging.getLogger("tradecore.live.trading")
+
+_STATUS_CODE = {"pending": 0, "unknown": 0, "open": 0, "filled": 1, "cancelled": 2, "rejected": 3, "refused": 4}
+
+
+@dataclass(frozen=True)
+class LiveOrderUpdate:
+    """An update of one of the strategy's orders, with the attributes of the backtest's
+    ``OrderUpdate``."""
+
+    kind: str
+    """``accepted``, ``rejected``, ``filled``, ``modified`` or ``cancelled``."""
+    client_id: int
+    instrument: int
+    side: int
+    ts: int
+    exch_ts: int
+    price: float
+    qty: float
+    remaining: float
+    maker: bool = False
+    fee: float = 0.0
+    reason: str = ""
+
+
+class TradingBackend(LiveMarketBackend):
+    """The strategy's backend in real trading (see the module documentation).
+
+    Args:
+        md: The live feed (books and health).
+        gateway: The order gateway.
+        journal: The journal.
+        instruments: One per feed symbol, in its order.
+        limits: Pre-trade limits.
+        initial_capital: Equity before PnL (for the daily loss and drawdown limits).
+        unknown_retries: Queries of an order whose outcome is unknown before it is given up
+            as never placed.
+        retry_delay_s: First delay between those queries (doubling, at most 5 s).
+    """
+
+    def __init__(self, md: MarketData, gateway: CcxtGateway, journal: Journal, instruments: Sequence[Instrument], *,
+                 limits: RiskLimits | None = None, initial_capital: float = 0.0, unknown_retries: int = 8,
+                 retry_delay_s: float = 0.2) -> None:
+        super().__init__(md)
+        if [i.symbol for i in instruments] != self.symbols:
+            raise InvalidInput(f"invalid instruments: {[i.symbol for i in instruments]} (one per feed symbol, in "
+                               f"its order: {self.symbols})")
+        self.gateway = gateway
+        self.journal = journal
+        self.instruments = list(instruments)
+        self.risk = RiskEngine(limits or RiskLimits())
+        self.portfolio = Portfolio(initial_capital)
+        for i in self.instruments:
+            self.risk.add_instrument(contract_size=float(i.contract_size), inverse=i.kind == "inverse")
+            self.portfolio.add_instrument(kind=i.kind, contract_size=float(i.contract_size),
+                                          maker_fee=float(i.maker_fee), taker_fee=float(i.taker_fee))
+        self._ticks = [float(i.tick_size) for i in self.instruments]
+        self._lots = [float(i.lot_size) for i in self.instruments]
+        self._index = {s: k for k, s in enumerate(self.symbols)}
+        self.orders: dict[int, OrderRecord] = {}
+        self._open: list[int] = []
+        self._by_venue: dict[str, int] = {}
+        self._next_id = journal.next_client_id()
+        self._last_reject: tuple[str, str] | None = None
+        self.unknown_retries = unknown_retries
+        self.retry_delay_s = retry_delay_s
+        self.strategy: Strategy | None = None
+        self.error: Exception | None = None
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.foreign_fills = 0
+        self.differences: list[str] = []
+        self.sent: list[int] = []
+        """Client ids handed to the gateway, in order (each once)."""
+        self._last_fill_ms = int(journal.meta("last_fill_ms") or 0)
+        self._flush_pending = False
+
+    # -- the Backend protocol ---------------------------------------------------------------
+
+    @property
+    def last_reject(self) -> tuple[str, str] | None:
+        return self._last_reject
+
+    @property
+    def trading_state(self) -> str:
+        return str(self.risk.state)
+
+    def submit(self, side: int, qty: float, price: float, tif: int, reduce_only: bool, instrument: int,
+               client_id: int | None = None) -> int | None:
+        b = self._book(instrument)
+        if side not in (1, -1):
+            raise InvalidInput(f"invalid side: {side!r} (+1 buy, -1 sell)")
+        if tif not in (0, 1, 2, 3):
+            raise InvalidInput(f"invalid tif: {tif!r} (0 GTC, 1 IOC, 2 FOK, 3 post-only)")
+        _on_grid("qty", qty, self._lots[instrument])
+        if price != 0.0:
+            _on_grid("price", price, self._ticks[instrument])
+        cid = self._next_id if client_id is None else client_id
+        if cid in self.orders or cid < self._next_id and client_id is not None and self.journal.order(cid):
+            raise InvalidInput(f"invalid client_id: {cid} (already used; ids are never reused)")
+        self._next_id = max(self._next_id, cid + 1)
+        h = b.health
+        mid = b.book.mid()
+        self.risk.on_market(instrument, mid, h.last_message_ns or time.time_ns(), h.in_sync)
+        d = self.risk.check(cid, instrument, "buy" if side > 0 else "sell", qty, price or None,
+                            reduce_only=reduce_only)
+        rec = OrderRecord(cid, instrument, self.symbols[instrument], side, price, qty, tif, reduce_only,
+                          "pending" if d else "refused", reason="" if d else f"{d.code}: {d.message}")
+        self.journal.intent(rec)  # written before it is sent
+        self._flush_soon()
+        self.orders[cid] = rec
+        if not d:
+            self._last_reject = (str(d.code), d.message)
+            return None
+        self._open.append(cid)
+        self.sent.append(cid)
+        self._spawn(self._place(rec, self.gateway.start_place(rec)))  # native: on the wire now
+        return cid
+
+    def _flush_soon(self) -> None:
+        """The intents' SQLite rows, after this turn's requests are on the wire."""
+        if not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        self.journal.flush()
+
+    def cancel(self, client_id: int) -> None:
+        rec = self._open_order(client_id)
+        self._spawn(self._cancel(rec, self.gateway.start_cancel(rec)))
+        self.journal.event("cancel_requested", "", client_id)
+
+    def modify(self, client_id: int, price: float, qty: float) -> bool:
+        rec = self._open_order(client_id)
+        i = rec.instrument
+        _on_grid("price", price, self._ticks[i])
+        _on_grid("qty", qty, self._lots[i])
+        b = self._book(i)
+        self.risk.on_market(i, b.book.mid(), b.health.last_message_ns or time.time_ns(), b.health.in_sync)
+        d = self.risk.check(client_id, i, "buy" if rec.side > 0 else "sell", qty, price,
+                            reduce_only=rec.reduce_only, modify=True)
+        if not d:
+            self._last_reject = (str(d.code), d.message)
+            return False
+        self.journal.event("modify_requested", {"price": price, "qty": qty}, client_id)
+        before = (rec.price, rec.qty)
+        rec.price, rec.qty = price, rec.filled + qty  # ``qty`` is the new open quantity
+        self._spawn(self._modify(rec, price, rec.qty, before))
+        return True
+
+    def position(self, instrument: int = 0) -> tuple[float, float, float, float, float]:
+        self._mark(instrument)
+        return self.portfolio.position(instrument)
+
+    def equity(self) -> float:
+        for i in range(len(self.symbols)):
+            self._mark(i)
+        return float(self.portfolio.equity)
+
+    def open_orders(self) -> list[int]:
+        return list(self._open)
+
+    def order(self, client_id: int) -> tuple[int, int, float, float, float, int] | None:
+        o = self.orders.get(client_id)
+        if o is None:
+            return None
+        return (o.instrument, o.side, o.price, o.qty, o.filled, _STATUS_CODE[o.status])
+
+    # -- kill switch and risk ---------------------------------------------------------------
+
+    def halt(self, reason: str) -> list[int]:
+        """The kill switch: no new order passes the risk engine, every open order is cancelled."""
+        self.risk.state = "halted"
+        self.journal.event("halt", reason)
+        ids = list(self._open)
+        for cid in ids:
+            rec = self.orders[cid]
+            self._spawn(self._cancel(rec, self.gateway.start_cancel(rec)))
+        log.warning("trading halted (%s): cancelling %d open order(s)", reason, len(ids))
+        return ids
+
+    def check_equity(self) -> None:
+        """The risk engine's own halt (daily loss, drawdown): called about once a second."""
+        ids = self.risk.on_equity(self.equity())
+        if ids is not None:
+            self.halt(f"risk: {self.risk.halt_reason}")
+
+    # -- gateway results --------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        t = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(t)
+        t.add_done_callback(self.tasks.discard)
+
+    async def _place(self, rec: OrderRecord, answer: Awaitable[VenueOrder]) -> None:
+        try:
+            v = await answer
+        except (RateLimited, OrderRejected) as e:
+            self._close(rec, "rejected", str(e), "rejected")
+        except OutcomeUnknown as e:
+            await self._unknown(rec, str(e))
+        else:
+            self.on_venue_order(v, rec)
+
+    async def _unknown(self, rec: OrderRecord, why: str) -> None:
+        """Resolves an unknown outcome by asking for the order (never by sending it again)."""
+        rec.status = "unknown"
+        self.journal.update(rec.client_id, "unknown", reason=why)
+        log.warning("order %d: outcome unknown (%s); querying it", rec.client_id, why)
+        delay = self.retry_delay_s
+        for _ in range(self.unknown_retries):
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+            try:
+                v = await self.gateway.query(rec)
+            except (OutcomeUnknown, RateLimited, OrderRejected) as e:
+                log.warning("order %d: query failed (%s)", rec.client_id, e)
+                continue
+            if v is not None:
+                self.on_venue_order(v, rec)
+                return
+        if rec.status == "unknown":
+            self._close(rec, "rejected", f"not at the exchange after an unknown outcome ({why}); not resent",
+                        "rejected")
+
+    async def _cancel(self, rec: OrderRecord, answer: Awaitable[VenueOrder]) -> None:
+        try:
+            v = await answer
+        except (OrderRejected, NotFound, OutcomeUnknown, RateLimited) as e:
+            log.warning("cancel of %d: %s; querying the order", rec.client_id, e)
+            try:
+                q = await self.gateway.query(rec)
+            except (OutcomeUnknown, RateLimited, OrderRejected, NotFound):
+                return
+            if q is not None:
+                self.on_venue_order(q, rec)
+            return
+        self.on_venue_order(v, rec)
+
+    async def _modify(self, rec: OrderRecord, price: float, qty: float, before: tuple[float, float]) -> None:
+        """``rec`` already shows the new price and quantity (the strategy sees what it asked
+        for); a refusal puts the old ones back."""
+        try:
+            v = await self.gateway.modify(rec, price, qty)
+        except (OrderRejected, NotFound, OutcomeUnknown, RateLimited) as e:
+            if "-5027" in str(e):  # "No need to modify the order": it already has these values
+                return
+            log.warning("modify of %d: %s", rec.client_id, e)
+            rec.price, rec.qty = before
+            if rec.is_open and rec.remaining > 0:
+                self.risk.restore_open(rec.client_id, rec.instrument, "buy" if rec.side > 0 else "sell",
+                                       rec.remaining, rec.price or None, reduce_only=rec.reduce_only)
+            self._notify("rejected", rec, reason=f"modify refused: {e}")
+            return
+        self.journal.db.execute("UPDATE orders SET price = ?, qty = ? WHERE client_id = ?",
+                                (rec.price, rec.qty, rec.client_id))
+        self.journal.update(rec.client_id, rec.status if rec.status != "pending" else "open",
+                            venue_order_id=v.venue_order_id or None)
+        self._notify("modified", rec, price=rec.price, qty=rec.remaining)
+        self.on_venue_order(v, rec)
+
+    def on_venue_order(self, v: VenueOrder, rec: OrderRecord | None = None) -> None:
+        """An order update from the exchange (an answer, the user stream or the poll)."""
+        if rec is None:
+            cid = v.client_id if v.client_id is not None else self._by_venue.get(v.venue_order_id)
+            rec = self.orders.get(cid) if cid is not None else None
+            if rec is None:
+                return  # not ours, or from before this session and already final
+        if v.venue_order_id:
+            self._by_venue[v.venue_order_id] = rec.client_id
+        if not rec.is_open:
+            return
+        if v.status == "open":
+            if rec.status != "open":
+                rec.status = "open"
+                rec.venue_order_id = v.venue_order_id or rec.venue_order_id
+                self.journal.update(rec.client_id, "open", venue_order_id=rec.venue_order_id)
+                self._notify("accepted", rec)
+        elif v.status == "filled":
+            if v.venue_order_id and rec.venue_order_id != v.venue_order_id:
+                rec.venue_order_id = v.venue_order_id
+                self.journal.update(rec.client_id, rec.status, venue_order_id=v.venue_order_id)
+            if rec.filled + 1e-12 < v.filled:
+                self._spawn(self._catch_up_fills())  # the fills come as trades
+        else:  # cancelled or rejected; fills before it are booked from the trades
+            if rec.filled + 1e-12 < v.filled:
+                self._spawn(self._catch_up_fills())
+            self._close(rec, v.status, "", v.status)
+
+    def on_venue_fill(self, f: VenueFill) -> None:
+        """A fill from the exchange's stream or poll (booked once per trade id)."""
+        self.book_fill(f, "stream")
+
+    def book_fill(self, f: VenueFill, source: str) -> bool:
+        """A fill from the exchange; booked once per trade id. True if new."""
+        cid = f.client_id if f.client_id is not None else self._by_venue.get(f.venue_order_id)
+        if cid is None:
+            jo = self._journal_order_by_venue(f.venue_order_id)
+            cid = jo.client_id if jo is not None else None
+        if cid is None or cid not in self.orders and self.journal.order(cid) is None:
+            self.foreign_fills += 1
+            return False
+        rec = self.orders.get(cid) or self.journal.order(cid)
+        assert rec is not None
+        self.orders[cid] = rec
+        i = self._index[f.symbol]
+        now = time.time_ns()
+        if not self.journal.fill(FillRecord(f.trade_id, cid, i, f.side, f.price, f.qty, f.fee, f.maker, f.exch_ts,
+                                            now, source)):
+            return False
+        self._last_fill_ms = max(self._last_fill_ms, f.exch_ts // 1_000_000)
+        rec.filled += f.qty
+        try:
+            self.risk.on_fill(cid, f.qty)
+        except InvalidInput:  # not open in the risk engine (an order from before a restart)
+            self.risk.restore_position(i, self.risk.position(i) + f.side * f.qty)
+        self.portfolio.fill(i, "buy" if f.side > 0 else "sell", f.price, f.qty, maker=f.maker)
+        remaining = max(rec.qty - rec.filled, 0.0)
+        done = remaining <= self._lots[i] * 1e-6
+        if done and rec.is_open:
+            rec.status = "filled"
+            self.journal.update(cid, "filled")
+            if cid in self._open:
+                self._open.remove(cid)
+        self._notify("filled", rec, price=f.price, qty=f.qty, remaining=0.0 if done else remaining, maker=f.maker,
+                     fee=f.fee, exch_ts=f.exch_ts)
+        return True
+
+    def _journal_order_by_venue(self, venue_order_id: str) -> OrderRecord | None:
+        row = self.journal.db.execute("SELECT client_id FROM orders WHERE venue_order_id = ?",
+                                      (venue_order_id,)).fetchone()
+        return None if row is None else self.journal.order(int(row[0]))
+
+    async def _catch_up_fills(self) -> None:
+        try:
+            for f in await self.gateway.trades(self.fills_since_ms()):
+                self.book_fill(f, "poll")
+        except (OutcomeUnknown, RateLimited, OrderRejected, NotFound) as e:
+            log.warning("fills catch-up: %s", e)
+
+    def fills_since_ms(self) -> int | None:
+        """Where a poll of our trades starts, on the exchange's clock: a minute before the last
+        fill booked; None (the exchange's recent trades) before the first."""
+        return self._last_fill_ms - 60_000 if self._last_fill_ms else None
+
+    def _close(self, rec: OrderRecord, status: str, reason: str, kind: str) -> None:
+        rec.status = status
+        rec.reason = reason
+        self.journal.update(rec.client_id, status, reason=reason)
+        self.risk.order_closed(rec.client_id)
+        if rec.client_id in self._open:
+            self._open.remove(rec.client_id)
+        self._notify(kind, rec, reason=reason)
+
+    def _notify(self, kind: str, rec: OrderRecord, *, price: float | None = None, qty: float | None = None,
+                remaining: float | None = None, maker: bool = False, fee: float = 0.0, reason: str = "",
+                exch_ts: int = 0) -> None:
+        s = self.strategy
+        if s is None:
+            return
+        u = LiveOrderUpdate(kind, rec.client_id, rec.instrument, rec.side, time.time_ns(), exch_ts,
+                            rec.price if price is None else price, rec.qty if qty is None else qty,
+                            rec.remaining if remaining is None else remaining, maker, fee, reason)
+        fn = s.on_fill if kind == "filled" else s.on_order
+        try:
+            fn(u)  # type: ignore[arg-type]
+        except Exception as e:  # stops the runner, which raises it
+            self.error = e
+            self.md.stop()
+
+    def _open_order(self, client_id: int) -> OrderRecord:
+        rec = self.orders.get(client_id)
+        if rec is None or not rec.is_open:
+            raise InvalidInput(f"invalid client_id: {client_id} (not an open order)")
+        return rec
+
+    def _mark(self, instrument: int) -> None:
+        mid = self._book(instrument).book.mid()
+        if mid is not None and mid > 0:
+            self.portfolio.mark(instrument, mid)
+
+    # -- start and stop ---------------------------------------------------------------------
+
+    async def reconcile(self) -> list[str]:
+        """Brings the journal to the exchange's state; returns the differences found."""
+        diffs: list[str] = []
+        gw = self.gateway
+        # fills made while down: from a minute before the last fill booked (the exchange's clock)
+        for jf in self.journal.fills():
+            self._last_fill_ms = max(self._last_fill_ms, jf.exch_ts // 1_000_000)
+        since = self.fills_since_ms()
+        open_at_stop = self.journal.orders(open_only=True)
+        venue_open = await gw.open_orders()
+        ours = {o.client_id: o for o in venue_open if o.client_id is not None}
+        for other in venue_open:
+            if other.client_id is None:
+                diffs.append(f"open order {other.venue_order_id} ({other.client_order_id!r}) at the exchange was not "
+                             "placed by this runner: left alone")
+        for rec in open_at_stop:
+            self.orders[rec.client_id] = rec
+            v: VenueOrder | None = ours.pop(rec.client_id, None)
+            if v is None:
+                v = await gw.query(rec)
+            if v is None:
+                diffs.append(f"order {rec.client_id} was {rec.status} in the journal and is unknown to the exchange: "
+                             "never placed, closed (not resent)")
+                rec.status, rec.reason = "rejected", "never reached the exchange (found on restart)"
+                self.journal.update(rec.client_id, "rejected", reason=rec.reason)
+                continue
+            if v.status != "open" or rec.status != "open":
+                diffs.append(f"order {rec.client_id}: {rec.status} in the journal, {v.status} at the exchange "
+                             f"(filled {v.filled:g} of {v.qty:g})")
+            rec.venue_order_id = v.venue_order_id
+            self._by_venue[v.venue_order_id] = rec.client_id
+            if v.status == "open":
+                rec.status = "open"
+                self.journal.update(rec.client_id, "open", venue_order_id=v.venue_order_id)
+                self._open.append(rec.client_id)
+            else:
+                rec.status = v.status
+                self.journal.update(rec.client_id, v.status, venue_order_id=v.venue_order_id)
+        for vo in ours.values():  # ours, open at the exchange, but final in the journal
+            known_rec = self.journal.order(vo.client_id) if vo.client_id is not None else None
+            if known_rec is None:
+                diffs.append(f"open order {vo.client_order_id!r} at the exchange is not in the journal: left alone")
+                continue
+            diffs.append(f"order {known_rec.client_id}: {known_rec.status} in the journal, open at the exchange: "
+                         "reopened")
+            known_rec.status, known_rec.venue_order_id = "open", vo.venue_order_id
+            self.orders[known_rec.client_id] = known_rec
+            self._by_venue[vo.venue_order_id] = known_rec.client_id
+            self.journal.update(known_rec.client_id, "open", venue_order_id=vo.venue_order_id)
+            self._open.append(known_rec.client_id)
+        for rec in self.journal.orders():
+            if rec.venue_order_id:
+                self._by_venue[rec.venue_order_id] = rec.client_id
+        # fills made while the runner was down
+        known = {f.trade_id for f in self.journal.fills()}
+        for f in await gw.trades(since):
+            cid = f.client_id if f.client_id is not None else self._by_venue.get(f.venue_order_id)
+            if f.trade_id in known or cid is None:
+                continue
+            frec = self.orders.get(cid) or self.journal.order(cid)
+            if frec is None:
+                continue
+            i = self._index[f.symbol]
+            if self.journal.fill(FillRecord(f.trade_id, cid, i, f.side, f.price, f.qty, f.fee, f.maker, f.exch_ts,
+                                            time.time_ns(), "reconcile")):
+                frec.filled += f.qty
+                diffs.append(f"fill {f.trade_id} of order {cid} ({f.qty:g} @ {f.price:g}) made while down: booked")
+        # the state the risk engine and the portfolio start from
+        for jf in self.journal.fills():
+            self.portfolio.fill(jf.instrument, "buy" if jf.side > 0 else "sell", jf.price, jf.qty, maker=jf.maker)
+            self._last_fill_ms = max(self._last_fill_ms, jf.exch_ts // 1_000_000)
+        venue_pos = await gw.positions()
+        for s, i in self._index.items():
+            mine = self.journal.position(i)
+            theirs = venue_pos.get(s, 0.0)
+            if abs(mine - theirs) > self._lots[i] / 2:
+                diffs.append(f"position of {s}: {mine:g} from the journal's fills, {theirs:g} at the exchange: the "
+                             "exchange's is used")
+            self.risk.restore_position(i, theirs)
+        for cid in self._open:
+            rec = self.orders[cid]
+            if rec.remaining > 0:
+                self.risk.restore_open(cid, rec.instrument, "buy" if rec.side > 0 else "sell", rec.remaining,
+                                       rec.price or None, reduce_only=rec.reduce_only)
+        self._next_id = max(self._next_id, self.journal.next_client_id())
+        for d in diffs:
+            log.warning("reconciliation: %s", d)
+        self.journal.event("reconcile", diffs)
+        self.differences = diffs
+        return diffs
+
+    async def drain(self, timeout_s: float = 5.0) -> None:
+        """Waits for the requests in flight (at shutdown)."""
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=timeout_s)
+        self.journal.set_meta("last_fill_ms", str(self._last_fill_ms))
+
+
+def _on_grid(field: str, v: float, step: float) -> None:
+    if not (math.isfinite(v) and v > 0):
+        raise InvalidInput(f"invalid {field}: {v!r} (must be > 0)")
+    k = v / step
+    if abs(k - round(k)) > 1e-6:
+        raise InvalidInput(f"invalid {field}: {v!r} (not a multiple of {step:g})")
