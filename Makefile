@@ -13,7 +13,7 @@ CARGO  ?= cargo
 export TRADECORE_TEST_DATA ?= $(abspath ../shared/data)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv build demo test test-rust test-python stubtest bench bench-rust bench-python bench-peers bench-backtest-peers bench-live-peers lint fmt clean
+.PHONY: help venv build demo test test-rust test-python stubtest bench bench-rust bench-python bench-peers bench-backtest-peers bench-live-peers bench-tick-to-order lint fmt clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -72,6 +72,9 @@ bench-backtest-peers: ## compare the backtest replay with hftbacktest in a separ
 
 bench-live-peers: build ## live feed, frame to book: tradecore vs ccxt.pro over loopback from the exchange simulator
 	$(PY) benches/live_peers.py
+
+bench-tick-to-order: build ## frame received to order bytes at the transport: paper, real via ccxt, real native
+	$(PY) benches/tick_to_order.py
 
 lint: $(STAMP) ## rustfmt, clippy (pedantic), mypy --strict
 	$(CARGO) fmt --all --check

@@ -8,6 +8,7 @@ mod columns;
 mod errors;
 mod event;
 mod feed;
+mod gateway;
 mod merge;
 mod risk;
 mod signals;
@@ -71,6 +72,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<risk::PyPortfolio>()?;
     m.add_class::<risk::Decision>()?;
     m.add_class::<sim::SimExchange>()?;
+    m.add_class::<gateway::BinanceEncoder>()?;
     signals::register(m)?;
     signals::register_features(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

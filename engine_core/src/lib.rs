@@ -1,7 +1,7 @@
 //! tradecore's compiled core: the normalized event record, fixed-point numbers, the L2 order
 //! book, exchange feeds and the recorded-data readers, the time merge of event streams, and
-//! the synthetic market generator, the signals, the risk checks, the exchange simulator and
-//! the backtest replay loop.
+//! the synthetic market generator, the signals, the risk checks, the exchange simulator, the
+//! backtest replay loop and the order encoding of the live gateways.
 //!
 //! This crate has no Python dependency: it is usable, testable and benchmarkable from Rust
 //! alone. The `bindings` crate wraps it for Python.
@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod feed;
 pub mod fixed;
+pub mod gateway;
 pub mod merge;
 pub mod replay;
 pub mod risk;

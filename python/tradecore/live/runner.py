@@ -40,6 +40,17 @@ The kill switch: ``tradecore kill --config live.toml`` (or SIGUSR1 to the runner
 risk engine's own halt (daily loss, drawdown), cancel every open order and refuse new ones.
 SIGINT/SIGTERM stop the runner gracefully (orders in flight answered, recorder flushed).
 
+Real trading (``mode = "real"``, :mod:`tradecore.live.trading`): orders through ccxt, or
+tradecore's own signed requests on Binance USD-M (``native = true``), a journal in
+``state_dir``, reconciliation with the exchange on start. The ``[gateway]`` table goes to the
+ccxt constructor (``urls`` overrides, options); the keys come from TRADECORE_API_KEY and
+TRADECORE_API_SECRET, or from ``[gateway] apiKey``/``secret`` in a file only its owner can
+read (the runner refuses it otherwise)::
+
+    [trading]
+    mode = "real"
+    native = true
+
 Other exchanges go through ccxt.pro (``watch_order_book``/``watch_trades``), with unified
 symbols; the ``[ccxt]`` table is handed to the ccxt constructor (keys, ``urls`` overrides)::
 
@@ -193,6 +204,12 @@ class LiveConfig:
         unknown = sorted(set(risk) - known_r)
         if unknown:
             raise InvalidInput(f"invalid config {p}: unknown key(s) in [risk]: {', '.join(unknown)}")
+        gw = doc.get("gateway", {})
+        if isinstance(gw, dict) and ({"secret", "apiKey", "password", "privateKey"} & set(gw)) and \
+                p.stat().st_mode & 0o077:
+            raise InvalidInput(f"invalid config {p}: it holds API secrets ([gateway]) but others can read it "
+                               f"(mode {p.stat().st_mode & 0o777:o}): chmod 600 it, or give the keys in "
+                               "TRADECORE_API_KEY / TRADECORE_API_SECRET")
         tc = TradingConfig(**trading)
         tc.state_dir = str(p.parent / tc.state_dir)  # relative to the configuration file
         if tc.mode not in TRADING_MODES:

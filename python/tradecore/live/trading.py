@@ -152,6 +152,8 @@ class TradingBackend(LiveMarketBackend):
         rec = OrderRecord(cid, instrument, self.symbols[instrument], side, price, qty, tif, reduce_only,
                           "pending" if d else "refused", reason="" if d else f"{d.code}: {d.message}")
         self.journal.intent(rec)  # written before it is sent
+        if d:
+            answer = self.gateway.start_place(rec)  # native: on the wire when this returns
         self._flush_soon()
         self.orders[cid] = rec
         if not d:
@@ -159,7 +161,7 @@ class TradingBackend(LiveMarketBackend):
             return None
         self._open.append(cid)
         self.sent.append(cid)
-        self._spawn(self._place(rec, self.gateway.start_place(rec)))  # native: on the wire now
+        self._spawn(self._place(rec, answer))
         return cid
 
     def _flush_soon(self) -> None:
