@@ -4,11 +4,13 @@ backtest, the kill switch. Every test is bounded in time."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,25 @@ from tradecore.strategy import Strategy
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"BTCUSDT": (0.1, 0.001)}
 BTC = tradecore.Instrument("binance-usdm", "BTCUSDT", "0.1", "0.001", maker_fee="-0.0001", taker_fee="0.0004")
+
+
+CLI = [sys.executable, "-m", "tradecore"]
+
+
+@contextlib.contextmanager
+def sim_process(capture: Path, speed: float) -> Iterator[str]:
+    """``tradecore exchange-sim`` on the capture in its own process; yields its host:port."""
+    sim = subprocess.Popen([*CLI, "exchange-sim", "--data", str(capture), "--port", "0", "--speed", str(speed),
+                            "--tick-size", "0.1", "--lot-size", "0.001"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert sim.stdout is not None
+        m = re.search(r"ws://127\.0\.0\.1:(\d+)", sim.stdout.readline())
+        assert m, "the simulator printed its address"
+        yield f"127.0.0.1:{m.group(1)}"
+    finally:
+        sim.terminate()
+        sim.communicate(timeout=30)  # also closes its pipe
 
 
 def run(coro: Any) -> Any:
@@ -127,15 +148,8 @@ def test_the_live_runner_paper_trades_and_tradecore_kill_halts_it(binance_dir: P
     """``tradecore live --strategy`` paper-trades by default; ``tradecore kill`` throws the kill
     switch; SIGTERM ends the session gracefully with its report."""
     capture = binance_dir / "usdm_btcusdt_20240718.gz"
-    cli = [sys.executable, "-m", "tradecore"]
-    sim = subprocess.Popen([*cli, "exchange-sim", "--data", str(capture), "--port", "0", "--speed", "4",
-                            "--tick-size", "0.1", "--lot-size", "0.001"], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert sim.stdout is not None
-        m = re.search(r"ws://127\.0\.0\.1:(\d+)", sim.stdout.readline())
-        assert m, "the simulator printed its address"
-        url = f"127.0.0.1:{m.group(1)}"
+    cli = CLI
+    with sim_process(capture, 4) as url:
         cfg = tmp_path / "live.toml"
         cfg.write_text(f'[live]\nsymbols = ["BTCUSDT"]\nws_url = "ws://{url}"\nrest_url = "http://{url}"\n'
                        '[symbols.BTCUSDT]\ntick_size = 0.1\nlot_size = 0.001\nmaker_fee = -0.0001\n'
@@ -171,9 +185,6 @@ def test_the_live_runner_paper_trades_and_tradecore_kill_halts_it(binance_dir: P
         # with no runner, `tradecore kill` says so
         k = subprocess.run([*cli, "kill", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
         assert k.returncode == 2 and "no runner" in k.stderr
-    finally:
-        sim.terminate()
-        sim.communicate(timeout=30)  # also closes its pipe
 
 
 def _toml(d: dict[str, Any], prefix: str = "") -> str:
@@ -239,15 +250,8 @@ def test_a_runner_killed_mid_trading_restarts_without_losing_a_fill_or_sending_a
     down), restart it: reconciliation books the missed fills, nothing is resent, and the
     journal's fills and position equal the exchange's."""
     capture = binance_dir / "usdm_btcusdt_20240719.gz"
-    cli = [sys.executable, "-m", "tradecore"]
-    sim = subprocess.Popen([*cli, "exchange-sim", "--data", str(capture), "--port", "0", "--speed", "6",
-                            "--tick-size", "0.1", "--lot-size", "0.001"], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert sim.stdout is not None
-        m = re.search(r"ws://127\.0\.0\.1:(\d+)", sim.stdout.readline())
-        assert m, "the simulator printed its address"
-        host = f"127.0.0.1:{m.group(1)}"
+    cli = CLI
+    with sim_process(capture, 6) as host:
         rest, ws = f"http://{host}", f"ws://{host}"
         gateway = {"apiKey": "test-key", "secret": "test-secret", "enableRateLimit": False,
                    "options": {"fetchCurrencies": False},
@@ -286,9 +290,6 @@ def test_a_runner_killed_mid_trading_restarts_without_losing_a_fill_or_sending_a
         assert second.returncode == 0, out2
         assert "Traceback" not in out2, out2
         orders, trades, venue_qty = run(venue_state(rest, gateway))
-    finally:
-        sim.terminate()
-        sim.communicate(timeout=30)
     j_orders, j_fills = _journal_rows(db)
     import sqlite3
 

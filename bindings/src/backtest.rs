@@ -1,12 +1,13 @@
 //! `tradecore._core.Backtest`: a thin wrapper over `engine_core::replay::Replay`.
 //!
 //! The loop runs in Rust; this layer calls the strategy's Python methods at the wake-ups it
-//! subscribed to (fetched once per chunk, so a wake-up costs one Python call), converts
+//! subscribed to (looked up once and kept, so a wake-up costs one Python call), converts
 //! floats to fixed point at the edge, and hands the results over as numpy columns.
 
 // pyo3 hands extracted arguments over by value.
 #![allow(clippy::needless_pass_by_value)]
 
+use engine_core::event::flags;
 use engine_core::fixed::{from_f64, to_f64};
 use engine_core::replay::{
     FeedLatency, InstrumentSetup, OrderRequest, Replay, ReplayConfig, Subscriptions, UpdateKind,
@@ -18,10 +19,12 @@ use engine_core::{Event, L2Book};
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::book::{book_levels, book_qty_at, checked_imbalance, level_out, parse_side};
 use crate::errors::{invalid, CoreErr};
 use crate::event::events_from;
+use crate::feed::BinanceFeed;
 use crate::risk::{state_name, PyRiskEngine};
 
 fn fixed(field: &'static str, v: f64) -> PyResult<i64> {
@@ -186,7 +189,18 @@ impl BookView {
     }
 }
 
-/// The strategy's bound callbacks, looked up once per chunk.
+/// The strategy's bound callbacks and book views, kept from one chunk to the next while the
+/// strategy and its subscriptions stay the same (a live session hands over one message at a
+/// time: looking them up for each would cost a few microseconds a message).
+struct DriveCache {
+    /// Identity of the strategy object (kept alive by its bound methods below).
+    strategy: usize,
+    subs: Subscriptions,
+    h: Handlers,
+    books: Vec<Option<Py<BookView>>>,
+}
+
+/// The strategy's bound callbacks.
 struct Handlers {
     book: Option<Py<PyAny>>,
     trade: Option<Py<PyAny>>,
@@ -212,6 +226,11 @@ fn tif_of(code: u8) -> PyResult<TimeInForce> {
 pub struct Backtest {
     inner: Replay,
     last_reject: Option<(&'static str, String)>,
+    cache: Option<DriveCache>,
+    /// Live paper trading: the events of the message being handed over, and the latest
+    /// exchange time seen (when an event without one happens).
+    scratch: Vec<Event>,
+    feed_clock: i64,
 }
 
 #[pymethods]
@@ -290,6 +309,9 @@ impl Backtest {
         Ok(Backtest {
             inner: Replay::new(&setups, config).map_err(CoreErr)?,
             last_reject: None,
+            cache: None,
+            scratch: Vec::new(),
+            feed_clock: 0,
         })
     }
 
@@ -308,10 +330,70 @@ impl Backtest {
         Self::drive(slf, strategy)
     }
 
+    /// The kept callbacks and book views refer back to this object (a bound method holds the
+    /// strategy, whose context holds the backtest): the garbage collector must see them.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(c) = &self.cache {
+            for f in [&c.h.book, &c.h.trade, &c.h.fill, &c.h.order, &c.h.timer]
+                .into_iter()
+                .flatten()
+            {
+                visit.call(f)?;
+            }
+            for b in c.books.iter().flatten() {
+                visit.call(b)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.cache = None;
+    }
+
+    /// Live paper trading: replays the events of the message `feed` has just handled, as
+    /// instrument `instrument`, straight from the feed (no copy through numpy); an event
+    /// without an exchange time (a REST snapshot) happens at the latest one seen. Returns the
+    /// number of events.
+    fn run_feed(
+        slf: &Bound<'_, Self>,
+        strategy: &Bound<'_, PyAny>,
+        feed: &Bound<'_, BinanceFeed>,
+        instrument: u32,
+    ) -> PyResult<usize> {
+        let n = {
+            let mut f = feed.try_borrow_mut()?;
+            let mut guard = slf.try_borrow_mut()?;
+            let me = &mut *guard;
+            let events = f.inner.last_events();
+            me.scratch.clear();
+            me.scratch.extend_from_slice(events);
+            let mut clock = me.feed_clock;
+            for e in &mut me.scratch {
+                e.instrument = instrument;
+                if e.flags & flags::NO_EXCH_TS == 0 {
+                    clock = clock.max(e.exch_ts);
+                } else {
+                    e.local_ts = clock;
+                }
+            }
+            me.feed_clock = clock;
+            me.inner.push(&me.scratch).map_err(CoreErr)?;
+            me.scratch.len()
+        };
+        if n > 0 {
+            Self::drive(slf, strategy)?;
+        }
+        Ok(n)
+    }
+
     /// No more data: runs to the end (answers to orders in flight are still delivered).
     fn finish(slf: &Bound<'_, Self>, strategy: &Bound<'_, PyAny>) -> PyResult<()> {
         slf.try_borrow_mut()?.inner.finish();
-        Self::drive(slf, strategy)
+        let r = Self::drive(slf, strategy);
+        // the kept callbacks refer back to this object: let it go as soon as it is dropped
+        slf.try_borrow_mut()?.cache = None;
+        r
     }
 
     /// Calls the strategy's `on_timer` every `timer_ns` of local time (0: never).
@@ -540,24 +622,48 @@ impl Backtest {
     /// the end. No borrow of the backtest is held while Python runs, so the strategy can
     /// send orders from its callbacks.
     fn drive(slf: &Bound<'_, Self>, strategy: &Bound<'_, PyAny>) -> PyResult<()> {
-        let py = slf.py();
         let subs = slf.try_borrow()?.inner.subscriptions();
-        let h = Handlers {
-            book: handler(strategy, "on_book", subs.book)?,
-            trade: handler(strategy, "on_trade", subs.trade)?,
-            fill: handler(strategy, "on_fill", subs.orders)?,
-            order: handler(strategy, "on_order", subs.orders)?,
-            timer: handler(strategy, "on_timer", subs.timer_ns > 0)?,
+        let key = strategy.as_ptr() as usize;
+        let mut cache = slf.try_borrow_mut()?.cache.take();
+        let mut c = match cache.take() {
+            Some(c) if c.strategy == key && c.subs == subs => c,
+            _ => DriveCache {
+                strategy: key,
+                subs,
+                h: Handlers {
+                    book: handler(strategy, "on_book", subs.book)?,
+                    trade: handler(strategy, "on_trade", subs.trade)?,
+                    fill: handler(strategy, "on_fill", subs.orders)?,
+                    order: handler(strategy, "on_order", subs.orders)?,
+                    timer: handler(strategy, "on_timer", subs.timer_ns > 0)?,
+                },
+                books: (0..slf.try_borrow()?.inner.instruments())
+                    .map(|_| None)
+                    .collect(),
+            },
         };
-        let n = slf.try_borrow()?.inner.instruments();
-        let mut books: Vec<Option<Py<BookView>>> = (0..n).map(|_| None).collect();
+        let changed = Self::drive_with(slf, &mut c);
+        cache = Some(c);
+        slf.try_borrow_mut()?.cache = cache;
+        // A strategy may change its subscriptions (a timer) from a callback.
+        if changed? {
+            return Self::drive(slf, strategy);
+        }
+        Ok(())
+    }
+
+    /// Steps until more data is needed or the end (false), or until the strategy changed
+    /// its subscriptions (true).
+    fn drive_with(slf: &Bound<'_, Self>, c: &mut DriveCache) -> PyResult<bool> {
+        let py = slf.py();
+        let h = &c.h;
         loop {
             let wake = slf.try_borrow_mut()?.inner.step().map_err(CoreErr)?;
             match wake {
-                Wake::NeedData | Wake::End => return Ok(()),
+                Wake::NeedData | Wake::End => return Ok(false),
                 Wake::Book(i) => {
                     if let Some(f) = &h.book {
-                        let slot = &mut books[i as usize];
+                        let slot = &mut c.books[i as usize];
                         if slot.is_none() {
                             *slot = Some(Py::new(
                                 py,
@@ -595,9 +701,8 @@ impl Backtest {
                 }
                 Wake::Bbo(_) => {}
             }
-            // A strategy may change its subscriptions (a timer) from a callback.
-            if slf.try_borrow()?.inner.subscriptions() != subs {
-                return Self::drive(slf, strategy);
+            if slf.try_borrow()?.inner.subscriptions() != c.subs {
+                return Ok(true);
             }
         }
     }

@@ -18,7 +18,7 @@ fn now_ns() -> i64 {
 /// Binance book feed bound to an `OrderBook`.
 #[pyclass(module = "tradecore._core")]
 pub struct BinanceFeed {
-    inner: CoreFeed,
+    pub(crate) inner: CoreFeed,
     book: Py<OrderBook>,
 }
 

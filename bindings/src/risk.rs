@@ -30,6 +30,30 @@ fn positive(field: &'static str, v: f64) -> PyResult<i64> {
     Ok(x)
 }
 
+/// An order from Python's arguments (price None: a market order), each field checked.
+fn order_of(
+    client_id: u64,
+    instrument: usize,
+    side: &str,
+    qty: f64,
+    price: Option<f64>,
+    reduce_only: bool,
+    modify: bool,
+) -> PyResult<Order> {
+    Ok(Order {
+        client_id,
+        instrument,
+        side: side_of(side)?,
+        price: price
+            .map(|p| positive("price", p))
+            .transpose()?
+            .unwrap_or(0),
+        qty: positive("qty", qty)?,
+        reduce_only,
+        modify,
+    })
+}
+
 /// The Python name of a trading state.
 pub(crate) fn state_name(state: TradingState) -> &'static str {
     match state {
@@ -167,18 +191,7 @@ impl PyRiskEngine {
         modify: bool,
         now: Option<i64>,
     ) -> PyResult<Decision> {
-        let order = Order {
-            client_id,
-            instrument,
-            side: side_of(side)?,
-            price: price
-                .map(|p| positive("price", p))
-                .transpose()?
-                .unwrap_or(0),
-            qty: positive("qty", qty)?,
-            reduce_only,
-            modify,
-        };
+        let order = order_of(client_id, instrument, side, qty, price, reduce_only, modify)?;
         Ok(match self.inner.check(&order, now.unwrap_or_else(now_ns)) {
             Ok(approved) => {
                 self.inner.order_opened(&approved);
@@ -196,6 +209,57 @@ impl PyRiskEngine {
         })
     }
 
+    /// The live order path's check, in one call: the market as the order sees it (reference
+    /// price, time of the data, in sync), then the checks; `side` +1 buy / -1 sell, price 0.0
+    /// for a market order. None when accepted (the order counts as open), else (code, message).
+    #[pyo3(signature = (client_id, instrument, side, qty, price, reduce_only, reference, data_ts, in_sync))]
+    #[allow(clippy::too_many_arguments)] // a Python signature
+    fn check_live(
+        &mut self,
+        client_id: u64,
+        instrument: usize,
+        side: i64,
+        qty: f64,
+        price: f64,
+        reduce_only: bool,
+        reference: Option<f64>,
+        data_ts: i64,
+        in_sync: bool,
+    ) -> PyResult<Option<(&'static str, String)>> {
+        let r = reference
+            .map(|v| positive("reference", v))
+            .transpose()?
+            .unwrap_or(0);
+        self.inner
+            .on_market(instrument, r, data_ts, in_sync)
+            .map_err(CoreErr)?;
+        let side = match side {
+            1 => OrderSide::Buy,
+            -1 => OrderSide::Sell,
+            other => return Err(invalid("side", other, "must be +1 (buy) or -1 (sell)")),
+        };
+        let order = Order {
+            client_id,
+            instrument,
+            side,
+            price: if price == 0.0 {
+                0
+            } else {
+                positive("price", price)?
+            },
+            qty: positive("qty", qty)?,
+            reduce_only,
+            modify: false,
+        };
+        Ok(match self.inner.check(&order, now_ns()) {
+            Ok(approved) => {
+                self.inner.order_opened(&approved);
+                None
+            }
+            Err(r) => Some((r.code.name(), r.message)),
+        })
+    }
+
     /// After a restart: an order the venue holds open, counted as open without the checks.
     #[pyo3(signature = (client_id, instrument, side, qty, price = None, *, reduce_only = false))]
     fn restore_open(
@@ -207,18 +271,7 @@ impl PyRiskEngine {
         price: Option<f64>,
         reduce_only: bool,
     ) -> PyResult<()> {
-        let order = Order {
-            client_id,
-            instrument,
-            side: side_of(side)?,
-            price: price
-                .map(|p| positive("price", p))
-                .transpose()?
-                .unwrap_or(0),
-            qty: positive("qty", qty)?,
-            reduce_only,
-            modify: false,
-        };
+        let order = order_of(client_id, instrument, side, qty, price, reduce_only, false)?;
         self.inner
             .restore_open(&order)
             .map_err(|e| CoreErr(e).into())

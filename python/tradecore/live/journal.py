@@ -35,6 +35,8 @@ from typing import Any
 import orjson
 
 log = logging.getLogger("tradecore.live.journal")
+_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 #: Size of the intent log's mapping (about 100,000 intents before it starts over).
 INTENT_LOG_BYTES = 1 << 24
@@ -200,9 +202,8 @@ class Journal:
         appended to the intent log now, into SQLite at the next :meth:`flush`."""
         now = time.time_ns()
         o.created_ns = o.updated_ns = now
-        row = (o.client_id, o.instrument, o.symbol, o.side, o.price, o.qty, o.tif, int(o.reduce_only), o.status,
-               now, now)
-        line = orjson.dumps(row) + b"\n"
+        row = (o.client_id, o.instrument, o.symbol, o.side, o.price, o.qty, o.tif, o.reduce_only, o.status, now, now)
+        line = _dumps(row, option=_NEWLINE)
         end = self._pos + len(line)
         if end >= INTENT_LOG_BYTES:  # full: everything before is (made) in SQLite, start over
             self.flush()

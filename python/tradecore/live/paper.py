@@ -88,10 +88,9 @@ class PaperTrader:
         self.bt: _core.Backtest = new_loop(strategy, insts, self.latency, queue, self.feed_ns, None,
                                            initial_capital, self.limits, sample_ns, log)
         self._index = {s: i for i, s in enumerate(md.books)}
-        self._run = self.bt.run
+        self._run = self.bt.run_feed
         self.error: Exception | None = None
         self.messages = 0
-        self._x = 0
         self._t0 = 0.0
         self._started = self._finished = False
         md.on_frame = self.on_frame
@@ -107,19 +106,9 @@ class PaperTrader:
         """Hands the events of a message just applied to the loop (which wakes the strategy)."""
         if self.error is not None or self._finished:
             return
-        ev = b.feed.last_events()
-        if not len(ev):
-            return
-        i = self._index[b.symbol]
-        if i:
-            ev["instrument"] = i
-        if frame.startswith(b'{"stream"'):
-            self._x = int(ev[-1]["exch_ts"])
-        else:  # a REST snapshot has no exchange time: it happens at the latest one seen
-            ev["local_ts"] = self._x
         self.messages += 1
-        try:
-            self._run(self.strategy, ev)
+        try:  # the feed's events go to the loop without a copy through numpy
+            self._run(self.strategy, b.feed, self._index[b.symbol])
         except Exception as e:  # the strategy's or a data error: stops the session, which raises it
             self.error = e
             log.error("paper trading stopped: %s", e)

@@ -132,33 +132,44 @@ class TradingBackend(LiveMarketBackend):
 
     def submit(self, side: int, qty: float, price: float, tif: int, reduce_only: bool, instrument: int,
                client_id: int | None = None) -> int | None:
-        b = self._book(instrument)
-        if side not in (1, -1):
+        # The tick-to-order path: checks, the risk check and the intent before the request
+        # leaves; the bookkeeping after it.
+        try:
+            sym = self.symbols[instrument]
+        except IndexError:
+            raise InvalidInput(f"invalid instrument: {instrument} (0..{len(self.symbols) - 1})") from None
+        if side != 1 and side != -1:
             raise InvalidInput(f"invalid side: {side!r} (+1 buy, -1 sell)")
         if tif not in (0, 1, 2, 3):
             raise InvalidInput(f"invalid tif: {tif!r} (0 GTC, 1 IOC, 2 FOK, 3 post-only)")
-        _on_grid("qty", qty, self._lots[instrument])
+        k = qty / self._lots[instrument]
+        if not (k >= 0.5 and abs(k - round(k)) <= 1e-6):
+            _on_grid("qty", qty, self._lots[instrument])
         if price != 0.0:
-            _on_grid("price", price, self._ticks[instrument])
+            k = price / self._ticks[instrument]
+            if not (k >= 0.5 and abs(k - round(k)) <= 1e-6):
+                _on_grid("price", price, self._ticks[instrument])
         cid = self._next_id if client_id is None else client_id
-        if cid in self.orders or cid < self._next_id and client_id is not None and self.journal.order(cid):
+        if client_id is not None and (cid in self.orders or cid < self._next_id and self.journal.order(cid)):
             raise InvalidInput(f"invalid client_id: {cid} (already used; ids are never reused)")
         self._next_id = max(self._next_id, cid + 1)
+        b = self.md.books[sym]
         h = b.health
-        mid = b.book.mid()
-        self.risk.on_market(instrument, mid, h.last_message_ns or time.time_ns(), h.in_sync)
-        d = self.risk.check(cid, instrument, "buy" if side > 0 else "sell", qty, price or None,
-                            reduce_only=reduce_only)
-        rec = OrderRecord(cid, instrument, self.symbols[instrument], side, price, qty, tif, reduce_only,
-                          "pending" if d else "refused", reason="" if d else f"{d.code}: {d.message}")
+        refused = self.risk.check_live(cid, instrument, side, qty, price, reduce_only, b.book.mid(),
+                                       h.last_message_ns, h.in_sync)
+        if refused is not None:
+            rec = OrderRecord(cid, instrument, sym, side, price, qty, tif, reduce_only, "refused",
+                              reason=f"{refused[0]}: {refused[1]}")
+            self.journal.intent(rec)
+            self._flush_soon()
+            self.orders[cid] = rec
+            self._last_reject = refused
+            return None
+        rec = OrderRecord(cid, instrument, sym, side, price, qty, tif, reduce_only, "pending")
         self.journal.intent(rec)  # written before it is sent
-        if d:
-            answer = self.gateway.start_place(rec)  # native: on the wire when this returns
+        answer = self.gateway.start_place(rec)  # native: on the wire when this returns
         self._flush_soon()
         self.orders[cid] = rec
-        if not d:
-            self._last_reject = (str(d.code), d.message)
-            return None
         self._open.append(cid)
         self.sent.append(cid)
         self._spawn(self._place(rec, answer))
