@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tradecore.live.trading")
 
+#: Orders kept in memory; past it, the oldest finished ones are read from the journal.
+MAX_ORDERS_IN_MEMORY = 50_000
+
 _STATUS_CODE = {"pending": 0, "unknown": 0, "open": 0, "filled": 1, "cancelled": 2, "rejected": 3, "refused": 4}
 
 
@@ -115,8 +118,6 @@ class TradingBackend(LiveMarketBackend):
         self.tasks: set[asyncio.Task[Any]] = set()
         self.foreign_fills = 0
         self.differences: list[str] = []
-        self.sent: list[int] = []
-        """Client ids handed to the gateway, in order (each once)."""
         self._last_fill_ms = int(journal.meta("last_fill_ms") or 0)
         self._flush_pending = False
 
@@ -171,7 +172,6 @@ class TradingBackend(LiveMarketBackend):
         self._flush_soon()
         self.orders[cid] = rec
         self._open.append(cid)
-        self.sent.append(cid)
         self._spawn(self._place(rec, answer))
         return cid
 
@@ -184,6 +184,9 @@ class TradingBackend(LiveMarketBackend):
     def _flush(self) -> None:
         self._flush_pending = False
         self.journal.flush()
+        if len(self.orders) > MAX_ORDERS_IN_MEMORY:  # the oldest finished ones stay in the journal only
+            for cid in [c for c, o in self.orders.items() if not o.is_open][:len(self.orders) // 2]:
+                del self.orders[cid]
 
     def cancel(self, client_id: int) -> None:
         rec = self._open_order(client_id)
@@ -221,7 +224,7 @@ class TradingBackend(LiveMarketBackend):
         return list(self._open)
 
     def order(self, client_id: int) -> tuple[int, int, float, float, float, int] | None:
-        o = self.orders.get(client_id)
+        o = self.orders.get(client_id) or self.journal.order(client_id)
         if o is None:
             return None
         return (o.instrument, o.side, o.price, o.qty, o.filled, _STATUS_CODE[o.status])
