@@ -11,11 +11,12 @@ order every ``--every`` book updates. Timed from before ``on_raw`` to:
 - ``paper``: the order handed to the paper exchange (the backtest's simulator, fed the live
   events: ``tradecore.live.paper``);
 - ``real (ccxt)``: the real gateway (``tradecore.live.trading`` + ``CcxtGateway``): risk check,
-  journal write (SQLite WAL), then ccxt's ``create_order`` signs and encodes the request and
+  the journal's intent, then ccxt's ``create_order`` signs and encodes the request and
   hands it to its HTTP layer (``Exchange.fetch``, replaced here by a stub that records the
   time and answers NEW, so no network is involved);
-- ``real (native)``: the same up to the journal's intent log, then tradecore's own Binance
-  request encoder (``BinanceOrderEncoder``: query string + HMAC-SHA256) writes the bytes to
+- ``real (native)``: the same up to the journal's intent, then tradecore's own Binance
+  request encoder (``tradecore._core.BinanceEncoder``, in Rust: query string + HMAC-SHA256)
+  writes the bytes to
   the order connection (``Http1Connection.send``, replaced here by a stub that records the
   time), before ``ctx.buy`` returns.
 

@@ -339,7 +339,7 @@ def test_a_strategy_runs_on_the_live_feeds_with_their_health(short: Path, tmp_pa
         def on_timer(self, ts: int) -> None:
             self.timers += 1
             self.health = self.ctx.feed_health()
-            with pytest.raises(InvalidInput, match="gateway"):
+            with pytest.raises(InvalidInput, match="watch"):
                 self.ctx.buy(0.001, 1.0)
 
     strategy = Watcher()

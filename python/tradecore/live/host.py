@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     MarketData = BinanceMarketData | CcxtMarketData
 
-_NO_GATEWAY = "no order gateway is connected to the live runner yet (the paper and real gateways come next)"
+_NO_GATEWAY = "[trading] mode is 'watch' (market data only): use mode 'paper' or 'real' to trade"
 _TRADE = int(Kind.TRADE)
 
 
@@ -64,7 +64,7 @@ class LiveMarketBackend:
 
     @property
     def trading_state(self) -> str:
-        return "no_gateway"
+        return "watch"
 
     def _book(self, instrument: int) -> SymbolBook | CcxtBook:
         try:
