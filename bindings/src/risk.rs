@@ -234,23 +234,12 @@ impl PyRiskEngine {
             .on_market(instrument, r, data_ts, in_sync)
             .map_err(CoreErr)?;
         let side = match side {
-            1 => OrderSide::Buy,
-            -1 => OrderSide::Sell,
+            1 => "buy",
+            -1 => "sell",
             other => return Err(invalid("side", other, "must be +1 (buy) or -1 (sell)")),
         };
-        let order = Order {
-            client_id,
-            instrument,
-            side,
-            price: if price == 0.0 {
-                0
-            } else {
-                positive("price", price)?
-            },
-            qty: positive("qty", qty)?,
-            reduce_only,
-            modify: false,
-        };
+        let price = (price != 0.0).then_some(price);
+        let order = order_of(client_id, instrument, side, qty, price, reduce_only, false)?;
         Ok(match self.inner.check(&order, now_ns()) {
             Ok(approved) => {
                 self.inner.order_opened(&approved);
@@ -283,6 +272,12 @@ impl PyRiskEngine {
         self.inner
             .restore_position(instrument, q)
             .map_err(|e| CoreErr(e).into())
+    }
+
+    /// The kill switch: the state becomes 'halted' with this reason (every new order is
+    /// refused until the state is set by hand); returns the open orders' ids, to cancel.
+    fn halt(&mut self, reason: &str) -> Vec<u64> {
+        self.inner.halt(reason)
     }
 
     /// An open order was cancelled, or never sent.

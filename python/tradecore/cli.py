@@ -516,7 +516,7 @@ def kill(args: argparse.Namespace) -> int:
     from tradecore.live.runner import LiveConfig
 
     config = LiveConfig.from_toml(args.config)
-    pidfile = Path(config.trading.state_dir) / "runner.pid"
+    pidfile = config.trading.pidfile
     try:
         pid = int(pidfile.read_text().strip())
     except FileNotFoundError:

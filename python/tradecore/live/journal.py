@@ -224,16 +224,18 @@ class Journal:
             self.db.executemany(self._insert_order, rows)
 
     def update(self, client_id: int, status: str, *, filled: float | None = None, venue_order_id: str | None = None,
-               reason: str | None = None) -> None:
-        """A state change of an order (and an event row saying so, in one transaction)."""
+               reason: str | None = None, price: float | None = None, qty: float | None = None) -> None:
+        """A state change of an order (a modification: its new price and quantity), and an
+        event row saying so, in one transaction."""
         self.flush()
         now = time.time_ns()
         with self.db:
             self.db.execute("BEGIN")
             self.db.execute(
                 "UPDATE orders SET status = ?, filled = COALESCE(?, filled), venue_order_id = COALESCE(?, "
-                "venue_order_id), reason = COALESCE(?, reason), updated_ns = ? WHERE client_id = ?",
-                (status, filled, venue_order_id, reason, now, client_id))
+                "venue_order_id), reason = COALESCE(?, reason), price = COALESCE(?, price), qty = COALESCE(?, qty), "
+                "updated_ns = ? WHERE client_id = ?",
+                (status, filled, venue_order_id, reason, price, qty, now, client_id))
             self.db.execute("INSERT INTO events (ts, client_id, kind, detail) VALUES (?, ?, ?, ?)",
                             (now, client_id, status, reason or ""))
 
@@ -278,6 +280,12 @@ class Journal:
     def order(self, client_id: int) -> OrderRecord | None:
         self.flush()
         row = self.db.execute(f"SELECT {_COLS} FROM orders WHERE client_id = ?", (client_id,)).fetchone()
+        return None if row is None else _order(row)
+
+    def order_by_venue_id(self, venue_order_id: str) -> OrderRecord | None:
+        """An order by the exchange's order id."""
+        self.flush()
+        row = self.db.execute(f"SELECT {_COLS} FROM orders WHERE venue_order_id = ?", (venue_order_id,)).fetchone()
         return None if row is None else _order(row)
 
     def orders(self, *, open_only: bool = False) -> list[OrderRecord]:

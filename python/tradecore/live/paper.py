@@ -36,6 +36,7 @@ from tradecore.backtest.engine import BacktestResult, Latency, new_loop, results
 from tradecore.errors import InvalidInput
 from tradecore.instrument import Instrument
 from tradecore.live.feed import BinanceMarketData, SymbolBook
+from tradecore.live.host import default_instruments
 from tradecore.risk import RiskLimits
 from tradecore.signals import duration_ns
 from tradecore.strategy import Strategy
@@ -67,8 +68,7 @@ class PaperTrader:
                  sample_interval: str | int = "1s", seed: int = 0, log: logging.Logger | None = None) -> None:
         if not isinstance(strategy, Strategy):
             raise InvalidInput(f"invalid strategy: {strategy!r} (a tradecore.strategy.Strategy instance)")
-        insts = list(instruments) if instruments is not None else [
-            Instrument(f"binance-{md.market}", s, repr(t), repr(lt)) for s, (t, lt) in md.sizes.items()]
+        insts = list(instruments) if instruments is not None else default_instruments(md)
         if [i.symbol for i in insts] != list(md.books):
             raise InvalidInput(f"invalid instruments: {[i.symbol for i in insts]} (one per feed symbol, in its "
                                f"order: {list(md.books)})")

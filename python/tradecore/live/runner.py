@@ -72,7 +72,7 @@ import signal
 import time
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -131,6 +131,11 @@ class TradingConfig:
     state_dir: str = "state"
     """Where the runner keeps its pid file (for ``tradecore kill``) and the journal
     (``journal.sqlite``); relative to the configuration file."""
+
+    @property
+    def pidfile(self) -> Path:
+        """The running runner's pid (``tradecore kill`` reads it)."""
+        return Path(self.state_dir) / "runner.pid"
 
 
 @dataclass
@@ -297,11 +302,7 @@ class LiveRunner:
                     raise InvalidInput("invalid [trading] mode 'paper' with the ccxt feed: paper trading replays the "
                                        "native Binance feed's events (use mode = \"watch\" with ccxt)")
                 t = config.trading
-                insts = [Instrument(f"binance-{config.market}", sym, repr(tick), repr(lot),
-                                    maker_fee=repr(config.fees.get(sym, (0.0, 0.0))[0]),
-                                    taker_fee=repr(config.fees.get(sym, (0.0, 0.0))[1]))
-                         for sym, (tick, lot) in config.symbols.items()]
-                self.paper = PaperTrader(strategy, self.md, instruments=insts, latency=t.latency, queue=t.queue,
+                self.paper = PaperTrader(strategy, self.md, instruments=self._instruments(), latency=t.latency, queue=t.queue,
                                          feed_latency=t.feed_latency, initial_capital=t.initial_capital,
                                          risk=config.risk)
             elif config.trading.mode == "real":
@@ -315,17 +316,19 @@ class LiveRunner:
                                            list(config.symbols), config=gw_cfg, client_prefix=t.client_prefix,
                                            timeout_s=t.order_timeout_s, poll_s=t.poll_s, native=t.native)
                 self.journal = Journal(state / "journal.sqlite", durable=t.durable_journal)
-                insts = default_instruments(self.md)
-                insts = [Instrument(i.venue, i.symbol, i.tick_size, i.lot_size,
-                                    maker_fee=repr(config.fees.get(s, (0.0, 0.0))[0]),
-                                    taker_fee=repr(config.fees.get(s, (0.0, 0.0))[1]))
-                         for i, s in zip(insts, config.symbols)]
+                insts = self._instruments()
                 self.trading = TradingBackend(self.md, self.gateway, self.journal, insts, limits=config.risk,
                                               initial_capital=t.initial_capital)
                 self.host = StrategyHost(strategy, self.md, backend=self.trading, instruments=insts)
             else:
                 self.host = StrategyHost(strategy, self.md)
-        self.pidfile = Path(config.trading.state_dir) / "runner.pid" if strategy is not None else None
+        self.pidfile = config.trading.pidfile if strategy is not None else None
+
+    def _instruments(self) -> list[Instrument]:
+        """The feed's instruments, with the configured fees."""
+        fees = self.config.fees
+        return [replace(i, maker_fee=repr(fees.get(s, (0.0, 0.0))[0]), taker_fee=repr(fees.get(s, (0.0, 0.0))[1]))
+                for i, s in zip(default_instruments(self.md), self.config.symbols)]
 
     def kill_switch(self, reason: str = "kill switch") -> list[int]:
         """Cancels every open order and refuses new ones (SIGUSR1, ``tradecore kill``)."""

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tradecore.live.trading")
 
+_SIDE = {1: "buy", -1: "sell"}
+
 #: Orders kept in memory; past it, the oldest finished ones are read from the journal.
 MAX_ORDERS_IN_MEMORY = 50_000
 
@@ -200,7 +202,7 @@ class TradingBackend(LiveMarketBackend):
         _on_grid("qty", qty, self._lots[i])
         b = self._book(i)
         self.risk.on_market(i, b.book.mid(), b.health.last_message_ns or time.time_ns(), b.health.in_sync)
-        d = self.risk.check(client_id, i, "buy" if rec.side > 0 else "sell", qty, price,
+        d = self.risk.check(client_id, i, _SIDE[rec.side], qty, price,
                             reduce_only=rec.reduce_only, modify=True)
         if not d:
             self._last_reject = (str(d.code), d.message)
@@ -233,7 +235,16 @@ class TradingBackend(LiveMarketBackend):
 
     def halt(self, reason: str) -> list[int]:
         """The kill switch: no new order passes the risk engine, every open order is cancelled."""
-        self.risk.state = "halted"
+        self.risk.halt(reason)
+        return self._cancel_all(reason)
+
+    def check_equity(self) -> None:
+        """The risk engine's own halt (daily loss, drawdown): called about once a second."""
+        if self.risk.on_equity(self.equity()) is not None:
+            self._cancel_all(f"risk: {self.risk.halt_reason}")
+
+    def _cancel_all(self, reason: str) -> list[int]:
+        """After a halt: a cancel of every open order (those still being placed included)."""
         self.journal.event("halt", reason)
         ids = list(self._open)
         for cid in ids:
@@ -241,12 +252,6 @@ class TradingBackend(LiveMarketBackend):
             self._spawn(self._cancel(rec, self.gateway.start_cancel(rec)))
         log.warning("trading halted (%s): cancelling %d open order(s)", reason, len(ids))
         return ids
-
-    def check_equity(self) -> None:
-        """The risk engine's own halt (daily loss, drawdown): called about once a second."""
-        ids = self.risk.on_equity(self.equity())
-        if ids is not None:
-            self.halt(f"risk: {self.risk.halt_reason}")
 
     # -- gateway results --------------------------------------------------------------------
 
@@ -311,14 +316,12 @@ class TradingBackend(LiveMarketBackend):
             log.warning("modify of %d: %s", rec.client_id, e)
             rec.price, rec.qty = before
             if rec.is_open and rec.remaining > 0:
-                self.risk.restore_open(rec.client_id, rec.instrument, "buy" if rec.side > 0 else "sell",
+                self.risk.restore_open(rec.client_id, rec.instrument, _SIDE[rec.side],
                                        rec.remaining, rec.price or None, reduce_only=rec.reduce_only)
             self._notify("rejected", rec, reason=f"modify refused: {e}")
             return
-        self.journal.db.execute("UPDATE orders SET price = ?, qty = ? WHERE client_id = ?",
-                                (rec.price, rec.qty, rec.client_id))
         self.journal.update(rec.client_id, rec.status if rec.status != "pending" else "open",
-                            venue_order_id=v.venue_order_id or None)
+                            venue_order_id=v.venue_order_id or None, price=rec.price, qty=rec.qty)
         self._notify("modified", rec, price=rec.price, qty=rec.remaining)
         self.on_venue_order(v, rec)
 
@@ -358,7 +361,7 @@ class TradingBackend(LiveMarketBackend):
         """A fill from the exchange; booked once per trade id. True if new."""
         cid = f.client_id if f.client_id is not None else self._by_venue.get(f.venue_order_id)
         if cid is None:
-            jo = self._journal_order_by_venue(f.venue_order_id)
+            jo = self.journal.order_by_venue_id(f.venue_order_id)
             cid = jo.client_id if jo is not None else None
         if cid is None or cid not in self.orders and self.journal.order(cid) is None:
             self.foreign_fills += 1
@@ -377,7 +380,7 @@ class TradingBackend(LiveMarketBackend):
             self.risk.on_fill(cid, f.qty)
         except InvalidInput:  # not open in the risk engine (an order from before a restart)
             self.risk.restore_position(i, self.risk.position(i) + f.side * f.qty)
-        self.portfolio.fill(i, "buy" if f.side > 0 else "sell", f.price, f.qty, maker=f.maker)
+        self.portfolio.fill(i, _SIDE[f.side], f.price, f.qty, maker=f.maker)
         remaining = max(rec.qty - rec.filled, 0.0)
         done = remaining <= self._lots[i] * 1e-6
         if done and rec.is_open:
@@ -388,11 +391,6 @@ class TradingBackend(LiveMarketBackend):
         self._notify("filled", rec, price=f.price, qty=f.qty, remaining=0.0 if done else remaining, maker=f.maker,
                      fee=f.fee, exch_ts=f.exch_ts)
         return True
-
-    def _journal_order_by_venue(self, venue_order_id: str) -> OrderRecord | None:
-        row = self.journal.db.execute("SELECT client_id FROM orders WHERE venue_order_id = ?",
-                                      (venue_order_id,)).fetchone()
-        return None if row is None else self.journal.order(int(row[0]))
 
     async def _catch_up_fills(self) -> None:
         try:
@@ -513,7 +511,7 @@ class TradingBackend(LiveMarketBackend):
                 diffs.append(f"fill {f.trade_id} of order {cid} ({f.qty:g} @ {f.price:g}) made while down: booked")
         # the state the risk engine and the portfolio start from
         for jf in self.journal.fills():
-            self.portfolio.fill(jf.instrument, "buy" if jf.side > 0 else "sell", jf.price, jf.qty, maker=jf.maker)
+            self.portfolio.fill(jf.instrument, _SIDE[jf.side], jf.price, jf.qty, maker=jf.maker)
             self._last_fill_ms = max(self._last_fill_ms, jf.exch_ts // 1_000_000)
         venue_pos = await gw.positions()
         for s, i in self._index.items():
@@ -526,7 +524,7 @@ class TradingBackend(LiveMarketBackend):
         for cid in self._open:
             rec = self.orders[cid]
             if rec.remaining > 0:
-                self.risk.restore_open(cid, rec.instrument, "buy" if rec.side > 0 else "sell", rec.remaining,
+                self.risk.restore_open(cid, rec.instrument, _SIDE[rec.side], rec.remaining,
                                        rec.price or None, reduce_only=rec.reduce_only)
         self._next_id = max(self._next_id, self.journal.next_client_id())
         for d in diffs:
