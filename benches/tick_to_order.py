@@ -10,15 +10,15 @@ order every ``--every`` book updates. Timed from before ``on_raw`` to:
 
 - ``paper``: the order handed to the paper exchange (the backtest's simulator, fed the live
   events: ``tradecore.live.paper``);
-- ``real (ccxt)``: the real gateway (``tradecore.live.trading`` + ``CcxtGateway``): risk check,
-  the journal's intent, then ccxt's ``create_order`` signs and encodes the request and
-  hands it to its HTTP layer (``Exchange.fetch``, replaced here by a stub that records the
-  time and answers NEW, so no network is involved);
-- ``real (native)``: the same up to the journal's intent, then tradecore's own Binance
-  request encoder (``tradecore._core.BinanceEncoder``, in Rust: query string + HMAC-SHA256)
-  writes the bytes to
-  the order connection (``Http1Connection.send``, replaced here by a stub that records the
-  time), before ``ctx.buy`` returns.
+- ``real (ccxt)``: the real gateway (``tradecore.live.trading`` + ``CcxtGateway``): grid, risk
+  check and the journal's intent (one call into Rust, ``tradecore._core.OrderEntry``), then
+  ccxt's ``create_order`` signs and encodes the request and hands it to its HTTP layer
+  (``Exchange.fetch``, replaced here by a stub that records the time and answers NEW, so no
+  network is involved);
+- ``real (native)``: the same call into Rust also builds the whole signed HTTP request (query
+  string + HMAC-SHA256), and its bytes are written to the order connection
+  (``Http1Connection.write``, its socket write replaced here by a stub that records the time)
+  before ``ctx.buy`` returns.
 
     .venv/bin/python benches/tick_to_order.py [--data DIR] [--rounds N] [--every N]
 """
@@ -43,6 +43,7 @@ from tradecore.live.exchange_sim import ExchangeSimulator, read_frames
 from tradecore.live.feed import BinanceMarketData
 from tradecore.live.gateway import CcxtGateway
 from tradecore.live.host import StrategyHost
+from tradecore.live.http1 import Http1Connection
 from tradecore.live.journal import Journal
 from tradecore.live.paper import PaperTrader
 from tradecore.live.trading import TradingBackend
@@ -102,20 +103,24 @@ class PaperQuoter(FeatureQuoter):
         OUT.append(time.perf_counter_ns() - T0[0])  # submit returned: the order is at the paper exchange
 
 
-class StubTransport:
-    """Takes the native path's request bytes (records the time) and answers NEW or CANCELED on
-    the loop's next turn, as a socket would."""
-
-    connected = True
+class StubTransport(Http1Connection):
+    """The order connection with its socket write replaced: takes the request's bytes (records
+    the time) and answers NEW or CANCELED on the loop's next turn, as a socket would."""
 
     def __init__(self) -> None:
+        super().__init__("http://127.0.0.1:1/fapi/v1", {"X-MBX-APIKEY": "bench-key"})
         self.n = 0
 
-    def send(self, method: str, path: str, body: bytes) -> asyncio.Future[Any]:
-        if method == "POST":
+    @property
+    def connected(self) -> bool:
+        return True
+
+    def write(self, request: bytes) -> asyncio.Future[Any]:
+        post = request.startswith(b"POST")
+        if post:
             OUT.append(time.perf_counter_ns() - T0[0])
         self.n += 1
-        status = b"NEW" if method == "POST" else b"CANCELED"
+        status = b"NEW" if post else b"CANCELED"
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         fut.set_result((200, {}, b'{"orderId":%d,"symbol":"BTCUSDT","status":"%s","clientOrderId":"x","price":"0",'
                              b'"origQty":"0.001","executedQty":"0","side":"BUY","updateTime":0}' % (self.n, status)))

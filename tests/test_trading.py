@@ -20,7 +20,8 @@ from tradecore.live.feed import FeedHealth
 from tradecore.live.gateway import OutcomeUnknown, VenueFill, VenueOrder
 from tradecore.live.journal import Journal, OrderRecord
 from tradecore.live.trading import TradingBackend
-from tradecore.risk import RiskLimits
+from tradecore._core import OrderEntry
+from tradecore.risk import RiskEngine, RiskLimits
 from tradecore.strategy import Strategy
 
 BTC = tradecore.Instrument("binance-usdm", "BTCUSDT", "0.1", "0.001")
@@ -196,8 +197,16 @@ def test_the_risk_check_refuses_before_anything_is_sent_and_the_kill_switch_halt
         tb, s = backend(tmp_path, venue, limits=RiskLimits(max_order_qty=0.005))
         assert tb.submit(1, 0.01, 63_999.9, 0, False, 0) is None
         assert tb.last_reject is not None and tb.last_reject[0] == "max_order_qty"
-        with pytest.raises(InvalidInput, match="price"):
-            tb.submit(1, 0.001, 63_999.95, 0, False, 0)  # off the tick grid
+        for args, msg in [((1, 0.001, 63_999.95, 0, False, 0), "invalid price: 63999.95 .*tick grid 0.1"),
+                          ((1, 0.0015, 63_999.9, 0, False, 0), "invalid qty: 0.0015 .*lot grid 0.001"),
+                          ((1, float("nan"), 63_999.9, 0, False, 0), "invalid qty: NaN"),
+                          ((2, 0.001, 63_999.9, 0, False, 0), "invalid side: 2"),
+                          ((1, 0.001, 63_999.9, 7, False, 0), "invalid tif: 7"),
+                          ((1, 0.001, 0.0, 3, False, 0), "invalid tif: post-only"),
+                          ((1, 0.001, 63_999.9, 0, False, 1), "invalid instrument: 1"),
+                          ((1, 0.001, 63_999.9, 0, False, -1), "invalid instrument: -1")]:
+            with pytest.raises(InvalidInput, match=msg):  # malformed: an error, nothing journaled or sent
+                tb.submit(*args)
         a = tb.submit(1, 0.001, 63_999.9, 0, False, 0)
         b = tb.submit(-1, 0.001, 64_000.2, 0, False, 0)
         await settle(tb)
@@ -254,17 +263,34 @@ def test_reconciliation_after_a_restart_reports_and_repairs_each_difference(tmp_
 
 def test_an_intent_in_the_log_but_not_in_sqlite_is_restored_on_open(tmp_path: Path) -> None:
     """The intent is appended to the intent log before the order is sent and inserted into
-    SQLite just after: a process that dies in between loses nothing."""
+    SQLite just after: a process that dies in between loses nothing. Intents come from the
+    journal (refused orders, the ccxt path) and from the order path in Rust (``OrderEntry``)."""
     j = Journal(tmp_path / "j.sqlite")
     j.intent(OrderRecord(1, 0, "BTCUSDT", 1, 63_999.9, 0.001, 3, False, "pending"))
     j.flush()
+    assert j.intents.used == 0  # the log holds only what SQLite does not have yet
     j.intent(OrderRecord(2, 0, "BTCUSDT", -1, 64_000.2, 0.001, 3, False, "pending"))
-    j._log[j._pos:j._pos + 13] = b'[3, 0, "BTCUS'  # a line cut by the process's death: never sent
-    # the process dies here: order 2 is in the mapped log only (no flush, no close)
-    j._log.flush()
+    risk = RiskEngine(RiskLimits(max_order_qty=0.01))
+    risk.add_instrument()
+    risk.restore_position(0, -0.01)  # short: a reduce-only buy passes
+    entry = OrderEntry(risk, j.intents, [("BTCUSDT", 0.1, 0.001)])
+    now = time.time_ns()
+    assert entry.place(3, 0, 1, 0.002, 63_990.5, 0, True, 64_000.0, now, True, now) is True
+    assert entry.place(4, 0, 1, 0.5, 63_990.5, 0, False, 64_000.0, now, True, now)[0] == "max_order_qty"
+    with open(j.intent_log, "r+b") as f:  # a line cut by the process's death: never sent
+        f.seek(j.intents.used)
+        f.write(b'[5, 0, "BTCUS')
+    # the process dies here: orders 2-4 are in the mapped log only (no flush, no close)
     j2 = Journal(tmp_path / "j.sqlite")
-    assert j2.restored == 1
-    assert [(o.client_id, o.status) for o in j2.orders(open_only=True)] == [(1, "pending"), (2, "pending")]
-    assert j2.next_client_id() == 3
+    assert j2.restored == 3
+    assert [(o.client_id, o.status) for o in j2.orders(open_only=True)] == [(1, "pending"), (2, "pending"),
+                                                                           (3, "pending")]
+    o3 = j2.order(3)
+    assert o3 is not None
+    assert (o3.symbol, o3.side, o3.price, o3.qty, o3.tif, o3.reduce_only, o3.created_ns) == (
+        "BTCUSDT", 1, 63_990.5, 0.002, 0, True, now)
+    o4 = j2.order(4)
+    assert o4 is not None and o4.status == "refused" and o4.qty == 0.5
+    assert j2.next_client_id() == 5
     j2.close()
     assert not j2.intent_log.exists()

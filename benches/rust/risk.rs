@@ -1,12 +1,18 @@
-//! One pre-trade check with every limit on (the accepting path, the common one), and a fill
-//! booked in the portfolio.
+//! One pre-trade check with every limit on (the accepting path, the common one), a fill
+//! booked in the portfolio, and the live order path's one call (`OrderEntry::place`: grid,
+//! risk check, intent line, signed Binance request).
 //!
 //! `cargo bench -p engine_core --bench risk`
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use engine_core::gateway::{
+    BinanceEncoder, BinanceOrderRequest, EntryInstrument, EntryMarket, EntryOrder, IntentLog,
+    OrderEntry,
+};
 use engine_core::risk::{
     ContractKind, ContractSpec, Fill, Order, OrderSide, Portfolio, RiskEngine, RiskLimits,
 };
+use engine_core::sim::TimeInForce;
 use std::hint::black_box;
 
 const Q: i64 = 1_000_000_000;
@@ -71,6 +77,58 @@ fn bench(c: &mut Criterion) {
             };
             black_box(p.fill(&f).is_ok())
         });
+    });
+    g.bench_function("order_entry_place_native", |b| {
+        let dir = std::env::temp_dir().join(format!("tc-bench-entry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut log = IntentLog::create(&dir.join("j.intents"), 1 << 20).unwrap();
+        let mut e = engine();
+        let mut entry = OrderEntry::new(vec![EntryInstrument {
+            symbol: "BTCUSDT".into(),
+            tick: Q / 10,
+            lot: Q / 1000,
+        }])
+        .unwrap();
+        entry
+            .set_native(BinanceOrderRequest {
+                encoder: BinanceEncoder::new(b"bench-secret", 5000).unwrap(),
+                head: b"POST /fapi/v1/order HTTP/1.1\r\nHost: fapi.binance.com\r\nX-MBX-APIKEY: k\r\n\
+                        Content-Type: application/x-www-form-urlencoded\r\nConnection: keep-alive\r\n"
+                    .to_vec(),
+                venue_symbols: vec!["BTCUSDT".into()],
+                client_prefix: "tc".into(),
+            })
+            .unwrap();
+        let market = EntryMarket {
+            reference: 60_000 * Q,
+            data_ts: 1,
+            in_sync: true,
+        };
+        let mut request = Vec::with_capacity(512);
+        let mut id = 0u64;
+        let order = |client_id| EntryOrder {
+            client_id,
+            instrument: 0,
+            side: OrderSide::Buy,
+            price: 59_990 * Q,
+            qty: Q / 1000,
+            tif: TimeInForce::PostOnly,
+            reduce_only: false,
+        };
+        let first = entry.place(&mut e, &mut log, &order(u64::MAX), market, 1, &mut request);
+        assert!(matches!(first, Ok(Ok(()))) && request.len() > 300, "the benched order is accepted");
+        e.order_closed(u64::MAX);
+        b.iter(|| {
+            id += 1;
+            request.clear();
+            let r = entry.place(&mut e, &mut log, &order(id), market, 1_700_000_000_000_000_000, &mut request);
+            e.order_closed(id);
+            if id % 1000 == 0 {
+                log.reset(); // the journal empties it at each flush
+            }
+            black_box(matches!(r, Ok(Ok(()))))
+        });
+        let _ = std::fs::remove_dir_all(dir);
     });
     g.finish();
 }

@@ -8,7 +8,7 @@ use engine_core::sim::TimeInForce;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::errors::{invalid, CoreErr};
+use crate::errors::CoreErr;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -19,7 +19,7 @@ fn now_ms() -> i64 {
 /// Signed request bodies of one Binance API secret.
 #[pyclass(module = "tradecore._core", name = "BinanceEncoder", frozen)]
 pub struct BinanceEncoder {
-    inner: CoreEncoder,
+    pub(crate) inner: CoreEncoder,
 }
 
 #[pymethods]
@@ -48,11 +48,7 @@ impl BinanceEncoder {
         client_order_id: &str,
         ts_ms: Option<i64>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let side = match side {
-            1 => OrderSide::Buy,
-            -1 => OrderSide::Sell,
-            other => return Err(invalid("side", other, "must be +1 (buy) or -1 (sell)")),
-        };
+        let side = OrderSide::from_sign(side).map_err(CoreErr)?;
         let o = NewOrder {
             symbol,
             side,

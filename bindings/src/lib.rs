@@ -10,6 +10,7 @@ mod event;
 mod feed;
 mod gateway;
 mod merge;
+mod order_entry;
 mod risk;
 mod signals;
 mod sim;
@@ -73,6 +74,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<risk::Decision>()?;
     m.add_class::<sim::SimExchange>()?;
     m.add_class::<gateway::BinanceEncoder>()?;
+    m.add_class::<order_entry::IntentLog>()?;
+    m.add_class::<order_entry::OrderEntry>()?;
     signals::register(m)?;
     signals::register_features(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

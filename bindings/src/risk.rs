@@ -209,46 +209,6 @@ impl PyRiskEngine {
         })
     }
 
-    /// The live order path's check, in one call: the market as the order sees it (reference
-    /// price, time of the data, in sync), then the checks; `side` +1 buy / -1 sell, price 0.0
-    /// for a market order. None when accepted (the order counts as open), else (code, message).
-    #[pyo3(signature = (client_id, instrument, side, qty, price, reduce_only, reference, data_ts, in_sync))]
-    #[allow(clippy::too_many_arguments)] // a Python signature
-    fn check_live(
-        &mut self,
-        client_id: u64,
-        instrument: usize,
-        side: i64,
-        qty: f64,
-        price: f64,
-        reduce_only: bool,
-        reference: Option<f64>,
-        data_ts: i64,
-        in_sync: bool,
-    ) -> PyResult<Option<(&'static str, String)>> {
-        let r = reference
-            .map(|v| positive("reference", v))
-            .transpose()?
-            .unwrap_or(0);
-        self.inner
-            .on_market(instrument, r, data_ts, in_sync)
-            .map_err(CoreErr)?;
-        let side = match side {
-            1 => "buy",
-            -1 => "sell",
-            other => return Err(invalid("side", other, "must be +1 (buy) or -1 (sell)")),
-        };
-        let price = (price != 0.0).then_some(price);
-        let order = order_of(client_id, instrument, side, qty, price, reduce_only, false)?;
-        Ok(match self.inner.check(&order, now_ns()) {
-            Ok(approved) => {
-                self.inner.order_opened(&approved);
-                None
-            }
-            Err(r) => Some((r.code.name(), r.message)),
-        })
-    }
-
     /// After a restart: an order the venue holds open, counted as open without the checks.
     #[pyo3(signature = (client_id, instrument, side, qty, price = None, *, reduce_only = false))]
     fn restore_open(

@@ -5,8 +5,8 @@
 //! makes: the wrapper owns a `RiskEngine` with default limits (no trading limit: the
 //! exchange's own validity checks: positive quantity, reduce-only, client id in use) and keeps
 //! its open orders and position in step with the simulator's reports. Prices and quantities are
-//! floats at the edge, checked against the tick and lot grids here (the same rule as the
-//! backtest's `Replay::submit`).
+//! floats at the edge, checked against the tick and lot grids (`engine_core::sim::check_order_grid`,
+//! the rule of the backtest and the live order path).
 
 // pyo3 hands extracted arguments over by value.
 #![allow(clippy::needless_pass_by_value)]
@@ -15,7 +15,9 @@ use std::collections::HashSet;
 
 use engine_core::fixed::{format, from_f64, to_f64};
 use engine_core::risk::{Order, OrderSide, Reject, RejectCode, RiskEngine, RiskLimits};
-use engine_core::sim::{ExchangeSim, LatencyModel, QueueModel, SimReport, TimeInForce};
+use engine_core::sim::{
+    check_order_grid, ExchangeSim, LatencyModel, QueueModel, SimReport, TimeInForce,
+};
 use engine_core::{Error, Event, L2Book, Result};
 use numpy::PyArray2;
 use pyo3::prelude::*;
@@ -87,31 +89,7 @@ impl Venue {
 
     /// The tick and lot grids (price 0: a market order, never post-only).
     fn check_grid(&self, price: i64, qty: i64, tif: TimeInForce) -> Result<()> {
-        if price < 0 || price % self.tick != 0 {
-            return Err(Error::invalid(
-                "price",
-                format(price),
-                format!(
-                    "must be 0 (market) or > 0 on the tick grid {}",
-                    format(self.tick)
-                ),
-            ));
-        }
-        if qty <= 0 || qty % self.lot != 0 {
-            return Err(Error::invalid(
-                "qty",
-                format(qty),
-                format!("must be > 0 on the lot grid {}", format(self.lot)),
-            ));
-        }
-        if price == 0 && tif == TimeInForce::PostOnly {
-            return Err(Error::invalid(
-                "tif",
-                "post-only",
-                "a market order cannot be post-only",
-            ));
-        }
-        Ok(())
+        check_order_grid(price, qty, tif, self.tick, self.lot)
     }
 
     /// Checks and sends a new order at `now`; what arrived by `now` acts at once.

@@ -259,6 +259,51 @@ pub fn from_f64(field: &'static str, x: f64) -> Result<i64> {
     Ok(scaled as i64)
 }
 
+/// Appends the decimal digits of `v` (no formatting machinery: the order path's requests and
+/// intent lines are built with these).
+pub fn write_uint(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Appends `v` in decimal, with its sign.
+pub fn write_int(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    write_uint(out, v.unsigned_abs());
+}
+
+/// Appends a fixed-point value as the shortest exact decimal (no exponent, no trailing
+/// zeros): the same text as [`format`].
+pub fn write_decimal(out: &mut Vec<u8>, v: i64) {
+    let m = v.unsigned_abs();
+    let scale = SCALE as u64;
+    if v < 0 {
+        out.push(b'-');
+    }
+    write_uint(out, m / scale);
+    let mut frac = m % scale;
+    if frac != 0 {
+        out.push(b'.');
+        let mut div = scale / 10;
+        while frac != 0 {
+            out.push(b'0' + (frac / div) as u8);
+            frac %= div;
+            div /= 10;
+        }
+    }
+}
+
 /// Renders a fixed-point value as the shortest exact decimal string.
 pub fn format(v: i64) -> String {
     let sign = if v < 0 { "-" } else { "" };
@@ -544,6 +589,32 @@ pub(crate) mod simd {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_decimals_and_integers_are_the_formatted_text() {
+        for v in [
+            0,
+            1,
+            -1,
+            9,
+            10,
+            1_000_000,
+            63_999_900_000_000,
+            -1_234_567_891,
+            i64::MAX,
+            i64::MIN + 1,
+        ] {
+            let mut out = Vec::new();
+            write_decimal(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), format(v));
+            let mut out = Vec::new();
+            write_int(&mut out, v);
+            assert_eq!(String::from_utf8(out).unwrap(), v.to_string());
+        }
+        let mut out = Vec::new();
+        write_uint(&mut out, u64::MAX);
+        assert_eq!(String::from_utf8(out).unwrap(), u64::MAX.to_string());
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -234,13 +234,15 @@ class Context:
         Returns:
             The client id, or None if the pre-trade risk check refused it (``last_reject``).
         """
-        return self._submit(1, qty, 0.0 if price is None else price, self._tif(tif, post_only),
+        code = 3 if post_only else TIF_CODES.get(tif)  # inline: the tick-to-order path
+        return self._submit(1, qty, 0.0 if price is None else price, self._tif(tif, False) if code is None else code,
                             reduce_only, instrument, client_id)
 
     def sell(self, qty: float, price: float | None = None, *, tif: str = "gtc", post_only: bool = False,
              reduce_only: bool = False, instrument: int = 0, client_id: int | None = None) -> int | None:
         """Sends a sell order (see :meth:`buy`)."""
-        return self._submit(-1, qty, 0.0 if price is None else price, self._tif(tif, post_only),
+        code = 3 if post_only else TIF_CODES.get(tif)
+        return self._submit(-1, qty, 0.0 if price is None else price, self._tif(tif, False) if code is None else code,
                             reduce_only, instrument, client_id)
 
     def cancel(self, client_id: int) -> None:

@@ -6,12 +6,10 @@
 //! ([`HmacSha256`]): the whole body of a new order costs well under a microsecond, against
 //! about 20 us for the same in Python with `urlencode` and `hmac`.
 
-use std::io::Write as _;
-
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::fixed::SCALE;
+use crate::fixed::{write_decimal, write_int};
 use crate::risk::OrderSide;
 use crate::sim::TimeInForce;
 
@@ -87,26 +85,6 @@ fn url_safe(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
-/// Appends a fixed-point number as a plain decimal (no exponent, no trailing zeros).
-fn decimal(out: &mut Vec<u8>, v: i64) {
-    let m = v.unsigned_abs();
-    let scale = SCALE as u64;
-    if v < 0 {
-        out.push(b'-');
-    }
-    let _ = write!(out, "{}", m / scale);
-    let mut frac = m % scale;
-    if frac != 0 {
-        out.push(b'.');
-        let mut div = scale / 10;
-        while frac != 0 {
-            out.push(b'0' + (frac / div) as u8);
-            frac %= div;
-            div /= 10;
-        }
-    }
-}
-
 impl BinanceEncoder {
     /// An encoder of the API secret `secret`; `recv_window_ms` in 1..=60000.
     pub fn new(secret: &[u8], recv_window_ms: i64) -> Result<Self> {
@@ -140,7 +118,10 @@ impl BinanceEncoder {
 
     /// Appends `&timestamp=..&recvWindow=..&signature=..` to the parameters in `out[start..]`.
     fn sign(&self, out: &mut Vec<u8>, start: usize, ts_ms: i64) {
-        let _ = write!(out, "&timestamp={ts_ms}&recvWindow={}", self.recv_window_ms);
+        out.extend_from_slice(b"&timestamp=");
+        write_int(out, ts_ms);
+        out.extend_from_slice(b"&recvWindow=");
+        write_int(out, self.recv_window_ms);
         let mut sig = Vec::with_capacity(64);
         self.mac.hex_into(&out[start..], &mut sig);
         out.extend_from_slice(b"&signature=");
@@ -174,12 +155,12 @@ impl BinanceEncoder {
         });
         if o.price == 0 {
             out.extend_from_slice(b"&type=MARKET&quantity=");
-            decimal(out, o.qty);
+            write_decimal(out, o.qty);
         } else {
             out.extend_from_slice(b"&type=LIMIT&quantity=");
-            decimal(out, o.qty);
+            write_decimal(out, o.qty);
             out.extend_from_slice(b"&price=");
-            decimal(out, o.price);
+            write_decimal(out, o.price);
             out.extend_from_slice(match o.tif {
                 TimeInForce::Gtc => b"&timeInForce=GTC",
                 TimeInForce::Ioc => b"&timeInForce=IOC",
@@ -235,6 +216,8 @@ impl BinanceEncoder {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Write as _;
+
     use super::*;
 
     fn hex(b: &[u8]) -> String {

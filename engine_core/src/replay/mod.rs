@@ -940,30 +940,7 @@ impl Replay {
     pub fn submit(&mut self, req: OrderRequest) -> Result<std::result::Result<u64, Reject>> {
         let v = self.venue(req.instrument)?;
         let (tick, lot) = (v.tick, v.lot);
-        if req.price < 0 || (req.price != 0 && req.price % tick != 0) {
-            return Err(Error::invalid(
-                "price",
-                crate::fixed::format(req.price),
-                format!(
-                    "must be 0 (market) or > 0 on the tick grid {}",
-                    crate::fixed::format(tick)
-                ),
-            ));
-        }
-        if req.qty <= 0 || req.qty % lot != 0 {
-            return Err(Error::invalid(
-                "qty",
-                crate::fixed::format(req.qty),
-                format!("must be > 0 on the lot grid {}", crate::fixed::format(lot)),
-            ));
-        }
-        if req.price == 0 && req.tif == TimeInForce::PostOnly {
-            return Err(Error::invalid(
-                "tif",
-                "post-only",
-                "a market order cannot be post-only",
-            ));
-        }
+        crate::sim::check_order_grid(req.price, req.qty, req.tif, tick, lot)?;
         let client_id = match req.client_id {
             Some(id) if self.index.contains_key(&id) => {
                 return Err(Error::invalid(

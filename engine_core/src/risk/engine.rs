@@ -33,6 +33,19 @@ impl OrderSide {
             OrderSide::Sell => -1,
         }
     }
+
+    /// From [`OrderSide::sign`]: +1 buy, -1 sell.
+    pub fn from_sign(sign: i64) -> Result<Self> {
+        match sign {
+            1 => Ok(OrderSide::Buy),
+            -1 => Ok(OrderSide::Sell),
+            other => Err(Error::invalid(
+                "side",
+                other,
+                "must be +1 (buy) or -1 (sell)",
+            )),
+        }
+    }
 }
 
 /// An order before the checks.

@@ -69,6 +69,37 @@ impl TimeInForce {
     }
 }
 
+/// Checks an order against its instrument's grids (fixed point): price 0 (a market order,
+/// never post-only) or > 0 on the tick grid, qty > 0 on the lot grid. The one rule of the
+/// backtest, the paper exchange and the live order path.
+pub fn check_order_grid(price: i64, qty: i64, tif: TimeInForce, tick: i64, lot: i64) -> Result<()> {
+    if price < 0 || (price != 0 && price % tick != 0) {
+        return Err(Error::invalid(
+            "price",
+            crate::fixed::format(price),
+            format!(
+                "must be 0 (market) or > 0 on the tick grid {}",
+                crate::fixed::format(tick)
+            ),
+        ));
+    }
+    if qty <= 0 || qty % lot != 0 {
+        return Err(Error::invalid(
+            "qty",
+            crate::fixed::format(qty),
+            format!("must be > 0 on the lot grid {}", crate::fixed::format(lot)),
+        ));
+    }
+    if price == 0 && tif == TimeInForce::PostOnly {
+        return Err(Error::invalid(
+            "tif",
+            "post-only",
+            "a market order cannot be post-only",
+        ));
+    }
+    Ok(())
+}
+
 /// What the simulator reports. `ts` is the exchange time of the report.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SimReport {

@@ -243,7 +243,8 @@ class BinanceMarketData:
 
     def on_raw(self, frame: bytes, ts: int) -> None:
         """Handles one raw frame received at ``ts`` (ns): record, route, parse, apply."""
-        t0 = time.perf_counter_ns()
+        sink = self.latency_sink
+        t0 = time.perf_counter_ns() if sink is not None else 0
         if self.recorder is not None:
             self.recorder(ts, frame)  # an append; compression happens off the hot path
         # '{"stream":"btcusdt@...' -> b'btcusdt'
@@ -260,15 +261,15 @@ class BinanceMarketData:
         except DataError as e:
             h.malformed += 1
             log.warning("%s: bad frame skipped: %s", b.symbol, e)
-        if self.latency_sink is not None:
-            self.latency_sink[b.symbol].append(time.perf_counter_ns() - t0)
+        if sink is not None:
+            sink[b.symbol].append(time.perf_counter_ns() - t0)
         feed = b.feed
         if feed.gap_count != b._gaps_seen:
             b._gaps_seen = feed.gap_count
             h.gaps += 1
             log.warning("%s: sequence gap, resyncing", b.symbol)
-        h.in_sync = feed.in_sync
-        if not h.in_sync and b.snapshot_task is None:
+        in_sync = h.in_sync = feed.in_sync
+        if not in_sync and b.snapshot_task is None:
             b.snapshot_task = asyncio.get_running_loop().create_task(self._snapshot(b))
         if self.on_frame is not None:
             self.on_frame(b, frame, ts)

@@ -232,21 +232,41 @@ class CcxtGateway:
             self.unknown_outcomes += 1
             raise OutcomeUnknown(f"{what}: {type(e).__name__}: {_short(e)}") from None
 
-    def _native_send(self, what: str, method: str, body: bytes, symbol: str) -> Awaitable[VenueOrder]:
+    def native_order_path(self) -> tuple[BinanceEncoder, bytes, list[str], str] | None:
+        """What the order path in Rust (``tradecore._core.OrderEntry.set_native``) needs to
+        build the whole request of a new order: the encoder, the request's head, the
+        exchange's symbol of each feed symbol and the client id prefix. None before
+        :meth:`connect` or off the native path."""
+        if self.encoder is None or self.transport is None or len(self._market_id) < len(self.symbols):
+            return None
+        return (self.encoder, self.transport.request_head("POST", "/order"),
+                [self._market_id[s] for s in self.symbols], self.prefix)
+
+    def send_order(self, client_id: int, request: bytes, symbol: str) -> Awaitable[VenueOrder]:
+        """The native path: writes a new order's whole request (built by the order path in
+        Rust) now; the awaitable gives the answer."""
+        return self._native_send(client_id, "POST", b"", symbol, request)
+
+    def _native_send(self, what: str | int, method: str, body: bytes, symbol: str,
+                     request: bytes | None = None) -> Awaitable[VenueOrder]:
         """The native path: writes the signed request now; the awaitable gives the answer
-        classified as the ccxt path would."""
+        classified as the ccxt path would (``what``: a client id is a new order)."""
         assert self.transport is not None
         wait = self.retry_after_until - time.monotonic()
         if wait > 0:
-            return _raise(RateLimited(f"{what} not sent: rate limited for {wait:.1f} s more (Retry-After)", wait))
+            return _raise(RateLimited(f"{_what(what)} not sent: rate limited for {wait:.1f} s more (Retry-After)",
+                                      wait))
         try:
-            fut = self.transport.send(method, "/order", body)
+            fut = self.transport.write(request) if request is not None else self.transport.send(method, "/order",
+                                                                                                 body)
         except ConnectionError as e:
-            return _raise(OrderRejected(f"{what} not sent: {e}"))
+            return _raise(OrderRejected(f"{_what(what)} not sent: {e}"))
         self.requests += 1
         return self._native_answer(what, fut, method, symbol)
 
-    async def _native_answer(self, what: str, fut: asyncio.Future[Response], method: str, symbol: str) -> VenueOrder:
+    async def _native_answer(self, what_: str | int, fut: asyncio.Future[Response], method: str,
+                             symbol: str) -> VenueOrder:
+        what = _what(what_)
         try:
             status, headers, data = await asyncio.wait_for(fut, self.timeout_s)
         except (asyncio.TimeoutError, ConnectionError, OSError) as e:
@@ -444,6 +464,11 @@ class CcxtGateway:
                          1 if raw.get("side") == "buy" else -1, float(raw["price"]), float(raw["amount"]),
                          float(fee.get("cost") or 0.0), raw.get("takerOrMaker") == "maker",
                          int(raw.get("timestamp") or 0) * 1_000_000)
+
+
+def _what(what: str | int) -> str:
+    """A request's name in messages (a client id: a new order)."""
+    return f"order {what}" if isinstance(what, int) else what
 
 
 async def _raise(e: Exception) -> VenueOrder:

@@ -144,8 +144,8 @@ class StrategyHost:
 
     def on_frame(self, b: SymbolBook, frame: bytes, ts: int) -> None:
         """Wakes the strategy for a frame just applied."""
-        if not b.feed.in_sync:
-            return  # never acts on a book that is out of sync
+        if not b.health.in_sync:
+            return  # never acts on a book that is out of sync (set from the feed just before)
         at = frame.find(b"@", 11) + 1
         kind = frame[at:at + 5]
         if kind == b"depth" and self._on_book is not None:

@@ -117,22 +117,32 @@ class Http1Connection:
         self._proto = proto
         self.connects += 1
 
+    def request_head(self, method: str, path: str) -> bytes:
+        """The request line and headers of a request with a body (``Content-Length`` and the
+        body follow): what the order path in Rust completes."""
+        return b"%s %s%s HTTP/1.1\r\n%s" % (method.encode(), self.prefix.encode(), path.encode(), self._head)
+
     def send(self, method: str, path: str, body: bytes) -> asyncio.Future[Response]:
-        """Writes the request now; returns the future of its response. Raises
+        """Writes the request now (a POST: ``body`` is its body; otherwise its query);
+        returns the future of its response. Raises ``ConnectionError`` (nothing written)
+        when not connected."""
+        if method == "POST":
+            req = self.request_head(method, path) + b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+        else:
+            req = b"%s %s%s?%s HTTP/1.1\r\n%sContent-Length: 0\r\n\r\n" % (method.encode(), self.prefix.encode(),
+                                                                          path.encode(), body, self._head)
+        return self.write(req)
+
+    def write(self, request: bytes) -> asyncio.Future[Response]:
+        """Writes a whole request now; returns the future of its response. Raises
         ``ConnectionError`` (nothing written) when not connected."""
         p = self._proto
         if p is None or p.transport is None or p.transport.is_closing():
             self._reconnect()
             raise ConnectionError("not connected (reconnecting)")
-        if method == "POST":
-            req = (b"POST %s%s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n" % (self.prefix.encode(), path.encode(),
-                                                                             self._head, len(body)) + body)
-        else:
-            req = b"%s %s%s?%s HTTP/1.1\r\n%sContent-Length: 0\r\n\r\n" % (method.encode(), self.prefix.encode(),
-                                                                          path.encode(), body, self._head)
         fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
         self._waiting.append(fut)
-        p.transport.write(req)
+        p.transport.write(request)
         return fut
 
     def _deliver(self, r: Response) -> None:

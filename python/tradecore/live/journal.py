@@ -6,10 +6,12 @@ strategy (``update``), a fill before it moves the position (``fill``), so a runn
 any point restarts from what it had done or was about to do. The intent is on the
 tick-to-order path, where a SQLite commit (20-30 us here) would be most of the budget: it is
 appended to the journal's intent log (``<journal>.intents``, a file mapped into memory: a JSON
-line copied into the page cache, no system call, which survives the process being killed)
-before the order is sent, and its row is inserted into SQLite right after (``flush``,
-in the same event-loop turn); opening the journal restores any intent of the log that is not
-in SQLite (the process died in between) before anything else reads it; what the exchange did meanwhile
+line copied into the page cache, no system call, which survives the process being killed;
+``tradecore._core.IntentLog``, written by the order path in Rust, ``_core.OrderEntry``)
+before the order is sent, and its row is inserted into SQLite right after (``flush``, in the
+same event-loop turn, which then empties the log); opening the journal restores any intent of
+the log that is not in SQLite (the process died in between) before anything else reads it;
+what the exchange did meanwhile
 is then found by reconciliation (:mod:`tradecore.live.trading`). A fill is keyed by the venue's
 trade id: the same fill seen twice (user stream and polling, or again after a restart) is
 booked once.
@@ -23,8 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import mmap
-import os
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from tradecore._core import IntentLog
 
 log = logging.getLogger("tradecore.live.journal")
 _dumps = orjson.dumps
@@ -152,17 +154,13 @@ class Journal:
         self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self.db.executescript(_SCHEMA)
         self._insert_order = ("INSERT OR IGNORE INTO orders (client_id, instrument, symbol, side, price, qty, tif, "
-                              "reduce_only, status, created_ns, updated_ns) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                              "reduce_only, status, created_ns, updated_ns, reason) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         self.intent_log = self.path.with_name(self.path.name + ".intents")
         self._unflushed: list[tuple[Any, ...]] = []
         self.restored = self._restore_intents()
-        fd = os.open(self.intent_log, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            os.ftruncate(fd, INTENT_LOG_BYTES)
-            self._log = mmap.mmap(fd, INTENT_LOG_BYTES)
-        finally:
-            os.close(fd)
-        self._pos = 0
+        self.intents = IntentLog(self.intent_log, INTENT_LOG_BYTES)
+        """The intent log (``tradecore._core.OrderEntry`` appends to it too)."""
 
     def _restore_intents(self) -> int:
         """Inserts the intents of the log that SQLite does not have (the lines before the
@@ -176,7 +174,7 @@ class Journal:
             if not line:
                 continue
             try:
-                rows.append(tuple(orjson.loads(line)))
+                rows.append((*orjson.loads(line), ""))
             except orjson.JSONDecodeError:
                 log.warning("%s:%d: unreadable intent skipped (cut short)", self.intent_log, n)
         with self.db:
@@ -192,7 +190,6 @@ class Journal:
     def close(self) -> None:
         self.flush()
         self.db.close()
-        self._log.close()
         self.intent_log.unlink(missing_ok=True)  # everything is in SQLite
 
     # -- writes -----------------------------------------------------------------------------
@@ -200,28 +197,34 @@ class Journal:
     def intent(self, o: OrderRecord) -> None:
         """An order about to be sent (or refused by the risk check: status ``refused``):
         appended to the intent log now, into SQLite at the next :meth:`flush`."""
-        now = time.time_ns()
-        o.created_ns = o.updated_ns = now
-        row = (o.client_id, o.instrument, o.symbol, o.side, o.price, o.qty, o.tif, o.reduce_only, o.status, now, now)
-        line = _dumps(row, option=_NEWLINE)
-        end = self._pos + len(line)
-        if end >= INTENT_LOG_BYTES:  # full: everything before is (made) in SQLite, start over
-            self.flush()
-            self._log[:] = bytes(INTENT_LOG_BYTES)
-            self._pos, end = 0, len(line)
-        self._log[self._pos:end] = line
-        self._pos = end
+        o.created_ns = o.updated_ns = time.time_ns()
+        row = self._row(o)
+        line = _dumps(row[:-1], option=_NEWLINE)
+        if self.intents.used + len(line) >= self.intents.capacity:
+            self.flush()  # everything before is now in SQLite: the log starts over
+        self.intents.append(line)
         self._unflushed.append(row)
 
+    def logged(self, o: OrderRecord) -> None:
+        """An order whose intent the order path already wrote to the intent log (at
+        ``o.created_ns``): into SQLite at the next :meth:`flush`."""
+        self._unflushed.append(self._row(o))
+
+    @staticmethod
+    def _row(o: OrderRecord) -> tuple[Any, ...]:
+        return (o.client_id, o.instrument, o.symbol, o.side, o.price, o.qty, o.tif, o.reduce_only, o.status,
+                o.created_ns, o.updated_ns, o.reason)
+
     def flush(self) -> None:
-        """Inserts the intents written since the last flush into SQLite (every other call
-        flushes first, so reads see them)."""
+        """Inserts the intents written since the last flush into SQLite and empties the
+        intent log (every other call flushes first, so reads see them)."""
         if not self._unflushed:
             return
         rows, self._unflushed = self._unflushed, []
         with self.db:
             self.db.execute("BEGIN")
             self.db.executemany(self._insert_order, rows)
+        self.intents.reset()
 
     def update(self, client_id: int, status: str, *, filled: float | None = None, venue_order_id: str | None = None,
                reason: str | None = None, price: float | None = None, qty: float | None = None) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tradecore._core import OrderEntry
 from tradecore.errors import InvalidInput
 from tradecore.instrument import Instrument
 from tradecore.live.gateway import (
@@ -107,6 +108,10 @@ class TradingBackend(LiveMarketBackend):
                                           maker_fee=float(i.maker_fee), taker_fee=float(i.taker_fee))
         self._ticks = [float(i.tick_size) for i in self.instruments]
         self._lots = [float(i.lot_size) for i in self.instruments]
+        self._books = [md.books[s] for s in self.symbols]
+        self._entry = OrderEntry(self.risk, journal.intents, [(s, float(i.tick_size), float(i.lot_size))
+                                                             for s, i in zip(self.symbols, self.instruments)])
+        self._wire_pending = True
         self._index = {s: k for k, s in enumerate(self.symbols)}
         self.orders: dict[int, OrderRecord] = {}
         self._open: list[int] = []
@@ -135,47 +140,47 @@ class TradingBackend(LiveMarketBackend):
 
     def submit(self, side: int, qty: float, price: float, tif: int, reduce_only: bool, instrument: int,
                client_id: int | None = None) -> int | None:
-        # The tick-to-order path: checks, the risk check and the intent before the request
-        # leaves; the bookkeeping after it.
-        try:
-            sym = self.symbols[instrument]
-        except IndexError:
-            raise InvalidInput(f"invalid instrument: {instrument} (0..{len(self.symbols) - 1})") from None
-        if side != 1 and side != -1:
-            raise InvalidInput(f"invalid side: {side!r} (+1 buy, -1 sell)")
-        if tif not in (0, 1, 2, 3):
-            raise InvalidInput(f"invalid tif: {tif!r} (0 GTC, 1 IOC, 2 FOK, 3 post-only)")
-        k = qty / self._lots[instrument]
-        if not (k >= 0.5 and abs(k - round(k)) <= 1e-6):
-            _on_grid("qty", qty, self._lots[instrument])
-        if price != 0.0:
-            k = price / self._ticks[instrument]
-            if not (k >= 0.5 and abs(k - round(k)) <= 1e-6):
-                _on_grid("price", price, self._ticks[instrument])
+        # The tick-to-order path: one call into Rust (grid, risk check, the intent into the
+        # intent log, on the native path the request's bytes), the bytes to the socket, then
+        # the bookkeeping.
+        if not 0 <= instrument < len(self._books):
+            raise InvalidInput(f"invalid instrument: {instrument} (0..{len(self._books) - 1})")
         cid = self._next_id if client_id is None else client_id
         if client_id is not None and (cid in self.orders or cid < self._next_id and self.journal.order(cid)):
             raise InvalidInput(f"invalid client_id: {cid} (already used; ids are never reused)")
-        self._next_id = max(self._next_id, cid + 1)
-        b = self.md.books[sym]
+        if self._wire_pending:
+            self._set_up_wire()
+        b = self._books[instrument]
         h = b.health
-        refused = self.risk.check_live(cid, instrument, side, qty, price, reduce_only, b.book.mid(),
-                                       h.last_message_ns, h.in_sync)
-        if refused is not None:
-            rec = OrderRecord(cid, instrument, sym, side, price, qty, tif, reduce_only, "refused",
-                              reason=f"{refused[0]}: {refused[1]}")
-            self.journal.intent(rec)
-            self._flush_soon()
-            self.orders[cid] = rec
-            self._last_reject = refused
-            return None
-        rec = OrderRecord(cid, instrument, sym, side, price, qty, tif, reduce_only, "pending")
-        self.journal.intent(rec)  # written before it is sent
-        answer = self.gateway.start_place(rec)  # native: on the wire when this returns
+        now = time.time_ns()
+        r = self._entry.place(cid, instrument, side, qty, price, tif, reduce_only, b.book.mid(), h.last_message_ns,
+                              h.in_sync, now)
+        sym = self.symbols[instrument]
+        answer = self.gateway.send_order(cid, r, sym) if isinstance(r, bytes) else None  # native: on the wire now
+        self._next_id = max(self._next_id, cid + 1)
+        refused = r if isinstance(r, tuple) else None
+        rec = OrderRecord(cid, instrument, sym, side, price, qty, tif, reduce_only,
+                          "pending" if refused is None else "refused",
+                          reason="" if refused is None else f"{refused[0]}: {refused[1]}", created_ns=now, updated_ns=now)
+        self.journal.logged(rec)
         self._flush_soon()
         self.orders[cid] = rec
+        if refused is not None:
+            self._last_reject = refused
+            return None
+        if answer is None:
+            answer = self.gateway.start_place(rec)
         self._open.append(cid)
         self._spawn(self._place(rec, answer))
         return cid
+
+    def _set_up_wire(self) -> None:
+        """The native path's request, built in Rust, once the gateway is connected."""
+        native = getattr(self.gateway, "native_order_path", None)
+        wire = native() if native is not None else None
+        if wire is not None:
+            self._entry.set_native(*wire)
+        self._wire_pending = wire is None and bool(getattr(self.gateway, "native", False))  # not connected yet
 
     def _flush_soon(self) -> None:
         """The intents' SQLite rows, after this turn's requests are on the wire."""
