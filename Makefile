@@ -76,6 +76,10 @@ bench-live-peers: build ## live feed, frame to book: tradecore vs ccxt.pro over 
 bench-tick-to-order: build ## frame received to order bytes at the transport: paper, real via ccxt, real native
 	$(PY) benches/tick_to_order.py
 
+bench-model: build ## tree-model inference: tradecore vs LightGBM and lleaves, one row and batch
+	$(PY) benches/model_inference.py
+	cargo bench -p engine_core --bench model
+
 lint: $(STAMP) ## rustfmt, clippy (pedantic), mypy --strict
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings

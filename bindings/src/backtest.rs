@@ -25,7 +25,9 @@ use crate::book::{book_levels, book_qty_at, checked_imbalance, level_out, parse_
 use crate::errors::{invalid, CoreErr};
 use crate::event::events_from;
 use crate::feed::BinanceFeed;
+use crate::model::{core_signal, Model, Prediction};
 use crate::risk::{state_name, PyRiskEngine};
+use crate::signals::PyFeatureSet;
 
 fn fixed(field: &'static str, v: f64) -> PyResult<i64> {
     from_f64(field, v).map_err(|e| CoreErr(e).into())
@@ -196,6 +198,8 @@ struct DriveCache {
     /// Identity of the strategy object (kept alive by its bound methods below).
     strategy: usize,
     subs: Subscriptions,
+    /// An in-loop signal is set (the strategy's `on_prediction` is called).
+    signals: bool,
     h: Handlers,
     books: Vec<Option<Py<BookView>>>,
 }
@@ -207,6 +211,7 @@ struct Handlers {
     fill: Option<Py<PyAny>>,
     order: Option<Py<PyAny>>,
     timer: Option<Py<PyAny>>,
+    prediction: Option<Py<PyAny>>,
 }
 
 fn handler(strategy: &Bound<'_, PyAny>, name: &str, on: bool) -> PyResult<Option<Py<PyAny>>> {
@@ -231,6 +236,8 @@ pub struct Backtest {
     /// exchange time seen (when an event without one happens).
     scratch: Vec<Event>,
     feed_clock: i64,
+    /// An in-loop signal is set.
+    signals: bool,
 }
 
 #[pymethods]
@@ -312,6 +319,7 @@ impl Backtest {
             cache: None,
             scratch: Vec::new(),
             feed_clock: 0,
+            signals: false,
         })
     }
 
@@ -334,9 +342,16 @@ impl Backtest {
     /// strategy, whose context holds the backtest): the garbage collector must see them.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         if let Some(c) = &self.cache {
-            for f in [&c.h.book, &c.h.trade, &c.h.fill, &c.h.order, &c.h.timer]
-                .into_iter()
-                .flatten()
+            for f in [
+                &c.h.book,
+                &c.h.trade,
+                &c.h.fill,
+                &c.h.order,
+                &c.h.timer,
+                &c.h.prediction,
+            ]
+            .into_iter()
+            .flatten()
             {
                 visit.call(f)?;
             }
@@ -394,6 +409,22 @@ impl Backtest {
         // the kept callbacks refer back to this object: let it go as soon as it is dropped
         slf.try_borrow_mut()?.cache = None;
         r
+    }
+
+    /// Runs `features` and `model` on `instrument`'s events as the strategy sees them, in
+    /// the loop: at each sample point the strategy's `on_prediction` gets a `Prediction`.
+    #[pyo3(signature = (instrument, features, model = None, *, raw_score = false))]
+    fn set_signal(
+        &mut self,
+        instrument: u32,
+        features: PyRef<'_, PyFeatureSet>,
+        model: Option<PyRef<'_, Model>>,
+        raw_score: bool,
+    ) -> PyResult<()> {
+        let s = core_signal(&features, model.as_deref(), raw_score)?;
+        self.inner.set_signal(instrument, s).map_err(CoreErr)?;
+        self.signals = true;
+        Ok(())
     }
 
     /// Calls the strategy's `on_timer` every `timer_ns` of local time (0: never).
@@ -622,20 +653,25 @@ impl Backtest {
     /// the end. No borrow of the backtest is held while Python runs, so the strategy can
     /// send orders from its callbacks.
     fn drive(slf: &Bound<'_, Self>, strategy: &Bound<'_, PyAny>) -> PyResult<()> {
-        let subs = slf.try_borrow()?.inner.subscriptions();
+        let (subs, signals) = {
+            let me = slf.try_borrow()?;
+            (me.inner.subscriptions(), me.signals)
+        };
         let key = strategy.as_ptr() as usize;
         let mut cache = slf.try_borrow_mut()?.cache.take();
         let mut c = match cache.take() {
-            Some(c) if c.strategy == key && c.subs == subs => c,
+            Some(c) if c.strategy == key && c.subs == subs && c.signals == signals => c,
             _ => DriveCache {
                 strategy: key,
                 subs,
+                signals,
                 h: Handlers {
                     book: handler(strategy, "on_book", subs.book)?,
                     trade: handler(strategy, "on_trade", subs.trade)?,
                     fill: handler(strategy, "on_fill", subs.orders)?,
                     order: handler(strategy, "on_order", subs.orders)?,
                     timer: handler(strategy, "on_timer", subs.timer_ns > 0)?,
+                    prediction: handler(strategy, "on_prediction", signals)?,
                 },
                 books: (0..slf.try_borrow()?.inner.instruments())
                     .map(|_| None)
@@ -653,7 +689,7 @@ impl Backtest {
     }
 
     /// Steps until more data is needed or the end (false), or until the strategy changed
-    /// its subscriptions (true).
+    /// its subscriptions or set a model signal (true).
     fn drive_with(slf: &Bound<'_, Self>, c: &mut DriveCache) -> PyResult<bool> {
         let py = slf.py();
         let h = &c.h;
@@ -699,10 +735,22 @@ impl Backtest {
                         f.call1(py, (t,))?;
                     }
                 }
+                Wake::Prediction(i) => {
+                    if let Some(f) = &h.prediction {
+                        let p = {
+                            let me = slf.try_borrow()?;
+                            me.inner.signal(i).map(|s| Prediction::of(s, i))
+                        };
+                        if let Some(p) = p {
+                            f.call1(py, (p,))?;
+                        }
+                    }
+                }
                 Wake::Bbo(_) => {}
             }
-            if slf.try_borrow()?.inner.subscriptions() != c.subs {
-                return Ok(true);
+            let me = slf.try_borrow()?;
+            if me.inner.subscriptions() != c.subs || me.signals != c.signals {
+                return Ok(true); // a timer or a model signal set from a callback
             }
         }
     }

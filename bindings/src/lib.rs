@@ -10,6 +10,7 @@ mod event;
 mod feed;
 mod gateway;
 mod merge;
+mod model;
 mod order_entry;
 mod risk;
 mod signals;
@@ -75,6 +76,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sim::SimExchange>()?;
     m.add_class::<gateway::BinanceEncoder>()?;
     m.add_class::<order_entry::IntentLog>()?;
+    m.add_class::<model::Model>()?;
+    m.add_class::<model::ModelSignal>()?;
+    m.add_class::<model::Prediction>()?;
     m.add_class::<order_entry::OrderEntry>()?;
     signals::register(m)?;
     signals::register_features(m)?;

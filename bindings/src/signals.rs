@@ -549,6 +549,29 @@ type Rows<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray2<f64>>);
 #[pyclass(module = "tradecore._core", name = "FeatureSet")]
 pub struct PyFeatureSet {
     inner: CoreFeatureSet,
+    /// What it was made of, for fresh copies ([`PyFeatureSet::fresh`]).
+    spec: FeatureSetSpec,
+}
+
+/// The arguments of `engine_core`'s `FeatureSet::new`.
+#[derive(Clone)]
+struct FeatureSetSpec {
+    specs: Vec<engine_core::signals::features::FeatureSpec>,
+    tick: i64,
+    lot: i64,
+    bars: Option<BarSpec>,
+    sample: Sample,
+    instrument: Option<u32>,
+}
+
+impl PyFeatureSet {
+    /// A new feature set of the same definition, from a fresh state (the in-loop signals
+    /// of the backtest and the live feeds run their own).
+    pub(crate) fn fresh(&self) -> PyResult<CoreFeatureSet> {
+        let s = &self.spec;
+        CoreFeatureSet::new(&s.specs, s.tick, s.lot, s.bars, s.sample, s.instrument)
+            .map_err(|e| CoreErr(e).into())
+    }
 }
 
 #[pymethods]
@@ -606,6 +629,14 @@ impl PyFeatureSet {
         Ok(PyFeatureSet {
             inner: CoreFeatureSet::new(&specs, tick, lot, bars, sample, instrument)
                 .map_err(CoreErr)?,
+            spec: FeatureSetSpec {
+                specs,
+                tick,
+                lot,
+                bars,
+                sample,
+                instrument,
+            },
         })
     }
 

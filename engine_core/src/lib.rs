@@ -1,7 +1,8 @@
 //! tradecore's compiled core: the normalized event record, fixed-point numbers, the L2 order
 //! book, exchange feeds and the recorded-data readers, the time merge of event streams, and
 //! the synthetic market generator, the signals, the risk checks, the exchange simulator, the
-//! backtest replay loop and the order encoding of the live gateways.
+//! backtest replay loop, tree-model inference and the live order path (request encoding, the
+//! journal's intent log, the order entry).
 //!
 //! This crate has no Python dependency: it is usable, testable and benchmarkable from Rust
 //! alone. The `bindings` crate wraps it for Python.
@@ -14,6 +15,7 @@ pub mod feed;
 pub mod fixed;
 pub mod gateway;
 pub mod merge;
+pub mod model;
 pub mod replay;
 pub mod risk;
 pub mod signals;

@@ -340,6 +340,39 @@ def synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def train(args: argparse.Namespace) -> int:
+    """Runs ``tradecore train``; returns the exit status."""
+    from tradecore.train import train_model
+
+    data: object = "synthetic" if args.data == ["synthetic"] else [Path(d) for d in args.data]
+    if isinstance(data, list) and len(data) == 1 and data[0].is_dir():
+        data = data[0]
+    fields = {k: v for k, v in (("tick_size", args.tick_size), ("lot_size", args.lot_size)) if v is not None}
+    r = train_model(data, args.features, horizon=args.label, target=args.target, sample=args.sample, bars=args.bars,
+                    out=args.out, valid_fraction=args.valid, trees=args.trees, leaves=args.leaves,
+                    learning_rate=args.learning_rate, seed=args.seed, synthetic_seconds=args.seconds,
+                    instrument_fields=fields or None)
+    m = r.metrics
+    print(f"trained on {m['instrument']} ({m['data']}): {len(m['features'])} features, label: {m['target']} over "
+          f"{m['horizon']}, {m['objective']}")
+    rows = [("rows", f"{m['rows']:,} ({m['train_rows']:,} train, {m['embargoed_rows']:,} embargoed, "
+                     f"{m['valid_rows']:,} validation, by time)"),
+            ("model", f"{m['trees']} trees of up to {m['leaves']} leaves -> {r.model_path}")]
+    if m["target"] == "sign":
+        rows += [("validation AUC", f"{m['valid_auc']:.4f}"),
+                 ("validation log loss", f"{m['valid_logloss']:.5f} (base rate {m['valid_logloss_base_rate']:.5f})"),
+                 ("validation accuracy", f"{m['valid_accuracy']:.4f} (up rate {m['valid_up_rate']:.4f})")]
+    else:
+        rows += [("validation RMSE", f"{m['valid_rmse_bps']:.4f} bps (train mean: {m['valid_rmse_train_mean_bps']:.4f})"),
+                 ("validation IC", f"{m['valid_ic']:.4f} (rank IC {m['valid_rank_ic']:.4f})"),
+                 ("validation hit rate", f"{m['valid_hit_rate']:.4f} (sign, nonzero returns)")]
+    rows.append(("tradecore vs LightGBM", f"max |difference| {m['tradecore_vs_lightgbm_max_abs_diff']:.1e} "
+                                          "on the validation rows"))
+    rows.append(("report", str(r.report_path)))
+    _table(rows)
+    return 0
+
+
 def _params(items: Sequence[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items:
@@ -621,6 +654,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", type=Path, help="write the statistics as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("train", help="train a LightGBM model on a feature set over recorded data",
+                       description="Compute a feature set over recorded (or synthetic) data, label each row with "
+                                   "the mid's future return over a horizon (or its sign), split by time with an "
+                                   "embargo (no leakage), train LightGBM, and write the model text and a metrics "
+                                   "report (OUT.report.json). tradecore.Model.load and ctx.run_model take it.")
+    p.add_argument("--data", nargs="+", default=["synthetic"],
+                   help="raw capture file(s), a tick store folder, or 'synthetic' (default)")
+    p.add_argument("--features", required=True,
+                   help="the feature set: 'name=kind(param=value, ...)' items separated by commas, e.g. "
+                        "'mid,spread,imb5=imbalance(levels=5),ofi=ofi(window=1s)', or a .json file")
+    p.add_argument("--label", required=True, metavar="HORIZON",
+                   help="label horizon: the mid's log return to the first row at or after t + HORIZON ('1s')")
+    p.add_argument("--target", choices=("return", "sign"), default="return",
+                   help="regress the return (bps), or classify its sign (binary: up or not); default return")
+    p.add_argument("--sample", default="100ms", help="row sampling: a duration, message, trade or bar (default 100ms)")
+    p.add_argument("--bars", help="bar interval of bar-based features ('1s')")
+    p.add_argument("--valid", type=float, default=0.2, help="validation fraction, the latest rows (default 0.2)")
+    p.add_argument("--trees", type=int, default=100, help="boosting rounds (default 100)")
+    p.add_argument("--leaves", type=int, default=31, help="leaves per tree (default 31)")
+    p.add_argument("--learning-rate", type=float, default=0.05, help="learning rate (default 0.05)")
+    p.add_argument("--seed", type=int, default=0, help="seed (default 0)")
+    p.add_argument("--seconds", type=float, default=300.0, help="length of the synthetic market (default 300)")
+    p.add_argument("--tick-size", help="instrument tick size (default: inferred)")
+    p.add_argument("--lot-size", help="instrument lot size")
+    p.add_argument("--out", type=Path, required=True, help="the model text file to write")
+
     p = sub.add_parser("exchange-sim", help="a Binance-protocol exchange (market data, USD-M orders) on 127.0.0.1",
                        description="Serve Binance-compatible combined-stream websockets and the REST depth "
                                    "snapshot on 127.0.0.1, replaying a raw capture (or the synthetic market) at "
@@ -688,6 +747,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return synth(args)
         if args.command == "backtest":
             return backtest(args)
+        if args.command == "train":
+            return train(args)
         if args.command == "exchange-sim":
             return exchange_sim(args)
         if args.command == "live":

@@ -38,7 +38,9 @@ from tradecore.errors import InvalidInput
 from tradecore.signals import duration_ns
 
 if TYPE_CHECKING:
-    from tradecore._core import BookView, OrderUpdate
+    from tradecore import _core
+    from tradecore._core import BookView, Model, OrderUpdate, Prediction
+    from tradecore.signals import FeatureSet
     from tradecore.instrument import Instrument
 
 TIF_CODES: dict[str, int] = {"gtc": 0, "ioc": 1, "fok": 2, "post_only": 3}
@@ -76,6 +78,9 @@ class Backend(Protocol):
     def order(self, client_id: int) -> tuple[int, int, float, float, float, int] | None: ...
 
     def set_timer(self, timer_ns: int) -> None: ...
+
+    def set_signal(self, instrument: int, features: _core.FeatureSet, model: Model | None = None, *,
+                   raw_score: bool = False) -> None: ...
 
 
 class BookLike(Protocol):
@@ -272,6 +277,19 @@ class Context:
             raise InvalidInput(f"invalid interval: {interval!r} (must be >= 0)")
         self._b.set_timer(ns)
 
+    def run_model(self, features: FeatureSet | _core.FeatureSet, model: Model | None = None, *,
+                  instrument: int = 0, raw_score: bool = False) -> None:
+        """Runs ``features`` over an instrument's events as the strategy sees them and, at each
+        of their sample points, ``model`` on the row, in the compiled core (no Python between
+        the events, the features and the model); ``on_prediction`` receives each result
+        (``Prediction``: ``ts``, ``instrument``, ``value``, ``values``, ``features``). The
+        model must take the feature set's columns, in order (``tradecore train`` makes such a
+        model). The same in a backtest, paper and live trading."""
+        from tradecore.signals import FeatureSet as _FeatureSet
+
+        core = features.live() if isinstance(features, _FeatureSet) else features
+        self._b.set_signal(instrument, core, model, raw_score=raw_score)
+
 
 class Strategy:
     """Base class of strategies. Override the callbacks you need; the others are never called.
@@ -283,7 +301,8 @@ class Strategy:
     ctx: Context
     """Set by the engine before :meth:`on_start`."""
 
-    CALLBACKS: ClassVar[tuple[str, ...]] = ("on_book", "on_trade", "on_fill", "on_order", "on_timer")
+    CALLBACKS: ClassVar[tuple[str, ...]] = ("on_book", "on_trade", "on_fill", "on_order", "on_timer",
+                                            "on_prediction")
 
     def __init__(self, **params: Any) -> None:
         for name, value in params.items():
@@ -327,6 +346,10 @@ class Strategy:
 
     def on_timer(self, ts: int) -> None:
         """Every ``ctx.set_timer`` interval of local time."""
+
+    def on_prediction(self, prediction: Prediction) -> None:
+        """At each sample point of a ``ctx.run_model`` signal: the model's output
+        (``prediction.value``; ``values`` for a multiclass model) and the feature row."""
 
     def on_stop(self) -> None:
         """After the last event."""

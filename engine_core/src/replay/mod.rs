@@ -26,6 +26,7 @@ use crate::book::L2Book;
 use crate::error::{Error, Result};
 use crate::event::{flags, kind, Event};
 use crate::fixed::{to_f64, SCALE};
+use crate::model::signal::ModelSignal;
 use crate::risk::{
     ContractKind, ContractSpec, Fill, Order, OrderSide, Portfolio, Reject, RiskEngine, RiskLimits,
 };
@@ -149,6 +150,9 @@ pub enum Wake {
     Timer(i64),
     /// An update of one of the strategy's orders.
     Order(OrderUpdate),
+    /// A sample point of this instrument's signal: its features and the model's prediction
+    /// are in [`Replay::signal`].
+    Prediction(u32),
     /// The loop needs the next chunk ([`Replay::push`]) or [`Replay::finish`].
     NeedData,
     /// The data is over and every order answer delivered.
@@ -300,6 +304,11 @@ pub struct Replay {
     events: u64,
     /// Feed every exchange's book all the time (tests compare both ways).
     keep_exchange_books: bool,
+    /// Features and a model per instrument, fed the strategy's events ([`Wake::Prediction`]).
+    signals: Vec<Option<ModelSignal>>,
+    /// A wake-up due right after the one just returned (a book message that was also a
+    /// sample point of the instrument's signal).
+    pending: Option<Wake>,
 }
 
 impl Replay {
@@ -372,7 +381,36 @@ impl Replay {
             positions: Vec::new(),
             events: 0,
             keep_exchange_books: false,
+            signals: (0..instruments.len()).map(|_| None).collect(),
+            pending: None,
         })
+    }
+
+    /// Runs `signal` on `instrument`'s events as the strategy sees them (after the feed
+    /// latency): at each of its sample points the strategy is woken with
+    /// [`Wake::Prediction`] (after the book or trade wake-up of the same event).
+    pub fn set_signal(&mut self, instrument: u32, signal: ModelSignal) -> Result<()> {
+        if self.events > 0 {
+            return Err(Error::invalid(
+                "signal",
+                format!("set after {} events", self.events),
+                "set it before the first event (in on_start): its features start from the data's start",
+            ));
+        }
+        let n = self.signals.len();
+        let slot = self
+            .signals
+            .get_mut(instrument as usize)
+            .ok_or_else(|| bad_instrument(instrument, n))?;
+        *slot = Some(signal);
+        Ok(())
+    }
+
+    /// The signal of an instrument (its last sample point, after a [`Wake::Prediction`]).
+    pub fn signal(&self, instrument: u32) -> Option<&ModelSignal> {
+        self.signals
+            .get(instrument as usize)
+            .and_then(Option::as_ref)
     }
 
     /// Appends the next chunk of events (in recorded order). Events the local side has seen
@@ -545,6 +583,9 @@ impl Replay {
 
     /// Runs until the strategy must be woken, more data is needed, or the end.
     pub fn step(&mut self) -> Result<Wake> {
+        if let Some(w) = self.pending.take() {
+            return Ok(w);
+        }
         if !self.estimate_offset() {
             return Ok(Wake::NeedData);
         }
@@ -754,18 +795,26 @@ impl Replay {
         }
         let e = &self.buf[i];
         let venue = &mut self.venues[e.instrument as usize];
-        match e.kind {
+        let wake = match e.kind {
             kind::DEPTH | kind::SNAPSHOT | kind::CLEAR => {
                 venue.book.apply_event(e)?;
-                if self.subs.book && e.flags & flags::LAST_IN_MESSAGE != 0 {
-                    return Ok(Some(Wake::Book(e.instrument)));
-                }
+                (self.subs.book && e.flags & flags::LAST_IN_MESSAGE != 0)
+                    .then_some(Wake::Book(e.instrument))
             }
-            kind::TRADE if self.subs.trade => return Ok(Some(Wake::Trade(*e))),
-            kind::BBO if self.subs.bbo => return Ok(Some(Wake::Bbo(*e))),
-            _ => {}
+            kind::TRADE if self.subs.trade => Some(Wake::Trade(*e)),
+            kind::BBO if self.subs.bbo => Some(Wake::Bbo(*e)),
+            _ => None,
+        };
+        if let Some(sig) = self.signals[e.instrument as usize].as_mut() {
+            if sig.on_event(e)? {
+                let p = Wake::Prediction(e.instrument);
+                if wake.is_none() {
+                    return Ok(Some(p));
+                }
+                self.pending = Some(p);
+            }
         }
-        Ok(None)
+        Ok(wake)
     }
 
     fn close(&mut self, client_id: u64, status: u8, at: i64) {

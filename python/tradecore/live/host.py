@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tradecore._core import ModelSignal
 from tradecore.errors import InvalidInput
 from tradecore.events import Kind
 from tradecore.instrument import Instrument
@@ -24,6 +25,8 @@ from tradecore.live.feed import BinanceMarketData, FeedHealth, SymbolBook
 from tradecore.strategy import Context, Strategy
 
 if TYPE_CHECKING:
+    from tradecore import _core
+    from tradecore._core import Model
     from tradecore.live.ccxt_feed import CcxtBook, CcxtMarketData
 
     MarketData = BinanceMarketData | CcxtMarketData
@@ -53,6 +56,8 @@ class LiveMarketBackend:
         self.symbols = list(md.books)
         self.timer_ns = 0
         self._timer_changed = asyncio.Event()
+        self.signals: dict[str, ModelSignal] = {}
+        """In-loop signals by feed symbol (``ctx.run_model``)."""
 
     @property
     def now(self) -> int:
@@ -105,6 +110,17 @@ class LiveMarketBackend:
         self.timer_ns = timer_ns
         self._timer_changed.set()
 
+    def set_signal(self, instrument: int, features: _core.FeatureSet, model: Model | None = None, *,
+                   raw_score: bool = False) -> None:
+        b = self._book(instrument)
+        if not isinstance(b, SymbolBook):
+            raise InvalidInput("invalid feed for ctx.run_model: the ccxt feed gives books, not the event stream the "
+                               "features are computed on (use the native Binance feed)")
+        if b.health.messages > 0:
+            raise InvalidInput(f"invalid signal: set after {b.health.messages} messages (set it before the first, "
+                               "in on_start: its features start from the feed's start)")
+        self.signals[b.symbol] = ModelSignal(features, model, instrument=instrument, raw_score=raw_score)
+
 
 def default_instruments(md: MarketData) -> list[Instrument]:
     """The instruments of a feed's symbols, from its tick and lot sizes."""
@@ -144,6 +160,8 @@ class StrategyHost:
 
     def on_frame(self, b: SymbolBook, frame: bytes, ts: int) -> None:
         """Wakes the strategy for a frame just applied."""
+        signal = self.backend.signals.get(b.symbol) if self.backend.signals else None
+        predictions = signal.on_feed(b.feed) if signal is not None else None  # features + model, in Rust
         if not b.health.in_sync:
             return  # never acts on a book that is out of sync (set from the feed just before)
         at = frame.find(b"@", 11) + 1
@@ -158,6 +176,10 @@ class StrategyHost:
                 self.calls += 1
                 self._on_trade(LiveTrade(ts, int(e["exch_ts"]), float(e["price"]) / 1e9, float(e["qty"]) / 1e9,
                                          int(e["side"]), inst, int(e["trade_id"])))
+        if predictions:  # after the book or trade callback of the same message, as in the backtest
+            for p in predictions:
+                self.calls += 1
+                self.strategy.on_prediction(p)
 
     def on_ccxt_book(self, b: CcxtBook) -> None:
         """Wakes the strategy for a ccxt order-book update just mirrored."""

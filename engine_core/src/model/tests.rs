@@ -1,0 +1,266 @@
+//! Hand-written model texts, each rule checked by value (the Python tests compare against
+//! LightGBM itself on trained models).
+
+#![allow(clippy::float_cmp)] // bit-exact results are the point
+
+use super::*;
+
+/// Two trees over three features. Tree 0: f0 <= 1.5 (NaN missing, default left) -> leaf 0
+/// (0.5), else f1 <= 0 (zero missing, default right) -> leaf 1 (-1) / leaf 2 (2). Tree 1:
+/// categorical f2 in {1, 3, 33} -> leaf 0 (10), else leaf 1 (20).
+const TEXT: &str = "tree
+version=v4
+num_class=1
+num_tree_per_iteration=1
+label_index=0
+max_feature_idx=2
+objective=binary sigmoid:2
+feature_names=a b c
+tree_sizes=1 1
+
+Tree=0
+num_leaves=3
+num_cat=0
+split_feature=0 1
+split_gain=1 1
+threshold=1.5 0
+decision_type=10 4
+left_child=-1 -2
+right_child=1 -3
+leaf_value=0.5 -1 2
+shrinkage=1
+
+Tree=1
+num_leaves=2
+num_cat=1
+split_feature=2
+split_gain=1
+threshold=0
+decision_type=1
+left_child=-1
+right_child=-2
+leaf_value=10 20
+cat_boundaries=0 2
+cat_threshold=10 2
+shrinkage=1
+
+end of trees
+
+feature_importances:
+a=1
+";
+
+fn raw(m: &Model, row: &[f64]) -> f64 {
+    let mut out = [0.0];
+    m.predict_raw_into(row, &mut Vec::new(), &mut out).unwrap();
+    out[0]
+}
+
+#[test]
+fn numerical_and_categorical_rules() {
+    let m = Model::from_lightgbm(TEXT, "t.txt").unwrap();
+    assert_eq!((m.num_features(), m.outputs(), m.trees()), (3, 1, 2));
+    assert_eq!(m.feature_names(), ["a", "b", "c"]);
+    // threshold exactly: left
+    assert_eq!(raw(&m, &[1.5, 5.0, 1.0]), 0.5 + 10.0);
+    assert_eq!(raw(&m, &[1.6, 5.0, 1.0]), 2.0 + 10.0);
+    // NaN at a NaN-missing split: default left
+    assert_eq!(raw(&m, &[f64::NAN, 5.0, 2.0]), 0.5 + 20.0);
+    // zero (and |x| <= 1e-35) at a zero-missing split: default right
+    assert_eq!(raw(&m, &[2.0, 0.0, 3.0]), 2.0 + 10.0);
+    assert_eq!(raw(&m, &[2.0, 1e-36, 3.0]), 2.0 + 10.0);
+    // NaN at a zero-missing split is 0, hence missing: right
+    assert_eq!(raw(&m, &[2.0, f64::NAN, 3.0]), 2.0 + 10.0);
+    // a negative value, not missing: compared
+    assert_eq!(raw(&m, &[2.0, -1.0, 3.0]), -1.0 + 10.0);
+    // categories: bits 1 and 3 of word 0 (10 = 0b1010), bit 1 of word 1 (33)
+    for (c, left) in [
+        (0.0, false),
+        (1.0, true),
+        (3.0, true),
+        (3.9, true),
+        (33.0, true),
+        (32.0, false),
+        (64.0, false),
+        (-1.0, false),
+        (f64::NAN, false),
+        (1e300, false),
+    ] {
+        assert_eq!(
+            raw(&m, &[0.0, 0.0, c]),
+            0.5 + if left { 10.0 } else { 20.0 },
+            "category {c}"
+        );
+    }
+    let mut out = [0.0];
+    m.predict_into(&[0.0, 0.0, 1.0], false, &mut Vec::new(), &mut out)
+        .unwrap();
+    assert_eq!(out[0], 1.0 / (1.0 + (-2.0f64 * 10.5).exp()));
+    let e = m
+        .predict_raw_into(&[1.0], &mut Vec::new(), &mut out)
+        .unwrap_err();
+    assert!(e.to_string().contains("the model takes 3 features"), "{e}");
+}
+
+#[test]
+fn multiclass_softmax_and_matrix() {
+    let text = "tree
+version=v4
+num_class=2
+num_tree_per_iteration=2
+max_feature_idx=0
+objective=multiclass num_class:2
+
+Tree=0
+num_leaves=2
+split_feature=0
+threshold=0.5
+decision_type=2
+left_child=-1
+right_child=-2
+leaf_value=1 2
+
+Tree=1
+num_leaves=1
+leaf_value=0.25
+
+Tree=2
+num_leaves=1
+leaf_value=0.5
+
+Tree=3
+num_leaves=2
+split_feature=0
+threshold=0.5
+decision_type=2
+left_child=-1
+right_child=-2
+leaf_value=-1 -2
+
+end of trees
+";
+    let m = Model::from_lightgbm(text, "mc.txt").unwrap();
+    assert_eq!((m.outputs(), m.trees()), (2, 4));
+    let mut out = Vec::new();
+    m.predict_matrix(&[0.0, 1.0], true, &mut out).unwrap();
+    assert_eq!(out, [1.5, -0.75, 2.5, -1.75]);
+    let mut p = [1.5, -0.75];
+    m.transform(&mut p);
+    let (a, b) = ((1.5f64 - 1.5).exp(), (-0.75f64 - 1.5).exp());
+    assert_eq!(p, [a / (a + b), b / (a + b)]);
+}
+
+#[test]
+fn bad_texts_are_errors_naming_the_line() {
+    let cases = [
+        (TEXT.replace("end of trees", ""), "no 'end of trees'"),
+        (
+            TEXT.replace("left_child=-1 -2", "left_child=-1 -7"),
+            "t.txt:18: left_child -7 is out of range",
+        ),
+        (
+            TEXT.replace("threshold=1.5 0", "threshold=1.5"),
+            "t.txt:16: threshold has 1 values, expected 2",
+        ),
+        (
+            TEXT.replace("split_feature=0 1", "split_feature=0 9"),
+            "split_feature 9 is out of range",
+        ),
+        (
+            TEXT.replace("objective=binary sigmoid:2", "objective=lambdamart_x"),
+            "unsupported objective",
+        ),
+        (
+            TEXT.replace(
+                "shrinkage=1\n\nTree=1",
+                "is_linear=1\nshrinkage=1\n\nTree=1",
+            ),
+            "linear trees",
+        ),
+        (
+            TEXT.replace(
+                "threshold=0\ndecision_type=1",
+                "threshold=4\ndecision_type=1",
+            ),
+            "not a category set",
+        ),
+        (
+            TEXT.replace("leaf_value=0.5 -1 2", "leaf_value=0.5 x 2"),
+            "invalid leaf_value value: \"x\"",
+        ),
+        ("hello".to_owned(), "no 'end of trees'"),
+    ];
+    for (text, want) in cases {
+        let e = Model::from_lightgbm(&text, "t.txt")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want), "{want:?} not in {e:?}");
+    }
+}
+
+#[test]
+fn branch_free_layout_equals_the_rules() {
+    // numerical splits with missing types none and NaN, default left and right, a one-leaf
+    // tree, trees of different depths: the lockstep walk against the per-node rules
+    let text = "tree
+version=v4
+num_class=1
+num_tree_per_iteration=1
+max_feature_idx=2
+objective=regression
+
+Tree=0
+num_leaves=4
+split_feature=0 1 2
+threshold=0.5 -1 1.0000000180025095e-35
+decision_type=10 0 8
+left_child=1 -1 -3
+right_child=2 -2 -4
+leaf_value=1 2 4 8
+
+Tree=1
+num_leaves=1
+leaf_value=0.125
+
+Tree=2
+num_leaves=2
+split_feature=2
+threshold=0
+decision_type=0
+left_child=-1
+right_child=-2
+leaf_value=16 32
+
+end of trees
+";
+    let fast = Model::from_lightgbm(text, "f.txt").unwrap();
+    assert!(fast.fast.is_some());
+    let mut slow = fast.clone();
+    slow.fast = None;
+    let values = [
+        f64::NAN,
+        -2.0,
+        -1.0,
+        -1e-36,
+        0.0,
+        1e-40,
+        1e-35,
+        0.5,
+        0.6,
+        3.0,
+    ];
+    for a in values {
+        for b in values {
+            for c in values {
+                let row = [a, b, c];
+                assert_eq!(
+                    raw(&fast, &row).to_bits(),
+                    raw(&slow, &row).to_bits(),
+                    "row {row:?}"
+                );
+            }
+        }
+    }
+    // a tiny value is 0: at threshold 0 it goes left (16), as in LightGBM
+    assert_eq!(raw(&fast, &[0.0, 0.0, 1e-40]), 2.0 + 0.125 + 16.0);
+}
