@@ -82,25 +82,25 @@ pub struct Model {
 }
 
 /// A node of the branch-free layout (16 bytes, four to a cache line). Its children are
-/// adjacent, left at `base` and right at `base + 1`; a leaf is its own left child with an
-/// infinite threshold (NaN goes left too), so a walk of a fixed number of steps stays on it.
+/// adjacent, left at `right - 1`; a leaf is its own left child with an infinite threshold
+/// (and NaN goes left), so a walk of a fixed number of steps stays on it. A step is a compare
+/// and a subtraction: `right - (x <= thr)`.
 #[derive(Debug, Clone, Copy)]
 #[repr(C)]
 struct FastNode {
     thr: f64,
-    /// The feature, with NaN-goes-left in the top bit (missing type NaN: the default side;
-    /// none: `0 <= thr`).
     feature: u32,
-    base: u32,
+    right: u32,
 }
-
-const NAN_LEFT: u32 = 1 << 31;
 
 /// Trees walked `LANES` at a time in lockstep, each group for the depth of its deepest tree:
 /// independent walks overlap in the CPU, and no step branches.
 #[derive(Debug, Clone)]
 struct Fast {
     nodes: Vec<FastNode>,
+    /// NaN goes left at each node (missing type NaN: the default side; none: `0 <= thr`; a
+    /// leaf: itself), read only for a row with a NaN.
+    nan_left: Vec<u32>,
     /// The value of each leaf node (0 elsewhere).
     values: Vec<f64>,
     roots: Vec<u32>,
@@ -117,6 +117,7 @@ impl Fast {
     fn new(m: &Model) -> Self {
         let mut f = Fast {
             nodes: Vec::with_capacity(m.nodes.len() + m.leaves.len() + 1),
+            nan_left: Vec::with_capacity(m.nodes.len() + m.leaves.len() + 1),
             values: Vec::with_capacity(m.nodes.len() + m.leaves.len() + 1),
             roots: Vec::with_capacity(m.roots.len()),
             order: Vec::new(),
@@ -155,8 +156,9 @@ impl Fast {
         self.nodes.push(FastNode {
             thr: 0.0,
             feature: 0,
-            base: 0,
+            right: 0,
         });
+        self.nan_left.push(0);
         self.values.push(0.0);
         (self.nodes.len() - 1) as u32
     }
@@ -164,9 +166,10 @@ impl Fast {
     fn leaf(&mut self, at: u32, value: f64) {
         self.nodes[at as usize] = FastNode {
             thr: f64::INFINITY,
-            feature: NAN_LEFT,
-            base: at,
+            feature: 0,
+            right: at + 1,
         };
+        self.nan_left[at as usize] = 1;
         self.values[at as usize] = value;
     }
 
@@ -187,9 +190,10 @@ impl Fast {
         self.slot();
         self.nodes[at as usize] = FastNode {
             thr: n.threshold,
-            feature: n.feature | if nan_left { NAN_LEFT } else { 0 },
-            base,
+            feature: n.feature,
+            right: base + 1,
         };
+        self.nan_left[at as usize] = u32::from(nan_left);
         self.fill(m, n.left, base, d + 1, depth);
         self.fill(m, n.right, base + 1, d + 1, depth);
     }
@@ -222,17 +226,19 @@ impl Fast {
     #[inline]
     fn walk<const NAN: bool>(&self, row: &[f64], vals: &mut [f64]) {
         let nodes = &self.nodes[..];
+        let nan_left = &self.nan_left[..];
         let step = |a: u32| -> u32 {
             // SAFETY: node indexes and features are checked when the layout is built, and the
             // row's length when it is taken (`predict_raw_into`).
             let node = unsafe { *nodes.get_unchecked(a as usize) };
-            let x = unsafe { *row.get_unchecked((node.feature & !NAN_LEFT) as usize) };
+            let x = unsafe { *row.get_unchecked(node.feature as usize) };
             let left = if NAN {
-                u32::from(x <= node.thr) | (u32::from(x.is_nan()) & (node.feature >> 31))
+                u32::from(x <= node.thr)
+                    | (u32::from(x.is_nan()) & unsafe { *nan_left.get_unchecked(a as usize) })
             } else {
                 u32::from(x <= node.thr)
             };
-            node.base + 1 - left
+            node.right - left
         };
         for &(first, n, steps) in &self.groups {
             let trees = &self.order[first..first + n];
