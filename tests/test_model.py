@@ -308,3 +308,45 @@ def test_the_example_model_taker_trades_on_its_prediction_out_of_sample(binance_
     assert res.stats["n_fills"] == s.trades
     # every entry followed a prediction past the threshold: buys and sells both happen
     assert set(np.unique(res.fills["side"])) == {-1, 1}
+
+
+def test_paper_trading_runs_the_model_in_its_loop(synthetic_capture: Path) -> None:
+    """Paper trading: the live feed's events go to the backtest's loop, whose signal computes
+    the features and the model in Rust; past the start, the research rows and predictions."""
+    from tradecore.live.exchange_sim import ExchangeSimulator
+    from tradecore.live.feed import BinanceMarketData
+    from tradecore.live.paper import PaperTrader
+
+    events, _ = tradecore.read_binance(synthetic_capture)
+    fs = FeatureSet({"mid": "mid", "spread": "spread", "imb5": ("imbalance", {"levels": 5})}, tick_size=0.1,
+                    lot_size=0.001, sample="message")
+    ts, X, model = _research_model(fs, events)
+    s = Recorder(fs, model)
+
+    async def go() -> None:
+        sim = ExchangeSimulator.from_capture(synthetic_capture, tick_size=0.1, lot_size=0.001, speed=0)
+        await sim.start()
+        md = BinanceMarketData({"BTCUSDT": (0.1, 0.001)}, ws_url=sim.ws_url, rest_url=sim.rest_url)
+        paper = PaperTrader(s, md, instruments=[tradecore.Instrument("binance-usdm", "BTCUSDT", "0.1", "0.001")],
+                            latency="5ms")
+        paper.start()
+        task = asyncio.ensure_future(md.run())
+        try:
+            await sim.wait_done(60)
+            last = -1
+            while md.books["BTCUSDT"].health.messages != last:
+                last = md.books["BTCUSDT"].health.messages
+                await asyncio.sleep(0.2)
+        finally:
+            md.stop()
+            await asyncio.wait_for(task, 10)
+            await sim.stop()
+        assert paper.error is None
+        paper.finish()
+
+    asyncio.run(asyncio.wait_for(go(), 120))
+    n = len(s.got)
+    assert n > len(ts) // 2
+    tail = n // 2  # the session starts at the simulator's snapshot; past it, row for row
+    np.testing.assert_array_equal(np.array([p.features for p in s.got[-tail:]]), X[-tail:])
+    np.testing.assert_array_equal([p.value for p in s.got[-tail:]], model.predict(X[-tail:]))
