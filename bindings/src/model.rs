@@ -113,9 +113,9 @@ impl Model {
             out,
         } = self;
         let r = if let Ok(a) = row.cast::<PyArray1<f64>>() {
-            // SAFETY: read under the GIL, which is held for the whole call: nothing can
-            // write the array meanwhile.
-            let s = unsafe { a.as_slice() }
+            let ro = a.try_readonly()?; // numpy's borrow check: no writer meanwhile
+            let s = ro
+                .as_slice()
                 .map_err(|_| invalid("row", "a strided array", "must be contiguous"))?;
             inner.predict_into(s, raw_score, scratch, out)
         } else {

@@ -211,7 +211,7 @@ def train_model(data: Any = "synthetic", features: str | Mapping[str, FeatureDec
         "rows": int(n), "train_rows": int(len(yt)), "embargoed_rows": int(cut - len(yt)), "valid_rows": int(len(yv)),
         "train_period_ns": [int(ts[0]), int(ts[cut - 1])], "valid_period_ns": [int(valid_start), int(ts[-1])],
         "trees": model.num_trees, "leaves": leaves, "learning_rate": learning_rate,
-        "label_mean_bps": float(np.mean(y)), "label_std_bps": float(np.std(y)),
+        "train_label_mean_bps": float(np.mean(yt)), "train_label_std_bps": float(np.std(yt)),
         "tradecore_vs_lightgbm_max_abs_diff": float(np.max(np.abs(pv - lgb_pv))),
         "feature_importance_gain": dict(zip(names, (float(g) for g in booster.feature_importance("gain")))),
     }

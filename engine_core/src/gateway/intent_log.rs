@@ -102,7 +102,8 @@ pub struct IntentLog {
 }
 
 impl IntentLog {
-    /// Creates (or empties) the log at `path`, `bytes` long (at least 4 KiB).
+    /// Creates the log at `path` (a new, zeroed file replacing any old one), `bytes` long (at
+    /// least 4 KiB).
     pub fn create(path: &Path, bytes: usize) -> Result<Self> {
         let io = |source| Error::Io {
             path: path.display().to_string(),
@@ -111,16 +112,21 @@ impl IntentLog {
         if bytes < 4096 {
             return Err(Error::invalid("bytes", bytes, "must be >= 4096"));
         }
+        // A new file, never an existing one truncated: another mapping of an old log (a
+        // journal still open on the same path) keeps its own file and never faults.
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+            _ => {}
+        }
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .open(path)
             .map_err(io)?;
         file.set_len(bytes as u64).map_err(io)?;
-        // SAFETY: the file is this process's own (created and truncated above); nothing else
-        // resizes it while it is mapped.
+        // SAFETY: the file was just created by this call and only this mapping sizes it (a
+        // later `create` on the same path unlinks it and makes another file).
         let map = unsafe { MmapMut::map_mut(&file) }.map_err(io)?;
         Ok(IntentLog {
             map,

@@ -119,6 +119,9 @@ fn objective(source: &str, line: usize, text: &str) -> Result<Objective> {
                 Objective::Identity
             }
         }
+        "fair" | "quantile" | "mape" | "mean_absolute_percentage_error" if sqrt => {
+            Objective::SignedSquare
+        }
         "huber"
         | "fair"
         | "quantile"
@@ -369,6 +372,34 @@ pub fn parse(text: &str, source: &str) -> Result<Model> {
                 cat_start,
                 cat_len,
             });
+        }
+        // A tree: every node but the root and every leaf is the child of exactly one node, and
+        // a node's children come after it (as LightGBM numbers them): no cycle, no sharing.
+        let mut node_seen = vec![false; inner];
+        let mut leaf_seen = vec![false; leaves];
+        for j in 0..inner {
+            for (c, key) in [(left[j], "left_child"), (right[j], "right_child")] {
+                let bad = if c >= 0 {
+                    let c = c as usize; // in range: checked with the nodes above
+                    c <= j || std::mem::replace(&mut node_seen[c], true)
+                } else {
+                    std::mem::replace(&mut leaf_seen[(!c) as usize], true)
+                };
+                if bad {
+                    return Err(data_err(
+                        source,
+                        s.need(key)?.0,
+                        format!("{key} {c} of node {j}: not a tree (a child comes after its node, once)"),
+                    ));
+                }
+            }
+        }
+        if node_seen.iter().skip(1).any(|&v| !v) || leaf_seen.iter().any(|&v| !v) {
+            return Err(data_err(
+                source,
+                s.need("left_child")?.0,
+                "not a tree: a node or a leaf is no node's child",
+            ));
         }
         model.cat_bits.extend_from_slice(&bits);
         model.roots.push(node_base as i32);

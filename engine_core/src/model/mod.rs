@@ -173,29 +173,34 @@ impl Fast {
         self.values[at as usize] = value;
     }
 
-    /// Writes `m`'s node `i` (a leaf when negative) and its subtree from slot `at`.
+    /// Writes `m`'s node `i` (a leaf when negative) and its subtree from slot `at`, at depth
+    /// `d`; `depth` gets the deepest leaf's. (A work list, not recursion: a tree may be a
+    /// chain thousands of nodes deep.)
     fn fill(&mut self, m: &Model, i: i32, at: u32, d: u32, depth: &mut u32) {
-        if i < 0 {
-            *depth = (*depth).max(d);
-            self.leaf(at, m.leaves[(!i) as usize]);
-            return;
+        let mut work = vec![(i, at, d)];
+        while let Some((i, at, d)) = work.pop() {
+            if i < 0 {
+                *depth = (*depth).max(d);
+                self.leaf(at, m.leaves[(!i) as usize]);
+                continue;
+            }
+            let n = m.nodes[i as usize];
+            let nan_left = if n.missing == MISSING_NAN {
+                n.default_left
+            } else {
+                0.0 <= n.threshold
+            };
+            let base = self.slot();
+            self.slot();
+            self.nodes[at as usize] = FastNode {
+                thr: n.threshold,
+                feature: n.feature,
+                right: base + 1,
+            };
+            self.nan_left[at as usize] = u32::from(nan_left);
+            work.push((n.right, base + 1, d + 1));
+            work.push((n.left, base, d + 1));
         }
-        let n = m.nodes[i as usize];
-        let nan_left = if n.missing == MISSING_NAN {
-            n.default_left
-        } else {
-            0.0 <= n.threshold
-        };
-        let base = self.slot();
-        self.slot();
-        self.nodes[at as usize] = FastNode {
-            thr: n.threshold,
-            feature: n.feature,
-            right: base + 1,
-        };
-        self.nan_left[at as usize] = u32::from(nan_left);
-        self.fill(m, n.left, base, d + 1, depth);
-        self.fill(m, n.right, base + 1, d + 1, depth);
     }
 
     /// Adds each tree's leaf value to its output, in tree order (`vals`: one per tree).
@@ -320,11 +325,13 @@ impl Model {
     #[inline]
     fn goes_left(&self, n: &Node, x: f64) -> bool {
         if n.categorical {
-            if x.is_nan() || x < 0.0 {
+            // LightGBM: NaN goes right; else the value truncated to an int, negative: right
+            // (so -0.5 is category 0; past i32::MAX it saturates, past every bitset)
+            let c = x as i32;
+            if x.is_nan() || c < 0 {
                 return false;
             }
-            // Saturating: a value past i32::MAX is past every bitset.
-            let c = x as i32 as u32;
+            let c = c as u32;
             let word = (c / 32) as usize;
             return word < n.cat_len as usize
                 && (self.cat_bits[n.cat_start as usize + word] >> (c % 32)) & 1 != 0;
@@ -428,12 +435,14 @@ impl Model {
             }
             Objective::Log1pExp => {
                 for o in out.iter_mut() {
-                    *o = o.exp().ln_1p();
+                    *o = (1.0 + o.exp()).ln(); // LightGBM's std::log(1.0 + std::exp(x))
                 }
             }
             Objective::SignedSquare => {
                 for o in out.iter_mut() {
-                    *o = o.signum() * *o * *o;
+                    // LightGBM's Sign(x) * x * x, with Sign(0) = 0
+                    let sign = f64::from(i8::from(*o > 0.0) - i8::from(*o < 0.0));
+                    *o = sign * *o * *o;
                 }
             }
         }

@@ -189,6 +189,15 @@ fn bad_texts_are_errors_naming_the_line() {
             "invalid leaf_value value: \"x\"",
         ),
         ("hello".to_owned(), "no 'end of trees'"),
+        // a cycle, and a node that is two nodes' child: not trees
+        (
+            TEXT.replace("right_child=1 -3", "right_child=0 -3"),
+            "right_child 0 of node 0: not a tree",
+        ),
+        (
+            TEXT.replace("left_child=-1 -2", "left_child=-1 -1"),
+            "left_child -1 of node 1: not a tree",
+        ),
     ];
     for (text, want) in cases {
         let e = Model::from_lightgbm(&text, "t.txt")
@@ -263,4 +272,27 @@ end of trees
     }
     // a tiny value is 0: at threshold 0 it goes left (16), as in LightGBM
     assert_eq!(raw(&fast, &[0.0, 0.0, 1e-40]), 2.0 + 0.125 + 16.0);
+}
+
+#[test]
+fn categories_truncate_like_lightgbm_and_objectives_round_like_it() {
+    // category 0 in the set (bit 0): -0.5 truncates to 0 and goes left, -1 goes right
+    let m = Model::from_lightgbm(
+        &TEXT.replace("cat_threshold=10 2", "cat_threshold=11 2"),
+        "t",
+    )
+    .unwrap();
+    assert_eq!(raw(&m, &[0.0, 0.0, -0.5]), 0.5 + 10.0);
+    assert_eq!(raw(&m, &[0.0, 0.0, 0.0]), 0.5 + 10.0);
+    assert_eq!(raw(&m, &[0.0, 0.0, -1.0]), 0.5 + 20.0);
+    let sq = Model::from_lightgbm(
+        &TEXT.replace("objective=binary sigmoid:2", "objective=quantile sqrt"),
+        "t",
+    )
+    .unwrap();
+    let mut o = [-3.0, 0.0];
+    sq.transform(&mut o[..1]);
+    assert_eq!(o[0], -9.0);
+    sq.transform(&mut o[1..]);
+    assert_eq!(o[1].to_bits(), 0.0f64.to_bits());
 }

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from tradecore._core import ModelSignal
-from tradecore.errors import InvalidInput
+from tradecore.errors import DataError, InvalidInput
 from tradecore.events import Kind
 from tradecore.instrument import Instrument
 from tradecore.live.feed import BinanceMarketData, FeedHealth, SymbolBook
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     MarketData = BinanceMarketData | CcxtMarketData
 
+_log = logging.getLogger("tradecore.live.host")
 _NO_GATEWAY = "[trading] mode is 'watch' (market data only): use mode 'paper' or 'real' to trade"
 _TRADE = int(Kind.TRADE)
 
@@ -161,7 +162,12 @@ class StrategyHost:
     def on_frame(self, b: SymbolBook, frame: bytes, ts: int) -> None:
         """Wakes the strategy for a frame just applied."""
         signal = self.backend.signals.get(b.symbol) if self.backend.signals else None
-        predictions = signal.on_feed(b.feed) if signal is not None else None  # features + model, in Rust
+        predictions = None
+        if signal is not None:
+            try:
+                predictions = signal.on_feed(b.feed)  # features + model, in Rust
+            except DataError as err:  # a message the feed's book refused too (counted there)
+                _log.warning("%s: message skipped by the model's features: %s", b.symbol, err)
         if not b.health.in_sync:
             return  # never acts on a book that is out of sync (set from the feed just before)
         at = frame.find(b"@", 11) + 1

@@ -220,10 +220,11 @@ class Journal:
         intent log (every other call flushes first, so reads see them)."""
         if not self._unflushed:
             return
-        rows, self._unflushed = self._unflushed, []
         with self.db:
             self.db.execute("BEGIN")
-            self.db.executemany(self._insert_order, rows)
+            self.db.executemany(self._insert_order, self._unflushed)
+        # only once they are in SQLite (a failed insert keeps both, for the next flush)
+        self._unflushed = []
         self.intents.reset()
 
     def update(self, client_id: int, status: str, *, filled: float | None = None, venue_order_id: str | None = None,

@@ -156,7 +156,12 @@ class TradingBackend(LiveMarketBackend):
         r = self._entry.place(cid, instrument, side, qty, price, tif, reduce_only, b.book.mid(), h.last_message_ns,
                               h.in_sync, now)
         sym = self.symbols[instrument]
-        answer = self.gateway.send_order(cid, r, sym) if isinstance(r, bytes) else None  # native: on the wire now
+        answer: Awaitable[VenueOrder] | None = None
+        if isinstance(r, bytes):
+            try:
+                answer = self.gateway.send_order(cid, r, sym)  # native: on the wire now
+            except Exception as e:  # the intent is logged: an unknown outcome, found by a query
+                answer = _failed(OutcomeUnknown(f"order {cid}: {type(e).__name__}: {e}"))
         self._next_id = max(self._next_id, cid + 1)
         refused = r if isinstance(r, tuple) else None
         rec = OrderRecord(cid, instrument, sym, side, price, qty, tif, reduce_only,
@@ -543,6 +548,10 @@ class TradingBackend(LiveMarketBackend):
         if self.tasks:
             await asyncio.wait(list(self.tasks), timeout=timeout_s)
         self.journal.set_meta("last_fill_ms", str(self._last_fill_ms))
+
+
+async def _failed(e: Exception) -> VenueOrder:
+    raise e
 
 
 def _on_grid(field: str, v: float, step: float) -> None:
