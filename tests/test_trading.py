@@ -294,3 +294,47 @@ def test_an_intent_in_the_log_but_not_in_sqlite_is_restored_on_open(tmp_path: Pa
     assert j2.next_client_id() == 5
     j2.close()
     assert not j2.intent_log.exists()
+
+
+def test_a_native_order_whose_bytes_fail_to_go_out_is_resolved_by_a_query(tmp_path: Path) -> None:
+    """The native path: the order's request is built in Rust (intent logged first); if writing
+    it raises anything unexpected, the order is an unknown outcome found by a query, never
+    sent again, and journaled either way."""
+    from tradecore._core import BinanceEncoder
+
+    class NativeVenue(Venue):
+        native = True
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.requests: list[bytes] = []
+            self.arrives = True  # the write raised after the bytes left (the venue has it)
+
+        def native_order_path(self) -> Any:
+            return BinanceEncoder("s3cret"), b"POST /fapi/v1/order HTTP/1.1\r\nHost: x\r\n", ["BTCUSDT"], "tc"
+
+        def send_order(self, client_id: int, request: bytes, symbol: str) -> Any:
+            self.requests.append(request)
+            if self.arrives:
+                o = OrderRecord(client_id, 0, symbol, 1, 63_999.9, 0.001, 0, False, "pending")
+                self.orders[client_id] = self._order(o, "open")
+            raise RuntimeError("transport closed under us")
+
+    venue = NativeVenue()
+
+    async def go() -> TradingBackend:
+        tb, _ = backend(tmp_path, venue)
+        cid = tb.submit(1, 0.001, 63_999.9, 0, False, 0)
+        assert cid == 1 and len(venue.requests) == 1
+        assert venue.requests[0].startswith(b"POST /fapi/v1/order HTTP/1.1\r\nHost: x\r\nContent-Length: ")
+        assert b"newClientOrderId=tc1&" in venue.requests[0]
+        await settle(tb)
+        venue.arrives = False
+        assert tb.submit(1, 0.001, 63_999.9, 0, False, 0) == 2
+        await settle(tb)
+        return tb
+
+    tb = run(go)
+    assert len(venue.requests) == 2  # nothing sent twice
+    statuses = {o.client_id: o.status for o in tb.journal.orders()}
+    assert statuses == {1: "open", 2: "rejected"}  # found by the query / never placed
