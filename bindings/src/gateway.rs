@@ -1,10 +1,7 @@
-//! `tradecore.BinanceEncoder`: Binance's signed order request bodies, built in Rust (the
-//! tick-to-order path of the native gateway).
+//! `tradecore.BinanceEncoder`: Binance's signing key, used by the native order path
+//! (`OrderEntry`, which builds new orders' requests) and for cancels' signed queries.
 
-use engine_core::fixed::from_f64;
-use engine_core::gateway::{BinanceEncoder as CoreEncoder, NewOrder};
-use engine_core::risk::OrderSide;
-use engine_core::sim::TimeInForce;
+use engine_core::gateway::BinanceEncoder as CoreEncoder;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
@@ -30,39 +27,6 @@ impl BinanceEncoder {
         Ok(BinanceEncoder {
             inner: CoreEncoder::new(secret.as_bytes(), recv_window_ms).map_err(CoreErr)?,
         })
-    }
-
-    /// The body of a new order: `side` +1 buy / -1 sell, `price` 0.0 for a market order, `tif`
-    /// 0 GTC, 1 IOC, 2 FOK, 3 post-only (GTX); `ts_ms` default now.
-    #[pyo3(signature = (symbol, side, qty, price, tif, reduce_only, client_order_id, ts_ms = None))]
-    #[allow(clippy::too_many_arguments)] // a Python signature
-    fn new_order<'py>(
-        &self,
-        py: Python<'py>,
-        symbol: &str,
-        side: i64,
-        qty: f64,
-        price: f64,
-        tif: u8,
-        reduce_only: bool,
-        client_order_id: &str,
-        ts_ms: Option<i64>,
-    ) -> PyResult<Bound<'py, PyBytes>> {
-        let side = OrderSide::from_sign(side).map_err(CoreErr)?;
-        let o = NewOrder {
-            symbol,
-            side,
-            price: from_f64("price", price).map_err(CoreErr)?,
-            qty: from_f64("qty", qty).map_err(CoreErr)?,
-            tif: TimeInForce::from_code(tif).map_err(CoreErr)?,
-            reduce_only,
-            client_order_id,
-        };
-        let mut out = Vec::with_capacity(256);
-        self.inner
-            .new_order(&o, ts_ms.unwrap_or_else(now_ms), &mut out)
-            .map_err(CoreErr)?;
-        Ok(PyBytes::new(py, &out))
     }
 
     /// The query of a cancel, by the exchange's order id when given, else by the client id.

@@ -851,11 +851,10 @@ class Backtest:
 
 @final
 class BinanceEncoder:
-    """Signed Binance order request bodies (HMAC-SHA256), built in Rust."""
+    """A Binance API secret (HMAC-SHA256 signing, in Rust): new orders through ``OrderEntry``,
+    cancels' signed queries."""
 
     def __new__(cls, secret: str, *, recv_window_ms: int = 5000) -> BinanceEncoder: ...
-    def new_order(self, symbol: str, side: int, qty: float, price: float, tif: int, reduce_only: bool,
-                  client_order_id: str, ts_ms: int | None = None) -> bytes: ...
     def cancel(self, symbol: str, order_id: str | None, client_order_id: str, ts_ms: int | None = None) -> bytes: ...
 
 @final

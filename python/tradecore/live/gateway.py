@@ -14,9 +14,11 @@ guarantees to the caller (:mod:`tradecore.live.trading`):
   would trade, ...) raises :class:`OrderRejected`.
 - HTTP 429/418 raise :class:`RateLimited` with the exchange's ``Retry-After``; until then no
   request is sent (the order is refused locally, not queued).
-- With ``native=True`` (Binance USD-M), orders and cancels skip ccxt's request building: tradecore
-  encodes and signs the request in Rust (``tradecore._core.BinanceEncoder``) and writes it, before
-  ``start_place`` returns, on a kept-alive pipelined connection
+- With ``native=True`` (Binance USD-M), orders and cancels skip ccxt's request building: a new
+  order's whole request is built and signed in Rust by the order path
+  (``tradecore._core.OrderEntry``, set up from :meth:`CcxtGateway.native_order_path`) and
+  written by :meth:`CcxtGateway.send_order`, a cancel's by ``tradecore._core.BinanceEncoder``;
+  both leave before the call returns, on a kept-alive pipelined connection
   (:class:`~tradecore.live.http1.Http1Connection`), with the same outcomes; queries, streams and
   reconciliation still go through ccxt. This is the low-latency path (``benches/tick_to_order.py``).
 - Order and fill updates come from the exchange's user-data stream (ccxt.pro ``watch_orders``
@@ -300,12 +302,11 @@ class CcxtGateway:
                           float(d.get("executedQty") or 0.0), int(d.get("updateTime") or 0) * 1_000_000)
 
     def start_place(self, o: OrderRecord) -> Awaitable[VenueOrder]:
-        """Places an order: on the native path the request is on the wire when this returns;
-        the awaitable gives the answer. Its client order id makes it idempotent."""
+        """Places an order through ccxt; the awaitable gives the answer. Its client order id
+        makes it idempotent. (On the native path new orders go out by :meth:`send_order`,
+        built by the order path in Rust once connected; before that nothing is sent.)"""
         if self.encoder is not None:
-            body = self.encoder.new_order(self._market_id[o.symbol], o.side, o.qty, o.price, o.tif, o.reduce_only,
-                                          self.client_order_id(o.client_id))
-            return self._native_send(f"order {o.client_id}", "POST", body, o.symbol)
+            return _raise(OrderRejected(f"order {o.client_id} not sent: the native gateway is not connected"))
         return self.place(o)
 
     async def place(self, o: OrderRecord) -> VenueOrder:

@@ -4,8 +4,11 @@ the backtest, woken by the live feeds (the native Binance feed or the generic cc
 ``on_book`` is called after each depth message is applied to the symbol's book (the book in
 Rust, read through the same methods as in the backtest), ``on_trade`` for each trade,
 ``on_timer`` on the wall clock, and ``ctx.feed_health()`` gives the feed's health (messages,
-gaps, resyncs, reconnects, age of the last message). Order gateways (paper and real) are not
-connected yet: ``buy``/``sell``/``modify``/``cancel`` raise ``InvalidInput`` saying so.
+gaps, resyncs, reconnects, age of the last message). ``ctx.run_model`` runs a feature set
+and a model on each message's events in Rust and calls ``on_prediction``. Orders go to the
+backend: watch mode (:class:`LiveMarketBackend`) refuses them with ``InvalidInput``; paper
+trading (:mod:`tradecore.live.paper`) and real trading (:mod:`tradecore.live.trading`) place
+them.
 """
 
 from __future__ import annotations

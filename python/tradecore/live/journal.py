@@ -40,7 +40,7 @@ log = logging.getLogger("tradecore.live.journal")
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 
-#: Size of the intent log's mapping (about 100,000 intents before it starts over).
+#: Size of the intent log's mapping (about 100,000 intents; it is emptied at each flush).
 INTENT_LOG_BYTES = 1 << 24
 
 #: Order states. ``pending``: written, being sent; ``unknown``: sent, outcome unknown (a
