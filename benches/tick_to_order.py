@@ -17,8 +17,9 @@ order every ``--every`` book updates. Timed from before ``on_raw`` to:
   network is involved);
 - ``real (native)``: the same call into Rust also builds the whole signed HTTP request (query
   string + HMAC-SHA256), and its bytes are written to the order connection
-  (``Http1Connection.write``, its socket write replaced here by a stub that records the time)
-  before ``ctx.buy`` returns.
+  (the connection's asyncio transport, ``transport.write``, replaced here by a stub that
+  records the time and answers through the connection's HTTP parser) before ``ctx.buy``
+  returns.
 
     .venv/bin/python benches/tick_to_order.py [--data DIR] [--rounds N] [--every N]
 """
@@ -43,7 +44,7 @@ from tradecore.live.exchange_sim import ExchangeSimulator, read_frames
 from tradecore.live.feed import BinanceMarketData
 from tradecore.live.gateway import CcxtGateway
 from tradecore.live.host import StrategyHost
-from tradecore.live.http1 import Http1Connection
+from tradecore.live.http1 import Http1Connection, _Protocol
 from tradecore.live.journal import Journal
 from tradecore.live.paper import PaperTrader
 from tradecore.live.trading import TradingBackend
@@ -84,10 +85,11 @@ class FeatureQuoter(Strategy):
         if self.n % self.every:
             return
         ctx = self.ctx
+        # prices need no rounding: the engine takes them to fixed point (1e-9) and checks the grid
         if signal >= 0:
-            cid = ctx.buy(self.size, round(bb[0] - 10 * self.tick, 1), post_only=True)
+            cid = ctx.buy(self.size, bb[0] - 10 * self.tick, post_only=True)
         else:
-            cid = ctx.sell(self.size, round(ba[0] + 10 * self.tick, 1), post_only=True)
+            cid = ctx.sell(self.size, ba[0] + 10 * self.tick, post_only=True)
         self.sent()
         if self.last is not None and ctx.order(self.last) is not None and self.last in ctx.open_orders():
             ctx.cancel(self.last)  # after the new order: its request goes out first
@@ -103,34 +105,38 @@ class PaperQuoter(FeatureQuoter):
         OUT.append(time.perf_counter_ns() - T0[0])  # submit returned: the order is at the paper exchange
 
 
-class StubTransport(Http1Connection):
-    """The order connection with its socket write replaced: takes the request's bytes (records
-    the time) and answers NEW or CANCELED on the loop's next turn, as a socket would."""
+class StubSocket:
+    """The order connection's asyncio transport with its socket replaced: takes the request's
+    bytes (records the time) and answers NEW or CANCELED on the loop's next turn, through the
+    connection's HTTP parser, as a socket would."""
 
-    def __init__(self) -> None:
-        super().__init__("http://127.0.0.1:1/fapi/v1", {"X-MBX-APIKEY": "bench-key"})
+    def __init__(self, proto: Any) -> None:
+        self.proto = proto
         self.n = 0
 
-    @property
-    def connected(self) -> bool:
-        return True
-
-    def write(self, request: bytes) -> asyncio.Future[Any]:
+    def write(self, request: bytes) -> None:
         post = request.startswith(b"POST")
         if post:
             OUT.append(time.perf_counter_ns() - T0[0])
         self.n += 1
-        status = b"NEW" if post else b"CANCELED"
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        fut.set_result((200, {}, b'{"orderId":%d,"symbol":"BTCUSDT","status":"%s","clientOrderId":"x","price":"0",'
-                             b'"origQty":"0.001","executedQty":"0","side":"BUY","updateTime":0}' % (self.n, status)))
-        return fut
+        body = (b'{"orderId":%d,"symbol":"BTCUSDT","status":"%s","clientOrderId":"x","price":"0","origQty":"0.001",'
+                b'"executedQty":"0","side":"BUY","updateTime":0}' % (self.n, b"NEW" if post else b"CANCELED"))
+        answer = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        asyncio.get_running_loop().call_soon(self.proto.data_received, answer)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self.proto.connection_lost(None)
+
+
+class StubConnection(Http1Connection):
+    """The order connection over :class:`StubSocket`."""
 
     async def connect(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
+        proto = _Protocol(self)
+        proto.connection_made(StubSocket(proto))  # type: ignore[arg-type]
 
 
 def _market(frames: list[tuple[int, bytes]], snapshot: bytes) -> BinanceMarketData:
@@ -165,7 +171,7 @@ async def run_real(frames: list[tuple[int, bytes]], snapshot: bytes, every: int,
         "apiKey": "bench-key", "secret": "bench-secret", "enableRateLimit": False,
         "urls": {"api": {"fapiPublic": f"{sim.rest_url}/fapi/v1"}}}, native=native)
     if native:
-        gw.transport = StubTransport()  # type: ignore[assignment]
+        gw.transport = StubConnection(f"{sim.rest_url}/fapi/v1", {"X-MBX-APIKEY": "bench-key"})
     await gw.connect()
     oid = [0]
 

@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyTuple};
 use pyo3::IntoPyObjectExt;
 
+use crate::book::OrderBook;
 use crate::errors::CoreErr;
 use crate::gateway::BinanceEncoder;
 use crate::risk::PyRiskEngine;
@@ -131,7 +132,8 @@ impl OrderEntry {
     }
 
     /// Places an order (`side` +1/-1, `price` 0.0 for a market order, `tif` 0 GTC, 1 IOC,
-    /// 2 FOK, 3 post-only; the market: reference price or None, time of the data, in sync;
+    /// 2 FOK, 3 post-only; the market: the instrument's book (its mid is the reference
+    /// price), a reference price or None, the time of the data, in sync;
     /// `now_ns` the local time). Returns the request's bytes (native), True (accepted, the
     /// gateway builds the request), or (code, message) when the risk check refused it; its
     /// intent is in the log in every case. Malformed: `InvalidInput`, nothing logged.
@@ -147,7 +149,7 @@ impl OrderEntry {
         price: f64,
         tif: u8,
         reduce_only: bool,
-        reference: Option<f64>,
+        reference: &Bound<'py, PyAny>,
         data_ts: i64,
         in_sync: bool,
         now_ns: i64,
@@ -162,8 +164,15 @@ impl OrderEntry {
             tif: TimeInForce::from_code(tif).map_err(CoreErr)?,
             reduce_only,
         };
+        let reference = if let Ok(book) = reference.cast::<OrderBook>() {
+            book.borrow().inner.reference_price()
+        } else if reference.is_none() {
+            0
+        } else {
+            from_f64("reference", reference.extract()?).map_err(CoreErr)?
+        };
         let market = EntryMarket {
-            reference: reference.map_or(Ok(0), |r| from_f64("reference", r).map_err(CoreErr))?,
+            reference,
             data_ts,
             in_sync,
         };

@@ -261,8 +261,13 @@ pub fn from_f64(field: &'static str, x: f64) -> Result<i64> {
 
 /// Appends the decimal digits of `v` (no formatting machinery: the order path's requests and
 /// intent lines are built with these).
-pub fn write_uint(out: &mut Vec<u8>, mut v: u64) {
+pub fn write_uint(out: &mut Vec<u8>, v: u64) {
     let mut buf = [0u8; 20];
+    out.extend_from_slice(uint_str(v, &mut buf).as_bytes());
+}
+
+/// `v` in decimal, written at the end of `buf`.
+pub fn uint_str(mut v: u64, buf: &mut [u8; 20]) -> &str {
     let mut i = buf.len();
     loop {
         i -= 1;
@@ -272,7 +277,8 @@ pub fn write_uint(out: &mut Vec<u8>, mut v: u64) {
             break;
         }
     }
-    out.extend_from_slice(&buf[i..]);
+    // only ASCII digits were written
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
 }
 
 /// Appends `v` in decimal, with its sign.

@@ -879,7 +879,8 @@ class OrderEntry:
     @property
     def native(self) -> bool: ...
     def place(self, client_id: int, instrument: int, side: int, qty: float, price: float, tif: int, reduce_only: bool,
-              reference: float | None, data_ts: int, in_sync: bool, now_ns: int) -> bytes | bool | tuple[str, str]: ...
+              reference: OrderBook | float | None, data_ts: int, in_sync: bool,
+              now_ns: int) -> bytes | bool | tuple[str, str]: ...
 
 @final
 class Model:

@@ -336,6 +336,15 @@ impl L2Book {
         ))
     }
 
+    /// The pre-trade risk check's reference price: the mid in fixed point (rounded as a
+    /// price given in float), 0 when a side is empty (the check keeps its previous one).
+    pub fn reference_price(&self) -> i64 {
+        #[allow(clippy::cast_possible_truncation)] // a mid of two in-range prices
+        self.mid()
+            .map_or(0, |m| (m * fixed::SCALE as f64).round() as i64)
+            .max(0)
+    }
+
     /// Best ask minus best bid, fixed point (negative when crossed).
     pub fn spread(&self) -> Option<i64> {
         Some(self.best_ask()?.price - self.best_bid()?.price)

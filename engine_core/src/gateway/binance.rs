@@ -48,12 +48,19 @@ impl HmacSha256 {
 
     /// Appends the MAC of `msg` in lower-case hex.
     pub fn hex_into(&self, msg: &[u8], out: &mut Vec<u8>) {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        for b in self.mac(msg) {
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 15)]);
-        }
+        hex_into(&self.mac(msg), out);
     }
+}
+
+/// Appends a MAC in lower-case hex.
+fn hex_into(mac: &[u8; 32], out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [0u8; 64];
+    for (pair, b) in text.chunks_exact_mut(2).zip(mac) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 15)];
+    }
+    out.extend_from_slice(&text);
 }
 
 /// A new order as Binance takes it.
@@ -122,10 +129,9 @@ impl BinanceEncoder {
         write_int(out, ts_ms);
         out.extend_from_slice(b"&recvWindow=");
         write_int(out, self.recv_window_ms);
-        let mut sig = Vec::with_capacity(64);
-        self.mac.hex_into(&out[start..], &mut sig);
+        let mac = self.mac.mac(&out[start..]);
         out.extend_from_slice(b"&signature=");
-        out.extend_from_slice(&sig);
+        hex_into(&mac, out);
     }
 
     /// The body of a new order (`POST /fapi/v1/order`), appended to `out`.

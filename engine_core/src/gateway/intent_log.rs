@@ -156,6 +156,11 @@ impl IntentLog {
                 "must end with a newline and hold no zero byte",
             ));
         }
+        self.put(line)
+    }
+
+    /// Appends a line known to be well formed.
+    fn put(&mut self, line: &[u8]) -> Result<()> {
         let end = self.pos + line.len();
         if end >= self.map.len() {
             return Err(Error::invalid(
@@ -184,8 +189,8 @@ impl IntentLog {
         }
         let mut line = std::mem::take(&mut self.line);
         line.clear();
-        intent.write_line(&mut line);
-        let r = self.append(&line);
+        intent.write_line(&mut line); // JSON: a newline at its end only, no zero byte
+        let r = self.put(&line);
         self.line = line;
         r
     }

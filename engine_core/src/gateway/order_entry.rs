@@ -6,7 +6,7 @@
 //! caller is handing the bytes to the transport and the bookkeeping after it.
 
 use crate::error::{Error, Result};
-use crate::fixed::write_uint;
+use crate::fixed::{uint_str, write_uint};
 use crate::gateway::binance::{BinanceEncoder, NewOrder};
 use crate::gateway::intent_log::{Intent, IntentLog, MAX_INTENT_LINE};
 use crate::risk::{Order, OrderSide, Reject, RiskEngine};
@@ -178,10 +178,8 @@ impl OrderEntry {
         log.append_intent(&intent)?; // written before it is sent
         if let Some(n) = &self.native {
             self.id.clear();
-            let _ = std::fmt::Write::write_fmt(
-                &mut self.id,
-                format_args!("{}{}", n.client_prefix, o.client_id),
-            );
+            self.id.push_str(&n.client_prefix);
+            self.id.push_str(uint_str(o.client_id, &mut [0u8; 20]));
             self.body.clear();
             let encoded = n.encoder.new_order(
                 &NewOrder {

@@ -1057,11 +1057,7 @@ impl Replay {
     /// The risk engine's market view of an instrument: the local book's mid and sync state.
     fn refresh_market(&mut self, instrument: u32) -> Result<()> {
         let book = &self.venues[instrument as usize].book;
-        #[allow(clippy::cast_possible_truncation)]
-        let reference = book
-            .mid()
-            .map_or(0, |m| (m * SCALE as f64).round() as i64)
-            .max(0);
+        let reference = book.reference_price();
         let in_sync = book.in_sync();
         self.risk
             .on_market(instrument as usize, reference, self.l_clock, in_sync)

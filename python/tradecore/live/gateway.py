@@ -247,17 +247,25 @@ class CcxtGateway:
     def send_order(self, client_id: int, request: bytes, symbol: str) -> Awaitable[VenueOrder]:
         """The native path: writes a new order's whole request (built by the order path in
         Rust) now; the awaitable gives the answer."""
-        return self._native_send(client_id, "POST", b"", symbol, request)
+        t = self.transport
+        w = t.writer if t is not None and not self.retry_after_until else None
+        if w is None:  # down or rate limited: the general path says why
+            return self._native_send(client_id, "POST", b"", symbol, request)
+        w(request)  # the tick-to-order path ends here; the rest is bookkeeping
+        self.requests += 1
+        return self._native_answer(client_id, t.expect(), "POST", symbol)  # type: ignore[union-attr]
 
     def _native_send(self, what: str | int, method: str, body: bytes, symbol: str,
                      request: bytes | None = None) -> Awaitable[VenueOrder]:
         """The native path: writes the signed request now; the awaitable gives the answer
         classified as the ccxt path would (``what``: a client id is a new order)."""
         assert self.transport is not None
-        wait = self.retry_after_until - time.monotonic()
-        if wait > 0:
-            return _raise(RateLimited(f"{_what(what)} not sent: rate limited for {wait:.1f} s more (Retry-After)",
-                                      wait))
+        if self.retry_after_until:
+            wait = self.retry_after_until - time.monotonic()
+            if wait > 0:
+                return _raise(RateLimited(f"{_what(what)} not sent: rate limited for {wait:.1f} s more "
+                                          "(Retry-After)", wait))
+            self.retry_after_until = 0.0  # over (0: not limited, checked without a clock read)
         try:
             fut = self.transport.write(request) if request is not None else self.transport.send(method, "/order",
                                                                                                  body)

@@ -12,9 +12,11 @@ unknown: it may have been carried out). A ``send`` while disconnected raises
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections import deque
+from collections.abc import Callable
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -24,13 +26,18 @@ Response = tuple[int, dict[str, str], bytes]
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, conn: Http1Connection) -> None:
+    """One TCP (or TLS) connection: its bytes in, and the futures of the requests written on
+    it, oldest first."""
+
+    def __init__(self, conn: Http1Connection | _Detached) -> None:
         self.conn = conn
         self.buf = bytearray()
         self.transport: asyncio.Transport | None = None
+        self.waiting: deque[asyncio.Future[Response]] = deque()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass, but is one
+        self.conn._made(self)
 
     def data_received(self, data: bytes) -> None:
         self.buf += data
@@ -38,10 +45,10 @@ class _Protocol(asyncio.Protocol):
             r = self._parse()
             if r is None:
                 return
-            self.conn._deliver(r)
+            self.conn._deliver(self, r)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.conn._lost(exc)
+        self.conn._lost(self, exc)
 
     def _parse(self) -> Response | None:
         buf = self.buf
@@ -101,21 +108,21 @@ class Http1Connection:
         extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         self._head = f"Host: {host}\r\n{extra}Connection: keep-alive\r\n".encode("latin-1")
         self._proto: _Protocol | None = None
-        self._waiting: deque[asyncio.Future[Response]] = deque()
+        self.writer: Callable[[bytes], object] | None = None
+        """The open connection's ``transport.write``, None when it is down or closing: the
+        order path writes a request's bytes with it, then calls :meth:`expect`."""
         self._connecting: asyncio.Task[None] | None = None
         self.connects = 0
 
     @property
     def connected(self) -> bool:
-        return self._proto is not None and self._proto.transport is not None
+        return self.writer is not None
 
     async def connect(self) -> None:
         loop = asyncio.get_running_loop()
         ctx = ssl.create_default_context() if self.tls else None
-        _, proto = await loop.create_connection(lambda: _Protocol(self), self.host, self.port, ssl=ctx,
-                                                server_hostname=self.host if self.tls else None)
-        self._proto = proto
-        self.connects += 1
+        await loop.create_connection(lambda: _Protocol(self), self.host, self.port, ssl=ctx,
+                                     server_hostname=self.host if self.tls else None)
 
     def request_head(self, method: str, path: str) -> bytes:
         """The request line and headers of a request with a body (``Content-Length`` and the
@@ -136,31 +143,51 @@ class Http1Connection:
     def write(self, request: bytes) -> asyncio.Future[Response]:
         """Writes a whole request now; returns the future of its response. Raises
         ``ConnectionError`` (nothing written) when not connected."""
-        p = self._proto
-        if p is None or p.transport is None or p.transport.is_closing():
+        w = self.writer
+        if w is None or self._proto is None or self._proto.transport is None or self._proto.transport.is_closing():
             self._reconnect()
             raise ConnectionError("not connected (reconnecting)")
+        w(request)
+        return self.expect()
+
+    def expect(self) -> asyncio.Future[Response]:
+        """The future of the response to the request just written with :attr:`writer` (the
+        connection's next response after those already expected)."""
+        p = self._proto
+        if p is None:  # lost in between: cannot happen within one turn of the loop
+            raise ConnectionError("connection lost with the request written")
         fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
-        self._waiting.append(fut)
-        p.transport.write(request)
+        p.waiting.append(fut)
         return fut
 
-    def _deliver(self, r: Response) -> None:
-        if not self._waiting:
+    def _made(self, p: _Protocol) -> None:
+        assert p.transport is not None
+        if self._proto is not None and self._proto is not p:  # a reconnection: the old one is closing
+            self._proto.conn = _Detached()
+        self._proto = p
+        self.writer = p.transport.write
+        self.connects += 1
+
+    def _deliver(self, p: _Protocol, r: Response) -> None:
+        if not p.waiting:
             log.warning("HTTP response without a request (status %d)", r[0])
             return
-        fut = self._waiting.popleft()
+        fut = p.waiting.popleft()
         if not fut.done():
             fut.set_result(r)
-        if r[1].get("connection", "").lower() == "close" and self._proto is not None and self._proto.transport:
-            self._proto.transport.close()
+        if r[1].get("connection", "").lower() == "close" and p.transport is not None:
+            self._closing(p)
+            p.transport.close()
 
-    def _lost(self, exc: Exception | None) -> None:
-        self._proto = None
-        while self._waiting:
-            fut = self._waiting.popleft()
-            if not fut.done():
-                fut.set_exception(ConnectionError(f"connection lost with the request in flight ({exc})"))
+    def _closing(self, p: _Protocol) -> None:
+        if self._proto is p:
+            self.writer = None  # nothing more is written on it
+
+    def _lost(self, p: _Protocol, exc: Exception | None) -> None:
+        if self._proto is p:
+            self._proto = None
+            self.writer = None
+        _fail(p, exc)
 
     def _reconnect(self) -> None:
         if self._connecting is not None and not self._connecting.done():
@@ -175,8 +202,36 @@ class Http1Connection:
         self._connecting = asyncio.get_running_loop().create_task(go())
 
     async def close(self) -> None:
-        if self._connecting is not None:
+        if self._connecting is not None:  # a reconnection under way: stopped before the close
             self._connecting.cancel()
-        if self._proto is not None and self._proto.transport is not None:
-            self._proto.transport.close()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._connecting
+        p = self._proto
         self._proto = None
+        self.writer = None
+        if p is not None and p.transport is not None:
+            p.transport.close()
+
+
+def _fail(p: _Protocol, exc: Exception | None) -> None:
+    """Fails the requests still waiting on a lost connection (their outcome is unknown)."""
+    while p.waiting:
+        fut = p.waiting.popleft()
+        if not fut.done():
+            fut.set_exception(ConnectionError(f"connection lost with the request in flight ({exc})"))
+
+
+class _Detached:
+    """The owner of a connection replaced by a newer one: its responses still complete its
+    own requests, its loss fails only them."""
+
+    def _made(self, p: _Protocol) -> None:
+        pass
+
+    def _deliver(self, p: _Protocol, r: Response) -> None:
+        fut = p.waiting.popleft() if p.waiting else None
+        if fut is not None and not fut.done():
+            fut.set_result(r)
+
+    def _lost(self, p: _Protocol, exc: Exception | None) -> None:
+        _fail(p, exc)

@@ -109,6 +109,7 @@ class TradingBackend(LiveMarketBackend):
         self._ticks = [float(i.tick_size) for i in self.instruments]
         self._lots = [float(i.lot_size) for i in self.instruments]
         self._books = [md.books[s] for s in self.symbols]
+        self._n = len(self._books)
         self._entry = OrderEntry(self.risk, journal.intents, [(s, float(i.tick_size), float(i.lot_size))
                                                              for s, i in zip(self.symbols, self.instruments)])
         self._wire_pending = True
@@ -143,21 +144,24 @@ class TradingBackend(LiveMarketBackend):
         # The tick-to-order path: one call into Rust (grid, risk check, the intent into the
         # intent log, on the native path the request's bytes), the bytes to the socket, then
         # the bookkeeping.
-        if not 0 <= instrument < len(self._books):
-            raise InvalidInput(f"invalid instrument: {instrument} (0..{len(self._books) - 1})")
-        cid = self._next_id if client_id is None else client_id
-        if client_id is not None and (cid in self.orders or cid < self._next_id and self.journal.order(cid)):
-            raise InvalidInput(f"invalid client_id: {cid} (already used; ids are never reused)")
+        if not 0 <= instrument < self._n:
+            raise InvalidInput(f"invalid instrument: {instrument} (0..{self._n - 1})")
+        if client_id is None:
+            cid = self._next_id
+        else:
+            cid = client_id
+            if cid in self.orders or cid < self._next_id and self.journal.order(cid):
+                raise InvalidInput(f"invalid client_id: {cid} (already used; ids are never reused)")
         if self._wire_pending:
             self._set_up_wire()
         b = self._books[instrument]
         h = b.health
         now = time.time_ns()
-        r = self._entry.place(cid, instrument, side, qty, price, tif, reduce_only, b.book.mid(), h.last_message_ns,
+        r = self._entry.place(cid, instrument, side, qty, price, tif, reduce_only, b.book, h.last_message_ns,
                               h.in_sync, now)
         sym = self.symbols[instrument]
         answer: Awaitable[VenueOrder] | None = None
-        if isinstance(r, bytes):
+        if r.__class__ is bytes:
             try:
                 answer = self.gateway.send_order(cid, r, sym)  # native: on the wire now
             except Exception as e:  # the intent is logged: an unknown outcome, found by a query
