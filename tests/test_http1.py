@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 import uvloop
 
-from tradecore.live.http1 import Http1Connection
+from tradecore.live.http1 import Http1Connection, Response, _Detached, _Protocol
 
 
 class Server:
@@ -135,15 +135,61 @@ def test_a_replaced_connection_fails_only_its_own_requests() -> None:
         old = conn._proto
         assert old is not None
         in_flight_old = conn.send("GET", "/old", b"x=1")
-        await conn.connect()  # a new connection while the old one is still open
+        await conn.connect()  # open: nothing to do
+        assert conn._proto is old and conn.connects == 1
+        conn._closing(old)  # as on the server's EOF: nothing more is written on it
+        assert not conn.connected
+        await conn.connect()  # the replacement, with the old one's request still in flight
         assert conn._proto is not old and conn.connects == 2
         in_flight_new = conn.send("GET", "/new", b"x=1")
-        assert old.transport is not None
-        old.transport.close()  # the old one's loss comes after the new one is up
-        with pytest.raises(ConnectionError):
+        with pytest.raises(ConnectionError, match="in flight"):  # the old one is closed: unknown outcome
             await in_flight_old
-        assert conn.connected
         srv.hold.set()
-        assert (await in_flight_new)[2].startswith(b"/api/new")
+        assert (await in_flight_new)[2].startswith(b"/api/new?x=1")
+        assert conn.connected
+
+    run(t)
+
+
+def test_a_replaced_connections_late_answers_complete_its_own_requests() -> None:
+    async def t() -> None:
+        conn = Http1Connection("http://127.0.0.1:1/api", {})
+        p = _Protocol(_Detached())
+        fut: asyncio.Future[Response] = asyncio.get_running_loop().create_future()
+        p.waiting.append(fut)
+        p.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        assert fut.result() == (200, {"content-length": "2"}, b"ok")
+        assert conn._proto is None and not conn.connected  # the connection never saw it
+
+    uvloop.run(t())
+
+
+def test_close_is_final_until_connect() -> None:
+    async def t(srv: Server, conn: Http1Connection) -> None:
+        srv.close_after = 0
+        lost = conn.send("GET", "/a", b"x=1")  # the server drops the connection: a reconnection starts
+        with pytest.raises(ConnectionError):
+            await lost
+        with pytest.raises(ConnectionError, match="reconnecting"):
+            conn.send("GET", "/b", b"x=1")
+        await conn.close()  # stops the reconnection under way
+        with pytest.raises(ConnectionError, match="closed"):
+            conn.send("GET", "/c", b"x=1")
+        await asyncio.sleep(0.05)
+        assert not conn.connected and conn.connects == 1
+        srv.close_after = None
+        await conn.connect()  # reopened on purpose
+        assert (await conn.send("GET", "/d", b"x=1"))[2].startswith(b"/api/d?x=1")
+
+    run(t)
+
+
+def test_the_servers_eof_stops_writes_at_once() -> None:
+    async def t(srv: Server, conn: Http1Connection) -> None:
+        assert conn._proto is not None
+        conn._proto.eof_received()  # the server closed its side (an idle keep-alive timeout)
+        assert conn.writer is None  # the order path's write is refused, not silently dropped
+        with pytest.raises(ConnectionError):
+            conn.send("GET", "/a", b"x=1")
 
     run(t)

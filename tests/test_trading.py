@@ -296,6 +296,27 @@ def test_an_intent_in_the_log_but_not_in_sqlite_is_restored_on_open(tmp_path: Pa
     assert not j2.intent_log.exists()
 
 
+def test_the_order_path_reads_its_reference_price_from_the_book(tmp_path: Path) -> None:
+    """The risk check's reference is the book's mid, read in Rust from the ``OrderBook`` itself;
+    a reference of another type is refused naming the argument."""
+    j = Journal(tmp_path / "j.sqlite")
+    risk = RiskEngine(RiskLimits(price_band_bps=100))
+    risk.add_instrument()
+    entry = OrderEntry(risk, j.intents, [("BTCUSDT", 0.1, 0.001)])
+    book = tradecore.OrderBook(tick_size=0.1, lot_size=0.001)
+    book.set_level("bid", 63_999.9, 1.0)
+    book.set_level("ask", 64_000.1, 1.0)
+    now = time.time_ns()
+    assert entry.place(1, 0, 1, 0.001, 63_500.0, 0, False, book, now, True, now) is True  # 0.78% from 64,000
+    assert entry.place(2, 0, 1, 0.001, 63_300.0, 0, False, book, now, True, now)[0] == "price_band"  # 1.09%
+    book.set_level("bid", 62_999.9, 1.0)
+    book.set_level("bid", 63_999.9, 0.0)  # the mid moves to 63,500: the same price is now in the band
+    assert entry.place(3, 0, 1, 0.001, 63_300.0, 0, False, book, now, True, now) is True
+    with pytest.raises(InvalidInput, match="invalid reference: .*str.*OrderBook, a price or None"):
+        entry.place(4, 0, 1, 0.001, 63_300.0, 0, False, "64000", now, True, now)
+    j.close()
+
+
 def test_a_native_order_whose_bytes_fail_to_go_out_is_resolved_by_a_query(tmp_path: Path) -> None:
     """The native path: the order's request is built in Rust (intent logged first); if writing
     it raises anything unexpected, the order is an unknown outcome found by a query, never

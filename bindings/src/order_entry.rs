@@ -13,6 +13,7 @@ use engine_core::gateway::{
 };
 use engine_core::risk::OrderSide;
 use engine_core::sim::TimeInForce;
+use engine_core::Error;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyTuple};
 use pyo3::IntoPyObjectExt;
@@ -165,11 +166,27 @@ impl OrderEntry {
             reduce_only,
         };
         let reference = if let Ok(book) = reference.cast::<OrderBook>() {
-            book.borrow().inner.reference_price()
+            book.try_borrow()
+                .map_err(|_| {
+                    CoreErr(Error::invalid(
+                        "reference",
+                        "OrderBook",
+                        "is being updated (by another thread)",
+                    ))
+                })?
+                .inner
+                .reference_price()
         } else if reference.is_none() {
             0
         } else {
-            from_f64("reference", reference.extract()?).map_err(CoreErr)?
+            let price = reference.extract::<f64>().map_err(|_| {
+                CoreErr(Error::invalid(
+                    "reference",
+                    reference.get_type().to_string(),
+                    "must be an OrderBook, a price or None",
+                ))
+            })?;
+            from_f64("reference", price).map_err(CoreErr)?
         };
         let market = EntryMarket {
             reference,

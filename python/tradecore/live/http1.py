@@ -12,7 +12,6 @@ unknown: it may have been carried out). A ``send`` while disconnected raises
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import ssl
 from collections import deque
@@ -46,6 +45,10 @@ class _Protocol(asyncio.Protocol):
             if r is None:
                 return
             self.conn._deliver(self, r)
+
+    def eof_received(self) -> bool:
+        self.conn._closing(self)  # the server closed its side (an idle keep-alive timeout)
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.conn._lost(self, exc)
@@ -112,6 +115,7 @@ class Http1Connection:
         """The open connection's ``transport.write``, None when it is down or closing: the
         order path writes a request's bytes with it, then calls :meth:`expect`."""
         self._connecting: asyncio.Task[None] | None = None
+        self._closed = False
         self.connects = 0
 
     @property
@@ -119,6 +123,11 @@ class Http1Connection:
         return self.writer is not None
 
     async def connect(self) -> None:
+        """Opens the connection (nothing to do when it is open); reopens one closed by
+        :meth:`close`."""
+        if self.writer is not None:
+            return
+        self._closed = False
         loop = asyncio.get_running_loop()
         ctx = ssl.create_default_context() if self.tls else None
         await loop.create_connection(lambda: _Protocol(self), self.host, self.port, ssl=ctx,
@@ -145,6 +154,8 @@ class Http1Connection:
         ``ConnectionError`` (nothing written) when not connected."""
         w = self.writer
         if w is None or self._proto is None or self._proto.transport is None or self._proto.transport.is_closing():
+            if self._closed:
+                raise ConnectionError("connection closed")
             self._reconnect()
             raise ConnectionError("not connected (reconnecting)")
         w(request)
@@ -162,8 +173,15 @@ class Http1Connection:
 
     def _made(self, p: _Protocol) -> None:
         assert p.transport is not None
-        if self._proto is not None and self._proto is not p:  # a reconnection: the old one is closing
-            self._proto.conn = _Detached()
+        if self._closed:  # closed while it was being opened
+            p.conn = _Detached()
+            p.transport.close()
+            return
+        old = self._proto
+        if old is not None and old is not p:  # a reconnection: the old one is closing
+            old.conn = _Detached()  # its own requests still get its answers, or fail with it
+            if old.transport is not None and not old.transport.is_closing():
+                old.transport.close()
         self._proto = p
         self.writer = p.transport.write
         self.connects += 1
@@ -190,7 +208,7 @@ class Http1Connection:
         _fail(p, exc)
 
     def _reconnect(self) -> None:
-        if self._connecting is not None and not self._connecting.done():
+        if self._closed or self._connecting is not None and not self._connecting.done():
             return
 
         async def go() -> None:
@@ -202,10 +220,13 @@ class Http1Connection:
         self._connecting = asyncio.get_running_loop().create_task(go())
 
     async def close(self) -> None:
-        if self._connecting is not None:  # a reconnection under way: stopped before the close
-            self._connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connecting
+        """Closes the connection for good (no reconnection until :meth:`connect`); the
+        requests still waiting fail."""
+        self._closed = True
+        task, self._connecting = self._connecting, None
+        if task is not None:  # a reconnection under way: stopped (one that got through is closed by _made)
+            task.cancel()
+            await asyncio.wait({task})
         p = self._proto
         self._proto = None
         self.writer = None
@@ -226,6 +247,9 @@ class _Detached:
     own requests, its loss fails only them."""
 
     def _made(self, p: _Protocol) -> None:
+        pass
+
+    def _closing(self, p: _Protocol) -> None:
         pass
 
     def _deliver(self, p: _Protocol, r: Response) -> None:
