@@ -7,6 +7,12 @@ whose future times out is not resent; its late response still consumes its slot.
 connection drops, every request still waiting fails with ``ConnectionError`` (its outcome is
 unknown: it may have been carried out). A ``send`` while disconnected raises
 ``ConnectionError`` at once (nothing was written) and starts a reconnection in the background.
+
+The order path writes with :attr:`Http1Connection.writer` (the live transport's ``write``,
+None as soon as the connection is closing: the server's EOF or ``Connection: close``) and then
+calls :meth:`Http1Connection.expect` for the response's future, so nothing runs between the
+order's bytes and the wire. Each connection keeps its own waiting requests: a replaced one
+answers or fails only its own. :meth:`Http1Connection.close` is final until ``connect``.
 """
 
 from __future__ import annotations
