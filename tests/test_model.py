@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -172,7 +173,8 @@ def test_train_command_on_the_synthetic_market(tmp_path: Path, capsys: pytest.Ca
                      "--trees", "30", "--out", str(out)])
     assert code == 0
     shown = capsys.readouterr().out
-    assert "validation IC" in shown and "max |difference| 0.0e+00" in shown
+    assert "validation IC" in shown
+    assert float(re.search(r"max \|difference\| (\S+)", shown).group(1)) <= 1e-12  # vs LightGBM's predictions
     report = json.loads((tmp_path / "model.txt.report.json").read_text())
     assert report["features"] == ["mid", "spread", "imb5", "ofi", "flow"]
     assert report["train_rows"] + report["embargoed_rows"] + report["valid_rows"] == report["rows"]
@@ -300,7 +302,7 @@ def test_the_example_model_taker_trades_on_its_prediction_out_of_sample(binance_
         sys.path.pop(0)
     r = train_model(binance_dir / "usdm_btcusdt_20240718.gz", FEATURES, horizon="2s", target="sign",
                     out=tmp_path / "model.txt")
-    assert r.metrics["valid_auc"] > 0.5 and r.metrics["tradecore_vs_lightgbm_max_abs_diff"] == 0.0
+    assert r.metrics["valid_auc"] > 0.5 and r.metrics["tradecore_vs_lightgbm_max_abs_diff"] <= 1e-12
     s = ModelTaker(model=str(r.model_path))
     res = run_backtest(s, binance_dir / "usdm_btcusdt_20240719.gz", latency="5ms")  # a day it has not seen
     assert s.predictions > 1000

@@ -3,7 +3,9 @@
 //! What is read: the header (`num_class`, `num_tree_per_iteration`, `max_feature_idx`,
 //! `objective`, `average_output`, `feature_names`) and each `Tree=` section (`num_leaves`,
 //! `num_cat`, `split_feature`, `threshold`, `decision_type`, `left_child`, `right_child`,
-//! `leaf_value`, `cat_boundaries`, `cat_threshold`, `is_linear`), up to `end of trees`. What
+//! `leaf_value`, `cat_boundaries`, `cat_threshold`, `is_linear`, and `internal_count` when
+//! present: the training rows through each split, which balance the walk's lanes), up to
+//! `end of trees`. What
 //! the evaluation cannot reproduce exactly is refused with the line that says so: linear
 //! trees, an unknown objective, a decision type or child index out of range.
 
@@ -251,6 +253,7 @@ pub fn parse(text: &str, source: &str) -> Result<Model> {
         cat_bits: Vec::new(),
         has_categorical: false,
         has_zero_missing: false,
+        expected_steps: Vec::with_capacity(sections.len()),
         fast: None,
     };
     for s in &sections {
@@ -275,6 +278,7 @@ pub fn parse(text: &str, source: &str) -> Result<Model> {
         model.leaves.extend_from_slice(&values);
         if leaves == 1 {
             model.roots.push(!(leaf_base as i32));
+            model.expected_steps.push(0.0);
             continue;
         }
         let inner = leaves - 1;
@@ -401,6 +405,27 @@ pub fn parse(text: &str, source: &str) -> Result<Model> {
                 "not a tree: a node or a leaf is no node's child",
             ));
         }
+        // the expected number of splits on a walk: each node's chance to be reached, from the
+        // training counts (rows through each node) when the file has them, else half its parent's
+        let counts: Option<Vec<f64>> = match s.get("internal_count") {
+            Some(_) => Some(s.list("internal_count", inner)?),
+            None => None,
+        };
+        let mut reach = vec![0.0f64; inner];
+        reach[0] = 1.0;
+        for j in 0..inner {
+            for c in [left[j], right[j]] {
+                if c > 0 {
+                    let c = c as usize;
+                    reach[c] = reach[j]
+                        * match &counts {
+                            Some(n) if n[j] > 0.0 && n[c] >= 0.0 => (n[c] / n[j]).min(1.0),
+                            _ => 0.5,
+                        };
+                }
+            }
+        }
+        model.expected_steps.push(reach.iter().sum());
         model.cat_bits.extend_from_slice(&bits);
         model.roots.push(node_base as i32);
     }

@@ -1,5 +1,6 @@
 //! Tree-model inference: a LightGBM model ([`lightgbm::parse`] reads its text) evaluated in
-//! Rust with LightGBM's own rules, so the results are LightGBM's to the last bit.
+//! Rust with LightGBM's own rules: its results to the last bit when the trees are summed in
+//! its order, and within a proven 5e-13 when the walk's lanes sum them (see [`Fast`]).
 //!
 //! The rules (LightGBM's `Tree::NumericalDecision` / `CategoricalDecision` and its dense-row
 //! predictor): an input with `|x| <= 1e-35` counts as 0 (LightGBM drops such values from the
@@ -76,147 +77,209 @@ pub struct Model {
     cat_bits: Vec<u32>,
     has_categorical: bool,
     has_zero_missing: bool,
+    /// The expected number of splits on a tree's walk (from the training counts when the
+    /// file has them, else as if each split went either way half the time).
+    expected_steps: Vec<f64>,
     /// The branch-free layout, for models with numerical splits only and no zero-as-missing
     /// split (see [`Fast`]).
     fast: Option<Fast>,
 }
 
-/// A node of the branch-free layout (16 bytes, four to a cache line). Its children are
-/// adjacent, left at `right - 1`; a leaf is its own left child with an infinite threshold
-/// (and NaN goes left), so a walk of a fixed number of steps stays on it. A step is a compare
-/// and a subtraction: `right - (x <= thr)`.
+/// A node of the branch-free layout (32 bytes, two to a cache line). Its children are adjacent,
+/// left at `right - 1`: a step is a compare and a subtraction, `right - (x <= thr)`.
+///
+/// The walk reads the row twice over: value `2f` is feature `f` as it is, `2f + 1` the same
+/// with NaN as -inf. A NaN goes right at `x <= thr` and -inf goes left, so a split reads the
+/// copy whose NaN goes its default way (missing type NaN: the default side; none: where 0
+/// goes), and no step tests for NaN.
+///
+/// Each lane walks a fixed sequence of trees, and a leaf of one tree is a copy of the next
+/// tree's root carrying the leaf's value and its tree's index (`slot`): stepping onto a leaf
+/// stores its value and goes on into the next tree, without a branch. After a lane's last tree
+/// its leaves lead to [`Fast::END`], a node that leads to itself.
 #[derive(Debug, Clone, Copy)]
-#[repr(C)]
+#[repr(C, align(32))]
 struct FastNode {
     thr: f64,
-    feature: u32,
+    /// The leaf value this node carries (0 for a node that is no leaf).
+    value: f64,
+    /// The value read: `2 * feature + (NaN goes left)`.
+    input: u32,
     right: u32,
+    /// Where `value` goes: its tree's index, or the spare slot after the last tree.
+    slot: u32,
 }
 
-/// Trees walked `LANES` at a time in lockstep, each group for the depth of its deepest tree:
-/// independent walks overlap in the CPU, and no step branches.
+/// The trees in `LANES` lanes walked in lockstep: independent walks overlap in the CPU, no step
+/// branches, and each lane is busy until its last tree's leaf (trees go to the lanes by their
+/// expected path length, so that the lanes end together). The lanes sum their leaves when the
+/// rounding bound allows ([`lane_sum_allowed`]); otherwise each leaf value goes to its tree's
+/// slot and the trees are summed in LightGBM's order.
 #[derive(Debug, Clone)]
 struct Fast {
     nodes: Vec<FastNode>,
-    /// NaN goes left at each node (missing type NaN: the default side; none: `0 <= thr`; a
-    /// leaf: itself), read only for a row with a NaN.
-    nan_left: Vec<u32>,
-    /// The value of each leaf node (0 elsewhere).
-    values: Vec<f64>,
-    roots: Vec<u32>,
-    /// The trees by depth (stable): a group's walk lasts as long as its deepest tree.
-    order: Vec<u32>,
-    /// (first position in `order`, trees, steps) of each group.
-    groups: Vec<(usize, usize, u32)>,
+    /// The first node of each lane (its first tree's root, or [`Fast::END`]).
+    starts: [u32; LANES],
+    /// The value of each one-leaf tree (such trees are in no lane), and their sum.
+    constants: Vec<(u32, f64)>,
+    constant_sum: f64,
+    trees: usize,
+    /// Sum the leaves in the lanes (then the lanes, then the one-leaf trees) rather than tree
+    /// by tree: when the rounding bound allows it ([`lane_sum_allowed`]).
+    lane_sum: bool,
 }
 
 const LANES: usize = 8;
+/// Steps between two looks at whether every lane is done.
+const STEPS_PER_CHECK: usize = 4;
 
 impl Fast {
-    /// Lays out `m`'s trees (numerical splits only, none with zero as missing).
+    /// Where a lane rests after its last tree: nodes 0 and 1 lead to one another (they read
+    /// input 1, never NaN, and `x <= inf` goes left to 0).
+    const END: u32 = 0;
+
+    /// Lays out `m`'s trees (numerical splits only, none with zero as missing, no NaN
+    /// threshold).
     fn new(m: &Model) -> Self {
-        let mut f = Fast {
-            nodes: Vec::with_capacity(m.nodes.len() + m.leaves.len() + 1),
-            nan_left: Vec::with_capacity(m.nodes.len() + m.leaves.len() + 1),
-            values: Vec::with_capacity(m.nodes.len() + m.leaves.len() + 1),
-            roots: Vec::with_capacity(m.roots.len()),
-            order: Vec::new(),
-            groups: Vec::new(),
+        let spare = m.roots.len() as u32;
+        let end = FastNode {
+            thr: f64::INFINITY,
+            value: 0.0,
+            input: 1,
+            right: 1,
+            slot: spare,
         };
-        // node 0: a leaf of value 0, where the unused lanes of the last group rest
-        let zero = f.slot();
-        f.leaf(zero, 0.0);
-        let mut depths = Vec::with_capacity(m.roots.len());
-        for &root in &m.roots {
-            let at = f.slot();
-            let mut depth = 0;
-            f.fill(m, root, at, 0, &mut depth);
-            f.roots.push(at);
-            depths.push(depth);
+        let mut f = Fast {
+            nodes: vec![end, end],
+            starts: [Self::END; LANES],
+            constants: Vec::new(),
+            constant_sum: 0.0,
+            trees: m.roots.len(),
+            lane_sum: false,
+        };
+        // each tree's split nodes; where its leaves go and their values
+        let mut roots = vec![0u32; m.roots.len()];
+        let mut leaves: Vec<Vec<(u32, f64)>> = vec![Vec::new(); m.roots.len()];
+        let mut walked = Vec::new();
+        for (t, &root) in m.roots.iter().enumerate() {
+            if root < 0 {
+                f.constants.push((t as u32, m.leaves[(!root) as usize]));
+                continue;
+            }
+            walked.push(t);
+            roots[t] = f.slot(spare);
+            // a work list, not recursion: a tree may be a chain thousands of nodes deep
+            let mut work = vec![(root, roots[t])];
+            while let Some((i, at)) = work.pop() {
+                if i < 0 {
+                    leaves[t].push((at, m.leaves[(!i) as usize]));
+                    continue;
+                }
+                let n = m.nodes[i as usize];
+                let nan_left = if n.missing == MISSING_NAN {
+                    n.default_left
+                } else {
+                    0.0 <= n.threshold
+                };
+                if f.nodes.len() % 2 == 1 {
+                    f.slot(spare); // children at an even index: one cache line
+                }
+                let left = f.slot(spare);
+                let right = f.slot(spare);
+                f.nodes[at as usize] = FastNode {
+                    thr: n.threshold,
+                    value: 0.0,
+                    input: 2 * n.feature + u32::from(nan_left),
+                    right,
+                    slot: spare,
+                };
+                work.push((n.right, right));
+                work.push((n.left, left));
+            }
         }
-        let mut order: Vec<u32> = (0..f.roots.len() as u32).collect();
-        order.sort_by_key(|&t| depths[t as usize]);
-        f.groups = (0..order.len())
-            .step_by(LANES)
-            .map(|first| {
-                let n = LANES.min(order.len() - first);
-                let steps = order[first..first + n]
-                    .iter()
-                    .map(|&t| depths[t as usize])
-                    .max()
-                    .unwrap_or(0);
-                (first, n, steps)
-            })
-            .collect();
-        f.order = order;
+        // lanes: the longest expected walks first, each to the least busy lane
+        walked.sort_by(|&a, &b| m.expected_steps[b].total_cmp(&m.expected_steps[a]));
+        let mut busy = [0.0f64; LANES];
+        let mut lanes: [Vec<usize>; LANES] = Default::default();
+        for t in walked {
+            let lane = (0..LANES)
+                .min_by(|&a, &b| busy[a].total_cmp(&busy[b]))
+                .unwrap_or(0);
+            busy[lane] += m.expected_steps[t];
+            lanes[lane].push(t);
+        }
+        for (lane, trees) in lanes.iter_mut().enumerate() {
+            trees.sort_unstable(); // in file order: nearby in memory
+            if let Some(&first) = trees.first() {
+                f.starts[lane] = roots[first];
+            }
+            for (k, &t) in trees.iter().enumerate() {
+                let next = match trees.get(k + 1) {
+                    Some(&u) => f.nodes[roots[u] as usize],
+                    None => end,
+                };
+                for &(at, value) in &leaves[t] {
+                    f.nodes[at as usize] = FastNode {
+                        value,
+                        slot: t as u32,
+                        ..next
+                    };
+                }
+            }
+        }
+        // the largest leaf of each tree, summed; how deep the lane sums' additions go
+        let big: f64 = leaves
+            .iter()
+            .map(|l| l.iter().fold(0.0f64, |b, &(_, v)| b.max(v.abs())))
+            .chain(f.constants.iter().map(|&(_, v)| v.abs()))
+            .sum();
+        let longest = lanes.iter().map(Vec::len).max().unwrap_or(0);
+        f.lane_sum = lane_sum_allowed(m, longest + LANES + f.constants.len() + 1, big);
+        for &(_, v) in &f.constants {
+            f.constant_sum += v;
+        }
         f
     }
 
-    fn slot(&mut self) -> u32 {
+    fn slot(&mut self, spare: u32) -> u32 {
         self.nodes.push(FastNode {
-            thr: 0.0,
-            feature: 0,
-            right: 0,
+            thr: f64::INFINITY,
+            value: 0.0,
+            input: 1,
+            right: 1,
+            slot: spare,
         });
-        self.nan_left.push(0);
-        self.values.push(0.0);
         (self.nodes.len() - 1) as u32
     }
 
-    fn leaf(&mut self, at: u32, value: f64) {
-        self.nodes[at as usize] = FastNode {
-            thr: f64::INFINITY,
-            feature: 0,
-            right: at + 1,
-        };
-        self.nan_left[at as usize] = 1;
-        self.values[at as usize] = value;
-    }
-
-    /// Writes `m`'s node `i` (a leaf when negative) and its subtree from slot `at`, at depth
-    /// `d`; `depth` gets the deepest leaf's. (A work list, not recursion: a tree may be a
-    /// chain thousands of nodes deep.)
-    fn fill(&mut self, m: &Model, i: i32, at: u32, d: u32, depth: &mut u32) {
-        let mut work = vec![(i, at, d)];
-        while let Some((i, at, d)) = work.pop() {
-            if i < 0 {
-                *depth = (*depth).max(d);
-                self.leaf(at, m.leaves[(!i) as usize]);
-                continue;
-            }
-            let n = m.nodes[i as usize];
-            let nan_left = if n.missing == MISSING_NAN {
-                n.default_left
-            } else {
-                0.0 <= n.threshold
-            };
-            let base = self.slot();
-            self.slot();
-            self.nodes[at as usize] = FastNode {
-                thr: n.threshold,
-                feature: n.feature,
-                right: base + 1,
-            };
-            self.nan_left[at as usize] = u32::from(nan_left);
-            work.push((n.right, base + 1, d + 1));
-            work.push((n.left, base, d + 1));
-        }
-    }
-
-    /// Adds each tree's leaf value to its output, in tree order (`vals`: one per tree).
+    /// Adds each tree's leaf value to its output; `row` is the model's row as given (`scratch`:
+    /// working space).
     #[inline]
-    fn add(&self, row: &[f64], out: &mut [f64], vals: &mut Vec<f64>) {
-        vals.clear();
-        vals.resize(self.roots.len(), 0.0);
-        if row.iter().any(|x| x.is_nan()) {
-            self.walk::<true>(row, vals);
-        } else {
-            self.walk::<false>(row, vals);
+    fn add(&self, row: &[f64], out: &mut [f64], scratch: &mut Vec<f64>) {
+        let n = 2 * row.len();
+        // every tree's slot is written once per row: no clearing
+        scratch.resize(n + self.trees + 1, 0.0);
+        let (input, vals) = scratch.split_at_mut(n);
+        for (pair, &x) in input.chunks_exact_mut(2).zip(row) {
+            // LightGBM reads |x| <= 1e-35 as 0 (such values are dropped from its rows)
+            let x = if x.abs() <= ZERO_THRESHOLD { 0.0 } else { x };
+            pair[0] = x;
+            pair[1] = if x.is_nan() { f64::NEG_INFINITY } else { x };
         }
+        if self.lane_sum {
+            out[0] = self.walk::<true>(input, vals) + self.constant_sum;
+            return;
+        }
+        for &(t, v) in &self.constants {
+            vals[t as usize] = v;
+        }
+        self.walk::<false>(input, vals);
+        // LightGBM's order: tree by tree
+        let vals = &vals[..self.trees];
         let k = out.len();
         if k == 1 {
             let mut s = 0.0;
-            for v in vals.iter() {
+            for v in vals {
                 s += v;
             }
             out[0] = s;
@@ -227,47 +290,75 @@ impl Fast {
         }
     }
 
-    /// Each tree's leaf value into `vals`; `NAN`: the row has a NaN.
+    /// Walks the lanes to their end over `input` (the row twice over, see [`FastNode`]).
+    /// `LANE_SUM`: returns the sum of the lanes' sums (`vals` is not used); else each tree's leaf
+    /// value goes into `vals[tree]` (`vals` has the spare slot too) and it returns 0.
     #[inline]
-    fn walk<const NAN: bool>(&self, row: &[f64], vals: &mut [f64]) {
+    fn walk<const LANE_SUM: bool>(&self, input: &[f64], vals: &mut [f64]) -> f64 {
+        debug_assert!(vals.len() > self.trees);
         let nodes = &self.nodes[..];
-        let nan_left = &self.nan_left[..];
-        let step = |a: u32| -> u32 {
-            // SAFETY: node indexes and features are checked when the layout is built, and the
-            // row's length when it is taken (`predict_raw_into`).
-            let node = unsafe { *nodes.get_unchecked(a as usize) };
-            let x = unsafe { *row.get_unchecked(node.feature as usize) };
-            let left = if NAN {
-                u32::from(x <= node.thr)
-                    | (u32::from(x.is_nan()) & unsafe { *nan_left.get_unchecked(a as usize) })
-            } else {
-                u32::from(x <= node.thr)
-            };
-            node.right - left
-        };
-        for &(first, n, steps) in &self.groups {
-            let trees = &self.order[first..first + n];
-            let mut at = [0u32; LANES];
-            for (a, &t) in at.iter_mut().zip(trees) {
-                *a = self.roots[t as usize];
+        let mut at = self.starts.map(|a| a as usize);
+        let mut sums = [0.0f64; LANES];
+        loop {
+            for _ in 0..STEPS_PER_CHECK {
+                for (a, sum) in at.iter_mut().zip(&mut sums) {
+                    // SAFETY: node indexes, inputs and slots are checked when the layout is
+                    // built, the row's length when it is taken (`predict_raw_into`), and `vals`
+                    // holds a slot per tree and the spare (`add`).
+                    unsafe {
+                        let node = *nodes.get_unchecked(*a);
+                        if LANE_SUM {
+                            *sum += node.value; // 0 but at a leaf: exact
+                        } else {
+                            *vals.get_unchecked_mut(node.slot as usize) = node.value;
+                        }
+                        let x = *input.get_unchecked(node.input as usize);
+                        *a = node.right as usize - usize::from(x <= node.thr);
+                    }
+                }
             }
-            let [mut a0, mut a1, mut a2, mut a3, mut a4, mut a5, mut a6, mut a7] = at;
-            for _ in 0..steps {
-                a0 = step(a0);
-                a1 = step(a1);
-                a2 = step(a2);
-                a3 = step(a3);
-                a4 = step(a4);
-                a5 = step(a5);
-                a6 = step(a6);
-                a7 = step(a7);
-            }
-            at = [a0, a1, a2, a3, a4, a5, a6, a7];
-            for (&a, &t) in at.iter().zip(trees) {
-                vals[t as usize] = self.values[a as usize];
+            // every lane at END (0) or its twin (1)
+            if at.iter().fold(0, |o, &a| o | a) <= 1 {
+                break;
             }
         }
+        let mut total = 0.0;
+        for s in sums {
+            total += s;
+        }
+        total
     }
+}
+
+/// How far lane sums may be from LightGBM's tree-by-tree sum, at most (half the 1e-12 that
+/// `tradecore` promises).
+const LANE_SUM_TOLERANCE: f64 = 5e-13;
+
+/// Whether summing each lane's leaves in the lane keeps every prediction, raw and transformed,
+/// within [`LANE_SUM_TOLERANCE`] of LightGBM's sum in file order, whatever the row: one output,
+/// no averaging, no transform or a sigmoid. A sum of `n` values in any order of additions
+/// `h` deep is within `γ(h) Σ|v|` of the exact sum (`γ(h) = h u / (1 - h u)`, u the unit
+/// roundoff); LightGBM's is `n - 1` deep, the lanes' `height` deep, and `Σ|v|` is at most
+/// `big`, the sum over the trees of their largest leaf. A sigmoid with slope at most `|s|/4`
+/// moves the difference by that factor (plus its own rounding, a few units of 1e-16).
+fn lane_sum_allowed(m: &Model, height: usize, big: f64) -> bool {
+    if m.outputs != 1 || m.average_output {
+        return false;
+    }
+    let slope = match m.objective {
+        Objective::Identity => 1.0,
+        Objective::Sigmoid(s) => s.abs() / 4.0,
+        _ => return false,
+    };
+    let u = f64::EPSILON / 2.0;
+    let gamma = |h: usize| {
+        let hu = h as f64 * u;
+        hu / (1.0 - hu)
+    };
+    let bound = (gamma(m.roots.len().saturating_sub(1)) + gamma(height)) * big;
+    bound.is_finite()
+        && bound <= LANE_SUM_TOLERANCE
+        && slope * bound + 8.0 * u <= LANE_SUM_TOLERANCE
 }
 
 impl Model {
@@ -278,7 +369,11 @@ impl Model {
 
     /// Builds the branch-free layout when every split allows it.
     fn finish(&mut self) {
-        if !self.has_categorical && !self.has_zero_missing {
+        if !self.has_categorical
+            && !self.has_zero_missing
+            && self.nodes.iter().all(|n| !n.threshold.is_nan())
+            && self.num_features < 1 << 30
+        {
             self.fast = Some(Fast::new(self));
         }
     }
@@ -379,6 +474,10 @@ impl Model {
             ));
         }
         out.fill(0.0);
+        if let Some(fast) = &self.fast {
+            fast.add(row, out, scratch);
+            return Ok(());
+        }
         // LightGBM reads |x| <= 1e-35 as 0 (such values are dropped from its rows)
         let normalised: Vec<f64>;
         let row = if row.iter().any(|x| x.abs() <= ZERO_THRESHOLD && *x != 0.0) {
@@ -390,13 +489,9 @@ impl Model {
         } else {
             row
         };
-        if let Some(fast) = &self.fast {
-            fast.add(row, out, scratch);
-        } else {
-            let k = self.outputs;
-            for (t, &r) in self.roots.iter().enumerate() {
-                out[t % k] += self.tree_general(r, row);
-            }
+        let k = self.outputs;
+        for (t, &r) in self.roots.iter().enumerate() {
+            out[t % k] += self.tree_general(r, row);
         }
         Ok(())
     }

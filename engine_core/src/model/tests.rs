@@ -3,6 +3,8 @@
 
 #![allow(clippy::float_cmp)] // bit-exact results are the point
 
+use std::fmt::Write as _;
+
 use super::*;
 
 /// Two trees over three features. Tree 0: f0 <= 1.5 (NaN missing, default left) -> leaf 0
@@ -141,6 +143,10 @@ end of trees
 ";
     let m = Model::from_lightgbm(text, "mc.txt").unwrap();
     assert_eq!((m.outputs(), m.trees()), (2, 4));
+    assert!(
+        !m.fast.as_ref().unwrap().lane_sum,
+        "two outputs: summed tree by tree"
+    );
     let mut out = Vec::new();
     m.predict_matrix(&[0.0, 1.0], true, &mut out).unwrap();
     assert_eq!(out, [1.5, -0.75, 2.5, -1.75]);
@@ -210,7 +216,7 @@ fn bad_texts_are_errors_naming_the_line() {
 #[test]
 fn branch_free_layout_equals_the_rules() {
     // numerical splits with missing types none and NaN, default left and right, a one-leaf
-    // tree, trees of different depths: the lockstep walk against the per-node rules
+    // tree, trees of different depths: the lanes' walk against the per-node rules
     let text = "tree
 version=v4
 num_class=1
@@ -295,4 +301,174 @@ fn categories_truncate_like_lightgbm_and_objectives_round_like_it() {
     assert_eq!(o[0], -9.0);
     sq.transform(&mut o[1..]);
     assert_eq!(o[1].to_bits(), 0.0f64.to_bits());
+}
+
+/// A model text of `trees` random trees of `leaves` leaves over `features` features (a random
+/// leaf split at each step, as leaf-wise growth does), leaves within `scale` of 0, thresholds
+/// on a grid of eighths, splits with NaN or no missing type, either default side.
+fn random_text(
+    seed: u64,
+    trees: usize,
+    leaves: usize,
+    features: usize,
+    scale: f64,
+    objective: &str,
+) -> String {
+    let mut state = seed;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        state >> 33
+    };
+    let mut text = format!(
+        "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nmax_feature_idx={}\nobjective={objective}\n\n",
+        features - 1
+    );
+    for t in 0..trees {
+        // children of node j; a leaf k is !k; node j splits what was leaf `grown[j]`
+        let (mut left, mut right) = (Vec::new(), Vec::new());
+        let mut holder: Vec<Option<(usize, bool)>> = vec![None]; // who points at each leaf
+        for j in 0..leaves - 1 {
+            let k = next() as usize % holder.len();
+            if let Some((p, is_left)) = holder[k] {
+                if is_left {
+                    left[p] = j as i64;
+                } else {
+                    right[p] = j as i64;
+                }
+            }
+            left.push(!(k as i64));
+            right.push(!(holder.len() as i64));
+            holder[k] = Some((j, true));
+            holder.push(Some((j, false)));
+        }
+        let n = leaves - 1;
+        let list = |f: &mut dyn FnMut() -> String, k: usize| {
+            (0..k).map(|_| f()).collect::<Vec<_>>().join(" ")
+        };
+        let feat = list(&mut || (next() as usize % features).to_string(), n);
+        // thresholds on a grid of eighths, so rows can land exactly on them
+        let thr = list(&mut || ((next() % 33) as f64 / 8.0 - 2.0).to_string(), n);
+        let dt = list(
+            &mut || ["0", "2", "8", "10"][next() as usize % 4].to_owned(),
+            n,
+        );
+        let val = list(
+            &mut || (((next() % 2001) as f64 - 1000.0) / 1000.0 * scale).to_string(),
+            leaves,
+        );
+        let join = |v: &[i64]| {
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let _ = write!(
+            text,
+            "Tree={t}\nnum_leaves={leaves}\nsplit_feature={feat}\nthreshold={thr}\ndecision_type={dt}\n\
+             left_child={}\nright_child={}\nleaf_value={val}\n\n",
+            join(&left),
+            join(&right)
+        );
+    }
+    text + "end of trees\n"
+}
+
+/// Rows on the thresholds' grid, between it, and NaN.
+fn random_rows(seed: u64, rows: usize, features: usize) -> Vec<f64> {
+    let mut state = seed;
+    (0..rows * features)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            match state % 10 {
+                0 => f64::NAN,
+                1..=4 => (state >> 8) as f64 % 33.0 / 8.0 - 2.0,
+                _ => ((state >> 11) as f64 / (1u64 << 53) as f64) * 5.0 - 2.5,
+            }
+        })
+        .collect()
+}
+
+fn general(m: &Model) -> Model {
+    let mut g = m.clone();
+    g.fast = None;
+    g
+}
+
+#[test]
+fn lanes_sum_in_the_lane_only_within_the_rounding_bound() {
+    let rows = random_rows(3, 3000, 20);
+    // leaves of about 0.1 (a regression on returns, a binary model): the lanes sum; within
+    // half of 1e-12 of the tree-by-tree sum on every row, raw and through the sigmoid
+    for objective in ["regression", "binary sigmoid:1"] {
+        let m = Model::from_lightgbm(&random_text(1, 100, 31, 20, 0.1, objective), "r").unwrap();
+        assert!(m.fast.as_ref().unwrap().lane_sum, "{objective}");
+        let g = general(&m);
+        for raw in [true, false] {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            m.predict_matrix(&rows, raw, &mut a).unwrap();
+            g.predict_matrix(&rows, raw, &mut b).unwrap();
+            let worst = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                worst <= LANE_SUM_TOLERANCE,
+                "{objective} raw={raw}: {worst:e}"
+            );
+        }
+    }
+    // leaves of about 1000 (a price), several outputs, or an exp transform: tree by tree, to
+    // the bit
+    let texts = [
+        random_text(2, 100, 31, 20, 1000.0, "regression"),
+        random_text(4, 100, 31, 20, 0.1, "poisson"),
+        random_text(5, 40, 31, 20, 0.1, "regression")
+            .replace("num_tree_per_iteration=1", "num_tree_per_iteration=2")
+            .replace("num_class=1", "num_class=2")
+            .replace("objective=regression", "objective=multiclass num_class:2"),
+    ];
+    for text in texts {
+        let m = Model::from_lightgbm(&text, "r").unwrap();
+        assert!(!m.fast.as_ref().unwrap().lane_sum);
+        let g = general(&m);
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        m.predict_matrix(&rows, true, &mut a).unwrap();
+        g.predict_matrix(&rows, true, &mut b).unwrap();
+        assert!(a.iter().zip(&b).all(|(x, y)| x.to_bits() == y.to_bits()));
+    }
+}
+
+#[test]
+fn lanes_are_balanced_by_the_training_counts() {
+    // one node reached by all 100 rows, its left child by 90: 1.9 splits expected
+    let text = "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nmax_feature_idx=0\n\
+                objective=regression\n\nTree=0\nnum_leaves=3\nsplit_feature=0 0\nthreshold=1 0\n\
+                decision_type=2 2\nleft_child=1 -1\nright_child=-3 -2\nleaf_value=1 2 3\n\
+                internal_count=100 90\n\nend of trees\n";
+    let m = Model::from_lightgbm(text, "c").unwrap();
+    assert!((m.expected_steps[0] - 1.9).abs() < 1e-12);
+    let m = Model::from_lightgbm(&text.replace("internal_count=100 90\n", ""), "c").unwrap();
+    assert!(
+        (m.expected_steps[0] - 1.5).abs() < 1e-12,
+        "without counts: half each way"
+    );
+    let e = Model::from_lightgbm(&text.replace("100 90", "100 x"), "c").unwrap_err();
+    assert!(e.to_string().contains("internal_count"), "{e}");
+    // a deep chain and many trees: every lane's walk ends, the results are the rules'
+    let m = Model::from_lightgbm(&random_text(9, 37, 200, 3, 0.5, "regression"), "r").unwrap();
+    let rows = random_rows(8, 500, 3);
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    m.predict_matrix(&rows, true, &mut a).unwrap();
+    general(&m).predict_matrix(&rows, true, &mut b).unwrap();
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max);
+    assert!(worst <= LANE_SUM_TOLERANCE, "{worst:e}");
 }
