@@ -182,7 +182,7 @@ impl Fast {
                     0.0 <= n.threshold
                 };
                 if f.nodes.len() % 2 == 1 {
-                    f.slot(spare); // children at an even index: one cache line
+                    f.slot(spare); // children at an even index (64 bytes together)
                 }
                 let left = f.slot(spare);
                 let right = f.slot(spare);
@@ -345,12 +345,13 @@ fn lane_sum_allowed(m: &Model, height: usize, big: f64) -> bool {
     if m.outputs != 1 || m.average_output {
         return false;
     }
-    let slope = match m.objective {
-        Objective::Identity => 1.0,
-        Objective::Sigmoid(s) => s.abs() / 4.0,
+    let u = f64::EPSILON / 2.0;
+    // the transform's slope, and its own rounding (two evaluations of a sigmoid <= 1)
+    let (slope, rounding) = match m.objective {
+        Objective::Identity => (1.0, 0.0),
+        Objective::Sigmoid(s) => (s.abs() / 4.0, 8.0 * u),
         _ => return false,
     };
-    let u = f64::EPSILON / 2.0;
     let gamma = |h: usize| {
         let hu = h as f64 * u;
         hu / (1.0 - hu)
@@ -358,7 +359,7 @@ fn lane_sum_allowed(m: &Model, height: usize, big: f64) -> bool {
     let bound = (gamma(m.roots.len().saturating_sub(1)) + gamma(height)) * big;
     bound.is_finite()
         && bound <= LANE_SUM_TOLERANCE
-        && slope * bound + 8.0 * u <= LANE_SUM_TOLERANCE
+        && slope * bound + rounding <= LANE_SUM_TOLERANCE
 }
 
 impl Model {

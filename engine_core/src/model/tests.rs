@@ -459,8 +459,10 @@ fn lanes_are_balanced_by_the_training_counts() {
     );
     let e = Model::from_lightgbm(&text.replace("100 90", "100 x"), "c").unwrap_err();
     assert!(e.to_string().contains("internal_count"), "{e}");
-    // a deep chain and many trees: every lane's walk ends, the results are the rules'
+    // more trees than lanes: every lane has trees, and every walk ends with the rules' result
     let m = Model::from_lightgbm(&random_text(9, 37, 200, 3, 0.5, "regression"), "r").unwrap();
+    let starts = m.fast.as_ref().unwrap().starts;
+    assert!(starts.iter().all(|&s| s != Fast::END), "{starts:?}");
     let rows = random_rows(8, 500, 3);
     let (mut a, mut b) = (Vec::new(), Vec::new());
     m.predict_matrix(&rows, true, &mut a).unwrap();
@@ -471,4 +473,60 @@ fn lanes_are_balanced_by_the_training_counts() {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0, f64::max);
     assert!(worst <= LANE_SUM_TOLERANCE, "{worst:e}");
+}
+
+#[test]
+fn a_chain_thousands_of_splits_deep_is_walked() {
+    // split j: x0 <= j goes on to split j + 1, else leaf j; the last split's left is leaf n
+    let n = 5000;
+    let join = |v: Vec<String>| v.join(" ");
+    let text = format!(
+        "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nmax_feature_idx=0\n\
+         objective=regression\n\nTree=0\nnum_leaves={}\nsplit_feature={}\nthreshold={}\n\
+         decision_type={}\nleft_child={}\nright_child={}\nleaf_value={}\n\nend of trees\n",
+        n + 1,
+        join(vec!["0".to_owned(); n]),
+        join((0..n).rev().map(|j| j.to_string()).collect()),
+        join(vec!["2".to_owned(); n]),
+        join(
+            (1..n)
+                .map(|j| j.to_string())
+                .chain([format!("{}", !(n as i64))])
+                .collect()
+        ),
+        join((0..n).map(|j| (!(j as i64)).to_string()).collect()),
+        join((0..=n).map(|j| j.to_string()).collect()),
+    );
+    let m = Model::from_lightgbm(&text, "chain").unwrap();
+    assert!(m.fast.is_some());
+    // x0 = 4000.5: splits 0..=999 have thresholds 4999..=4000 and send it on, split 999
+    // (threshold 4000) sends it right: leaf 999
+    for (x, leaf) in [
+        (4000.5, 999.0),
+        (-1.0, 5000.0),
+        (1e9, 0.0),
+        (f64::NAN, 5000.0),
+    ] {
+        assert_eq!(raw(&m, &[x]), leaf, "x0 = {x}");
+        assert_eq!(raw(&general(&m), &[x]), leaf, "x0 = {x}");
+    }
+}
+
+#[test]
+fn the_lane_sum_bound_is_higham_s() {
+    // 100 trees, lanes at most 13 deep: LightGBM's sum is 99 additions deep, the lanes' 13 +
+    // 8 + 1; the largest leaves may add up to 5e-13 / ((99 + 22) u) (about 37), and no more
+    let m = Model::from_lightgbm(&random_text(1, 100, 31, 20, 0.1, "regression"), "r").unwrap();
+    let u = f64::EPSILON / 2.0;
+    let gamma = |h: f64| h * u / (1.0 - h * u);
+    let limit = 5e-13 / (gamma(99.0) + gamma(22.0));
+    assert!(lane_sum_allowed(&m, 22, limit * 0.999));
+    assert!(!lane_sum_allowed(&m, 22, limit * 1.001));
+    // a sigmoid of slope 40 / 4 = 10: a tenth of the room, less its own rounding (raw scores
+    // need the bound too, so a gentle sigmoid changes nothing)
+    let steep =
+        Model::from_lightgbm(&random_text(1, 100, 31, 20, 0.1, "binary sigmoid:40"), "b").unwrap();
+    let limit = (5e-13 - 8.0 * u) / 10.0 / (gamma(99.0) + gamma(22.0));
+    assert!(lane_sum_allowed(&steep, 22, limit * 0.999));
+    assert!(!lane_sum_allowed(&steep, 22, limit * 1.001));
 }
