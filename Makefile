@@ -49,7 +49,7 @@ bench: build bench-rust bench-python ## run the benchmarks and print the table
 	$(PY) benches/report.py
 
 bench-rust: ## criterion benches (Rust)
-	$(CARGO) bench -p engine_core --bench book --bench feed --bench signals --bench risk --bench replay -- --noplot
+	$(CARGO) bench -p engine_core --bench book --bench feed --bench signals --bench risk --bench replay --bench model -- --noplot
 
 bench-python: build ## pytest-benchmark suites (cost seen from Python, with msgspec/json peers)
 	mkdir -p build/bench
