@@ -16,9 +16,11 @@
 
 mod latency;
 mod queue;
+mod venue;
 
 pub use latency::LatencyModel;
 pub use queue::QueueModel;
+pub use venue::Venue;
 
 use std::collections::VecDeque;
 
@@ -750,10 +752,10 @@ mod tests {
     use crate::event::{flags, ASK};
     use crate::risk::{Order, RiskEngine, RiskLimits};
 
-    const Q: i64 = 1_000_000_000;
-    const T: i64 = 100_000_000; // tick 0.1
+    pub(super) const Q: i64 = 1_000_000_000;
+    pub(super) const T: i64 = 100_000_000; // tick 0.1
 
-    fn level(t: i64, side: i8, price: i64, qty: i64) -> Event {
+    pub(super) fn level(t: i64, side: i8, price: i64, qty: i64) -> Event {
         Event {
             exch_ts: t,
             kind: kind::DEPTH,
@@ -765,7 +767,7 @@ mod tests {
         }
     }
 
-    fn trade(t: i64, aggressor: i8, price: i64, qty: i64) -> Event {
+    pub(super) fn trade(t: i64, aggressor: i8, price: i64, qty: i64) -> Event {
         Event {
             exch_ts: t,
             kind: kind::TRADE,
