@@ -30,6 +30,8 @@ from tradecore._core import OrderBook, SimExchange
 from tradecore.errors import InvalidInput
 from tradecore.live.exchange_sim import ExchangeSimulator, Faults
 
+from live_helpers import sim_process
+
 SYM = "BTC/USDT:USDT"
 LOT = 0.001
 
@@ -504,21 +506,12 @@ def test_the_exchange_keeps_the_state_of_a_killed_client(recorded: Path, tmp_pat
 
 
 def test_the_exchange_sim_command_takes_keys_balance_and_order_faults() -> None:
-    import re
-
-    sim = subprocess.Popen([sys.executable, "-m", "tradecore", "exchange-sim", "--data", "synthetic", "--seconds", "5",
-                            "--port", "0", "--speed", "0", "--api-key", "k1", "--api-secret", "s1", "--balance", "500",
-                            "--order-429", "1", "--retry-after", "0.2"], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert sim.stdout is not None
-        m = re.search(r"ws://127\.0\.0\.1:(\d+)", sim.stdout.readline())
-        assert m, "the simulator printed its address"
-        assert "API key 'k1', balance 500.00 USDT" in sim.stdout.readline()
-        port = int(m.group(1))
+    with sim_process("--data", "synthetic", "--seconds", "5", "--speed", "0", "--api-key", "k1", "--api-secret",
+                     "s1", "--balance", "500", "--order-429", "1", "--retry-after", "0.2") as (host, out):
+        assert "API key 'k1', balance 500.00 USDT" in out.readline()
 
         async def go() -> tuple[float, BaseException | None, dict[str, Any]]:
-            rest, ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
+            rest, ws = f"http://{host}", f"ws://{host}"
             urls = {k: f"{rest}/fapi/{v}" for k, v in (("fapiPublic", "v1"), ("fapiPrivate", "v1"),
                                                       ("fapiPrivateV2", "v2"), ("fapiPrivateV3", "v3"))}
             ex = ccxta.binanceusdm({"apiKey": "k1", "secret": "s1", "urls": {"api": {**urls, "ws": {"linear": ws}}},
@@ -537,8 +530,3 @@ def test_the_exchange_sim_command_takes_keys_balance_and_order_faults() -> None:
 
         total, refused, order = run(go(), 30)
         assert total == 500 and isinstance(refused, ccxt.DDoSProtection) and order["status"] == "open"
-    finally:
-        sim.kill()
-        sim.wait(10)
-        if sim.stdout is not None:
-            sim.stdout.close()

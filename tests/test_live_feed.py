@@ -18,6 +18,8 @@ from tradecore.live.exchange_sim import ExchangeSimulator, Faults
 from tradecore.live.feed import BinanceMarketData, SymbolBook
 from tradecore.live.recorder import Recorder
 
+from live_helpers import all_handled
+
 pytestmark = pytest.mark.realdata
 SIZES = {"BTCUSDT": (0.1, 0.001)}
 
@@ -41,14 +43,7 @@ async def session(capture: Path, faults: Faults | None = None, *, limit: int = 5
     md = BinanceMarketData(SIZES, ws_url=sim.ws_url, rest_url=sim.rest_url, snapshot_limit=limit, **kw)
     task = asyncio.ensure_future(md.run())
     try:
-        await sim.wait_done(60)
-        last = -1
-        while True:  # until the client has handled everything sent
-            n = md.books["BTCUSDT"].health.messages
-            if n == last and md.books["BTCUSDT"].snapshot_task is None:
-                break
-            last = n
-            await asyncio.sleep(0.2)
+        await all_handled(md, sim, 60)
     finally:
         md.stop()
         await asyncio.wait_for(task, 10)

@@ -25,6 +25,8 @@ from tradecore.live.feed import BinanceMarketData
 from tradecore.live.paper import PaperTrader
 from tradecore.strategy import Strategy
 
+from live_helpers import all_handled, sim_process
+
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"BTCUSDT": (0.1, 0.001)}
 BTC = tradecore.Instrument("binance-usdm", "BTCUSDT", "0.1", "0.001", maker_fee="-0.0001", taker_fee="0.0004")
@@ -34,19 +36,11 @@ CLI = [sys.executable, "-m", "tradecore"]
 
 
 @contextlib.contextmanager
-def sim_process(capture: Path, speed: float) -> Iterator[str]:
+def capture_sim(capture: Path, speed: float) -> Iterator[str]:
     """``tradecore exchange-sim`` on the capture in its own process; yields its host:port."""
-    sim = subprocess.Popen([*CLI, "exchange-sim", "--data", str(capture), "--port", "0", "--speed", str(speed),
-                            "--tick-size", "0.1", "--lot-size", "0.001"], stdout=subprocess.PIPE,
-                           stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert sim.stdout is not None
-        m = re.search(r"ws://127\.0\.0\.1:(\d+)", sim.stdout.readline())
-        assert m, "the simulator printed its address"
-        yield f"127.0.0.1:{m.group(1)}"
-    finally:
-        sim.terminate()
-        sim.communicate(timeout=30)  # also closes its pipe
+    with sim_process("--data", str(capture), "--speed", str(speed), "--tick-size", "0.1",
+                     "--lot-size", "0.001") as (host, _):
+        yield host
 
 
 def run(coro: Any) -> Any:
@@ -86,14 +80,7 @@ async def paper_session(capture: Path, strategy: Strategy, *, speed: float, halt
     paper.start()
     task = asyncio.ensure_future(md.run())
     try:
-        await sim.wait_done(100)
-        last = -1
-        while True:  # until the client has handled everything sent
-            n = md.books["BTCUSDT"].health.messages
-            if n == last:
-                break
-            last = n
-            await asyncio.sleep(0.2)
+        await all_handled(md, sim, 100)
     finally:
         md.stop()
         await asyncio.wait_for(task, 10)
@@ -149,7 +136,7 @@ def test_the_live_runner_paper_trades_and_tradecore_kill_halts_it(binance_dir: P
     switch; SIGTERM ends the session gracefully with its report."""
     capture = binance_dir / "usdm_btcusdt_20240718.gz"
     cli = CLI
-    with sim_process(capture, 4) as url:
+    with capture_sim(capture, 4) as url:
         cfg = tmp_path / "live.toml"
         cfg.write_text(f'[live]\nsymbols = ["BTCUSDT"]\nws_url = "ws://{url}"\nrest_url = "http://{url}"\n'
                        '[symbols.BTCUSDT]\ntick_size = 0.1\nlot_size = 0.001\nmaker_fee = -0.0001\n'
@@ -251,7 +238,7 @@ def test_a_runner_killed_mid_trading_restarts_without_losing_a_fill_or_sending_a
     journal's fills and position equal the exchange's."""
     capture = binance_dir / "usdm_btcusdt_20240719.gz"
     cli = CLI
-    with sim_process(capture, 6) as host:
+    with capture_sim(capture, 6) as host:
         rest, ws = f"http://{host}", f"ws://{host}"
         gateway = {"apiKey": "test-key", "secret": "test-secret", "enableRateLimit": False,
                    "options": {"fetchCurrencies": False},

@@ -23,6 +23,8 @@ from tradecore.errors import DataError, InvalidInput
 from tradecore.signals import FeatureSet
 from tradecore.train import future_returns, parse_features, train_model
 
+from live_helpers import all_handled
+
 REPO = Path(__file__).resolve().parents[1]
 TOL = 1e-12
 
@@ -334,11 +336,7 @@ def test_paper_trading_runs_the_model_in_its_loop(synthetic_capture: Path) -> No
         paper.start()
         task = asyncio.ensure_future(md.run())
         try:
-            await sim.wait_done(60)
-            last = -1
-            while md.books["BTCUSDT"].health.messages != last:
-                last = md.books["BTCUSDT"].health.messages
-                await asyncio.sleep(0.2)
+            await all_handled(md, sim, 60)
         finally:
             md.stop()
             await asyncio.wait_for(task, 10)
