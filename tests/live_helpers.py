@@ -30,13 +30,20 @@ def sim_process(*args: str) -> Iterator[tuple[str, IO[str]]]:
         sim.communicate(timeout=30)  # also closes its pipe
 
 
-async def all_handled(md: BinanceMarketData, sim: ExchangeSimulator, timeout: float,
-                      symbol: str = "BTCUSDT") -> None:
-    """Waits until the simulator has sent everything, then until the client has handled it (its
-    message count stops moving and no snapshot is pending)."""
-    await sim.wait_done(timeout)
-    book = md.books[symbol]
-    last = -1
-    while book.health.messages != last or book.snapshot_task is not None:
-        last = book.health.messages
-        await asyncio.sleep(0.2)
+async def run_to_the_end(md: BinanceMarketData, sim: ExchangeSimulator, timeout: float,
+                         symbol: str = "BTCUSDT") -> None:
+    """Runs the client on the (started) simulator until the simulator has sent everything and
+    the client has handled it (its message count stops moving and no snapshot is pending), then
+    stops both."""
+    task = asyncio.ensure_future(md.run())
+    try:
+        await sim.wait_done(timeout)
+        book = md.books[symbol]
+        last = -1
+        while book.health.messages != last or book.snapshot_task is not None:
+            last = book.health.messages
+            await asyncio.sleep(0.2)
+    finally:
+        md.stop()
+        await asyncio.wait_for(task, 10)
+        await sim.stop()

@@ -18,7 +18,7 @@ from tradecore.live.exchange_sim import ExchangeSimulator, Faults
 from tradecore.live.feed import BinanceMarketData, SymbolBook
 from tradecore.live.recorder import Recorder
 
-from live_helpers import all_handled
+from live_helpers import run_to_the_end
 
 pytestmark = pytest.mark.realdata
 SIZES = {"BTCUSDT": (0.1, 0.001)}
@@ -41,13 +41,7 @@ async def session(capture: Path, faults: Faults | None = None, *, limit: int = 5
                                          keep_sent=True)
     await sim.start()
     md = BinanceMarketData(SIZES, ws_url=sim.ws_url, rest_url=sim.rest_url, snapshot_limit=limit, **kw)
-    task = asyncio.ensure_future(md.run())
-    try:
-        await all_handled(md, sim, 60)
-    finally:
-        md.stop()
-        await asyncio.wait_for(task, 10)
-        await sim.stop()
+    await run_to_the_end(md, sim, 60)
     return md, sim
 
 

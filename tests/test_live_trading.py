@@ -25,7 +25,7 @@ from tradecore.live.feed import BinanceMarketData
 from tradecore.live.paper import PaperTrader
 from tradecore.strategy import Strategy
 
-from live_helpers import all_handled, sim_process
+from live_helpers import run_to_the_end, sim_process
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"BTCUSDT": (0.1, 0.001)}
@@ -78,13 +78,7 @@ async def paper_session(capture: Path, strategy: Strategy, *, speed: float, halt
 
         md.on_frame = on_frame
     paper.start()
-    task = asyncio.ensure_future(md.run())
-    try:
-        await all_handled(md, sim, 100)
-    finally:
-        md.stop()
-        await asyncio.wait_for(task, 10)
-        await sim.stop()
+    await run_to_the_end(md, sim, 100)
     assert paper.error is None
     return paper.finish(), paper, halted
 

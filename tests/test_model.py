@@ -23,7 +23,7 @@ from tradecore.errors import DataError, InvalidInput
 from tradecore.signals import FeatureSet
 from tradecore.train import future_returns, parse_features, train_model
 
-from live_helpers import all_handled
+from live_helpers import run_to_the_end
 
 REPO = Path(__file__).resolve().parents[1]
 TOL = 1e-12
@@ -334,13 +334,7 @@ def test_paper_trading_runs_the_model_in_its_loop(synthetic_capture: Path) -> No
         paper = PaperTrader(s, md, instruments=[tradecore.Instrument("binance-usdm", "BTCUSDT", "0.1", "0.001")],
                             latency="5ms")
         paper.start()
-        task = asyncio.ensure_future(md.run())
-        try:
-            await all_handled(md, sim, 60)
-        finally:
-            md.stop()
-            await asyncio.wait_for(task, 10)
-            await sim.stop()
+        await run_to_the_end(md, sim, 60)
         assert paper.error is None
         paper.finish()
 

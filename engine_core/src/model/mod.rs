@@ -167,7 +167,7 @@ impl Fast {
                 continue;
             }
             walked.push(t);
-            roots[t] = f.slot(spare);
+            roots[t] = f.slot();
             // a work list, not recursion: a tree may be a chain thousands of nodes deep
             let mut work = vec![(root, roots[t])];
             while let Some((i, at)) = work.pop() {
@@ -182,10 +182,10 @@ impl Fast {
                     0.0 <= n.threshold
                 };
                 if f.nodes.len() % 2 == 1 {
-                    f.slot(spare); // children at an even index (64 bytes together)
+                    f.slot(); // children at an even index (64 bytes together)
                 }
-                let left = f.slot(spare);
-                let right = f.slot(spare);
+                let left = f.slot();
+                let right = f.slot();
                 f.nodes[at as usize] = FastNode {
                     thr: n.threshold,
                     value: 0.0,
@@ -241,14 +241,9 @@ impl Fast {
         f
     }
 
-    fn slot(&mut self, spare: u32) -> u32 {
-        self.nodes.push(FastNode {
-            thr: f64::INFINITY,
-            value: 0.0,
-            input: 1,
-            right: 1,
-            slot: spare,
-        });
+    /// A new node, a copy of [`Fast::END`] until it is filled in; its index.
+    fn slot(&mut self) -> u32 {
+        self.nodes.push(self.nodes[Self::END as usize]);
         (self.nodes.len() - 1) as u32
     }
 
