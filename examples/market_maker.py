@@ -55,7 +55,7 @@ class MarketMaker(Strategy):
         ctx = self.ctx
         if order_id is not None:
             o = ctx.order(order_id)
-            if o is None or o.status != "open":
+            if o is None or not o.status.is_open:
                 order_id = None
             elif not allowed:
                 ctx.cancel(order_id)
@@ -74,7 +74,7 @@ class MarketMaker(Strategy):
     def on_order(self, update: OrderUpdate) -> None:
         # A cancel ends the order; a rejection ends it unless it refused a modification.
         o = self.ctx.order(update.client_id)
-        if update.kind == "cancelled" or (update.kind == "rejected" and (o is None or o.status != "open")):
+        if update.kind == "cancelled" or (update.kind == "rejected" and (o is None or not o.status.is_open)):
             self._forget(update.client_id)
 
     def on_fill(self, fill: OrderUpdate) -> None:

@@ -56,7 +56,7 @@ def engine() -> SimExchange:
 
 def test_the_engine_walks_the_book_and_answers_with_reports() -> None:
     ex = engine()
-    out = ex.submit(1, 1, 5.0, 0.0, 1, False, 10)
+    out = ex.submit(1, 1, 5.0, None, 1, False, 10)
     assert out == [("accepted", 1, 10, 0.0, 5.0, False, 5.0, ""), ("filled", 1, 10, 100.1, 3.0, False, 2.0, ""),
                    ("filled", 1, 10, 100.2, 2.0, False, 0.0, "")]
     assert ex.position == 5.0 and not ex.is_idle  # the taken levels wait for the feed
@@ -82,7 +82,12 @@ def test_the_engine_refuses_invalid_orders_naming_the_field() -> None:
                       ((1, 1, -1.0, 100.0, 0, False, 1), "invalid qty: -1"),
                       ((1, 2, 1.0, 100.0, 0, False, 1), "invalid side: 2"),
                       ((1, 1, 1.0, 100.0, 7, False, 1), "invalid tif: 7"),
-                      ((1, 1, 1.0, 0.0, 3, False, 1), "invalid tif: post-only"),
+                      ((1, 1, 1.0, None, 3, False, 1), "invalid tif: post-only"),
+                      ((1, 1, 1.0, 0.0, 0, False, 1), r"invalid price: 0 \(a limit price must be > 0\)"),
+                      ((1, 1, 1.0, -0.0, 1, False, 1), r"invalid price: 0 \(a limit price must be > 0\)"),
+                      ((1, 1, 1.0, 1e-400, 1, False, 1), r"invalid price: 0 \(a limit price must be > 0\)"),
+                      ((1, 1, 1.0, 1e-12, 1, False, 1), r"invalid price: 0.000000000001 \(smaller than the 1e-9"),
+                      ((1, 1, 1.0, -100.0, 0, False, 1), r"invalid price: -100 \(a limit price must be > 0\)"),
                       ((1, -1, 1.0, 100.5, 0, True, 1), "invalid reduce_only: true"),
                       ((1, 1, math.nan, 100.0, 0, False, 1), "invalid qty: NaN")]:
         with pytest.raises(InvalidInput, match=f"^{msg}"):
@@ -391,6 +396,18 @@ def test_authentication_is_checked_as_binance_does(recorded: Path) -> None:
                     headers={"X-MBX-APIKEY": "test-key",
                              "Content-Type": "application/x-www-form-urlencoded"}) as resp:
                 out["mixed"] = (resp.status, await resp.json())
+            # a LIMIT order with a price of 0 (or -0, or one that parses to 0) is refused, never
+            # filled as a market order
+            out["zero"] = []
+            for px in ("0", "-0", "1e-400", "-5"):
+                body = (f"symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.001&price={px}"
+                        f"&timestamp={time.time_ns() // 10**6}")
+                sig = hmac.new(b"test-secret", body.encode(), hashlib.sha256).hexdigest()
+                async with aiohttp.ClientSession() as s, s.post(
+                        f"{sim.rest_url}/fapi/v1/order", data=f"{body}&signature={sig}",
+                        headers={"X-MBX-APIKEY": "test-key",
+                                 "Content-Type": "application/x-www-form-urlencoded"}) as resp:
+                    out["zero"].append((resp.status, (await resp.json())["code"]))
             return out
 
     r = run(go())
@@ -400,6 +417,7 @@ def test_authentication_is_checked_as_binance_does(recorded: Path) -> None:
     assert r["ok"] == 10_000 and r["refused"] == 3
     status, order = r["mixed"]
     assert status == 200 and order["status"] == "FILLED" and order["executedQty"] == "0.001"
+    assert r["zero"] == [(400, -4001)] * 4
 
 
 @pytest.mark.realdata

@@ -92,11 +92,13 @@ def test_portfolio_by_hand() -> None:
     p.fill(i, "buy", 110.0, 1.0, maker=True)
     p.fill(i, "sell", 120.0, 0.5)               # realize 0.5 x 15
     p.fill(i, "sell", 90.0, 3.0)                # close 1.5 (-22.5), short 1.5 @ 90
-    qty, avg, realized, _, fees = p.position(i)
+    pos = p.position(i)
+    qty, avg, realized, fees = pos.qty, pos.avg_price, pos.realized, pos.fees
     assert (qty, avg) == (-1.5, 90.0) and realized == pytest.approx(-15.0)
     assert fees == pytest.approx(0.05 + 0.022 + 0.03 + 0.135)
     p.mark(i, 80.0)
-    assert p.position(i)[3] == pytest.approx(15.0)
+    assert p.position(i).unrealized == pytest.approx(15.0)
+    assert p.position(i).fees == pytest.approx(fees)  # fees and unrealized in their own fields
     assert p.equity == pytest.approx(10_000 - 15 + 15 - fees)
     inv = Portfolio(1.0)
     j = inv.add_instrument("inverse", contract_size=100)
@@ -104,7 +106,7 @@ def test_portfolio_by_hand() -> None:
     inv.fill(j, "buy", 40_000, 10)
     inv.fill(j, "sell", 60_000, 20)
     expected = 1000 * (1 / 50_000 - 1 / 60_000) + 1000 * (1 / 40_000 - 1 / 60_000)
-    assert inv.position(j)[2] == pytest.approx(expected, rel=1e-12)
+    assert inv.position(j).realized == pytest.approx(expected, rel=1e-12)
 
 
 def test_limits_from_toml(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from tradecore.live.feed import FeedHealth
 from tradecore.live.gateway import OutcomeUnknown, VenueFill, VenueOrder
 from tradecore.live.journal import Journal, OrderRecord
 from tradecore.live.trading import TradingBackend
-from tradecore._core import OrderEntry
+from tradecore._core import OrderEntry, OrderStatus
 from tradecore.risk import RiskEngine, RiskLimits
 from tradecore.strategy import Strategy
 
@@ -146,7 +146,7 @@ def test_an_order_is_journaled_before_it_is_sent_and_a_fill_is_booked_once(tmp_p
     async def go() -> TradingBackend:
         tb, s = backend(tmp_path, venue)
         cid = tb.submit(1, 0.002, 63_999.9, 3, False, 0)
-        assert cid == 1 and tb.order(1) == (0, 1, 63_999.9, 0.002, 0.0, 0)
+        assert cid == 1 and tb.order(1) == (0, 1, 63_999.9, 0.002, 0.0, OrderStatus.PENDING)
         await settle(tb)
         assert venue.seen_pending == [True]
         f = venue.fill(1, 0.001, 63_999.9, "t1")
@@ -156,9 +156,9 @@ def test_an_order_is_journaled_before_it_is_sent_and_a_fill_is_booked_once(tmp_p
         tb.on_venue_fill(venue.fill(1, 0.001, 63_999.9, "t2"))
         assert [u.kind for u in s.updates] == ["accepted", "filled", "filled"]
         assert s.updates[-1].remaining == 0.0
-        assert tb.order(1) == (0, 1, 63_999.9, 0.002, 0.002, 1)
+        assert tb.order(1) == (0, 1, 63_999.9, 0.002, 0.002, OrderStatus.FILLED)
         assert tb.open_orders() == []
-        assert tb.position(0)[0] == pytest.approx(0.002)
+        assert tb.position(0).qty == pytest.approx(0.002)
         return tb
 
     tb = run(go)
@@ -202,7 +202,10 @@ def test_the_risk_check_refuses_before_anything_is_sent_and_the_kill_switch_halt
                           ((1, float("nan"), 63_999.9, 0, False, 0), "invalid qty: NaN"),
                           ((2, 0.001, 63_999.9, 0, False, 0), "invalid side: 2"),
                           ((1, 0.001, 63_999.9, 7, False, 0), "invalid tif: 7"),
-                          ((1, 0.001, 0.0, 3, False, 0), "invalid tif: post-only"),
+                          ((1, 0.001, None, 3, False, 0), "invalid tif: post-only"),
+                          ((1, 0.001, 0.0, 0, False, 0), r"invalid price: 0 \(a limit price must be > 0\)"),
+                          ((1, 0.001, -0.0, 1, False, 0), r"invalid price: 0 \(a limit price must be > 0\)"),
+                          ((1, 0.001, 1e-400, 1, False, 0), r"invalid price: 0 \(a limit price must be > 0\)"),
                           ((1, 0.001, 63_999.9, 0, False, 1), "invalid instrument: 1"),
                           ((1, 0.001, 63_999.9, 0, False, -1), "invalid instrument: -1")]:
             with pytest.raises(InvalidInput, match=msg):  # malformed: an error, nothing journaled or sent
@@ -255,7 +258,7 @@ def test_reconciliation_after_a_restart_reports_and_repairs_each_difference(tmp_
     assert tb.open_orders() == [2]
     assert tb.journal.position(0) == pytest.approx(0.002)
     assert tb.risk.position(0) == pytest.approx(0.002)
-    assert tb.position(0)[0] == pytest.approx(0.002)
+    assert tb.position(0).qty == pytest.approx(0.002)
     assert tb.journal.next_client_id() == 4
     assert venue.placed == [1, 2]  # nothing resent
     assert tb.journal.events("reconcile")

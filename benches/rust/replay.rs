@@ -16,7 +16,7 @@ use engine_core::replay::{
     FeedLatency, InstrumentSetup, OrderRequest, Replay, ReplayConfig, Subscriptions, Wake,
 };
 use engine_core::risk::{ContractKind, ContractSpec, OrderSide, RiskLimits};
-use engine_core::sim::{LatencyModel, QueueModel, TimeInForce};
+use engine_core::sim::{LatencyModel, OrderType, QueueModel, TimeInForce};
 use engine_core::Event;
 use std::hint::black_box;
 
@@ -95,6 +95,7 @@ fn maker(r: &mut Replay, w: Wake) {
             let _ = r.submit(OrderRequest {
                 instrument: 0,
                 side,
+                order_type: OrderType::Limit,
                 price,
                 qty: 1_000_000,
                 tif: TimeInForce::PostOnly,

@@ -12,7 +12,7 @@ use engine_core::gateway::{
 use engine_core::risk::{
     ContractKind, ContractSpec, Fill, Order, OrderSide, Portfolio, RiskEngine, RiskLimits,
 };
-use engine_core::sim::TimeInForce;
+use engine_core::sim::{OrderType, TimeInForce};
 use std::hint::black_box;
 
 const Q: i64 = 1_000_000_000;
@@ -110,6 +110,7 @@ fn bench(c: &mut Criterion) {
             client_id,
             instrument: 0,
             side: OrderSide::Buy,
+            order_type: OrderType::Limit,
             price: 59_990 * Q,
             qty: Q / 1000,
             tif: TimeInForce::PostOnly,

@@ -8,12 +8,12 @@
 #![allow(clippy::needless_pass_by_value)]
 
 use engine_core::event::flags;
-use engine_core::fixed::{from_f64, to_f64};
+use engine_core::fixed::to_f64;
 use engine_core::replay::{
     FeedLatency, InstrumentSetup, OrderRequest, Replay, ReplayConfig, Subscriptions, UpdateKind,
     Wake,
 };
-use engine_core::risk::{ContractKind, ContractSpec, OrderSide};
+use engine_core::risk::{ContractKind, ContractSpec};
 use engine_core::sim::{LatencyModel, QueueModel, TimeInForce};
 use engine_core::{Event, L2Book};
 use numpy::{PyArray1, PyReadonlyArray1};
@@ -26,12 +26,9 @@ use crate::errors::{invalid, CoreErr};
 use crate::event::events_from;
 use crate::feed::BinanceFeed;
 use crate::model::{core_signal, Model, Prediction};
-use crate::risk::{state_name, PyRiskEngine};
+use crate::risk::{state_name, Position, PyRiskEngine};
 use crate::signals::PyFeatureSet;
-
-fn fixed(field: &'static str, v: f64) -> PyResult<i64> {
-    from_f64(field, v).map_err(|e| CoreErr(e).into())
-}
+use crate::types::{fixed, order_price, side_of_sign};
 
 /// A trade as the strategy sees it.
 #[pyclass(module = "tradecore._core", frozen, get_all)]
@@ -445,23 +442,20 @@ impl Backtest {
     #[allow(clippy::too_many_arguments)] // a Python signature
     fn submit(
         &mut self,
-        side: i8,
+        side: i64,
         qty: f64,
-        price: f64,
+        price: Option<f64>,
         tif: u8,
         reduce_only: bool,
         instrument: u32,
         client_id: Option<u64>,
     ) -> PyResult<Option<u64>> {
-        let side = match side {
-            1 => OrderSide::Buy,
-            -1 => OrderSide::Sell,
-            _ => return Err(invalid("side", side, "must be +1 (buy) or -1 (sell)")),
-        };
+        let (order_type, price) = order_price(price)?;
         let req = OrderRequest {
             instrument,
-            side,
-            price: fixed("price", price)?,
+            side: side_of_sign(side)?,
+            order_type,
+            price,
             qty: fixed("qty", qty)?,
             tif: tif_of(tif)?,
             reduce_only,
@@ -537,24 +531,16 @@ impl Backtest {
         })
     }
 
-    /// (signed quantity, average entry price, realized PnL, fees, unrealized PnL).
+    /// The position of an instrument, unrealized PnL at the strategy's book mid (as live).
     #[pyo3(signature = (instrument = 0))]
-    fn position(&self, instrument: usize) -> PyResult<(f64, f64, f64, f64, f64)> {
-        let p = self.inner.portfolio();
-        let pos = p.position(instrument).map_err(CoreErr)?;
-        let unrealized = p.unrealized(instrument).map_err(CoreErr)?;
-        Ok((
-            to_f64(pos.qty),
-            pos.avg_price,
-            pos.realized,
-            pos.fees,
-            unrealized,
-        ))
+    fn position(&self, instrument: u32) -> PyResult<Position> {
+        let u = self.inner.unrealized_now(instrument).map_err(CoreErr)?;
+        Position::of(self.inner.portfolio(), instrument as usize, u)
     }
 
-    /// Equity at the last marks (capital + realized + unrealized - fees).
-    fn equity(&self) -> f64 {
-        self.inner.portfolio().equity()
+    /// Equity now: capital + realized - fees + unrealized at the strategy's book mids (as live).
+    fn equity(&self) -> PyResult<f64> {
+        self.inner.equity_now().map_err(|e| CoreErr(e).into())
     }
 
     /// Client ids of the open orders, oldest first.
@@ -571,7 +557,7 @@ impl Backtest {
                 to_f64(o.price),
                 to_f64(o.qty),
                 to_f64(o.filled),
-                o.status,
+                o.status.code(),
             )
         })
     }
@@ -599,7 +585,7 @@ impl Backtest {
                 .map(|o| i8::try_from(o.side.sign()).unwrap_or(1)),
         )?;
         col(&cols, "tif", orders.iter().map(|o| o.tif.code()))?;
-        col(&cols, "status", orders.iter().map(|o| o.status))?;
+        col(&cols, "status", orders.iter().map(|o| o.status.code()))?;
         col(&cols, "reduce_only", orders.iter().map(|o| o.reduce_only))?;
         col(&cols, "sent_ts", orders.iter().map(|o| o.sent_ts))?;
         col(&cols, "done_ts", orders.iter().map(|o| o.done_ts))?;

@@ -16,6 +16,7 @@ mod risk;
 mod signals;
 mod sim;
 mod synth;
+mod types;
 
 use engine_core::event::{flags, kind};
 use pyo3::marker::Ungil;
@@ -55,6 +56,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fl.set_item("NO_EXCH_TS", flags::NO_EXCH_TS)?;
     fl.set_item("NON_MARKET_TRADE", flags::NON_MARKET_TRADE)?;
     m.add("EVENT_FLAGS", fl)?;
+    m.add_class::<types::Side>()?;
+    m.add_class::<types::OrderType>()?;
+    m.add_class::<types::TimeInForce>()?;
+    m.add_class::<types::OrderStatus>()?;
     m.add_class::<book::OrderBook>()?;
     m.add_class::<backtest::Backtest>()?;
     m.add_class::<backtest::BookView>()?;
@@ -72,6 +77,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(columns::gather_columns, m)?)?;
     m.add_class::<risk::PyRiskEngine>()?;
     m.add_class::<risk::PyPortfolio>()?;
+    m.add_class::<risk::Position>()?;
     m.add_class::<risk::Decision>()?;
     m.add_class::<sim::SimExchange>()?;
     m.add_class::<gateway::BinanceEncoder>()?;

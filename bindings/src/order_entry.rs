@@ -22,6 +22,7 @@ use crate::book::OrderBook;
 use crate::errors::CoreErr;
 use crate::gateway::BinanceEncoder;
 use crate::risk::PyRiskEngine;
+use crate::types::order_price;
 
 /// The journal's intent log: a fixed-size file mapped into memory, JSON lines appended.
 #[pyclass(module = "tradecore._core", name = "IntentLog")]
@@ -147,7 +148,7 @@ impl OrderEntry {
         instrument: usize,
         side: i64,
         qty: f64,
-        price: f64,
+        price: Option<f64>,
         tif: u8,
         reduce_only: bool,
         reference: &Bound<'py, PyAny>,
@@ -156,11 +157,13 @@ impl OrderEntry {
         now_ns: i64,
     ) -> PyResult<Bound<'py, PyAny>> {
         let side = OrderSide::from_sign(side).map_err(CoreErr)?;
+        let (order_type, price) = order_price(price)?;
         let order = EntryOrder {
             client_id,
             instrument,
             side,
-            price: from_f64("price", price).map_err(CoreErr)?,
+            order_type,
+            price,
             qty: from_f64("qty", qty).map_err(CoreErr)?,
             tif: TimeInForce::from_code(tif).map_err(CoreErr)?,
             reduce_only,

@@ -5,7 +5,7 @@
 // pyo3 hands extracted arguments over by value.
 #![allow(clippy::needless_pass_by_value)]
 
-use engine_core::fixed::from_f64;
+use engine_core::fixed::{from_f64, to_f64};
 use engine_core::risk::{
     ContractKind, ContractSpec, Fill, Order, OrderSide, Portfolio, RiskEngine, RiskLimits,
     TradingState,
@@ -318,6 +318,62 @@ impl PyRiskEngine {
 }
 
 /// Positions and PnL (see `tradecore.Portfolio`).
+/// A position and its PnL (settlement currency), from the backtest, paper or real trading.
+#[pyclass(module = "tradecore._core", frozen, get_all, eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Position {
+    /// Signed quantity: > 0 long.
+    pub qty: f64,
+    /// Average entry price (0.0 when flat).
+    pub avg_price: f64,
+    /// PnL realized by reducing or closing, before fees.
+    pub realized: f64,
+    /// PnL of the open quantity at the last mark.
+    pub unrealized: f64,
+    /// Fees paid (a rebate counts negative).
+    pub fees: f64,
+}
+
+impl Position {
+    /// The position of `instrument` in `portfolio`, with its `unrealized` PnL.
+    pub(crate) fn of(
+        portfolio: &Portfolio,
+        instrument: usize,
+        unrealized: f64,
+    ) -> PyResult<Position> {
+        let p = portfolio.position(instrument).map_err(CoreErr)?;
+        Ok(Position {
+            qty: to_f64(p.qty),
+            avg_price: p.avg_price,
+            realized: p.realized,
+            unrealized,
+            fees: p.fees,
+        })
+    }
+}
+
+#[pymethods]
+impl Position {
+    #[new]
+    #[pyo3(signature = (qty, avg_price, realized, unrealized, fees))]
+    fn new(qty: f64, avg_price: f64, realized: f64, unrealized: f64, fees: f64) -> Self {
+        Position {
+            qty,
+            avg_price,
+            realized,
+            unrealized,
+            fees,
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Position(qty={}, avg_price={}, realized={}, unrealized={}, fees={})",
+            self.qty, self.avg_price, self.realized, self.unrealized, self.fees
+        )
+    }
+}
+
 #[pyclass(module = "tradecore._core", name = "Portfolio")]
 pub struct PyPortfolio {
     inner: Portfolio,
@@ -382,11 +438,10 @@ impl PyPortfolio {
             .map_err(|e| CoreErr(e).into())
     }
 
-    /// (qty, `avg_price`, realized, unrealized, fees) of an instrument.
-    fn position(&self, instrument: usize) -> PyResult<(f64, f64, f64, f64, f64)> {
-        let p = self.inner.position(instrument).map_err(CoreErr)?;
+    /// The position of an instrument at its last mark.
+    fn position(&self, instrument: usize) -> PyResult<Position> {
         let u = self.inner.unrealized(instrument).map_err(CoreErr)?;
-        Ok((p.qty as f64 / 1e9, p.avg_price, p.realized, u, p.fees))
+        Position::of(&self.inner, instrument, u)
     }
 
     #[getter]

@@ -5,7 +5,7 @@
 // pyo3 hands extracted arguments over by value.
 #![allow(clippy::needless_pass_by_value)]
 
-use engine_core::fixed::{format, from_f64, to_f64};
+use engine_core::fixed::{format, to_f64};
 use engine_core::risk::OrderSide;
 use engine_core::sim::{LatencyModel, QueueModel, SimReport, TimeInForce, Venue};
 use engine_core::Error;
@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use crate::book::{book_levels, level_out, parse_side, OrderBook};
 use crate::errors::CoreErr;
 use crate::event::events_from;
+use crate::types::{fixed, order_price};
 
 /// A report as Python sees it: (kind, `client_id`, ts, price, qty, maker, remaining, reason).
 type ReportTuple = (&'static str, u64, i64, f64, f64, bool, f64, &'static str);
@@ -86,10 +87,6 @@ fn side_of(side: i8) -> PyResult<OrderSide> {
     }
 }
 
-fn fixed(field: &'static str, v: f64) -> PyResult<i64> {
-    from_f64(field, v).map_err(|e| CoreErr(e).into())
-}
-
 /// One instrument's matching engine for a live exchange simulator (see the module doc).
 #[pyclass(module = "tradecore._core", name = "SimExchange")]
 pub struct SimExchange {
@@ -148,16 +145,26 @@ impl SimExchange {
         client_id: u64,
         side: i8,
         qty: f64,
-        price: f64,
+        price: Option<f64>,
         tif: u8,
         reduce_only: bool,
         now_ns: i64,
     ) -> PyResult<Vec<ReportTuple>> {
         let side = side_of(side)?;
         let tif = TimeInForce::from_code(tif).map_err(CoreErr)?;
-        let (qty, price) = (fixed("qty", qty)?, fixed("price", price)?);
+        let (order_type, price) = order_price(price)?;
+        let qty = fixed("qty", qty)?;
         self.inner
-            .submit(client_id, side, qty, price, tif, reduce_only, now_ns)
+            .submit(
+                client_id,
+                side,
+                qty,
+                order_type,
+                price,
+                tif,
+                reduce_only,
+                now_ns,
+            )
             .map_err(CoreErr)?;
         Ok(self.reports())
     }

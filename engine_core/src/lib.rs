@@ -21,6 +21,7 @@ pub mod risk;
 pub mod signals;
 pub mod sim;
 pub mod synth;
+pub mod types;
 
 pub use book::{L2Book, Level, Side};
 pub use error::{Error, Result};

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from os import PathLike
-from typing import Final, Literal, final
+from typing import ClassVar, Final, Literal, final
 
 from typing_extensions import disjoint_base
 
@@ -21,6 +21,11 @@ __all__ = [
     "SCALE",
     "EVENT_KINDS",
     "EVENT_FLAGS",
+    "Side",
+    "OrderType",
+    "TimeInForce",
+    "OrderStatus",
+    "Position",
     "OrderBook",
     "Backtest",
     "BookView",
@@ -572,10 +577,10 @@ class SimExchange:
         """Feeds market events (``EVENT_DTYPE``, zero copy), each at its exchange time, or all
         at ``now_ns``; orders in flight that arrived by then act first. Returns the reports."""
     def submit(
-        self, client_id: int, side: int, qty: float, price: float, tif: int, reduce_only: bool, now_ns: int
+        self, client_id: int, side: int, qty: float, price: float | None, tif: int, reduce_only: bool, now_ns: int
     ) -> list[_SimReport]:
-        """Sends a new order at ``now_ns``: ``side`` +1 buy / -1 sell, ``price`` 0.0 for a market
-        order, ``tif`` 0 GTC, 1 IOC, 2 FOK, 3 post-only. Returns the reports of everything that
+        """Sends a new order at ``now_ns``: ``side`` +1 buy / -1 sell, ``price`` None for a market
+        order (a limit price must be > 0 on the tick grid), ``tif`` 0 GTC, 1 IOC, 2 FOK, 3 post-only. Returns the reports of everything that
         arrived by ``now_ns`` (with no entry latency the order acts at once on the book).
 
         Raises:
@@ -700,6 +705,86 @@ class RiskEngine:
     def position(self, instrument: int) -> float: ...
 
 @final
+class Position:
+    """A position and its PnL in the settlement currency (backtest, paper and real alike)."""
+
+    def __new__(cls, qty: float, avg_price: float, realized: float, unrealized: float, fees: float) -> Position: ...
+    @property
+    def qty(self) -> float:
+        """Signed quantity: > 0 long."""
+    @property
+    def avg_price(self) -> float:
+        """Average entry price (0.0 when flat)."""
+    @property
+    def realized(self) -> float:
+        """PnL realized by reducing or closing, before fees."""
+    @property
+    def unrealized(self) -> float:
+        """PnL of the open quantity at the last mark."""
+    @property
+    def fees(self) -> float:
+        """Fees paid (a rebate counts negative)."""
+
+@final
+class Side:
+    """Buy or sell; equal to +1 / -1; ``str()`` gives ``buy`` / ``sell``."""
+
+    BUY: ClassVar[Side]
+    SELL: ClassVar[Side]
+    def __int__(self) -> int: ...
+    @staticmethod
+    def of(value: Side | str | int) -> Side:
+        """The side of a name (``buy``, ``sell``) or a sign (+1, -1)."""
+
+@final
+class OrderType:
+    """Market or limit; equal to its code (0, 1)."""
+
+    MARKET: ClassVar[OrderType]
+    LIMIT: ClassVar[OrderType]
+    def __int__(self) -> int: ...
+
+@final
+class TimeInForce:
+    """GTC, IOC, FOK or post-only; equal to its code (0..3); ``str()`` gives ``gtc`` ..."""
+
+    GTC: ClassVar[TimeInForce]
+    IOC: ClassVar[TimeInForce]
+    FOK: ClassVar[TimeInForce]
+    POST_ONLY: ClassVar[TimeInForce]
+    def __int__(self) -> int: ...
+    @staticmethod
+    def of(value: TimeInForce | str | int) -> TimeInForce:
+        """The time in force of a name (``gtc``, ``ioc``, ``fok``, ``post_only``) or a code."""
+
+@final
+class OrderStatus:
+    """An order's status; equal to its code (0..8); ``str()`` gives its name. Statuses only
+    move forward (:meth:`can_become`): a terminal one is never left."""
+
+    OPEN: ClassVar[OrderStatus]
+    FILLED: ClassVar[OrderStatus]
+    CANCELLED: ClassVar[OrderStatus]
+    REJECTED: ClassVar[OrderStatus]
+    REFUSED: ClassVar[OrderStatus]
+    PENDING: ClassVar[OrderStatus]
+    UNKNOWN: ClassVar[OrderStatus]
+    PARTIALLY_FILLED: ClassVar[OrderStatus]
+    EXPIRED: ClassVar[OrderStatus]
+    def __int__(self) -> int: ...
+    @property
+    def is_terminal(self) -> bool:
+        """Filled, cancelled, rejected, refused or expired: the order is over."""
+    @property
+    def is_open(self) -> bool:
+        """Not terminal."""
+    def can_become(self, next: OrderStatus) -> bool:
+        """Whether an order in this status may move to ``next``."""
+    @staticmethod
+    def of(value: OrderStatus | str | int) -> OrderStatus:
+        """The status of a name (``open``, ``partially_filled``, ...) or a code."""
+
+@final
 class Portfolio:
     """Positions, PnL, equity and drawdown for linear and inverse contracts."""
 
@@ -709,8 +794,8 @@ class Portfolio:
     ) -> int: ...
     def fill(self, instrument: int, side: str, price: float, qty: float, *, maker: bool = False) -> None: ...
     def mark(self, instrument: int, price: float) -> None: ...
-    def position(self, instrument: int) -> tuple[float, float, float, float, float]:
-        """(qty, avg_price, realized, unrealized, fees)."""
+    def position(self, instrument: int) -> Position:
+        """The position of an instrument at its last mark."""
     @property
     def equity(self) -> float: ...
     @property
@@ -825,7 +910,7 @@ class Backtest:
                    raw_score: bool = False) -> None: ...
     def set_timer(self, timer_ns: int) -> None: ...
     def submit(
-        self, side: int, qty: float, price: float, tif: int, reduce_only: bool, instrument: int,
+        self, side: int, qty: float, price: float | None, tif: int, reduce_only: bool, instrument: int,
         client_id: int | None = None,
     ) -> int | None: ...
     def run_feed(self, strategy: object, feed: BinanceFeed, instrument: int) -> int: ...
@@ -843,7 +928,7 @@ class Backtest:
     @property
     def trading_state(self) -> str: ...
     def book(self, instrument: int = 0) -> BookView: ...
-    def position(self, instrument: int = 0) -> tuple[float, float, float, float, float]: ...
+    def position(self, instrument: int = 0) -> Position: ...
     def equity(self) -> float: ...
     def open_orders(self) -> list[int]: ...
     def order(self, client_id: int) -> tuple[int, int, float, float, float, int] | None: ...
@@ -878,7 +963,8 @@ class OrderEntry:
     def set_native(self, encoder: BinanceEncoder, head: bytes, venue_symbols: list[str], client_prefix: str) -> None: ...
     @property
     def native(self) -> bool: ...
-    def place(self, client_id: int, instrument: int, side: int, qty: float, price: float, tif: int, reduce_only: bool,
+    def place(self, client_id: int, instrument: int, side: int, qty: float, price: float | None, tif: int,
+              reduce_only: bool,
               reference: OrderBook | float | None, data_ts: int, in_sync: bool,
               now_ns: int) -> bytes | bool | tuple[str, str]: ...
 

@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from tradecore._core import OrderStatus, Position, TimeInForce
 from tradecore.errors import InvalidInput
 from tradecore.signals import duration_ns
 
@@ -43,13 +44,15 @@ if TYPE_CHECKING:
     from tradecore.signals import FeatureSet
     from tradecore.instrument import Instrument
 
-TIF_CODES: dict[str, int] = {"gtc": 0, "ioc": 1, "fok": 2, "post_only": 3}
-STATUS_NAMES: dict[int, str] = {0: "open", 1: "filled", 2: "cancelled", 3: "rejected", 4: "refused"}
+#: ``tif=`` names and the codes the backends take (from :class:`TimeInForce`, the one table).
+TIF_CODES: dict[str, int] = {str(t): int(t) for t in (TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK,
+                                                      TimeInForce.POST_ONLY)}
 
 
 class Backend(Protocol):
     """What a :class:`Context` drives: the backtest loop (``tradecore._core.Backtest``) or a
-    live order gateway. Prices and quantities are floats; ``side`` is +1 buy / -1 sell."""
+    live order gateway. Prices and quantities are floats; ``side`` is +1 buy / -1 sell
+    (``Side.BUY``/``Side.SELL`` are equal to those); ``price`` None is a market order."""
 
     @property
     def now(self) -> int: ...
@@ -60,7 +63,7 @@ class Backend(Protocol):
     @property
     def trading_state(self) -> str: ...
 
-    def submit(self, side: int, qty: float, price: float, tif: int, reduce_only: bool,
+    def submit(self, side: int, qty: float, price: float | None, tif: int, reduce_only: bool,
                instrument: int, client_id: int | None = None) -> int | None: ...
 
     def cancel(self, client_id: int) -> None: ...
@@ -69,7 +72,7 @@ class Backend(Protocol):
 
     def book(self, instrument: int = 0) -> BookView: ...
 
-    def position(self, instrument: int = 0) -> tuple[float, float, float, float, float]: ...
+    def position(self, instrument: int = 0) -> Position: ...
 
     def equity(self) -> float: ...
 
@@ -136,21 +139,9 @@ class OrderInfo:
     """0.0 for a market order."""
     qty: float
     filled: float
-    status: str
-    """``open``, ``filled``, ``cancelled``, ``rejected`` (by the exchange) or ``refused``
-    (by the risk check)."""
-
-
-@dataclass(frozen=True)
-class Position:
-    """A position and its PnL (settlement currency)."""
-
-    qty: float
-    """Signed: > 0 long."""
-    avg_price: float
-    realized: float
-    fees: float
-    unrealized: float
+    status: OrderStatus
+    """Its :class:`OrderStatus` (``str()`` gives the name: ``open``, ``filled``, ``cancelled``,
+    ``rejected`` by the exchange, ``refused`` by the risk check, ...)."""
 
 
 class Context:
@@ -178,8 +169,9 @@ class Context:
         return self._b.book(instrument)
 
     def position(self, instrument: int = 0) -> Position:
-        """Position and PnL of an instrument."""
-        return Position(*self._b.position(instrument))
+        """Position and PnL of an instrument (``qty``, ``avg_price``, ``realized``,
+        ``unrealized``, ``fees``)."""
+        return self._b.position(instrument)
 
     def equity(self) -> float:
         """Capital + realized + unrealized PnL - fees, at the last marks."""
@@ -195,7 +187,7 @@ class Context:
         if o is None:
             return None
         inst, side, price, qty, filled, status = o
-        return OrderInfo(client_id, inst, side, price, qty, filled, STATUS_NAMES[status])
+        return OrderInfo(client_id, inst, side, price, qty, filled, OrderStatus.of(status))
 
     def feed_health(self, instrument: int = 0) -> Any:
         """Live: the feed's health of an instrument (``messages``, ``gaps``, ``resyncs``,
@@ -214,22 +206,21 @@ class Context:
         """The risk engine's state: ``active``, ``reducing`` or ``halted``."""
         return self._b.trading_state
 
-    def _tif(self, tif: str, post_only: bool) -> int:
+    def _tif(self, tif: str | TimeInForce, post_only: bool) -> int:
         if post_only:
-            return 3
-        try:
-            return TIF_CODES[tif]
-        except KeyError:
-            raise InvalidInput(f"invalid tif: {tif!r} (one of {', '.join(TIF_CODES)})") from None
+            return int(TimeInForce.POST_ONLY)
+        return int(TimeInForce.of(tif))
 
-    def buy(self, qty: float, price: float | None = None, *, tif: str = "gtc", post_only: bool = False,
+    def buy(self, qty: float, price: float | None = None, *, tif: str | TimeInForce = "gtc", post_only: bool = False,
             reduce_only: bool = False, instrument: int = 0, client_id: int | None = None) -> int | None:
         """Sends a buy order: a limit order at ``price``, or a market order without one.
 
         Args:
             qty: Quantity (contracts or base units), on the lot grid.
-            price: Limit price on the tick grid; None for a market order.
-            tif: ``gtc``, ``ioc``, ``fok`` or ``post_only``.
+            price: Limit price, > 0 on the tick grid; None for a market order. A price of 0
+                (or below, or finer than the grid) is refused with ``InvalidInput``, never
+                taken as a market order.
+            tif: ``gtc``, ``ioc``, ``fok`` or ``post_only`` (or a :class:`TimeInForce`).
             post_only: Same as ``tif="post_only"``: rejected if it would trade on arrival.
             reduce_only: May only reduce the position (checked by the risk engine and the
                 exchange).
@@ -239,15 +230,15 @@ class Context:
         Returns:
             The client id, or None if the pre-trade risk check refused it (``last_reject``).
         """
-        code = 3 if post_only else TIF_CODES.get(tif)  # inline: the tick-to-order path
-        return self._submit(1, qty, 0.0 if price is None else price, self._tif(tif, False) if code is None else code,
+        code = 3 if post_only else TIF_CODES.get(tif)  # type: ignore[arg-type]  # inline: the tick-to-order path
+        return self._submit(1, qty, price, self._tif(tif, False) if code is None else code,
                             reduce_only, instrument, client_id)
 
-    def sell(self, qty: float, price: float | None = None, *, tif: str = "gtc", post_only: bool = False,
+    def sell(self, qty: float, price: float | None = None, *, tif: str | TimeInForce = "gtc", post_only: bool = False,
              reduce_only: bool = False, instrument: int = 0, client_id: int | None = None) -> int | None:
         """Sends a sell order (see :meth:`buy`)."""
-        code = 3 if post_only else TIF_CODES.get(tif)
-        return self._submit(-1, qty, 0.0 if price is None else price, self._tif(tif, False) if code is None else code,
+        code = 3 if post_only else TIF_CODES.get(tif)  # type: ignore[arg-type]
+        return self._submit(-1, qty, price, self._tif(tif, False) if code is None else code,
                             reduce_only, instrument, client_id)
 
     def cancel(self, client_id: int) -> None:

@@ -11,6 +11,7 @@ use crate::gateway::binance::{BinanceEncoder, NewOrder};
 use crate::gateway::intent_log::{Intent, IntentLog, MAX_INTENT_LINE};
 use crate::risk::{Order, OrderSide, Reject, RiskEngine};
 use crate::sim::{check_order_grid, TimeInForce};
+use crate::types::OrderType;
 
 /// An instrument of the order path: the journal's symbol and its grids (fixed point).
 #[derive(Debug, Clone)]
@@ -39,7 +40,9 @@ pub struct EntryOrder {
     pub client_id: u64,
     pub instrument: usize,
     pub side: OrderSide,
-    /// Fixed point; 0 for a market order.
+    /// Market or limit.
+    pub order_type: OrderType,
+    /// Fixed point: a limit order's price (> 0); 0 for a market order.
     pub price: i64,
     /// Fixed point.
     pub qty: i64,
@@ -131,7 +134,7 @@ impl OrderEntry {
                 format!("must be in 0..{}", self.instruments.len()),
             )
         })?;
-        check_order_grid(o.price, o.qty, o.tif, inst.tick, inst.lot)?;
+        check_order_grid(o.order_type, o.price, o.qty, o.tif, inst.tick, inst.lot)?;
         if log.used() + MAX_INTENT_LINE >= log.capacity() {
             return Err(Error::invalid(
                 "intent log",
@@ -241,6 +244,7 @@ mod tests {
             client_id,
             instrument: 0,
             side: OrderSide::Buy,
+            order_type: OrderType::Limit,
             price: 63_999_900_000_000,
             qty,
             tif: TimeInForce::PostOnly,

@@ -31,6 +31,7 @@ use crate::risk::{
     ContractKind, ContractSpec, Fill, Order, OrderSide, Portfolio, Reject, RiskEngine, RiskLimits,
 };
 use crate::sim::{ExchangeSim, LatencyModel, QueueModel, SimReport, TimeInForce};
+use crate::types::{OrderStatus, OrderType};
 
 /// Events over which the recorder's clock offset is estimated (see [`FeedLatency::Recorded`]).
 pub const OFFSET_WINDOW: usize = 100_000;
@@ -159,20 +160,6 @@ pub enum Wake {
     End,
 }
 
-/// Final status of an order row.
-pub mod status {
-    /// Working (or in flight).
-    pub const OPEN: u8 = 0;
-    /// Wholly filled.
-    pub const FILLED: u8 = 1;
-    /// Cancelled, possibly after partial fills.
-    pub const CANCELLED: u8 = 2;
-    /// Refused by the exchange.
-    pub const REJECTED: u8 = 3;
-    /// Refused by the pre-trade risk check; never sent.
-    pub const REFUSED: u8 = 4;
-}
-
 /// One order of the run.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OrderRow {
@@ -180,7 +167,9 @@ pub struct OrderRow {
     pub instrument: u32,
     pub side: OrderSide,
     pub tif: TimeInForce,
-    pub status: u8,
+    /// Pending until the exchange accepts it, then open, partially filled and a terminal
+    /// status ([`OrderStatus::can_become`]).
+    pub status: OrderStatus,
     pub reduce_only: bool,
     /// Local time sent (ns).
     pub sent_ts: i64,
@@ -236,7 +225,9 @@ pub struct PositionRow {
 pub struct OrderRequest {
     pub instrument: u32,
     pub side: OrderSide,
-    /// Fixed point; 0 for a market order.
+    /// Market or limit.
+    pub order_type: OrderType,
+    /// Fixed point: a limit order's price (> 0); 0 for a market order.
     pub price: i64,
     pub qty: i64,
     pub tif: TimeInForce,
@@ -521,6 +512,26 @@ impl Replay {
     /// Positions and PnL, as the strategy knows them.
     pub fn portfolio(&self) -> &Portfolio {
         &self.portfolio
+    }
+
+    /// Unrealized PnL of an instrument as the strategy would see it now: at its local book's
+    /// mid (as live trading marks), or the last mark when the book has no mid.
+    pub fn unrealized_now(&self, instrument: u32) -> Result<f64> {
+        let v = self.venue(instrument)?;
+        match v.book.mid() {
+            Some(mid) if mid > 0.0 => self.portfolio.unrealized_at(instrument as usize, mid),
+            _ => self.portfolio.unrealized(instrument as usize),
+        }
+    }
+
+    /// Equity as the strategy would see it now: capital + realized - fees + unrealized at the
+    /// local books' mids ([`Replay::unrealized_now`]).
+    pub fn equity_now(&self) -> Result<f64> {
+        let mut e = self.portfolio.equity();
+        for i in 0..self.venues.len() {
+            e += self.unrealized_now(i as u32)? - self.portfolio.unrealized(i)?;
+        }
+        Ok(e)
     }
 
     /// The pre-trade risk engine.
@@ -817,10 +828,10 @@ impl Replay {
         Ok(wake)
     }
 
-    fn close(&mut self, client_id: u64, status: u8, at: i64) {
+    fn close(&mut self, client_id: u64, status: OrderStatus, at: i64) {
         if let Some(&i) = self.index.get(&client_id) {
             let row = &mut self.orders[i];
-            if row.status == status::OPEN {
+            if row.status.can_become(status) {
                 row.status = status;
                 row.done_ts = at;
             }
@@ -860,6 +871,9 @@ impl Replay {
             SimReport::Accepted { qty, .. } => {
                 let r = &mut self.orders[row_i];
                 r.accepted = true;
+                if r.status.can_become(OrderStatus::Open) {
+                    r.status = OrderStatus::Open;
+                }
                 update.qty = qty;
                 update.remaining = qty - r.filled;
             }
@@ -867,8 +881,8 @@ impl Replay {
                 update.kind = UpdateKind::Rejected;
                 update.reason = reason;
                 // A refused new order closes it; a refused cancel or modify leaves it be.
-                if !row.accepted && row.status == status::OPEN {
-                    self.close(id, status::REJECTED, at);
+                if !row.accepted && row.status.is_open() {
+                    self.close(id, OrderStatus::Rejected, at);
                     update.remaining = 0;
                 }
             }
@@ -880,40 +894,13 @@ impl Replay {
                 remaining,
                 ..
             } => {
-                let side = i8::try_from(row.side.sign()).unwrap_or(1);
-                let before = self.portfolio.position(instrument as usize)?.fees;
-                self.portfolio.on_fill(&Fill {
-                    instrument: instrument as usize,
-                    side,
-                    price,
-                    qty,
-                    maker,
-                })?;
-                let fee = self.portfolio.position(instrument as usize)?.fees - before;
-                self.risk.on_fill(id, qty)?;
-                let r = &mut self.orders[row_i];
-                r.filled += qty;
-                r.accepted = true;
-                self.fills.push(FillRow {
-                    local_ts: at,
-                    exch_ts: ts,
-                    client_id: id,
-                    instrument,
-                    side,
-                    maker,
-                    price,
-                    qty,
-                    fee,
-                });
+                let fee = self.book_fill(row_i, at, ts, price, qty, maker, remaining)?;
                 update.kind = UpdateKind::Filled;
                 update.price = price;
                 update.qty = qty;
                 update.remaining = remaining;
                 update.maker = maker;
                 update.fee = fee;
-                if remaining == 0 {
-                    self.close(id, status::FILLED, at);
-                }
             }
             SimReport::Modified { price, qty, .. } => {
                 let r = &mut self.orders[row_i];
@@ -927,10 +914,59 @@ impl Replay {
             SimReport::Cancelled { remaining, .. } => {
                 update.kind = UpdateKind::Cancelled;
                 update.remaining = remaining;
-                self.close(id, status::CANCELLED, at);
+                self.close(id, OrderStatus::Cancelled, at);
             }
         }
         Ok(self.subs.orders.then_some(Wake::Order(update)))
+    }
+
+    /// Books a fill of order row `row_i` (portfolio, risk, the row, the fills table); returns
+    /// its fee.
+    #[allow(clippy::too_many_arguments)] // the fill's fields
+    fn book_fill(
+        &mut self,
+        row_i: usize,
+        at: i64,
+        ts: i64,
+        price: i64,
+        qty: i64,
+        maker: bool,
+        remaining: i64,
+    ) -> Result<f64> {
+        let row = self.orders[row_i];
+        let (id, instrument) = (row.client_id, row.instrument);
+        let side = i8::try_from(row.side.sign()).unwrap_or(1);
+        let before = self.portfolio.position(instrument as usize)?.fees;
+        self.portfolio.on_fill(&Fill {
+            instrument: instrument as usize,
+            side,
+            price,
+            qty,
+            maker,
+        })?;
+        let fee = self.portfolio.position(instrument as usize)?.fees - before;
+        self.risk.on_fill(id, qty)?;
+        let r = &mut self.orders[row_i];
+        r.filled += qty;
+        r.accepted = true;
+        if remaining > 0 && r.status.can_become(OrderStatus::PartiallyFilled) {
+            r.status = OrderStatus::PartiallyFilled;
+        }
+        self.fills.push(FillRow {
+            local_ts: at,
+            exch_ts: ts,
+            client_id: id,
+            instrument,
+            side,
+            maker,
+            price,
+            qty,
+            fee,
+        });
+        if remaining == 0 {
+            self.close(id, OrderStatus::Filled, at);
+        }
+        Ok(fee)
     }
 
     /// Records an equity sample at local time `t` and checks the loss limits.
@@ -989,7 +1025,7 @@ impl Replay {
     pub fn submit(&mut self, req: OrderRequest) -> Result<std::result::Result<u64, Reject>> {
         let v = self.venue(req.instrument)?;
         let (tick, lot) = (v.tick, v.lot);
-        crate::sim::check_order_grid(req.price, req.qty, req.tif, tick, lot)?;
+        crate::sim::check_order_grid(req.order_type, req.price, req.qty, req.tif, tick, lot)?;
         let client_id = match req.client_id {
             Some(id) if self.index.contains_key(&id) => {
                 return Err(Error::invalid(
@@ -1023,7 +1059,7 @@ impl Replay {
             instrument: req.instrument,
             side: req.side,
             tif: req.tif,
-            status: status::OPEN,
+            status: OrderStatus::Pending,
             reduce_only: req.reduce_only,
             sent_ts: now,
             done_ts: -1,
@@ -1035,7 +1071,7 @@ impl Replay {
         let approved = match self.risk.check(&order, now) {
             Ok(a) => a,
             Err(reject) => {
-                row.status = status::REFUSED;
+                row.status = OrderStatus::Refused;
                 row.done_ts = now;
                 self.index.insert(client_id, self.orders.len());
                 self.orders.push(row);
@@ -1065,7 +1101,7 @@ impl Replay {
 
     fn open_row(&self, client_id: u64) -> Result<usize> {
         match self.index.get(&client_id) {
-            Some(&i) if self.orders[i].status == status::OPEN => Ok(i),
+            Some(&i) if self.orders[i].status.is_open() => Ok(i),
             _ => Err(Error::invalid(
                 "client_id",
                 client_id,

@@ -1,5 +1,6 @@
 use super::*;
 use crate::event::{ASK, BID};
+use crate::types::OrderStatus;
 
 const Q: i64 = SCALE; // 1.0
 const T: i64 = SCALE / 10; // tick 0.1
@@ -87,6 +88,11 @@ fn buy(price: i64, qty: i64, tif: TimeInForce) -> OrderRequest {
     OrderRequest {
         instrument: 0,
         side: OrderSide::Buy,
+        order_type: if price == 0 {
+            OrderType::Market
+        } else {
+            OrderType::Limit
+        },
         price,
         qty,
         tif,
@@ -326,6 +332,11 @@ fn maker(r: &mut Replay, w: &Wake) {
             };
             let _ = r.submit(OrderRequest {
                 side,
+                order_type: if price == 0 {
+                    OrderType::Market
+                } else {
+                    OrderType::Limit
+                },
                 price,
                 ..buy(price, LOT * 100, TimeInForce::PostOnly)
             });
@@ -341,7 +352,7 @@ fn deterministic_and_independent_of_the_chunk_size() {
     let (b, wb) = run(&events, 1_000, cfg(), maker);
     assert_eq!(a.fills(), b.fills());
     assert_eq!(wa, wb);
-    let st: Vec<(u8, bool)> = a
+    let st: Vec<(OrderStatus, bool)> = a
         .orders()
         .iter()
         .take(20)
@@ -425,7 +436,7 @@ fn bad_requests_get_named_errors_and_risk_refusals_are_recorded() {
     });
     assert!(checked);
     assert_eq!(r.orders().len(), 1);
-    assert_eq!(r.orders()[0].status, status::REFUSED);
+    assert_eq!(r.orders()[0].status, OrderStatus::Refused);
     let mut r2 = Replay::new(&[setup()], config(0, 0, FeedLatency::Constant(0))).unwrap();
     r2.push(&[Event {
         instrument: 2,
@@ -486,6 +497,11 @@ fn an_idle_exchange_book_is_rebuilt_exactly_when_an_order_comes() {
                 };
                 r.submit(OrderRequest {
                     side,
+                    order_type: if price == 0 {
+                        OrderType::Market
+                    } else {
+                        OrderType::Limit
+                    },
                     price,
                     ..buy(price, LOT * 500, TimeInForce::Ioc)
                 })

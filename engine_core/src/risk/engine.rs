@@ -16,37 +16,7 @@ use crate::error::{Error, Result};
 const SCALE: f64 = 1e9;
 const NS_PER_SEC: i64 = 1_000_000_000;
 
-/// Buy or sell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrderSide {
-    /// Buy.
-    Buy,
-    /// Sell.
-    Sell,
-}
-
-impl OrderSide {
-    /// +1 for a buy, -1 for a sell.
-    pub fn sign(self) -> i64 {
-        match self {
-            OrderSide::Buy => 1,
-            OrderSide::Sell => -1,
-        }
-    }
-
-    /// From [`OrderSide::sign`]: +1 buy, -1 sell.
-    pub fn from_sign(sign: i64) -> Result<Self> {
-        match sign {
-            1 => Ok(OrderSide::Buy),
-            -1 => Ok(OrderSide::Sell),
-            other => Err(Error::invalid(
-                "side",
-                other,
-                "must be +1 (buy) or -1 (sell)",
-            )),
-        }
-    }
-}
+pub use crate::types::OrderSide;
 
 /// An order before the checks.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -255,6 +255,19 @@ impl Portfolio {
         ))
     }
 
+    /// Unrealized PnL of `instrument` if it were marked at `price` (> 0; the portfolio is not
+    /// changed).
+    pub fn unrealized_at(&self, instrument: usize, price: f64) -> Result<f64> {
+        let pos = self.position(instrument)?;
+        if !(price.is_finite() && price > 0.0) {
+            return Err(Error::invalid("price", price, "must be finite and > 0"));
+        }
+        if pos.qty == 0 {
+            return Ok(0.0);
+        }
+        Ok(pnl(self.spec(instrument)?, pos.qty, pos.avg_price, price))
+    }
+
     /// Capital + realized - fees + unrealized, summed over instruments (one settlement
     /// currency is assumed: mixing linear and inverse instruments sums different currencies).
     pub fn equity(&self) -> f64 {

@@ -29,61 +29,43 @@ use crate::error::{Error, Result};
 use crate::event::{kind, Event, BID};
 use crate::risk::{ApprovedOrder, OrderSide};
 
-/// How long an order lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeInForce {
-    /// Rests until filled or cancelled.
-    Gtc,
-    /// Fills what it can at once, the rest is cancelled.
-    Ioc,
-    /// Fills entirely at once or not at all.
-    Fok,
-    /// Rests only: rejected if it would trade on arrival.
-    PostOnly,
-}
+pub use crate::types::{OrderType, TimeInForce};
 
-impl TimeInForce {
-    /// The code used in result arrays: 0 GTC, 1 IOC, 2 FOK, 3 post-only.
-    pub fn code(self) -> u8 {
-        match self {
-            TimeInForce::Gtc => 0,
-            TimeInForce::Ioc => 1,
-            TimeInForce::Fok => 2,
-            TimeInForce::PostOnly => 3,
+/// Checks an order against its instrument's grids (fixed point): a market order has no price
+/// (0 inside the core) and is never post-only; a limit order's price is > 0 on the tick grid;
+/// the quantity is > 0 on the lot grid. The one rule of the backtest, the paper exchange, the
+/// exchange simulator and the live order path.
+pub fn check_order_grid(
+    order_type: OrderType,
+    price: i64,
+    qty: i64,
+    tif: TimeInForce,
+    tick: i64,
+    lot: i64,
+) -> Result<()> {
+    match order_type {
+        OrderType::Market if price != 0 => {
+            return Err(Error::invalid(
+                "price",
+                crate::fixed::format(price),
+                "a market order has no price",
+            ));
         }
-    }
-
-    /// From [`TimeInForce::code`].
-    pub fn from_code(code: u8) -> Result<Self> {
-        Ok(match code {
-            0 => TimeInForce::Gtc,
-            1 => TimeInForce::Ioc,
-            2 => TimeInForce::Fok,
-            3 => TimeInForce::PostOnly,
-            _ => {
-                return Err(Error::invalid(
-                    "tif",
-                    code,
-                    "expected 0 (GTC), 1 (IOC), 2 (FOK) or 3 (post-only)",
-                ))
-            }
-        })
-    }
-}
-
-/// Checks an order against its instrument's grids (fixed point): price 0 (a market order,
-/// never post-only) or > 0 on the tick grid, qty > 0 on the lot grid. The one rule of the
-/// backtest, the paper exchange and the live order path.
-pub fn check_order_grid(price: i64, qty: i64, tif: TimeInForce, tick: i64, lot: i64) -> Result<()> {
-    if price < 0 || (price != 0 && price % tick != 0) {
-        return Err(Error::invalid(
-            "price",
-            crate::fixed::format(price),
-            format!(
-                "must be 0 (market) or > 0 on the tick grid {}",
-                crate::fixed::format(tick)
-            ),
-        ));
+        OrderType::Limit if price <= 0 => {
+            return Err(Error::invalid(
+                "price",
+                crate::fixed::format(price),
+                "a limit price must be > 0",
+            ));
+        }
+        OrderType::Limit if price % tick != 0 => {
+            return Err(Error::invalid(
+                "price",
+                crate::fixed::format(price),
+                format!("not on the tick grid {}", crate::fixed::format(tick)),
+            ));
+        }
+        _ => {}
     }
     if qty <= 0 || qty % lot != 0 {
         return Err(Error::invalid(
@@ -92,7 +74,7 @@ pub fn check_order_grid(price: i64, qty: i64, tif: TimeInForce, tick: i64, lot: 
             format!("must be > 0 on the lot grid {}", crate::fixed::format(lot)),
         ));
     }
-    if price == 0 && tif == TimeInForce::PostOnly {
+    if order_type == OrderType::Market && tif == TimeInForce::PostOnly {
         return Err(Error::invalid(
             "tif",
             "post-only",

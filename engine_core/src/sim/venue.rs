@@ -16,6 +16,7 @@ use crate::event::Event;
 use crate::fixed::format;
 use crate::risk::{ApprovedOrder, Order, OrderSide, Reject, RejectCode, RiskEngine, RiskLimits};
 use crate::sim::{check_order_grid, ExchangeSim, LatencyModel, QueueModel, SimReport, TimeInForce};
+use crate::types::OrderType;
 
 /// One instrument's simulated exchange with a risk engine of its own (see the module doc).
 #[derive(Debug)]
@@ -82,17 +83,18 @@ impl Venue {
     fn approve(
         &mut self,
         order: &Order,
+        order_type: OrderType,
         tif: TimeInForce,
         now: i64,
     ) -> Result<(ApprovedOrder, i64)> {
-        check_order_grid(order.price, order.qty, tif, self.tick, self.lot)?;
+        check_order_grid(order_type, order.price, order.qty, tif, self.tick, self.lot)?;
         let t = self.clock(now);
         let approved = self.risk.check(order, t).map_err(|r| refused(&r, order))?;
         self.risk.order_opened(&approved);
         Ok((approved, t))
     }
 
-    /// Checks and sends a new order at `now` (price 0: a market order); what arrived by `now`
+    /// Checks and sends a new order at `now` (a market order has price 0); what arrived by `now`
     /// acts at once.
     #[allow(clippy::too_many_arguments)] // the order's fields
     pub fn submit(
@@ -100,6 +102,7 @@ impl Venue {
         client_id: u64,
         side: OrderSide,
         qty: i64,
+        order_type: OrderType,
         price: i64,
         tif: TimeInForce,
         reduce_only: bool,
@@ -114,7 +117,7 @@ impl Venue {
             reduce_only,
             modify: false,
         };
-        let (approved, t) = self.approve(&order, tif, now)?;
+        let (approved, t) = self.approve(&order, order_type, tif, now)?;
         self.sent.insert(client_id);
         self.sim.submit(&approved, tif, t);
         self.sim.arrive_until(t, &mut self.out);
@@ -133,13 +136,6 @@ impl Venue {
         reduce_only: bool,
         now: i64,
     ) -> Result<()> {
-        if price == 0 {
-            return Err(Error::invalid(
-                "price",
-                0,
-                "a modification keeps a limit order (price > 0)",
-            ));
-        }
         let order = Order {
             client_id,
             instrument: 0,
@@ -149,7 +145,8 @@ impl Venue {
             reduce_only,
             modify: true,
         };
-        let (approved, t) = self.approve(&order, TimeInForce::Gtc, now)?;
+        // A modification keeps a limit order: its price must be > 0 on the grid.
+        let (approved, t) = self.approve(&order, OrderType::Limit, TimeInForce::Gtc, now)?;
         self.sim.modify(&approved, t);
         self.sim.arrive_until(t, &mut self.out);
         Ok(())
@@ -286,8 +283,17 @@ mod tests {
     #[test]
     fn a_market_order_walks_the_book_at_once_and_the_risk_books_follow() {
         let mut v = venue();
-        v.submit(1, OrderSide::Buy, 5 * Q, 0, TimeInForce::Ioc, false, 10)
-            .unwrap();
+        v.submit(
+            1,
+            OrderSide::Buy,
+            5 * Q,
+            OrderType::Market,
+            0,
+            TimeInForce::Ioc,
+            false,
+            10,
+        )
+        .unwrap();
         let out = v.take();
         assert_eq!(kinds(&out), ["accepted", "filled", "filled"]);
         let prices: Vec<i64> = out
@@ -317,6 +323,7 @@ mod tests {
             2,
             OrderSide::Sell,
             5 * Q,
+            OrderType::Limit,
             1005 * T,
             TimeInForce::Gtc,
             true,
@@ -325,7 +332,16 @@ mod tests {
         .unwrap();
         assert_eq!(v.risk.open_orders(), 1);
         let e = v
-            .submit(3, OrderSide::Sell, Q, 1005 * T, TimeInForce::Gtc, true, 31)
+            .submit(
+                3,
+                OrderSide::Sell,
+                Q,
+                OrderType::Limit,
+                1005 * T,
+                TimeInForce::Gtc,
+                true,
+                31,
+            )
             .unwrap_err();
         assert!(
             e.to_string()
@@ -337,32 +353,74 @@ mod tests {
     #[test]
     fn validity_checks_name_the_field() {
         let mut v = venue();
+        let lim = OrderType::Limit;
         let cases = [
             (
+                lim,
                 1000 * T + 1,
                 Q,
                 TimeInForce::Gtc,
                 "invalid price: 100.000000001",
             ),
             (
+                lim,
                 1000 * T,
                 Q + 1,
                 TimeInForce::Gtc,
                 "invalid qty: 1.000000001",
             ),
-            (1000 * T, 0, TimeInForce::Gtc, "invalid qty: 0"),
-            (0, Q, TimeInForce::PostOnly, "invalid tif: post-only"),
+            (lim, 1000 * T, 0, TimeInForce::Gtc, "invalid qty: 0"),
+            (
+                lim,
+                0,
+                Q,
+                TimeInForce::Gtc,
+                "invalid price: 0 (a limit price must be > 0)",
+            ),
+            (lim, -1000 * T, Q, TimeInForce::Gtc, "invalid price: -100"),
+            (
+                OrderType::Market,
+                1000 * T,
+                Q,
+                TimeInForce::Ioc,
+                "invalid price: 100 (a market",
+            ),
+            (
+                OrderType::Market,
+                0,
+                Q,
+                TimeInForce::PostOnly,
+                "invalid tif: post-only",
+            ),
         ];
-        for (price, qty, tif, msg) in cases {
+        for (ty, price, qty, tif, msg) in cases {
             let e = v
-                .submit(1, OrderSide::Buy, qty, price, tif, false, 1)
+                .submit(1, OrderSide::Buy, qty, ty, price, tif, false, 1)
                 .unwrap_err();
             assert!(e.to_string().starts_with(msg), "{e}");
         }
-        v.submit(1, OrderSide::Buy, Q, 999 * T, TimeInForce::Gtc, false, 2)
-            .unwrap();
+        v.submit(
+            1,
+            OrderSide::Buy,
+            Q,
+            OrderType::Limit,
+            999 * T,
+            TimeInForce::Gtc,
+            false,
+            2,
+        )
+        .unwrap();
         let e = v
-            .submit(1, OrderSide::Buy, Q, 999 * T, TimeInForce::Gtc, false, 3)
+            .submit(
+                1,
+                OrderSide::Buy,
+                Q,
+                OrderType::Limit,
+                999 * T,
+                TimeInForce::Gtc,
+                false,
+                3,
+            )
             .unwrap_err();
         assert!(e.to_string().starts_with("invalid client_id: 1"), "{e}");
         assert!(v.take().len() == 1 && v.sim.resting() == 1);
@@ -375,14 +433,24 @@ mod tests {
             1,
             OrderSide::Buy,
             2 * Q,
+            OrderType::Limit,
             1000 * T,
             TimeInForce::PostOnly,
             false,
             5,
         )
         .unwrap();
-        v.submit(2, OrderSide::Buy, Q, 999 * T, TimeInForce::Gtc, false, 5)
-            .unwrap();
+        v.submit(
+            2,
+            OrderSide::Buy,
+            Q,
+            OrderType::Limit,
+            999 * T,
+            TimeInForce::Gtc,
+            false,
+            5,
+        )
+        .unwrap();
         assert_eq!(kinds(&v.take()), ["accepted", "accepted"]);
         // Events at the replay clock (100), whatever their exchange times (times never go back).
         v.on_events(&[trade(7, ASK, 1000 * T, 8 * Q)], Some(100))
@@ -403,6 +471,7 @@ mod tests {
             3,
             OrderSide::Sell,
             Q,
+            OrderType::Limit,
             1003 * T,
             TimeInForce::Gtc,
             false,

@@ -38,7 +38,7 @@ from tradecore.backtest.stats import (
     format_duration,
     summary_rows,
 )
-from tradecore.strategy import STATUS_NAMES, TIF_CODES
+from tradecore._core import OrderStatus, TimeInForce
 
 __all__ = ["MAX_MARKERS", "write_report"]
 
@@ -53,8 +53,12 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 78, 14, 24, 28
 _PLOT_W = _WIDTH - _LEFT - _RIGHT
 _COLS = _PLOT_W  # one min/max pair per pixel column
 _BUY, _SELL = "#1a9641", "#d7191c"
-_STATUS = {**STATUS_NAMES, STATUS_REFUSED: "refused (risk)"}
-_TIF = {code: name.upper() for name, code in TIF_CODES.items()}
+_TIF = {int(t): str(t).upper() for t in (TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK, TimeInForce.POST_ONLY)}
+
+
+def _status_name(code: int) -> str:
+    name = str(OrderStatus.of(code)).replace("_", " ")
+    return "refused (risk)" if code == STATUS_REFUSED else name
 _TIME_STEPS_S = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30,
                  60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
                  172800, 604800, 1209600, 2592000, 7776000, 31536000)
@@ -476,7 +480,7 @@ def write_report(
                 sel = st == code
                 by_tif = ", ".join(f"{_TIF.get(c, str(c))} {int(np.count_nonzero(sel & (tif == c))):,}"
                                    for c in sorted(set(tif[sel].tolist())))
-                status_rows.append([_STATUS.get(code, str(code)), f"{int(sel.sum()):,}", by_tif])
+                status_rows.append([_status_name(int(code)), f"{int(sel.sum()):,}", by_tif])
             parts.append("<h3>Orders by status</h3>\n")
             parts.append(_grid(["Status", "Orders", "By time in force"], status_rows))
 

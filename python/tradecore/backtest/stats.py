@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tradecore._core import OrderStatus
+
 __all__ = [
     "EQUITY_DTYPE",
     "FILL_DTYPE",
@@ -114,7 +116,7 @@ ROUND_TRIP_DTYPE: np.dtype[np.void] = np.dtype([
 gross of fees, ``fees`` allocated pro rata by quantity from the entry and exit fills, both in
 the settlement currency; ``entry_ts``/``exit_ts`` are the fills' ``local_ts``."""
 
-STATUS_REFUSED = 4
+STATUS_REFUSED = int(OrderStatus.REFUSED)
 """``ORDER_DTYPE.status`` of an order refused by the pre-trade risk check (never sent)."""
 
 _NS_PER_S = 1_000_000_000

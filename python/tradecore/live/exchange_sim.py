@@ -63,7 +63,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
-from tradecore._core import BinanceFeed, OrderBook, Portfolio, SimExchange
+from tradecore._core import BinanceFeed, OrderBook, Portfolio, Position, SimExchange
 from tradecore.errors import InvalidInput
 
 REST_PATHS = ("/fapi/v1/depth", "/api/v3/depth", "/dapi/v1/depth")
@@ -376,8 +376,8 @@ class SimAccount:
         o = self.orders.get(oid) if oid is not None else None
         return o if o is not None and o.symbol == v.symbol else None
 
-    def position(self, symbol: str) -> tuple[float, float, float, float, float]:
-        """(qty, entry price, realized PnL, unrealized PnL at the mid, fees) of a symbol."""
+    def position(self, symbol: str) -> Position:
+        """The position of a symbol, unrealized PnL at the mid."""
         v = self.venue(symbol)
         self._mark(v)
         return self.portfolio.position(v.index)
@@ -431,6 +431,8 @@ class SimAccount:
         reduce_only = _bool(p, "reduceOnly")
         if kind == "LIMIT":
             price = _num(p.get("price"), "price")
+            if not price > 0:  # never a market order in disguise (0, -0, 1e-400)
+                raise BinanceError(400, -4001, "Price less than 0.")
             tif = p.get("timeInForce")
             if not tif:
                 raise _mandatory("timeInForce")
@@ -439,7 +441,7 @@ class SimAccount:
         else:
             if p.get("price"):
                 raise BinanceError(400, -1106, "Parameter 'price' sent when not required.")
-            price, tif = 0.0, "GTC"
+            price, tif = None, "GTC"
         coid = p.get("newClientOrderId") or "sim" + secrets.token_hex(8)
         if not _CLIENT_ID.fullmatch(coid):
             raise _fail(BAD_CLIENT_ID)
@@ -449,7 +451,7 @@ class SimAccount:
             raise _fail(BAD_QTY)
         self._sync(v)
         best = v.sim.best_ask() if side > 0 else v.sim.best_bid()
-        ref = price or (best[0] if best else 0.0)
+        ref = price if price is not None else (best[0] if best else 0.0)
         if not reduce_only and 0 < ref * qty < MIN_NOTIONAL:
             raise BinanceError(400, -4164, f"Order's notional must be no smaller than {MIN_NOTIONAL:g} "
                                            "(unless you choose reduce only).")
@@ -460,7 +462,7 @@ class SimAccount:
             reports = v.sim.submit(oid, side, qty, price, tif_code, reduce_only, ns)
         except InvalidInput as e:
             raise self._invalid(e, qty) from None
-        o = SimOrder(oid, coid, v.symbol, side, kind, tif, price, qty, reduce_only, ms, ms)
+        o = SimOrder(oid, coid, v.symbol, side, kind, tif, price or 0.0, qty, reduce_only, ms, ms)
         refused = next((r for r in reports if r[0] == "rejected" and r[1] == oid), None)
         if refused is not None:
             reports.remove(refused)
@@ -634,7 +636,7 @@ class SimAccount:
         before = self.portfolio.position(v.index)
         self.portfolio.fill(v.index, "buy" if o.side > 0 else "sell", price, qty, maker=maker)
         after = self.portfolio.position(v.index)
-        realized, fee = after[2] - before[2], after[4] - before[4]
+        realized, fee = after.realized - before.realized, after.fees - before.fees
         self.wallet += realized - fee
         self.update_ms = max(ms, 1)
         o.executed = round(o.executed + qty, v.qty_dp)
@@ -685,7 +687,8 @@ class SimAccount:
         return {"e": "ORDER_TRADE_UPDATE", "E": ms, "T": ms, "o": body}
 
     def _account_event(self, v: _Venue, ms: int) -> dict[str, Any]:
-        qty, entry, realized, unrealized, _fees = self.position(v.symbol)
+        p = self.position(v.symbol)
+        qty, entry, realized, unrealized = p.qty, p.avg_price, p.realized, p.unrealized
         return {"e": "ACCOUNT_UPDATE", "E": ms, "T": ms, "a": {
             "m": "ORDER",
             "B": [{"a": "USDT", "wb": f"{self.wallet:.8f}", "cw": f"{self.wallet:.8f}", "bc": "0"}],
@@ -697,7 +700,8 @@ class SimAccount:
     def _positions(self) -> list[dict[str, Any]]:
         out = []
         for v in self.venues.values():
-            qty, entry, _realized, unrealized, _fees = self.position(v.symbol)
+            p = self.position(v.symbol)
+            qty, entry, unrealized = p.qty, p.avg_price, p.unrealized
             mark = self._sim.book.mid() or entry
             notional = qty * mark
             out.append({

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tradecore._core import ModelSignal
+from tradecore._core import ModelSignal, Position
 from tradecore.errors import DataError, InvalidInput
 from tradecore.events import Kind
 from tradecore.instrument import Instrument
@@ -87,7 +87,7 @@ class LiveMarketBackend:
     def feed_health(self, instrument: int = 0) -> FeedHealth:
         return self._book(instrument).health
 
-    def submit(self, side: int, qty: float, price: float, tif: int, reduce_only: bool, instrument: int,
+    def submit(self, side: int, qty: float, price: float | None, tif: int, reduce_only: bool, instrument: int,
                client_id: int | None = None) -> int | None:
         raise InvalidInput(f"invalid order: {_NO_GATEWAY}")
 
@@ -97,9 +97,9 @@ class LiveMarketBackend:
     def modify(self, client_id: int, price: float, qty: float) -> bool:
         raise InvalidInput(f"invalid modify: {_NO_GATEWAY}")
 
-    def position(self, instrument: int = 0) -> tuple[float, float, float, float, float]:
+    def position(self, instrument: int = 0) -> Position:
         self._book(instrument)
-        return (0.0, 0.0, 0.0, 0.0, 0.0)  # no gateway, no orders, no position
+        return Position(0.0, 0.0, 0.0, 0.0, 0.0)  # no gateway, no orders, no position
 
     def equity(self) -> float:
         return 0.0

@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tradecore._core import OrderEntry
+from tradecore._core import OrderEntry, OrderStatus, Position
 from tradecore.errors import InvalidInput
 from tradecore.instrument import Instrument
 from tradecore.live.gateway import (
@@ -52,7 +52,6 @@ _SIDE = {1: "buy", -1: "sell"}
 #: Orders kept in memory; past it, the oldest finished ones are read from the journal.
 MAX_ORDERS_IN_MEMORY = 50_000
 
-_STATUS_CODE = {"pending": 0, "unknown": 0, "open": 0, "filled": 1, "cancelled": 2, "rejected": 3, "refused": 4}
 
 
 @dataclass(frozen=True)
@@ -139,7 +138,7 @@ class TradingBackend(LiveMarketBackend):
     def trading_state(self) -> str:
         return str(self.risk.state)
 
-    def submit(self, side: int, qty: float, price: float, tif: int, reduce_only: bool, instrument: int,
+    def submit(self, side: int, qty: float, price: float | None, tif: int, reduce_only: bool, instrument: int,
                client_id: int | None = None) -> int | None:
         # The tick-to-order path: one call into Rust (grid, risk check, the intent into the
         # intent log, on the native path the request's bytes), the bytes to the socket, then
@@ -168,7 +167,7 @@ class TradingBackend(LiveMarketBackend):
                 answer = _failed(OutcomeUnknown(f"order {cid}: {type(e).__name__}: {e}"))
         self._next_id = max(self._next_id, cid + 1)
         refused = r if isinstance(r, tuple) else None
-        rec = OrderRecord(cid, instrument, sym, side, price, qty, tif, reduce_only,
+        rec = OrderRecord(cid, instrument, sym, side, 0.0 if price is None else price, qty, tif, reduce_only,
                           "pending" if refused is None else "refused",
                           reason="" if refused is None else f"{refused[0]}: {refused[1]}", created_ns=now, updated_ns=now)
         self.journal.logged(rec)
@@ -227,7 +226,7 @@ class TradingBackend(LiveMarketBackend):
         self._spawn(self._modify(rec, price, rec.qty, before))
         return True
 
-    def position(self, instrument: int = 0) -> tuple[float, float, float, float, float]:
+    def position(self, instrument: int = 0) -> Position:
         self._mark(instrument)
         return self.portfolio.position(instrument)
 
@@ -243,7 +242,7 @@ class TradingBackend(LiveMarketBackend):
         o = self.orders.get(client_id) or self.journal.order(client_id)
         if o is None:
             return None
-        return (o.instrument, o.side, o.price, o.qty, o.filled, _STATUS_CODE[o.status])
+        return (o.instrument, o.side, o.price, o.qty, o.filled, int(OrderStatus.of(o.status)))
 
     # -- kill switch and risk ---------------------------------------------------------------
 
