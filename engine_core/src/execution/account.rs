@@ -158,8 +158,7 @@ impl CashAccount {
         if let Some(i) = self.names.iter().position(|n| n == name) {
             return Ok(AssetId(i as u16));
         }
-        if name.is_empty() || name.len() > 20 || !name.bytes().all(|b| b.is_ascii_alphanumeric())
-        {
+        if name.is_empty() || name.len() > 20 || !name.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(Error::invalid(
                 "asset",
                 name,
@@ -193,7 +192,11 @@ impl CashAccount {
         if i < self.names.len() {
             Ok(i)
         } else {
-            Err(Error::invalid("asset", asset.0, "not an asset of this account"))
+            Err(Error::invalid(
+                "asset",
+                asset.0,
+                "not an asset of this account",
+            ))
         }
     }
 
@@ -246,7 +249,11 @@ impl CashAccount {
             ));
         }
         if self.orders.iter().any(|r| r.order_id == order_id) {
-            return Err(Error::invalid("order_id", order_id, "already has a reservation"));
+            return Err(Error::invalid(
+                "order_id",
+                order_id,
+                "already has a reservation",
+            ));
         }
         let unit_price = match order.price {
             SpotPrice::Limit(p) => {
@@ -354,7 +361,14 @@ impl CashAccount {
                     ));
                 }
                 let done = qty == r.remaining;
-                (if done { r.reserved } else { (q * r.per_unit).min(r.reserved) }, done)
+                (
+                    if done {
+                        r.reserved
+                    } else {
+                        (q * r.per_unit).min(r.reserved)
+                    },
+                    done,
+                )
             }
             None => (0.0, false),
         };
@@ -378,8 +392,8 @@ impl CashAccount {
         };
         let free = non_negative(self.free[spent_asset] + release - spent, scale)
             .ok_or_else(|| short(spent_asset))?;
-        let received = non_negative(self.free[got_asset] + got - fee, got)
-            .ok_or_else(|| short(got_asset))?;
+        let received =
+            non_negative(self.free[got_asset] + got - fee, got).ok_or_else(|| short(got_asset))?;
         self.locked[spent_asset] = locked;
         self.free[spent_asset] = free;
         self.free[got_asset] = received;
@@ -622,7 +636,11 @@ impl MarginAccount {
             ));
         }
         if brackets.is_empty() {
-            return Err(Error::invalid("brackets", 0, "at least one bracket is needed"));
+            return Err(Error::invalid(
+                "brackets",
+                0,
+                "at least one bracket is needed",
+            ));
         }
         let mut floor = 0.0;
         for (k, b) in brackets.iter().enumerate() {
@@ -679,7 +697,11 @@ impl MarginAccount {
     pub fn set_leverage(&mut self, i: usize, leverage: f64) -> Result<()> {
         let inst = self.inst(i)?;
         if !(leverage.is_finite() && leverage >= 1.0) {
-            return Err(Error::invalid("leverage", leverage, "must be finite and >= 1"));
+            return Err(Error::invalid(
+                "leverage",
+                leverage,
+                "must be finite and >= 1",
+            ));
         }
         let max = inst.bracket(inst.position_notional()).max_leverage;
         if leverage > max {
@@ -912,7 +934,14 @@ impl MarginAccount {
     /// (quantity-weighted for linear, harmonic for inverse); reducing realizes PnL on the
     /// reduced part into the wallet; a flip closes the whole position and opens the rest at
     /// the fill price. Returns the realized PnL.
-    pub fn fill(&mut self, i: usize, side: OrderSide, qty: i64, price: i64, fee: f64) -> Result<f64> {
+    pub fn fill(
+        &mut self,
+        i: usize,
+        side: OrderSide,
+        qty: i64,
+        price: i64,
+        fee: f64,
+    ) -> Result<f64> {
         check_positive("qty", qty)?;
         check_positive("price", price)?;
         if !fee.is_finite() {
@@ -990,8 +1019,7 @@ impl MarginAccount {
                 ContractKind::Linear => {
                     // Position1 in base units: contracts * contract size.
                     let p1 = size * inst.contract_size;
-                    (base + b.cum - side * p1 * pos.entry)
-                        / (p1 * b.maint_margin_ratio - side * p1)
+                    (base + b.cum - side * p1 * pos.entry) / (p1 * b.maint_margin_ratio - side * p1)
                 }
                 ContractKind::Inverse => {
                     // B in contracts, CM the contract size (quote units per contract).
@@ -1024,12 +1052,20 @@ impl MarginAccount {
     pub fn liquidate(&mut self, i: usize, price: i64, fee_rate: f64) -> Result<LiquidationFill> {
         check_positive("price", price)?;
         if !(fee_rate.is_finite() && (0.0..=0.1).contains(&fee_rate)) {
-            return Err(Error::invalid("fee_rate", fee_rate, "must be within [0, 0.1]"));
+            return Err(Error::invalid(
+                "fee_rate",
+                fee_rate,
+                "must be within [0, 0.1]",
+            ));
         }
         let inst = self.inst(i)?;
         let qty = inst.pos.qty;
         if qty == 0 {
-            return Err(Error::invalid("instrument", i, "has no position to liquidate"));
+            return Err(Error::invalid(
+                "instrument",
+                i,
+                "has no position to liquidate",
+            ));
         }
         let fee = fee_rate * inst.notional(qty, price as f64 / S);
         let side = if qty > 0 {

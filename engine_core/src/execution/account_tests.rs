@@ -89,7 +89,10 @@ fn spot_sell_without_the_base_is_refused() {
         .reserve(8, limit(OrderSide::Buy, btc, usdt, 1.0, 20_000.0))
         .unwrap()
         .unwrap_err();
-    assert_eq!(r.to_string(), "insufficient USDT: needs 20000, 10000 available");
+    assert_eq!(
+        r.to_string(),
+        "insufficient USDT: needs 20000, 10000 available"
+    );
 }
 
 #[test]
@@ -174,9 +177,15 @@ fn a_fill_that_would_make_a_balance_negative_is_an_error() {
 fn bad_spot_inputs_are_refused_naming_field_and_value() {
     let (mut a, btc, usdt) = spot();
     let e = a.deposit(usdt, -1.0).unwrap_err();
-    assert_eq!(e.to_string(), "invalid deposit: -1 (must be finite and >= 0)");
+    assert_eq!(
+        e.to_string(),
+        "invalid deposit: -1 (must be finite and >= 0)"
+    );
     let e = a.set_balance(btc, f64::NAN).unwrap_err();
-    assert_eq!(e.to_string(), "invalid balance: NaN (must be finite and >= 0)");
+    assert_eq!(
+        e.to_string(),
+        "invalid balance: NaN (must be finite and >= 0)"
+    );
     assert!(a.deposit(usdt, f64::INFINITY).is_err());
     let e = a.asset_id("ETH").unwrap_err();
     assert_eq!(e.to_string(), "invalid asset: ETH (unknown asset)");
@@ -261,7 +270,10 @@ fn an_order_beyond_available_margin_is_refused() {
         .check_order(0, OrderSide::Buy, fx(0.5), fx(60_000.0))
         .unwrap()
         .unwrap_err();
-    assert_eq!(r.to_string(), "insufficient USDT: needs 1500, 1000 available");
+    assert_eq!(
+        r.to_string(),
+        "insufficient USDT: needs 1500, 1000 available"
+    );
     // 0.3 needs 18,000 / 20 = 900: accepted and left open, 100 available.
     m.place_order(1, 0, OrderSide::Buy, fx(0.3), fx(60_000.0))
         .unwrap()
@@ -298,7 +310,9 @@ fn an_order_beyond_available_margin_is_refused() {
     assert_close!(r.needed, 295.0, 1e-9);
     assert_close!(r.available, -185.0, 1e-9);
     // Cancelling frees the order margin.
-    m.place_order(3, 1, OrderSide::Buy, Q, fx(1.0)).unwrap().unwrap_err();
+    m.place_order(3, 1, OrderSide::Buy, Q, fx(1.0))
+        .unwrap()
+        .unwrap_err();
     assert!(m.cancel_order(3).is_err());
     assert!(m.check_order(7, OrderSide::Buy, Q, Q).is_err());
     assert!(m.check_order(0, OrderSide::Buy, 0, Q).is_err());
@@ -323,7 +337,10 @@ fn bad_leverage_is_refused_naming_field_and_value() {
         (0.0, "invalid leverage: 0 (must be finite and >= 1)"),
         (-5.0, "invalid leverage: -5 (must be finite and >= 1)"),
         (f64::NAN, "invalid leverage: NaN (must be finite and >= 1)"),
-        (126.0, "invalid leverage: 126 (above the bracket's maximum 125)"),
+        (
+            126.0,
+            "invalid leverage: 126 (above the bracket's maximum 125)",
+        ),
     ] {
         assert_eq!(m.set_leverage(0, lev).unwrap_err().to_string(), text);
     }
@@ -343,7 +360,8 @@ fn bad_leverage_is_refused_naming_field_and_value() {
 #[test]
 fn usdm_long_is_liquidated_by_a_falling_mark() {
     let mut m = usdm(1_000.0);
-    m.fill(0, OrderSide::Buy, fx(0.1), fx(60_000.0), 0.0).unwrap();
+    m.fill(0, OrderSide::Buy, fx(0.1), fx(60_000.0), 0.0)
+        .unwrap();
     // Notional 6,000: bracket 1 (mmr 0.004, cum 0).
     // LP = (WB - TMM1 + UPNL1 + cumB - Side*Pos*EP) / (Pos*MMR - Side*Pos)
     //    = (1,000 - 0 + 0 + 0 - 0.1 * 60,000) / (0.1 * 0.004 - 0.1)
@@ -360,10 +378,15 @@ fn usdm_long_is_liquidated_by_a_falling_mark() {
     // Liquidated at 50,200 with a 0.5% clearance fee: realized 0.1 * (50,200 - 60,000) = -980,
     // fee 5,020 * 0.005 = 25.1; wallet 1,000 - 980 - 25.1 = -5.1, covered by the insurance
     // fund back to 0.
-    m.place_order(1, 1, OrderSide::Buy, Q, fx(3_000.0)).unwrap().unwrap_err();
+    m.place_order(1, 1, OrderSide::Buy, Q, fx(3_000.0))
+        .unwrap()
+        .unwrap_err();
     let l = m.liquidate(0, fx(50_200.0), 0.005).unwrap();
     assert!(l.is_liquidation);
-    assert_eq!((l.instrument, l.side, l.qty, l.price), (0, OrderSide::Sell, fx(0.1), fx(50_200.0)));
+    assert_eq!(
+        (l.instrument, l.side, l.qty, l.price),
+        (0, OrderSide::Sell, fx(0.1), fx(50_200.0))
+    );
     assert_close!(l.realized, -980.0, 1e-9);
     assert_close!(l.fee, 25.1, 1e-9);
     assert_close!(l.insurance_cover, 5.1, 1e-9);
@@ -376,7 +399,8 @@ fn usdm_long_is_liquidated_by_a_falling_mark() {
 #[test]
 fn liquidation_cancels_open_orders() {
     let mut m = usdm(1_000.0);
-    m.fill(0, OrderSide::Buy, fx(0.1), fx(60_000.0), 0.0).unwrap();
+    m.fill(0, OrderSide::Buy, fx(0.1), fx(60_000.0), 0.0)
+        .unwrap();
     m.place_order(4, 1, OrderSide::Buy, fx(0.1), fx(3_000.0))
         .unwrap()
         .unwrap();
@@ -391,7 +415,8 @@ fn liquidation_cancels_open_orders() {
 #[test]
 fn usdm_short_is_liquidated_by_a_rising_mark() {
     let mut m = usdm(1_000.0);
-    m.fill(0, OrderSide::Sell, fx(0.1), fx(60_000.0), 0.0).unwrap();
+    m.fill(0, OrderSide::Sell, fx(0.1), fx(60_000.0), 0.0)
+        .unwrap();
     // LP = (1,000 - (-1) * 0.1 * 60,000) / (0.1 * 0.004 - (-1) * 0.1) = 7,000 / 0.1004
     //    = 69,721.115537848...
     let lp = m.liquidation_price(0).unwrap().unwrap();
@@ -440,7 +465,8 @@ fn coinm_inverse_long_liquidation_by_hand() {
     m.add_instrument(ContractKind::Inverse, 100.0, 20.0, &brackets)
         .unwrap();
     // Long 10 contracts at 50,000: notional 10 * 100 / 50,000 = 0.02 BTC, margin 0.001 BTC.
-    m.fill(0, OrderSide::Buy, 10 * Q, fx(50_000.0), 0.0).unwrap();
+    m.fill(0, OrderSide::Buy, 10 * Q, fx(50_000.0), 0.0)
+        .unwrap();
     assert_close!(m.position_initial_margin(), 0.001, 1e-15);
     // LP = (B*MMR + Side*B) / ((WB - TMM1 + UPNL1 + cumB)/CM + Side*B/EP)
     //    = (10 * 0.004 + 10) / (0.01 / 100 + 10 / 50,000) = 10.04 / 0.0003 = 33,466.666...
@@ -456,13 +482,18 @@ fn coinm_inverse_long_liquidation_by_hand() {
     let realized = 1_000.0 * (1.0 / 50_000.0 - 1.0 / 33_466.0);
     assert_close!(l.realized, realized, 1e-15);
     assert_close!(l.fee, 0.005 * 1_000.0 / 33_466.0, 1e-15);
-    assert_close!(m.wallet_balance(), (0.01 + realized - l.fee).max(0.0), 1e-15);
+    assert_close!(
+        m.wallet_balance(),
+        (0.01 + realized - l.fee).max(0.0),
+        1e-15
+    );
 }
 
 #[test]
 fn cross_margin_another_positions_loss_moves_the_liquidation_price() {
     let mut m = usdm(1_000.0);
-    m.fill(0, OrderSide::Buy, fx(0.1), fx(60_000.0), 0.0).unwrap();
+    m.fill(0, OrderSide::Buy, fx(0.1), fx(60_000.0), 0.0)
+        .unwrap();
     m.fill(1, OrderSide::Buy, Q, fx(3_000.0), 0.0).unwrap();
     // ETH at 3,000: UPNL1 = 0, TMM1 = 3,000 * 0.005 = 15.
     // LP = (1,000 - 15 + 0 - 6,000) / -0.0996 = 5,015 / 0.0996 = 50,351.405622489...
@@ -480,11 +511,17 @@ fn cross_margin_another_positions_loss_moves_the_liquidation_price() {
 #[test]
 fn linear_funding_over_three_times() {
     let mut m = usdm(1_000.0);
-    m.fill(0, OrderSide::Buy, fx(0.1), fx(60_000.0), 0.0).unwrap(); // long 0.1 BTC
-    m.fill(1, OrderSide::Sell, fx(2.0), fx(3_000.0), 0.0).unwrap(); // short 2 ETH
-    // Long: 0.1 * 60,000 * 0.0001 = 0.6 paid; 0.1 * 62,000 * -0.0002 = -1.24 (received);
-    // 0.1 * 58,000 * 0.0003 = 1.74 paid. Total 0.6 - 1.24 + 1.74 = 1.1.
-    let long = [(0.0001, 60_000.0, 0.6), (-0.0002, 62_000.0, -1.24), (0.0003, 58_000.0, 1.74)];
+    m.fill(0, OrderSide::Buy, fx(0.1), fx(60_000.0), 0.0)
+        .unwrap(); // long 0.1 BTC
+    m.fill(1, OrderSide::Sell, fx(2.0), fx(3_000.0), 0.0)
+        .unwrap(); // short 2 ETH
+                   // Long: 0.1 * 60,000 * 0.0001 = 0.6 paid; 0.1 * 62,000 * -0.0002 = -1.24 (received);
+                   // 0.1 * 58,000 * 0.0003 = 1.74 paid. Total 0.6 - 1.24 + 1.74 = 1.1.
+    let long = [
+        (0.0001, 60_000.0, 0.6),
+        (-0.0002, 62_000.0, -1.24),
+        (0.0003, 58_000.0, 1.74),
+    ];
     for (rate, mark, pay) in long {
         assert_close!(m.fund(0, rate, fx(mark)).unwrap(), pay, 1e-12);
     }
@@ -492,7 +529,11 @@ fn linear_funding_over_three_times() {
     assert_close!(m.wallet_balance(), 998.9, 1e-12);
     // Short 2: -2 * 3,000 * 0.0001 = -0.6 (received); -2 * 3,100 * -0.0002 = 1.24 paid;
     // -2 * 2,900 * 0.0003 = -1.74 (received). Total -1.1.
-    let short = [(0.0001, 3_000.0, -0.6), (-0.0002, 3_100.0, 1.24), (0.0003, 2_900.0, -1.74)];
+    let short = [
+        (0.0001, 3_000.0, -0.6),
+        (-0.0002, 3_100.0, 1.24),
+        (0.0003, 2_900.0, -1.74),
+    ];
     for (rate, mark, pay) in short {
         assert_close!(m.fund(1, rate, fx(mark)).unwrap(), pay, 1e-12);
     }
@@ -511,12 +552,16 @@ fn inverse_funding_over_three_times() {
         max_leverage: 125.0,
     }];
     let mut m = MarginAccount::new("BTC", 1.0).unwrap();
-    m.add_instrument(ContractKind::Inverse, 100.0, 10.0, &b).unwrap();
-    m.add_instrument(ContractKind::Inverse, 100.0, 10.0, &b).unwrap();
-    m.fill(0, OrderSide::Buy, 10 * Q, fx(50_000.0), 0.0).unwrap(); // long 10 contracts
-    m.fill(1, OrderSide::Sell, 5 * Q, fx(50_000.0), 0.0).unwrap(); // short 5 contracts
-    // Long 1,000 USD: 1,000/50,000 * 0.0001 = 2e-6; 1,000/40,000 * -0.0002 = -5e-6;
-    // 1,000/62,500 * 0.0003 = 4.8e-6. Total 1.8e-6 BTC paid.
+    m.add_instrument(ContractKind::Inverse, 100.0, 10.0, &b)
+        .unwrap();
+    m.add_instrument(ContractKind::Inverse, 100.0, 10.0, &b)
+        .unwrap();
+    m.fill(0, OrderSide::Buy, 10 * Q, fx(50_000.0), 0.0)
+        .unwrap(); // long 10 contracts
+    m.fill(1, OrderSide::Sell, 5 * Q, fx(50_000.0), 0.0)
+        .unwrap(); // short 5 contracts
+                   // Long 1,000 USD: 1,000/50,000 * 0.0001 = 2e-6; 1,000/40,000 * -0.0002 = -5e-6;
+                   // 1,000/62,500 * 0.0003 = 4.8e-6. Total 1.8e-6 BTC paid.
     let times = [(0.0001, 50_000.0), (-0.0002, 40_000.0), (0.0003, 62_500.0)];
     let long = [2e-6, -5e-6, 4.8e-6];
     // Short 500 USD: -1e-6, 2.5e-6, -2.4e-6. Total -0.9e-6 (received).
@@ -558,9 +603,15 @@ fn bad_margin_inputs_are_refused() {
     assert!(m.on_mark(0, 0).is_err());
     let mut gap = btc_brackets();
     gap[1].notional_floor = 60_000.0;
-    assert!(m.add_instrument(ContractKind::Linear, 1.0, 5.0, &gap).is_err());
-    assert!(m.add_instrument(ContractKind::Linear, 0.0, 5.0, &btc_brackets()).is_err());
-    assert!(m.add_instrument(ContractKind::Linear, 1.0, 5.0, &[]).is_err());
+    assert!(m
+        .add_instrument(ContractKind::Linear, 1.0, 5.0, &gap)
+        .is_err());
+    assert!(m
+        .add_instrument(ContractKind::Linear, 0.0, 5.0, &btc_brackets())
+        .is_err());
+    assert!(m
+        .add_instrument(ContractKind::Linear, 1.0, 5.0, &[])
+        .is_err());
 }
 
 #[derive(Debug, Clone)]
@@ -580,7 +631,11 @@ fn op() -> impl Strategy<Value = Op> {
         (0..3usize, any::<bool>(), 1..2_000i64, 40_000..80_000i64)
             .prop_map(|(i, b, q, p)| Op::Place(i, b, q * Q / 1000, p * Q)),
         (0..20u64).prop_map(Op::Cancel),
-        (0..3usize, -0.003..0.003f64, 40_000..80_000i64).prop_map(|(i, r, p)| Op::Fund(i, r, p * Q)),
+        (0..3usize, -0.003..0.003f64, 40_000..80_000i64).prop_map(|(i, r, p)| Op::Fund(
+            i,
+            r,
+            p * Q
+        )),
     ]
 }
 

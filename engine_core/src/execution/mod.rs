@@ -12,8 +12,9 @@
 //!   by name once ([`CashAccount::asset`]) and then addressed by [`AssetId`].
 //! - **Reservation.** An open order locks what it could spend: a limit buy `qty × price` of
 //!   the quote, a sell `qty` of the base. Nothing is reserved for the fee, because Binance
-//!   spot takes the fee from the asset received (Binance FAQ "How to Calculate Binance Spot
-//!   Trading Fees": a buy pays its fee in the base bought, a sell in the quote received).
+//!   spot takes the commission from the asset received when it is not paid in BNB (the
+//!   `fills[].commissionAsset` of a `POST /api/v3/order` response: the base for a buy, the
+//!   quote for a sell).
 //!   A market buy has no price: it reserves `qty × reference × (1 + slippage)`, the reference
 //!   price and the allowance being the caller's (simplification: Binance itself checks a
 //!   market buy against the book as it fills; the model needs an up-front bound).
@@ -53,8 +54,9 @@
 //!   holding the current position notional (Binance FAQ "Leverage and Margin of USDⓈ-M
 //!   Futures": the larger the position, the lower the maximum leverage). Simplification: it
 //!   is checked when set, not again when the position grows.
-//! - **Initial margin** of a position = notional at the mark / leverage ("Initial Margin =
-//!   Quantity × Mark Price / Leverage", same FAQ).
+//! - **Initial margin** of a position = notional at the mark / leverage ("Initial Margin Rate
+//!   = 1 / Leverage", Binance FAQs "Leverage and Margin of USDⓈ-M Futures" and "Leverage and
+//!   Margin in Coin-Margined Futures Contracts").
 //! - **Order margin**: for each side, the part of that side's open quantity that would
 //!   increase the position (beyond what first closes an opposite position) × the side's
 //!   order prices / leverage; both sides are summed. Simplification: Binance also adds the
@@ -78,16 +80,16 @@
 //! - **Liquidation price, USDⓈ-M, one-way mode** (Binance FAQ "How to Calculate Liquidation
 //!   Price of USDⓈ-M Futures Contracts"):
 //!   `LP = (WB − TMM1 + UPNL1 + cumB − Side1 × Position1 × EP1) / (Position1 × MMR_B − Side1 ×
-//!   Position1)`, with WB the wallet balance, TMM1 / UPNL1 the maintenance margin and
-//!   unrealized PnL of all other positions, cumB and MMR_B of this position's bracket, Side1
-//!   +1 long / −1 short, Position1 the absolute size in base units (contracts × size), EP1 the
-//!   entry price.
+//!   Position1)`, with `WB` the wallet balance, `TMM1` / `UPNL1` the maintenance margin and
+//!   unrealized PnL of all other positions, `cumB` and `MMR_B` of this position's bracket,
+//!   `Side1` +1 long / −1 short, `Position1` the absolute size in base units (contracts ×
+//!   size), `EP1` the entry price.
 //! - **Liquidation price, COIN-M, one-way mode** (Binance FAQ "How to Calculate Liquidation
-//!   Price of COIN-M Futures Contracts", support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46, with
-//!   the hedge-mode terms L and S zero):
+//!   Price of COIN-M Futures Contracts", `support/faq/ceccfcfb4e3a45e3b48b0b1bb1a8ae46`, with
+//!   the hedge-mode terms `L` and `S` zero):
 //!   `LP = (B × MMR_B + Side_B × B) / ((WB − TMM1 + UPNL1 + cumB) / CM + Side_B × B / EP_B)`,
-//!   with B the absolute position in contracts, CM the contract size (multiplier), the other
-//!   terms as above in the base coin. It is the price solving
+//!   with `B` the absolute position in contracts, `CM` the contract size (multiplier), the
+//!   other terms as above in the base coin. It is the price solving
 //!   `WB + UPNL1 + Side × B × CM × (1/EP − 1/P) = TMM1 + B × CM / P × MMR − cum`.
 //! - Both formulas need the bracket of the notional *at the liquidation price*. The model
 //!   starts with the bracket of the current notional (at the mark) and, as Binance's notes
