@@ -1,10 +1,11 @@
 //! One pre-trade check with every limit on (the accepting path, the common one), a fill
-//! booked in the portfolio, and the live order path's one call (`OrderEntry::place`: grid,
+//! booked in the portfolio, the margin account's pre-trade check (3 instruments, cross), and the live order path's one call (`OrderEntry::place`: grid,
 //! risk check, intent line, signed Binance request).
 //!
 //! `cargo bench -p engine_core --bench risk`
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use engine_core::execution::{Bracket, MarginAccount};
 use engine_core::gateway::{
     BinanceEncoder, BinanceOrderRequest, EntryInstrument, EntryMarket, EntryOrder, IntentLog,
     OrderEntry,
@@ -37,6 +38,41 @@ fn engine() -> RiskEngine {
         e.on_market(i, 60_000 * Q, 0, true).unwrap();
     }
     e
+}
+
+/// A USDT cross-margin account with 3 instruments: BTC long, ETH short, a third flat with an
+/// open order.
+fn margin_account() -> MarginAccount {
+    let brackets = [
+        Bracket {
+            notional_floor: 0.0,
+            notional_cap: 50_000.0,
+            maint_margin_ratio: 0.004,
+            cum: 0.0,
+            max_leverage: 125.0,
+        },
+        Bracket {
+            notional_floor: 50_000.0,
+            notional_cap: 250_000.0,
+            maint_margin_ratio: 0.005,
+            cum: 50.0,
+            max_leverage: 100.0,
+        },
+    ];
+    let mut m = MarginAccount::new("USDT", 100_000.0).unwrap();
+    for _ in 0..3 {
+        m.add_instrument(ContractKind::Linear, 1.0, 20.0, &brackets)
+            .unwrap();
+    }
+    m.fill(0, OrderSide::Buy, Q, 60_000 * Q, 0.0).unwrap();
+    m.fill(1, OrderSide::Sell, 10 * Q, 3_000 * Q, 0.0).unwrap();
+    m.on_mark(0, 60_100 * Q).unwrap();
+    m.on_mark(1, 2_990 * Q).unwrap();
+    m.on_mark(2, 100 * Q).unwrap();
+    m.place_order(1, 2, OrderSide::Buy, 10 * Q, 99 * Q)
+        .unwrap()
+        .unwrap();
+    m
 }
 
 fn bench(c: &mut Criterion) {
@@ -134,5 +170,26 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// The margin account's pre-trade check (an order that needs margin: the available balance
+/// is computed over the 3 instruments).
+fn margin(c: &mut Criterion) {
+    let mut g = c.benchmark_group("risk");
+    g.bench_function("margin_check_order", |b| {
+        let m = margin_account();
+        let mut id = 0u64;
+        b.iter(|| {
+            id += 1;
+            let side = if id % 2 == 0 {
+                OrderSide::Buy
+            } else {
+                OrderSide::Sell
+            };
+            let r = m.check_order(black_box(2), side, black_box(Q), black_box(100 * Q));
+            black_box(matches!(r, Ok(Ok(()))))
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, margin);
 criterion_main!(benches);
