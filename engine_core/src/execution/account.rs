@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use super::contract;
 use crate::error::{Error, Result};
 use crate::fixed::{format as fixed, SCALE};
 use crate::risk::{ContractKind, OrderSide};
@@ -503,21 +504,13 @@ impl Instrument {
     /// Notional of `qty` contracts (unsigned) at `price`, in the settlement asset.
     #[inline]
     fn notional(&self, qty: i64, price: f64) -> f64 {
-        let q = qty.unsigned_abs() as f64 / S * self.contract_size;
-        match self.kind {
-            ContractKind::Linear => q * price,
-            ContractKind::Inverse => q / price,
-        }
+        contract::notional(self.kind, self.contract_size, qty, price)
     }
 
     /// PnL of `qty` (signed) entered at `entry`, at `exit`.
     #[inline]
     fn pnl(&self, qty: i64, entry: f64, exit: f64) -> f64 {
-        let q = qty as f64 / S * self.contract_size;
-        match self.kind {
-            ContractKind::Linear => q * (exit - entry),
-            ContractKind::Inverse => q * (1.0 / entry - 1.0 / exit),
-        }
+        contract::pnl(self.kind, self.contract_size, qty, entry, exit)
     }
 
     #[inline]
@@ -956,15 +949,13 @@ impl MarginAccount {
         let p = price as f64 / S;
         let mut realized = 0.0;
         if old == 0 || old.signum() == signed.signum() {
-            let (a, b) = (old.unsigned_abs() as f64, qty as f64);
-            inst.pos.entry = if old == 0 {
-                p
-            } else {
-                match inst.kind {
-                    ContractKind::Linear => (a * inst.pos.entry + b * p) / (a + b),
-                    ContractKind::Inverse => (a + b) / (a / inst.pos.entry + b / p),
-                }
-            };
+            inst.pos.entry = contract::average_entry(
+                inst.kind,
+                old.unsigned_abs(),
+                inst.pos.entry,
+                qty.unsigned_abs(),
+                p,
+            );
         } else {
             let closed = qty.min(old.abs());
             realized = inst.pnl(old.signum() * closed, inst.pos.entry, p);

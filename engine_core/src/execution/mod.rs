@@ -122,6 +122,7 @@
 //!   deleveraging, no delivery contracts; the mark price is supplied by the caller.
 
 mod account;
+pub mod contract;
 
 pub use account::{
     AssetId, Bracket, CashAccount, LiquidationFill, MarginAccount, MarginPosition, Refusal,

@@ -14,6 +14,7 @@
 //!   on every fill and counted apart from the trading PnL.
 
 use crate::error::{Error, Result};
+use crate::execution::contract;
 
 const SCALE: f64 = 1e9;
 
@@ -307,35 +308,16 @@ impl Portfolio {
     }
 }
 
-/// Notional of `qty` contracts at `price`, in the settlement currency.
 fn notional(spec: &ContractSpec, qty: i64, price: f64) -> f64 {
-    let q = qty.unsigned_abs() as f64 / SCALE * spec.contract_size;
-    match spec.kind {
-        ContractKind::Linear => q * price,
-        ContractKind::Inverse => q / price,
-    }
+    contract::notional(spec.kind, spec.contract_size, qty, price)
 }
 
-/// PnL of closing `qty` (signed: the position's sign) entered at `entry`, at `exit`.
 fn pnl(spec: &ContractSpec, qty: i64, entry: f64, exit: f64) -> f64 {
-    let q = qty as f64 / SCALE * spec.contract_size;
-    match spec.kind {
-        ContractKind::Linear => q * (exit - entry),
-        ContractKind::Inverse => q * (1.0 / entry - 1.0 / exit),
-    }
+    contract::pnl(spec.kind, spec.contract_size, qty, entry, exit)
 }
 
-/// Average entry after adding `q2` at `p2` to `q1` at `p1`.
 fn average(spec: &ContractSpec, q1: u64, p1: f64, q2: u64, p2: f64) -> f64 {
-    let (a, b) = (q1 as f64, q2 as f64);
-    if q1 == 0 {
-        return p2;
-    }
-    match spec.kind {
-        ContractKind::Linear => (a * p1 + b * p2) / (a + b),
-        // Harmonic: the entry at which the whole position has the same inverse PnL.
-        ContractKind::Inverse => (a + b) / (a / p1 + b / p2),
-    }
+    contract::average_entry(spec.kind, q1, p1, q2, p2)
 }
 
 #[cfg(test)]
