@@ -71,6 +71,7 @@ class Scripted(Strategy):
 def run(events: np.ndarray, strategy: Strategy, **kw: Any) -> Any:
     kw.setdefault("latency", "2ms")
     kw.setdefault("feed_latency", "1ms")
+    kw.setdefault("account", "none")  # these tests are of the simulator's rules; accounts: test_accounts.py
     return run_backtest(strategy, events, instrument=INST, **kw)
 
 
@@ -324,7 +325,7 @@ def test_the_strategy_is_woken_only_for_what_it_overrides(synthetic_capture: Pat
             self.n += 1
 
     t, b = Trades(), Books()
-    run_backtest(t, events, instrument=INST)
-    run_backtest(b, events, instrument=INST)
+    run_backtest(t, events, instrument=INST, account="none")
+    run_backtest(b, events, instrument=INST, account="none")
     assert t.n == n_trades > 100
     assert b.n == n_book_messages > 100

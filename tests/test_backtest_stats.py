@@ -40,7 +40,7 @@ def fills_of(*rows: tuple[Any, ...]) -> np.ndarray:
         t, side, price, qty, fee = row[:5]
         maker = bool(row[5]) if len(row) > 5 else False
         inst = int(row[6]) if len(row) > 6 else 0
-        out[k] = (T0 + int(t * S), T0 + int(t * S) - 1000, k + 1, inst, side, maker, price, qty, fee)
+        out[k] = (T0 + int(t * S), T0 + int(t * S) - 1000, k + 1, inst, side, maker, price, qty, fee, False)
     return out
 
 

@@ -78,7 +78,7 @@ def test_a_limit_price_of_zero_or_less_is_refused_in_the_backtest_never_filled_a
     events = np.array([ev("DEPTH", 0, 1, 100.0, 5), ev("DEPTH", 0, -1, 100.1, 3), ev("DEPTH", 20, 1, 99.9, 1)],
                       dtype=tradecore.EVENT_DTYPE)
     s = _Once(qty=0.01, price=price)
-    r = run_backtest(s, events, instrument=INST, latency="2ms", feed_latency="1ms")
+    r = run_backtest(s, events, instrument=INST, latency="2ms", feed_latency="1ms", account="none")
     assert s.error is not None and "a limit price must be > 0" in str(s.error)
     assert len(r.fills) == 0 and len(r.orders) == 0
 
@@ -88,7 +88,7 @@ def test_every_field_of_the_backtest_position_by_hand() -> None:
     events = np.array([ev("DEPTH", 0, 1, 100.0, 5), ev("DEPTH", 0, -1, 100.1, 1.5), ev("DEPTH", 0, -1, 100.2, 4),
                        ev("DEPTH", 20, -1, 100.1, 0), ev("DEPTH", 30, 1, 100.1, 1)], dtype=tradecore.EVENT_DTYPE)
     s = _Once(qty=2.0)
-    run_backtest(s, events, instrument=INST, latency="2ms", feed_latency="1ms")
+    run_backtest(s, events, instrument=INST, latency="2ms", feed_latency="1ms", account="none")
     p = s.positions[-1]
     avg = (1.5 * 100.1 + 0.5 * 100.2) / 2
     fees = 0.0004 * (1.5 * 100.1 + 0.5 * 100.2)

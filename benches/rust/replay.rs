@@ -12,6 +12,7 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use engine_core::execution::{AccountSetup, Bracket};
 use engine_core::replay::{
     FeedLatency, InstrumentSetup, OrderRequest, Replay, ReplayConfig, Subscriptions, Wake,
 };
@@ -42,6 +43,29 @@ fn replay(subs: Subscriptions) -> Replay {
                 ..RiskLimits::default()
             },
             subscriptions: subs,
+            // accounts on: a USD-M margin account (Binance's first BTCUSDT brackets)
+            account: AccountSetup::Margin {
+                asset: "USDT".into(),
+                wallet: 100_000.0,
+                leverage: vec![20.0],
+                brackets: vec![vec![
+                    Bracket {
+                        notional_floor: 0.0,
+                        notional_cap: 50_000.0,
+                        maint_margin_ratio: 0.004,
+                        cum: 0.0,
+                        max_leverage: 125.0,
+                    },
+                    Bracket {
+                        notional_floor: 50_000.0,
+                        notional_cap: f64::INFINITY,
+                        maint_margin_ratio: 0.005,
+                        cum: 50.0,
+                        max_leverage: 100.0,
+                    },
+                ]],
+                liquidation_fee: 0.0125,
+            },
         },
     )
     .unwrap()

@@ -8,6 +8,7 @@
 #![allow(clippy::needless_pass_by_value)]
 
 use engine_core::event::flags;
+use engine_core::execution::AccountSetup;
 use engine_core::fixed::to_f64;
 use engine_core::replay::{
     FeedLatency, InstrumentSetup, OrderRequest, Replay, ReplayConfig, Subscriptions, UpdateKind,
@@ -21,6 +22,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
 
+use crate::account::{AccountSpec, AccountView};
 use crate::book::{book_levels, book_qty_at, checked_imbalance, level_out, parse_side};
 use crate::errors::{invalid, CoreErr};
 use crate::event::events_from;
@@ -242,7 +244,7 @@ impl Backtest {
     /// `instruments`: (`tick_size`, `lot_size`, `contract_size`, `inverse`, `maker_fee`,
     /// `taker_fee`) each.
     #[new]
-    #[pyo3(signature = (instruments, risk, *, entry_latency_ns = 0, response_latency_ns = 0, entry_samples = None, response_samples = None, seed = 0, queue = "conservative", feed_latency_ns = None, clock_offset_ns = None, initial_capital = 100_000.0, sample_ns = 1_000_000_000, subscribe_book = false, subscribe_trade = false, subscribe_orders = false, timer_ns = 0))]
+    #[pyo3(signature = (instruments, risk, *, entry_latency_ns = 0, response_latency_ns = 0, entry_samples = None, response_samples = None, seed = 0, queue = "conservative", feed_latency_ns = None, clock_offset_ns = None, initial_capital = 100_000.0, sample_ns = 1_000_000_000, subscribe_book = false, subscribe_trade = false, subscribe_orders = false, timer_ns = 0, account = None))]
     #[allow(clippy::too_many_arguments)] // a Python signature
     fn new(
         instruments: Vec<(f64, f64, f64, bool, f64, f64)>,
@@ -261,6 +263,7 @@ impl Backtest {
         subscribe_trade: bool,
         subscribe_orders: bool,
         timer_ns: i64,
+        account: Option<PyRef<'_, AccountSpec>>,
     ) -> PyResult<Self> {
         let mut setups = Vec::with_capacity(instruments.len());
         for (tick, lot, contract_size, inverse, maker, taker) in instruments {
@@ -309,6 +312,7 @@ impl Backtest {
                 orders: subscribe_orders,
                 timer_ns,
             },
+            account: account.map_or(AccountSetup::Unchecked, |a| a.setup.clone()),
         };
         Ok(Backtest {
             inner: Replay::new(&setups, config).map_err(CoreErr)?,
@@ -562,6 +566,20 @@ impl Backtest {
         })
     }
 
+    /// The account now (balances, equity, available, margin used, liquidation prices).
+    fn account(&self) -> PyResult<AccountView> {
+        AccountView::of(self.inner.account(), self.inner.portfolio())
+    }
+
+    /// Funding of a perpetual at a funding time: `rate` at `mark_price` on the position held
+    /// now (a long pays a positive rate). Returns the payment (> 0 paid).
+    fn fund(&mut self, instrument: u32, rate: f64, mark_price: f64) -> PyResult<f64> {
+        let mark = fixed("mark_price", mark_price)?;
+        self.inner
+            .fund(instrument, rate, mark)
+            .map_err(|e| CoreErr(e).into())
+    }
+
     /// The trading state of the risk engine: "active", "reducing" or "halted".
     #[getter]
     fn trading_state(&self) -> &'static str {
@@ -592,6 +610,7 @@ impl Backtest {
         col(&cols, "price", orders.iter().map(|o| to_f64(o.price)))?;
         col(&cols, "qty", orders.iter().map(|o| to_f64(o.qty)))?;
         col(&cols, "filled", orders.iter().map(|o| to_f64(o.filled)))?;
+        col(&cols, "liquidation", orders.iter().map(|o| o.liquidation))?;
         out.set_item("orders", cols)?;
         let fills = r.fills();
         let cols = PyDict::new(py);
@@ -604,6 +623,7 @@ impl Backtest {
         col(&cols, "price", fills.iter().map(|f| to_f64(f.price)))?;
         col(&cols, "qty", fills.iter().map(|f| to_f64(f.qty)))?;
         col(&cols, "fee", fills.iter().map(|f| f.fee))?;
+        col(&cols, "liquidation", fills.iter().map(|f| f.liquidation))?;
         out.set_item("fills", cols)?;
         let eq = r.equity();
         let cols = PyDict::new(py);
@@ -612,7 +632,10 @@ impl Backtest {
         col(&cols, "realized", eq.iter().map(|e| e.realized))?;
         col(&cols, "unrealized", eq.iter().map(|e| e.unrealized))?;
         col(&cols, "fees", eq.iter().map(|e| e.fees))?;
+        col(&cols, "funding", eq.iter().map(|e| e.funding))?;
         col(&cols, "gross", eq.iter().map(|e| e.gross))?;
+        col(&cols, "margin_used", eq.iter().map(|e| e.margin_used))?;
+        col(&cols, "available", eq.iter().map(|e| e.available))?;
         out.set_item("equity", cols)?;
         let pos = r.positions();
         let cols = PyDict::new(py);

@@ -1,6 +1,7 @@
 //! `PyO3` bindings: the `tradecore._core` extension module. Thin newtypes around `engine_core`
 //! types, numpy conversion, error mapping and GIL release; no trading logic lives here.
 
+mod account;
 mod backtest;
 mod book;
 mod capture;
@@ -78,6 +79,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<risk::PyRiskEngine>()?;
     m.add_class::<risk::PyPortfolio>()?;
     m.add_class::<risk::Position>()?;
+    m.add_class::<account::AccountSpec>()?;
+    m.add_class::<account::AccountView>()?;
     m.add_class::<risk::Decision>()?;
     m.add_class::<sim::SimExchange>()?;
     m.add_class::<gateway::BinanceEncoder>()?;

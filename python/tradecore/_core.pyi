@@ -26,6 +26,8 @@ __all__ = [
     "TimeInForce",
     "OrderStatus",
     "Position",
+    "AccountSpec",
+    "Account",
     "OrderBook",
     "Backtest",
     "BookView",
@@ -726,6 +728,59 @@ class Position:
         """Fees paid (a rebate counts negative)."""
 
 @final
+class AccountSpec:
+    """How a run's account is set up (see ``tradecore.account.plan_account``)."""
+
+    @staticmethod
+    def cash(balances: dict[str, float], assets: list[tuple[str, str]]) -> AccountSpec:
+        """A spot cash account: starting balances per asset and each instrument's (base, quote)."""
+    @staticmethod
+    def margin(asset: str, wallet: float, leverage: list[float],
+               brackets: list[list[tuple[float, float, float, float, float]]],
+               liquidation_fee: float) -> AccountSpec:
+        """A cross-margin futures account: settlement asset, wallet, each instrument's leverage
+        and brackets ``(notional_floor, notional_cap, maint_margin_ratio, cum, max_leverage)``,
+        and the liquidation clearance fee rate."""
+    @property
+    def kind(self) -> str:
+        """``cash``, ``margin`` or ``none``."""
+
+@final
+class Account:
+    """An account at a moment (``ctx.account()``, ``BacktestResult.account``)."""
+
+    @property
+    def kind(self) -> str:
+        """``cash`` (spot), ``margin`` (futures) or ``none`` (capital and PnL only)."""
+    @property
+    def asset(self) -> str:
+        """Margin: the settlement asset; cash: the first instrument's quote asset."""
+    @property
+    def balances(self) -> dict[str, tuple[float, float]]:
+        """Per asset: (free, locked); margin: {asset: (wallet balance, 0.0)}."""
+    @property
+    def equity(self) -> float:
+        """Margin: wallet + unrealized PnL; cash: balances valued in the quote at the marks."""
+    @property
+    def available(self) -> float:
+        """Margin: margin balance - initial margin of positions and orders; cash: free quote."""
+    @property
+    def margin_used(self) -> float:
+        """Initial margin of the positions and open orders (0 without a margin account)."""
+    @property
+    def maintenance_margin(self) -> float:
+        """Maintenance margin of the positions (0 without a margin account)."""
+    @property
+    def leverage(self) -> list[float]:
+        """Per instrument."""
+    @property
+    def liquidation_prices(self) -> list[float | None]:
+        """Per instrument: its position's liquidation price (None when flat or not margin)."""
+    @property
+    def funding(self) -> list[float]:
+        """Per instrument: net funding paid."""
+
+@final
 class Side:
     """Buy or sell; equal to +1 / -1; ``str()`` gives ``buy`` / ``sell``."""
 
@@ -903,7 +958,13 @@ class Backtest:
         subscribe_trade: bool = False,
         subscribe_orders: bool = False,
         timer_ns: int = 0,
+        account: AccountSpec | None = None,
     ) -> Backtest: ...
+    def account(self) -> Account:
+        """The account now (balances, equity, available, margin used, liquidation prices)."""
+    def fund(self, instrument: int, rate: float, mark_price: float) -> float:
+        """Funding of a perpetual at a funding time on the position held now (a long pays a
+        positive rate); returns the payment (> 0 paid). Only a margin account pays funding."""
     def run(self, strategy: object, events: _Events) -> None: ...
     def finish(self, strategy: object) -> None: ...
     def set_signal(self, instrument: int, features: FeatureSet, model: Model | None = None, *,

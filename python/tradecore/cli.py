@@ -419,7 +419,9 @@ def backtest(args: argparse.Namespace) -> int:
         start=args.start, end=args.end, latency=args.latency, queue=args.queue, feed_latency=args.feed_latency,
         clock_offset=args.clock_offset_ns, initial_capital=args.capital, risk=risk,
         sample_interval=args.sample_interval, seed=args.seed, synthetic_seconds=args.seconds,
-        instrument_fields=fields or None, progress=progress)
+        instrument_fields=fields or None, progress=progress, account=args.account,
+        balances=_balances(args.balance) if args.balance else None, leverage=args.leverage,
+        liquidation_fee=args.liquidation_fee)
     bar.update(last[1] or last[0], last[1] or last[0], 0 if last[1] else last[0], final=True)
     p = result.params
     offset = result.clock_offset_ns
@@ -427,6 +429,7 @@ def backtest(args: argparse.Namespace) -> int:
     _table([("instruments", str(p["instruments"])), ("latency", str(p["latency"])), ("queue model", args.queue),
             ("feed latency", f"{p['feed_latency']}" + (f" (clock offset {offset / 1e6:,.3f} ms removed)"
                                                         if offset is not None else "")),
+            ("account", str(p["account"])),
             ("risk limits", str(p["risk"])),
             ("replay", f"{_fmt_count(result.events)} events in {result.seconds:.2f} s, reading and the "
                        f"strategy's Python included ({result.events_per_s / 1e6:.2f} M events/s)"),
@@ -441,6 +444,20 @@ def backtest(args: argparse.Namespace) -> int:
                                               indent=2, default=float))
         print(f"statistics: {args.json}")
     return 0
+
+
+def _balances(items: list[str]) -> dict[str, float]:
+    """``ASSET=AMOUNT`` items as a dict (an amount that is not a number is refused, naming it)."""
+    out: dict[str, float] = {}
+    for item in items:
+        asset, sep, amount = item.partition("=")
+        if not sep or not asset:
+            raise InvalidInput(f"invalid --balance: {item!r} (ASSET=AMOUNT)")
+        try:
+            out[asset] = float(amount)
+        except ValueError:
+            raise InvalidInput(f"invalid --balance {asset}: {amount!r} (not a number)") from None
+    return out
 
 
 def _asyncio_run(coro: Any) -> None:
@@ -636,7 +653,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="'recorded' (the data's receive times, clock offset removed) or a constant such as 2ms")
     p.add_argument("--clock-offset-ns", type=int, default=None,
                    help="the recorder's clock offset, local minus exchange (default: estimated)")
-    p.add_argument("--capital", type=float, default=100_000.0, help="initial capital (default 100,000)")
+    p.add_argument("--capital", type=float, default=100_000.0,
+                   help="initial capital: a margin account's wallet, a cash account's quote balance (default "
+                        "100,000)")
+    p.add_argument("--account", choices=("auto", "cash", "margin", "none"), default="auto",
+                   help="the account orders are paid from: auto (spot: cash, futures: cross margin), cash, margin, "
+                        "or none (no balance or margin checks) (default auto)")
+    p.add_argument("--balance", action="append", metavar="ASSET=AMOUNT",
+                   help="cash account: a starting balance (repeatable; default the quote asset at --capital)")
+    p.add_argument("--leverage", type=float, help="margin account: leverage of every instrument (default 20, "
+                                                  "Binance's)")
+    p.add_argument("--liquidation-fee", type=float, help="margin account: liquidation clearance fee rate "
+                                                         "(default the symbol's)")
     p.add_argument("--risk", type=Path, help="risk limits TOML file ([risk] table)")
     p.add_argument("--sample-interval", default="1s", help="equity sampling interval (default 1s)")
     p.add_argument("--seed", type=int, default=0, help="seed of sampled latencies (default 0)")

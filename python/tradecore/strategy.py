@@ -76,6 +76,8 @@ class Backend(Protocol):
 
     def equity(self) -> float: ...
 
+    def account(self) -> _core.Account: ...
+
     def open_orders(self) -> list[int]: ...
 
     def order(self, client_id: int) -> tuple[int, int, float, float, float, int] | None: ...
@@ -176,6 +178,12 @@ class Context:
     def equity(self) -> float:
         """Capital + realized + unrealized PnL - fees, at the last marks."""
         return self._b.equity()
+
+    def account(self) -> _core.Account:
+        """The account now: ``kind`` (``cash``, ``margin`` or ``none``), ``balances`` per asset
+        (free, locked), ``equity``, ``available``, ``margin_used``, ``maintenance_margin``, and
+        per instrument ``leverage``, ``liquidation_prices`` and ``funding``."""
+        return self._b.account()
 
     def open_orders(self) -> list[int]:
         """Client ids of the open orders, oldest first."""

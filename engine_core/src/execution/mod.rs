@@ -123,8 +123,10 @@
 
 mod account;
 pub mod contract;
+mod ledger;
 
 pub use account::{
     AssetId, Bracket, CashAccount, LiquidationFill, MarginAccount, MarginPosition, Refusal,
     SpotOrder, SpotPrice,
 };
+pub use ledger::{Account, AccountReject, AccountSetup, MARKET_BUY_ALLOWANCE};

@@ -25,10 +25,12 @@ use std::collections::{HashMap, VecDeque};
 use crate::book::L2Book;
 use crate::error::{Error, Result};
 use crate::event::{flags, kind, Event};
+use crate::execution::{Account, AccountReject, AccountSetup};
 use crate::fixed::{to_f64, SCALE};
 use crate::model::signal::ModelSignal;
 use crate::risk::{
-    ContractKind, ContractSpec, Fill, Order, OrderSide, Portfolio, Reject, RiskEngine, RiskLimits,
+    ContractKind, ContractSpec, Fill, Order, OrderSide, Portfolio, Reject, RejectCode, RiskEngine,
+    RiskLimits,
 };
 use crate::sim::{ExchangeSim, LatencyModel, QueueModel, SimReport, TimeInForce};
 use crate::types::{OrderStatus, OrderType};
@@ -91,6 +93,8 @@ pub struct ReplayConfig {
     pub limits: RiskLimits,
     /// What wakes the strategy.
     pub subscriptions: Subscriptions,
+    /// The account orders are paid from (spot cash or margin).
+    pub account: AccountSetup,
 }
 
 /// The kind of an order update.
@@ -181,6 +185,8 @@ pub struct OrderRow {
     pub filled: i64,
     /// The exchange accepted it.
     pub accepted: bool,
+    /// A forced liquidation by the exchange (not sent by the strategy).
+    pub liquidation: bool,
 }
 
 /// One fill of the run.
@@ -195,6 +201,8 @@ pub struct FillRow {
     pub price: i64,
     pub qty: i64,
     pub fee: f64,
+    /// A forced liquidation's fill (its fee is the clearance fee).
+    pub liquidation: bool,
 }
 
 /// One equity sample.
@@ -205,8 +213,14 @@ pub struct EquityRow {
     pub realized: f64,
     pub unrealized: f64,
     pub fees: f64,
+    /// Net funding paid (received counts negative).
+    pub funding: f64,
     /// Gross notional exposure at the marks.
     pub gross: f64,
+    /// Margin account: initial margin of the positions and open orders (0 otherwise).
+    pub margin_used: f64,
+    /// Margin account: margin balance minus the margin used (the equity otherwise).
+    pub available: f64,
 }
 
 /// One instrument's state at an equity sample.
@@ -260,6 +274,9 @@ pub struct Replay {
     venues: Vec<Venue>,
     risk: RiskEngine,
     portfolio: Portfolio,
+    account: Account,
+    /// Order updates the loop made itself (liquidations), delivered before anything else.
+    notices: VecDeque<OrderUpdate>,
     feed: FeedLatency,
     offset: Option<i64>,
     subs: Subscriptions,
@@ -342,10 +359,14 @@ impl Replay {
             FeedLatency::Recorded { offset } => offset,
             FeedLatency::Constant(_) => None,
         };
+        let specs: Vec<ContractSpec> = instruments.iter().map(|s| s.spec).collect();
+        let account = Account::new(&config.account, &specs)?;
         Ok(Replay {
             venues,
             risk,
             portfolio,
+            account,
+            notices: VecDeque::new(),
             feed: config.feed,
             offset,
             subs: config.subscriptions,
@@ -597,6 +618,9 @@ impl Replay {
         if let Some(w) = self.pending.take() {
             return Ok(w);
         }
+        if let Some(u) = self.notices.pop_front() {
+            return Ok(Wake::Order(u));
+        }
         if !self.estimate_offset() {
             return Ok(Wake::NeedData);
         }
@@ -676,6 +700,9 @@ impl Replay {
             } else if self.next_sample <= self.next_timer {
                 self.sample(self.next_sample)?;
                 self.next_sample = self.next_sample.saturating_add(self.sample_ns);
+                if let Some(u) = self.notices.pop_front() {
+                    return Ok(Wake::Order(u));
+                }
             } else {
                 let t = self.next_timer;
                 self.next_timer = t.saturating_add(self.subs.timer_ns);
@@ -840,6 +867,7 @@ impl Replay {
             self.open.remove(p);
         }
         self.risk.order_closed(client_id);
+        self.account.close(client_id);
     }
 
     /// Delivers the next exchange answer to the strategy's side.
@@ -880,10 +908,13 @@ impl Replay {
             SimReport::Rejected { reason, .. } => {
                 update.kind = UpdateKind::Rejected;
                 update.reason = reason;
-                // A refused new order closes it; a refused cancel or modify leaves it be.
+                // A refused new order closes it; a refused cancel or modify leaves it be (and
+                // the account holds the order as it still stands).
                 if !row.accepted && row.status.is_open() {
                     self.close(id, OrderStatus::Rejected, at);
                     update.remaining = 0;
+                } else if row.status.is_open() {
+                    self.account_resync(row_i)?;
                 }
             }
             SimReport::Filled {
@@ -945,6 +976,14 @@ impl Replay {
             maker,
         })?;
         let fee = self.portfolio.position(instrument as usize)?.fees - before;
+        let spec = *self.portfolio.spec(instrument as usize)?;
+        let rate = if maker {
+            spec.maker_fee
+        } else {
+            spec.taker_fee
+        };
+        self.account
+            .fill(id, instrument as usize, row.side, price, qty, fee, rate)?;
         self.risk.on_fill(id, qty)?;
         let r = &mut self.orders[row_i];
         r.filled += qty;
@@ -962,11 +1001,156 @@ impl Replay {
             price,
             qty,
             fee,
+            liquidation: false,
         });
         if remaining == 0 {
             self.close(id, OrderStatus::Filled, at);
         }
         Ok(fee)
+    }
+
+    /// Equity: a margin account's margin balance (wallet + unrealized at the marks), a cash
+    /// account's balances valued in the quote at the marks, or capital + PnL without an
+    /// account.
+    fn account_equity(&self) -> f64 {
+        match &self.account {
+            Account::Margin { account, .. } => account.margin_balance(),
+            Account::Cash { account, assets } => {
+                let mut e = 0.0;
+                let mut seen_quote = Vec::new();
+                for (i, &(base, quote)) in assets.iter().enumerate() {
+                    let mark = self.portfolio.position(i).map_or(0, |p| p.mark);
+                    let held =
+                        account.free(base).unwrap_or(0.0) + account.locked(base).unwrap_or(0.0);
+                    e += held * to_f64(mark);
+                    if !seen_quote.contains(&quote) {
+                        seen_quote.push(quote);
+                        e += account.free(quote).unwrap_or(0.0)
+                            + account.locked(quote).unwrap_or(0.0);
+                    }
+                }
+                e
+            }
+            Account::Unchecked => self.portfolio.equity(),
+        }
+    }
+
+    /// A forced liquidation at local time `t` (a margin account below its maintenance
+    /// margin): every open order is cancelled and every position closed at the strategy's
+    /// book (best bid for a long, best ask for a short; the mark without one) with the
+    /// liquidation clearance fee. Each appears as a filled order and a fill marked as a
+    /// liquidation, and (subscribed to orders) as a fill update with reason "liquidation".
+    fn liquidate(&mut self, t: i64) -> Result<()> {
+        for id in self.open.clone() {
+            self.cancel(id)?;
+        }
+        for i in 0..self.venues.len() {
+            let pos = *self.portfolio.position(i)?;
+            if pos.qty == 0 {
+                continue;
+            }
+            let book = &self.venues[i].book;
+            let level = if pos.qty > 0 {
+                book.best_bid()
+            } else {
+                book.best_ask()
+            };
+            let price = level.map_or(pos.mark, |l| l.price);
+            let Some((margin, rate)) = self.account.margin_mut() else {
+                return Ok(());
+            };
+            let lf = margin.liquidate(i, price, rate)?;
+            let side = lf.side;
+            let sign = i8::try_from(side.sign()).unwrap_or(1);
+            self.portfolio.on_fill_with_fee(
+                &Fill {
+                    instrument: i,
+                    side: sign,
+                    price,
+                    qty: lf.qty,
+                    maker: false,
+                },
+                lf.fee,
+            )?;
+            self.risk.restore_position(i, 0)?;
+            self.venues[i].sim.set_position(0);
+            while self.index.contains_key(&self.next_id) {
+                self.next_id += 1;
+            }
+            let id = self.next_id;
+            self.next_id += 1;
+            self.index.insert(id, self.orders.len());
+            self.orders.push(OrderRow {
+                client_id: id,
+                instrument: i as u32,
+                side,
+                tif: TimeInForce::Ioc,
+                status: OrderStatus::Filled,
+                reduce_only: true,
+                sent_ts: t,
+                done_ts: t,
+                price,
+                qty: lf.qty,
+                filled: lf.qty,
+                accepted: true,
+                liquidation: true,
+            });
+            self.fills.push(FillRow {
+                local_ts: t,
+                exch_ts: t,
+                client_id: id,
+                instrument: i as u32,
+                side: sign,
+                maker: false,
+                price,
+                qty: lf.qty,
+                fee: lf.fee,
+                liquidation: true,
+            });
+            if self.subs.orders {
+                self.notices.push_back(OrderUpdate {
+                    kind: UpdateKind::Filled,
+                    client_id: id,
+                    instrument: i as u32,
+                    side,
+                    local_ts: t,
+                    exch_ts: t,
+                    price,
+                    qty: lf.qty,
+                    remaining: 0,
+                    maker: false,
+                    fee: lf.fee,
+                    reason: "liquidation",
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Funding of a perpetual at a funding time: `rate` at `mark` (fixed point) on the
+    /// position held now, booked to the account and the PnL (a long pays a positive rate, a
+    /// short receives it). Returns the payment (> 0 paid). Only a margin account pays
+    /// funding.
+    pub fn fund(&mut self, instrument: u32, rate: f64, mark: i64) -> Result<f64> {
+        let n = self.venues.len();
+        if instrument as usize >= n {
+            return Err(bad_instrument(instrument, n));
+        }
+        let Some((margin, _)) = self.account.margin_mut() else {
+            return Err(Error::invalid(
+                "funding",
+                rate,
+                "only a margin (perpetual futures) account pays funding",
+            ));
+        };
+        let payment = margin.fund(instrument as usize, rate, mark)?;
+        self.portfolio.fund(instrument as usize, payment)?;
+        Ok(payment)
+    }
+
+    /// The run's account (spot cash, margin, or none).
+    pub fn account(&self) -> &Account {
+        &self.account
     }
 
     /// Records an equity sample at local time `t` and checks the loss limits.
@@ -995,21 +1179,42 @@ impl Replay {
                 position: pos,
             });
         }
-        let (mut realized, mut unrealized, mut fees) = (0.0, 0.0, 0.0);
+        let mut liquidate = false;
+        for i in 0..self.venues.len() {
+            let mark = self.portfolio.position(i)?.mark;
+            if mark > 0 {
+                liquidate |= self.account.mark(i, mark)?;
+            }
+        }
+        if liquidate {
+            self.liquidate(t)?;
+        }
+        let (mut realized, mut unrealized, mut fees, mut funding) = (0.0, 0.0, 0.0, 0.0);
         for i in 0..self.portfolio.len() {
             let p = self.portfolio.position(i)?;
             realized += p.realized;
             fees += p.fees;
+            funding += p.funding;
             unrealized += self.portfolio.unrealized(i)?;
         }
-        let equity = self.portfolio.equity();
+        let equity = self.account_equity();
+        let (margin_used, available) = match self.account.margin() {
+            Some(m) => (
+                m.position_initial_margin() + m.order_margin(),
+                m.available(),
+            ),
+            None => (0.0, equity),
+        };
         self.equity.push(EquityRow {
             ts: t,
             equity,
             realized,
             unrealized,
             fees,
+            funding,
             gross,
+            margin_used,
+            available,
         });
         if let Some(ids) = self.risk.on_equity(equity, t)? {
             // The kill switch: cancel everything open.
@@ -1067,8 +1272,25 @@ impl Replay {
             qty: req.qty,
             filled: 0,
             accepted: false,
+            liquidation: false,
         };
-        let approved = match self.risk.check(&order, now) {
+        let reference = self.venues[req.instrument as usize].book.reference_price();
+        let checked = match self.risk.check(&order, now) {
+            Ok(a) => match self.account.open(
+                client_id,
+                req.instrument as usize,
+                req.side,
+                req.order_type,
+                req.price,
+                req.qty,
+                reference,
+            )? {
+                Ok(()) => Ok(a),
+                Err(r) => Err(self.account_reject(&r)),
+            },
+            Err(r) => Err(r),
+        };
+        let approved = match checked {
             Ok(a) => a,
             Err(reject) => {
                 row.status = OrderStatus::Refused;
@@ -1172,6 +1394,27 @@ impl Replay {
             Ok(a) => a,
             Err(r) => return Ok(Err(r)),
         };
+        // The account holds the order as modified (back as it was if it cannot pay for it).
+        self.account.close(client_id);
+        let opened = self.account.open(
+            client_id,
+            row.instrument as usize,
+            row.side,
+            OrderType::Limit,
+            price,
+            qty,
+            0,
+        )?;
+        if let Err(r) = opened {
+            self.account_resync(i)?;
+            let reject = self.account_reject(&r);
+            self.risk.restore_open(&Order {
+                qty: row.qty - row.filled,
+                price: row.price,
+                ..order
+            })?;
+            return Ok(Err(reject));
+        }
         self.risk.order_opened(&approved);
         self.wake_exchange(row.instrument)?;
         let at = self.venues[row.instrument as usize]
@@ -1179,6 +1422,47 @@ impl Replay {
             .modify(&approved, self.l_clock);
         self.next_arrival = self.next_arrival.min(at);
         Ok(Ok(()))
+    }
+}
+
+impl Replay {
+    /// The account's refusal as a pre-trade refusal (counted with the risk engine's).
+    #[cold]
+    fn account_reject(&mut self, r: &AccountReject) -> Reject {
+        let (code, message) = match r {
+            AccountReject::Balance(x) => (RejectCode::InsufficientBalance, x.to_string()),
+            AccountReject::Margin(x) => (
+                RejectCode::InsufficientMargin,
+                format!("{x} (initial margin at the instrument's leverage)"),
+            ),
+            AccountReject::NoPrice => (
+                RejectCode::NoReferencePrice,
+                "a market order needs a book price to be paid for".to_owned(),
+            ),
+        };
+        self.risk.reject(code, message)
+    }
+
+    /// The account holds order row `i` as it stands (price, open quantity), whatever it
+    /// held before; not checked (the order is already at the exchange).
+    fn account_resync(&mut self, i: usize) -> Result<()> {
+        let row = self.orders[i];
+        self.account.close(row.client_id);
+        let open = row.qty - row.filled;
+        if open > 0 && row.price > 0 {
+            // A refusal here only means the account is short already; it is liquidated or
+            // refused further orders by its own rules.
+            let _ = self.account.open(
+                row.client_id,
+                row.instrument as usize,
+                row.side,
+                OrderType::Limit,
+                row.price,
+                open,
+                0,
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -29,6 +29,7 @@ fn config(entry: i64, response: i64, feed: FeedLatency) -> ReplayConfig {
             orders: true,
             timer_ns: 0,
         },
+        account: AccountSetup::Unchecked,
     }
 }
 
@@ -603,4 +604,240 @@ fn several_instruments_each_have_their_own_exchange_and_book() {
     assert_eq!(r.portfolio().position(1).unwrap().qty, Q);
     assert_eq!(r.portfolio().position(0).unwrap().qty, 0);
     assert_eq!(r.positions().len(), 2 * r.equity().len());
+}
+
+// ---- accounts -------------------------------------------------------------------------------
+
+fn bracket(mmr: f64) -> crate::execution::Bracket {
+    crate::execution::Bracket {
+        notional_floor: 0.0,
+        notional_cap: f64::INFINITY,
+        maint_margin_ratio: mmr,
+        cum: 0.0,
+        max_leverage: 125.0,
+    }
+}
+
+fn margin(wallet: f64, leverage: f64, liquidation_fee: f64) -> AccountSetup {
+    AccountSetup::Margin {
+        asset: "USDT".into(),
+        wallet,
+        leverage: vec![leverage],
+        brackets: vec![vec![bracket(0.004)]],
+        liquidation_fee,
+    }
+}
+
+fn sell(price: i64, qty: i64) -> OrderRequest {
+    OrderRequest {
+        side: OrderSide::Sell,
+        ..buy(
+            price,
+            qty,
+            if price == 0 {
+                TimeInForce::Ioc
+            } else {
+                TimeInForce::Gtc
+            },
+        )
+    }
+}
+
+#[test]
+fn a_spot_order_the_cash_account_cannot_pay_for_is_refused_naming_the_asset() {
+    let cfg = ReplayConfig {
+        account: AccountSetup::Cash {
+            balances: vec![("USDT".into(), 1000.0)],
+            assets: vec![("BTC".into(), "USDT".into())],
+        },
+        ..config(0, 0, FeedLatency::Constant(0))
+    };
+    let mut out = Vec::new();
+    let (r, _) = run(&opening(), 10, cfg, |r, w| {
+        if matches!(w, Wake::Book(0)) && out.is_empty() {
+            // no BTC to sell; 20 x 100.0 = 2000 USDT with 1000; 5 x 100.0 = 500 is fine
+            out.push(r.submit(sell(1000 * T, Q)).unwrap().unwrap_err());
+            out.push(
+                r.submit(buy(1000 * T, 20 * Q, TimeInForce::Gtc))
+                    .unwrap()
+                    .unwrap_err(),
+            );
+            assert!(r
+                .submit(buy(1000 * T, 5 * Q, TimeInForce::Gtc))
+                .unwrap()
+                .is_ok());
+        }
+    });
+    assert_eq!(out[0].code, RejectCode::InsufficientBalance);
+    assert_eq!(out[0].message, "insufficient BTC: needs 1, 0 available");
+    assert_eq!(
+        out[1].message,
+        "insufficient USDT: needs 2000, 1000 available"
+    );
+    let cash = r.account().cash().unwrap();
+    let usdt = cash.asset_id("USDT").unwrap();
+    assert!((cash.locked(usdt).unwrap() - 500.0).abs() < 1e-9);
+    assert!((cash.free(usdt).unwrap() - 500.0).abs() < 1e-9);
+    let refused: Vec<_> = r.orders().iter().map(|o| o.status).collect();
+    assert_eq!(
+        refused[..2],
+        [OrderStatus::Refused, OrderStatus::Refused],
+        "refused orders are recorded, never sent"
+    );
+}
+
+#[test]
+fn an_order_beyond_the_available_margin_is_refused() {
+    // Wallet 1000 USDT at 10x: at most 10,000 of notional. 150 at 100.1 = 15,015 needs
+    // 1501.5 of initial margin; 50 (5005, 500.5) passes.
+    let cfg = ReplayConfig {
+        account: margin(1000.0, 10.0, 0.01),
+        ..config(0, 0, FeedLatency::Constant(0))
+    };
+    let mut out = Vec::new();
+    let (r, _) = run(&opening(), 10, cfg, |r, w| {
+        if matches!(w, Wake::Book(0)) && out.is_empty() {
+            out.push(r.submit(buy(1001 * T, 150 * Q, TimeInForce::Gtc)).unwrap());
+            out.push(r.submit(buy(1001 * T, 50 * Q, TimeInForce::Gtc)).unwrap());
+        }
+    });
+    let e = out[0].clone().unwrap_err();
+    assert_eq!(e.code, RejectCode::InsufficientMargin);
+    assert!(
+        e.message.starts_with("insufficient USDT: needs 1501.5"),
+        "{}",
+        e.message
+    );
+    assert!(out[1].is_ok());
+    assert_eq!(r.risk().rejected()[&RejectCode::InsufficientMargin], 1);
+}
+
+#[test]
+fn a_leveraged_long_is_liquidated_at_the_book_when_equity_falls_below_maintenance() {
+    // Long 150 at 100.0 (taker 0.0004: fee 6), wallet 1000 -> 994, leverage 20, MMR 0.004.
+    // Binance's USD-M one-way formula: LP = (WB + cum - P*EP) / (P*MMR - P)
+    //   = (994 - 15000) / (0.6 - 150) = 93.7483...
+    let wb: f64 = 1000.0 - 150.0 * 100.0 * 0.0004;
+    let lp = (wb - 150.0 * 100.0) / (150.0 * 0.004 - 150.0);
+    let msg = |x: i64, l: i64, side: i8, price: i64, qty: i64, last: bool| Event {
+        flags: if last { flags::LAST_IN_MESSAGE } else { 0 },
+        ..level(x, l, side, price, qty)
+    };
+    let events = vec![
+        msg(0, 10, BID, 999 * T, 1000 * Q, false),
+        msg(0, 10, ASK, 1000 * T, 1000 * Q, true),
+        // mid 93.75 > LP: margin balance 994 - 150 * 6.25 = 56.5 > maintenance 56.25
+        msg(5000, 5010, BID, 999 * T, 0, false),
+        msg(5000, 5010, ASK, 1000 * T, 0, false),
+        msg(5000, 5010, BID, 937 * T, 1000 * Q, false),
+        msg(5000, 5010, ASK, 938 * T, 1000 * Q, true),
+        // mid 93.65 < LP: 41.5 < 56.19 -> liquidated at the best bid 93.6
+        msg(10_000, 10_010, BID, 937 * T, 0, false),
+        msg(10_000, 10_010, ASK, 938 * T, 0, false),
+        msg(10_000, 10_010, BID, 936 * T, 1000 * Q, false),
+        msg(10_000, 10_010, ASK, 937 * T, 1000 * Q, true),
+        msg(20_000, 20_010, BID, 935 * T, 1000 * Q, true),
+    ];
+    let cfg = ReplayConfig {
+        account: margin(1000.0, 20.0, 0.01),
+        ..config(0, 0, FeedLatency::Constant(0))
+    };
+    let mut sent = false;
+    let mut lp_seen = None;
+    let mut liquidated = Vec::new();
+    let (r, _) = run(&events, 100, cfg, |r, w| match w {
+        Wake::Book(0) if !sent => {
+            sent = true;
+            r.submit(buy(0, 150 * Q, TimeInForce::Ioc))
+                .unwrap()
+                .unwrap();
+        }
+        Wake::Order(u) if u.reason == "liquidation" => liquidated.push(*u),
+        Wake::Order(u) if u.kind == UpdateKind::Filled => {
+            lp_seen = r.account().margin().unwrap().liquidation_price(0).unwrap();
+        }
+        _ => {}
+    });
+    assert!((lp_seen.unwrap() - lp).abs() < 1e-9, "{lp_seen:?} vs {lp}");
+    let fills = r.fills();
+    assert_eq!(fills.len(), 2);
+    let l = fills[1];
+    assert!(l.liquidation && !fills[0].liquidation);
+    assert_eq!((l.price, l.qty, l.side), (936 * T, 150 * Q, -1));
+    // clearance fee 1% of 150 * 93.6 = 140.4; realized 150 * (93.6 - 100) = -960
+    assert!((l.fee - 140.4).abs() < 1e-9, "{}", l.fee);
+    let m = r.account().margin().unwrap();
+    assert_eq!(m.position(0).unwrap().qty, 0);
+    // 994 - 960 - 140.4 < 0: the insurance fund brings the wallet back to 0
+    assert!(m.wallet_balance().abs() < 1e-9);
+    let row = r.orders().last().unwrap();
+    assert!(row.liquidation && row.status == OrderStatus::Filled);
+    assert_eq!(liquidated.len(), 1);
+    assert_eq!(liquidated[0].client_id, row.client_id);
+    assert_eq!(r.exchange(0).unwrap().position(), 0);
+    assert_eq!(r.portfolio().position(0).unwrap().qty, 0);
+}
+
+#[test]
+fn funding_of_a_long_and_a_short_over_three_funding_times() {
+    let cfg = ReplayConfig {
+        account: margin(10_000.0, 10.0, 0.01),
+        ..config(0, 0, FeedLatency::Constant(0))
+    };
+    let mut paid = Vec::new();
+    let mut step = 0;
+    let (r, _) = run(&opening(), 10, cfg, |r, w| {
+        if let Wake::Book(0) = w {
+            if step == 0 {
+                // long 2 at 100.1 (the ask)
+                r.submit(buy(0, 2 * Q, TimeInForce::Ioc)).unwrap().unwrap();
+                step = 1;
+            }
+        }
+        if let Wake::Order(u) = w {
+            if u.kind == UpdateKind::Filled && step == 1 {
+                step = 2;
+                // three funding times: long 2 pays 2 * mark * rate
+                paid.push(r.fund(0, 0.0001, 100 * Q).unwrap()); // 2 * 100 * 0.0001 = 0.02
+                paid.push(r.fund(0, -0.0002, 110 * Q).unwrap()); // 2 * 110 * -0.0002 = -0.044
+                paid.push(r.fund(0, 0.0003, 90 * Q).unwrap()); // 2 * 90 * 0.0003 = 0.054
+            }
+        }
+    });
+    let expected = [0.02, -0.044, 0.054];
+    for (p, e) in paid.iter().zip(expected) {
+        assert!((p - e).abs() < 1e-12, "{p} vs {e}");
+    }
+    let total: f64 = expected.iter().sum();
+    assert!((r.portfolio().position(0).unwrap().funding - total).abs() < 1e-12);
+    let m = r.account().margin().unwrap();
+    assert!((m.funding_paid(0).unwrap() - total).abs() < 1e-12);
+    // the wallet: 10,000 - taker fee (2 * 100.1 * 0.0004) - funding
+    assert!((m.wallet_balance() - (10_000.0 - 0.08008 - total)).abs() < 1e-9);
+    // a short of 3 (sold at the bid 100.0) receives a positive rate and pays a negative one
+    let mut got = Vec::new();
+    let mut sent = false;
+    let cfg = ReplayConfig {
+        account: margin(10_000.0, 10.0, 0.01),
+        ..config(0, 0, FeedLatency::Constant(0))
+    };
+    run(&opening(), 10, cfg, |r, w| match w {
+        Wake::Book(0) if !sent => {
+            sent = true;
+            r.submit(sell(0, 3 * Q)).unwrap().unwrap();
+        }
+        Wake::Order(u) if u.kind == UpdateKind::Filled => {
+            got.push(r.fund(0, 0.0001, 100 * Q).unwrap()); // -3 * 100 * 0.0001 = -0.03
+            got.push(r.fund(0, -0.0002, 110 * Q).unwrap()); // -3 * 110 * -0.0002 = 0.066
+            got.push(r.fund(0, 0.0003, 90 * Q).unwrap()); // -3 * 90 * 0.0003 = -0.081
+        }
+        _ => {}
+    });
+    for (p, e) in got.iter().zip([-0.03, 0.066, -0.081]) {
+        assert!((p - e).abs() < 1e-12, "{p} vs {e}");
+    }
+    assert_eq!(got.len(), 3);
+    let unchecked = Replay::new(&[setup()], config(0, 0, FeedLatency::Constant(0)));
+    let e = unchecked.unwrap().fund(0, 0.0001, 100 * Q).unwrap_err();
+    assert!(e.to_string().contains("only a margin"), "{e}");
 }

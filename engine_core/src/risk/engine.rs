@@ -87,6 +87,10 @@ pub enum RejectCode {
     StaleData,
     /// The client id is already in use.
     DuplicateClientId,
+    /// The cash account cannot pay for it (the message names the asset, needed, available).
+    InsufficientBalance,
+    /// Not enough available margin (the message names the asset, needed, available).
+    InsufficientMargin,
 }
 
 impl RejectCode {
@@ -110,6 +114,8 @@ impl RejectCode {
             RejectCode::SelfTrade => "self_trade",
             RejectCode::StaleData => "stale_data",
             RejectCode::DuplicateClientId => "duplicate_client_id",
+            RejectCode::InsufficientBalance => "insufficient_balance",
+            RejectCode::InsufficientMargin => "insufficient_margin",
         }
     }
 }
@@ -387,7 +393,9 @@ impl RiskEngine {
         Ok(())
     }
 
-    fn reject(&mut self, code: RejectCode, message: String) -> Reject {
+    /// A refusal of `code`, counted with the engine's own (a check made outside the engine,
+    /// e.g. the account's, is counted here too).
+    pub fn reject(&mut self, code: RejectCode, message: String) -> Reject {
         *self.rejected.entry(code).or_insert(0) += 1;
         Reject { code, message }
     }

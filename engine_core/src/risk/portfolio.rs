@@ -88,6 +88,8 @@ pub struct Position {
     pub volume: i64,
     /// The last mark price (fixed point), 0 before the first.
     pub mark: i64,
+    /// Net funding paid (received counts negative), settlement currency.
+    pub funding: f64,
 }
 
 /// A fill to book.
@@ -166,8 +168,33 @@ impl Portfolio {
         self.positions.is_empty()
     }
 
-    /// Books a fill: position, average entry, realized PnL and fees.
+    /// Books a fill: position, average entry, realized PnL and fees (at the instrument's
+    /// maker or taker rate).
     pub fn on_fill(&mut self, f: &Fill) -> Result<()> {
+        self.book(f, None)
+    }
+
+    /// Books a fill that paid `fee` (settlement currency) instead of the maker/taker rate: a
+    /// liquidation's clearance fee.
+    pub fn on_fill_with_fee(&mut self, f: &Fill, fee: f64) -> Result<()> {
+        if !fee.is_finite() {
+            return Err(Error::invalid("fee", fee, "must be finite"));
+        }
+        self.book(f, Some(fee))
+    }
+
+    /// Books a funding payment of `instrument` (> 0 paid, < 0 received).
+    pub fn fund(&mut self, instrument: usize, payment: f64) -> Result<()> {
+        if !payment.is_finite() {
+            return Err(Error::invalid("funding", payment, "must be finite"));
+        }
+        self.spec(instrument)?;
+        self.positions[instrument].funding += payment;
+        self.update_drawdown();
+        Ok(())
+    }
+
+    fn book(&mut self, f: &Fill, fee: Option<f64>) -> Result<()> {
         if f.side != 1 && f.side != -1 {
             return Err(Error::invalid(
                 "side",
@@ -201,7 +228,7 @@ impl Portfolio {
         } else {
             spec.taker_fee
         };
-        pos.fees += rate * notional(&spec, f.qty, price);
+        pos.fees += fee.unwrap_or_else(|| rate * notional(&spec, f.qty, price));
         pos.volume = pos.volume.saturating_add(f.qty);
         pos.mark = f.price;
         if pos.qty == 0 || pos.qty.signum() == signed.signum() {
@@ -269,12 +296,13 @@ impl Portfolio {
         Ok(pnl(self.spec(instrument)?, pos.qty, pos.avg_price, price))
     }
 
-    /// Capital + realized - fees + unrealized, summed over instruments (one settlement
-    /// currency is assumed: mixing linear and inverse instruments sums different currencies).
+    /// Capital + realized - fees - funding + unrealized, summed over instruments (one
+    /// settlement currency is assumed: mixing linear and inverse instruments sums different
+    /// currencies).
     pub fn equity(&self) -> f64 {
         let mut e = self.initial;
         for (i, p) in self.positions.iter().enumerate() {
-            e += p.realized - p.fees + self.unrealized(i).unwrap_or(0.0);
+            e += p.realized - p.fees - p.funding + self.unrealized(i).unwrap_or(0.0);
         }
         e
     }

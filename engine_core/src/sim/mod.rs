@@ -225,6 +225,11 @@ impl ExchangeSim {
         self.position
     }
 
+    /// Sets the position the exchange holds: a forced liquidation closed it outside the book.
+    pub fn set_position(&mut self, qty: i64) {
+        self.position = qty;
+    }
+
     /// True when nothing of ours is at this exchange: no order resting or in flight, and no
     /// level still marked by one of our fills. Its book then only follows the feed, so a
     /// caller may stop feeding it and later [`ExchangeSim::sync_book`] it.

@@ -6,7 +6,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from tradecore import _core
+from tradecore.account import AccountPlan, Bracket, plan_account
 from tradecore.backtest.report import write_report
 from tradecore.backtest.stats import (
     EQUITY_DTYPE,
@@ -235,6 +236,8 @@ class BacktestResult:
     events: int
     seconds: float
     clock_offset_ns: int | None
+    account: _core.Account
+    """The account at the end (balances, equity, available, margin used, liquidation prices)."""
 
     @property
     def events_per_s(self) -> float:
@@ -296,7 +299,10 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
                  risk: RiskLimits | None = None, sample_interval: str | int = "1s",
                  chunk_events: int = 131_072, seed: int = 0, synthetic_seconds: float = 300.0,
                  instrument_fields: dict[str, Any] | None = None, progress: Progress | None = None,
-                 log: logging.Logger | None = None) -> BacktestResult:
+                 log: logging.Logger | None = None, account: str = "auto",
+                 balances: Mapping[str, float] | None = None, leverage: float | Mapping[str, float] | None = None,
+                 brackets: Mapping[str, Sequence[Bracket]] | None = None,
+                 liquidation_fee: float | None = None) -> BacktestResult:
     """Replays ``data`` through the exchange simulator with ``strategy``.
 
     Args:
@@ -315,7 +321,8 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
             a constant (``"2ms"``, ns) after the exchange time.
         clock_offset: The recorder's clock offset (local minus exchange, ns); default
             estimated from the data.
-        initial_capital: Starting equity (settlement currency).
+        initial_capital: Starting equity: a margin account's wallet (settlement asset), a cash
+            account's quote balance when ``balances`` is not given.
         risk: Pre-trade limits (default none but the basic validity checks).
         sample_interval: Equity/position sampling interval of local time.
         chunk_events: Events read at a time (bounds memory).
@@ -324,6 +331,12 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
         instrument_fields: Overrides of instrument fields (``maker_fee``, ``tick_size``...).
         progress: Called with (bytes or events done, total or None) after each chunk.
         log: The strategy's logger (default ``tradecore.strategy.<Class>``).
+        account: ``auto`` (spot: a cash account; futures: a cross-margin account), ``cash``,
+            ``margin`` or ``none`` (see :func:`tradecore.account.plan_account`).
+        balances: Cash: starting balances per asset (default the quote: ``initial_capital``).
+        leverage: Margin: leverage, one or per symbol (default Binance's 20x).
+        brackets: Margin: maintenance brackets per symbol (default the symbol's known table).
+        liquidation_fee: Margin: liquidation clearance fee rate (default the symbol's).
 
     Returns:
         A :class:`BacktestResult`.
@@ -348,15 +361,17 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
     src = open_data(data, instrument=instrument, symbols=symbols, start=start, end=end, chunk_events=chunk_events,
                     synthetic_seconds=synthetic_seconds, instrument_fields=instrument_fields)
     try:
+        plan = plan_account(src.instruments, mode=account, initial_capital=initial_capital, balances=balances,
+                            leverage=leverage, brackets=brackets, liquidation_fee=liquidation_fee)
         return _run(strategy, src, lat, queue, feed_ns, clock_offset, initial_capital, risk or RiskLimits(),
-                    sample_ns, progress, log)
+                    sample_ns, progress, log, plan)
     finally:
         src.close()
 
 
 def new_loop(strategy: Strategy, insts: Sequence[Instrument], lat: Latency, queue: str, feed_ns: int | None,
              clock_offset: int | None, initial_capital: float, limits: RiskLimits, sample_ns: int,
-             log: logging.Logger | None) -> _core.Backtest:
+             log: logging.Logger | None, account: AccountPlan) -> _core.Backtest:
     """The compiled loop for ``strategy`` over ``insts``, set as its context's backend (the
     backtest's, and the paper trader's, which feeds it live events)."""
     spec = [(float(i.tick_size), float(i.lot_size), float(i.contract_size), i.kind == "inverse",
@@ -366,14 +381,14 @@ def new_loop(strategy: Strategy, insts: Sequence[Instrument], lat: Latency, queu
         entry_samples=lat.entry_samples, response_samples=lat.response_samples, seed=lat.seed, queue=queue,
         feed_latency_ns=feed_ns, clock_offset_ns=clock_offset, initial_capital=initial_capital,
         sample_ns=sample_ns, subscribe_book=strategy.wants("on_book"), subscribe_trade=strategy.wants("on_trade"),
-        subscribe_orders=strategy.wants("on_fill") or strategy.wants("on_order"))
+        subscribe_orders=strategy.wants("on_fill") or strategy.wants("on_order"), account=account.spec)
     strategy.ctx = Context(bt, insts, log or logging.getLogger(f"tradecore.strategy.{type(strategy).__name__}"))
     return bt
 
 
 def results_of(bt: _core.Backtest, strategy: Strategy, insts: Sequence[Instrument], description: str,
                lat: Latency, queue: str, feed_ns: int | None, initial_capital: float, limits: RiskLimits,
-               seconds: float) -> BacktestResult:
+               seconds: float, account: AccountPlan) -> BacktestResult:
     """The tables, statistics and set-up of a finished loop."""
     res = bt.results()
     orders = _table(res["orders"], ORDER_DTYPE)
@@ -392,19 +407,21 @@ def results_of(bt: _core.Backtest, strategy: Strategy, insts: Sequence[Instrumen
         "feed_latency": "recorded" if feed_ns is None else f"{feed_ns / 1e6:g} ms",
         "clock_offset_ns": bt.clock_offset_ns,
         "initial_capital": initial_capital,
+        "account": account.description,
         "risk": {k: v for k, v in limits.as_kwargs().items() if v not in (None, False)} or "basic checks only",
         "events": bt.events,
         "final_trading_state": bt.trading_state,
     }
     return BacktestResult(orders, fills, equity, positions, stats, list(insts), params, bt.events, seconds,
-                          bt.clock_offset_ns)
+                          bt.clock_offset_ns, bt.account())
 
 
 def _run(strategy: Strategy, src: DataSource, lat: Latency, queue: str, feed_ns: int | None,
          clock_offset: int | None, initial_capital: float, limits: RiskLimits, sample_ns: int,
-         progress: Progress | None, log: logging.Logger | None) -> BacktestResult:
+         progress: Progress | None, log: logging.Logger | None, account: AccountPlan) -> BacktestResult:
     insts = src.instruments
-    bt = new_loop(strategy, insts, lat, queue, feed_ns, clock_offset, initial_capital, limits, sample_ns, log)
+    bt = new_loop(strategy, insts, lat, queue, feed_ns, clock_offset, initial_capital, limits, sample_ns, log,
+                  account)
     t0 = time.perf_counter()
     strategy.on_start()
     n_in = 0
@@ -421,4 +438,4 @@ def _run(strategy: Strategy, src: DataSource, lat: Latency, queue: str, feed_ns:
     finish(strategy)
     strategy.on_stop()
     return results_of(bt, strategy, insts, src.description, lat, queue, feed_ns, initial_capital, limits,
-                      time.perf_counter() - t0)
+                      time.perf_counter() - t0, account)

@@ -59,10 +59,12 @@ FILL_DTYPE: np.dtype[np.void] = np.dtype([
     ("price", "<f8"),
     ("qty", "<f8"),
     ("fee", "<f8"),
+    ("liquidation", "?"),
 ])
 """One row per fill: ``side`` +1 buy / -1 sell, ``qty`` > 0 (contracts or base units),
-``fee`` in the settlement currency (positive = paid), ``local_ts`` when the strategy learnt
-of the fill and ``exch_ts`` when the exchange made it (ns since the epoch)."""
+``fee`` in the settlement currency (positive = paid; a liquidation's is the clearance fee),
+``local_ts`` when the strategy learnt of the fill and ``exch_ts`` when the exchange made it (ns
+since the epoch), ``liquidation`` for a forced liquidation's fill."""
 
 ORDER_DTYPE: np.dtype[np.void] = np.dtype([
     ("client_id", "<u8"),
@@ -76,10 +78,14 @@ ORDER_DTYPE: np.dtype[np.void] = np.dtype([
     ("price", "<f8"),
     ("qty", "<f8"),
     ("filled", "<f8"),
+    ("liquidation", "?"),
 ])
-"""One row per order: ``tif`` 0 GTC, 1 IOC, 2 FOK, 3 POST_ONLY; ``status`` 0 open,
-1 filled, 2 cancelled, 3 rejected by the exchange simulator, 4 refused by the pre-trade risk
-check (never sent); ``price`` 0.0 for a market order; ``done_ts`` -1 while open."""
+"""One row per order: ``tif`` a :class:`tradecore.TimeInForce` code (0 GTC, 1 IOC, 2 FOK,
+3 POST_ONLY); ``status`` a :class:`tradecore.OrderStatus` code (0 open, 1 filled, 2 cancelled,
+3 rejected by the exchange simulator, 4 refused by the pre-trade check or the account and
+never sent, 5 pending: sent, no answer when the data ended, 7 partially filled); ``price`` 0.0
+for a market order; ``done_ts`` -1 while open; ``liquidation`` for an order the exchange made
+to liquidate the account."""
 
 EQUITY_DTYPE: np.dtype[np.void] = np.dtype([
     ("ts", "<i8"),
@@ -87,10 +93,17 @@ EQUITY_DTYPE: np.dtype[np.void] = np.dtype([
     ("realized", "<f8"),
     ("unrealized", "<f8"),
     ("fees", "<f8"),
+    ("funding", "<f8"),
     ("gross", "<f8"),
+    ("margin_used", "<f8"),
+    ("available", "<f8"),
 ])
-"""The account sampled at a fixed interval of data time plus a final row:
-``equity = initial + realized + unrealized - fees``; ``gross`` is the gross notional exposure."""
+"""The account sampled at a fixed interval of data time plus a final row: ``equity`` is the
+account's (margin: wallet + unrealized PnL; cash: the balances valued in the quote at the
+mids; no account: ``initial + realized + unrealized - fees - funding``); ``funding`` the net
+funding paid; ``gross`` the gross notional exposure; ``margin_used`` the initial margin of
+positions and open orders and ``available`` what is left for new orders (no margin account: 0
+and the equity)."""
 
 POSITION_DTYPE: np.dtype[np.void] = np.dtype([
     ("ts", "<i8"),

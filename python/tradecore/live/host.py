@@ -20,10 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tradecore._core import ModelSignal, Position
+from tradecore._core import Account, ModelSignal, Position
 from tradecore.errors import DataError, InvalidInput
 from tradecore.events import Kind
-from tradecore.instrument import Instrument
+from tradecore.instrument import Instrument, kind_of_venue
 from tradecore.live.feed import BinanceMarketData, FeedHealth, SymbolBook
 from tradecore.strategy import Context, Strategy
 
@@ -101,6 +101,9 @@ class LiveMarketBackend:
         self._book(instrument)
         return Position(0.0, 0.0, 0.0, 0.0, 0.0)  # no gateway, no orders, no position
 
+    def account(self) -> Account:
+        raise InvalidInput(f"invalid account: {_NO_GATEWAY}")
+
     def equity(self) -> float:
         return 0.0
 
@@ -134,7 +137,8 @@ def default_instruments(md: MarketData) -> list[Instrument]:
         venue, names = f"ccxt-{md.exchange.id}", {s: s.replace("/", "") for s in md.sizes}
     else:
         venue, names = f"binance-{md.market}", {s: s for s in md.sizes}
-    return [Instrument(venue, names[s], repr(t), repr(lt)) for s, (t, lt) in md.sizes.items()]
+    return [Instrument(venue, names[s], repr(t), repr(lt), kind=kind_of_venue(venue, names[s]))
+            for s, (t, lt) in md.sizes.items()]
 
 
 class StrategyHost:

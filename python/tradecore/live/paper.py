@@ -32,6 +32,7 @@ import time
 from collections.abc import Sequence
 
 from tradecore import _core
+from tradecore.account import AccountPlan, plan_account
 from tradecore.backtest.engine import BacktestResult, Latency, new_loop, results_of
 from tradecore.errors import InvalidInput
 from tradecore.instrument import Instrument
@@ -60,12 +61,15 @@ class PaperTrader:
         sample_interval: Equity and position sampling interval.
         seed: Seed of sampled latencies.
         log: The strategy's logger.
+        account: The account (default :func:`tradecore.account.plan_account` ``auto`` with
+            ``initial_capital``: spot a cash account, futures a margin account).
     """
 
     def __init__(self, strategy: Strategy, md: BinanceMarketData, *, instruments: Sequence[Instrument] | None = None,
                  latency: object = "5ms", queue: str = "conservative", feed_latency: str | int = "0ms",
                  initial_capital: float = 100_000.0, risk: RiskLimits | None = None,
-                 sample_interval: str | int = "1s", seed: int = 0, log: logging.Logger | None = None) -> None:
+                 sample_interval: str | int = "1s", seed: int = 0, log: logging.Logger | None = None,
+                 account: AccountPlan | None = None) -> None:
         if not isinstance(strategy, Strategy):
             raise InvalidInput(f"invalid strategy: {strategy!r} (a tradecore.strategy.Strategy instance)")
         insts = list(instruments) if instruments is not None else default_instruments(md)
@@ -85,8 +89,9 @@ class PaperTrader:
         self.queue = queue
         self.initial_capital = initial_capital
         self.limits = risk or RiskLimits()
+        self.account = account or plan_account(insts, initial_capital=initial_capital)
         self.bt: _core.Backtest = new_loop(strategy, insts, self.latency, queue, self.feed_ns, None,
-                                           initial_capital, self.limits, sample_ns, log)
+                                           initial_capital, self.limits, sample_ns, log, self.account)
         self._index = {s: i for i, s in enumerate(md.books)}
         self._run = self.bt.run_feed
         self.error: Exception | None = None
@@ -131,4 +136,4 @@ class PaperTrader:
             self.strategy.on_stop()
         desc = f"live {self.md.market} {', '.join(self.md.books)} ({self.messages} messages)"
         return results_of(self.bt, self.strategy, self.instruments, desc, self.latency, self.queue, self.feed_ns,
-                          self.initial_capital, self.limits, time.perf_counter() - self._t0)
+                          self.initial_capital, self.limits, time.perf_counter() - self._t0, self.account)
