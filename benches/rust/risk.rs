@@ -1,6 +1,7 @@
 //! One pre-trade check with every limit on (the accepting path, the common one), a fill
-//! booked in the portfolio, the margin account's pre-trade check (3 instruments, cross), and the live order path's one call (`OrderEntry::place`: grid,
-//! risk check, intent line, signed Binance request).
+//! booked in the portfolio, the margin account's pre-trade check (3 instruments, cross), both
+//! checks in a row (the whole pre-trade check of a futures order), and the live order path's
+//! one call (`OrderEntry::place`: grid, risk check, intent line, signed Binance request).
 //!
 //! `cargo bench -p engine_core --bench risk`
 
@@ -186,6 +187,33 @@ fn margin(c: &mut Criterion) {
             };
             let r = m.check_order(black_box(2), side, black_box(Q), black_box(100 * Q));
             black_box(matches!(r, Ok(Ok(()))))
+        });
+    });
+    // The whole pre-trade check of a futures order: every risk limit, then the account's
+    // margin (what the backtest, paper and the order path run before an order goes out).
+    g.bench_function("check_all_limits_and_margin", |b| {
+        let mut e = engine();
+        let m = margin_account();
+        let mut id = 0u64;
+        b.iter(|| {
+            id += 1;
+            let side = if id % 2 == 0 {
+                OrderSide::Buy
+            } else {
+                OrderSide::Sell
+            };
+            let o = Order {
+                client_id: id,
+                instrument: 2,
+                side,
+                price: 60_000 * Q + if id % 2 == 0 { -Q } else { Q },
+                qty: Q / 10,
+                reduce_only: false,
+                modify: false,
+            };
+            let ok = e.check(&o, 1).is_ok()
+                && matches!(m.check_order(2, side, o.qty, o.price), Ok(Ok(())));
+            black_box(ok)
         });
     });
     g.finish();
