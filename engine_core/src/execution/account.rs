@@ -482,6 +482,10 @@ struct Instrument {
     /// prices (settlement asset). Index 0 buys, 1 sells.
     open_qty: [i64; 2],
     open_notional: [f64; 2],
+    /// What this instrument adds to the available balance (unrealized PnL - position initial
+    /// margin - order margin), kept up to date by every change of its position, mark,
+    /// leverage or open orders ([`Instrument::refresh`]), so the pre-trade check reads it.
+    contrib: f64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -552,6 +556,13 @@ impl Instrument {
         } else {
             open_notional * (inc as f64 / open_qty as f64)
         }
+    }
+
+    /// Recomputes [`Instrument::contrib`] after a change.
+    #[inline]
+    fn refresh(&mut self) {
+        self.contrib =
+            self.unrealized() - self.position_notional() / self.leverage - self.order_margin();
     }
 
     #[inline]
@@ -663,6 +674,7 @@ impl MarginAccount {
             pos: MarginPosition::default(),
             open_qty: [0; 2],
             open_notional: [0.0; 2],
+            contrib: 0.0,
         };
         self.instruments.push(inst);
         let i = self.instruments.len() - 1;
@@ -704,7 +716,9 @@ impl MarginAccount {
                 format!("above the bracket's maximum {max}"),
             ));
         }
-        self.inst_mut(i)?.leverage = leverage;
+        let inst = self.inst_mut(i)?;
+        inst.leverage = leverage;
+        inst.refresh();
         Ok(())
     }
 
@@ -770,7 +784,7 @@ impl MarginAccount {
     pub fn available(&self) -> f64 {
         let mut a = self.wallet;
         for x in &self.instruments {
-            a += x.unrealized() - x.position_notional() / x.leverage - x.order_margin();
+            a += x.contrib;
         }
         a
     }
@@ -870,6 +884,7 @@ impl MarginAccount {
         let n = inst.notional(qty, price as f64 / S);
         inst.open_qty[s] += qty;
         inst.open_notional[s] += n;
+        inst.refresh();
     }
 
     fn remove_open(&mut self, i: usize, side: OrderSide, qty: i64, price: i64) {
@@ -882,6 +897,7 @@ impl MarginAccount {
         } else {
             (inst.open_notional[s] - n).max(0.0)
         };
+        inst.refresh();
     }
 
     /// Cancels open order `order_id`: its margin is released.
@@ -971,6 +987,7 @@ impl MarginAccount {
         if inst.pos.mark == 0 {
             inst.pos.mark = price;
         }
+        inst.refresh();
         self.wallet += realized - fee;
         Ok(realized)
     }
@@ -979,7 +996,9 @@ impl MarginAccount {
     /// is now liquidatable (margin balance < total maintenance margin).
     pub fn on_mark(&mut self, i: usize, mark: i64) -> Result<bool> {
         check_positive("mark", mark)?;
-        self.inst_mut(i)?.pos.mark = mark;
+        let inst = self.inst_mut(i)?;
+        inst.pos.mark = mark;
+        inst.refresh();
         Ok(self.is_liquidatable())
     }
 

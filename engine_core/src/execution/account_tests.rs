@@ -665,6 +665,9 @@ proptest! {
             let upnl: f64 = (0..3).map(|i| m.unrealized(i).unwrap()).sum();
             prop_assert!(close(mb, m.wallet_balance() + upnl, scale));
             prop_assert!(m.position_initial_margin() >= 0.0 && m.order_margin() >= 0.0);
+            // the kept-up-to-date available balance equals its definition recomputed
+            let direct = mb - m.position_initial_margin() - m.order_margin();
+            prop_assert!(close(m.available(), direct, scale), "available {} vs {}", m.available(), direct);
             prop_assert!(m.maintenance_margin() >= 0.0);
         }
     }
