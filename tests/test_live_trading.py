@@ -387,3 +387,54 @@ def test_a_fresh_state_dir_never_adopts_another_sessions_orders_or_fills(binance
     b_sessions = {coids[v][2:].split(".")[0] for v in b_venue}
     assert len(a_sessions) == len(b_sessions) == 1 and a_sessions != b_sessions
     assert not [o for o in b_orders if o[1] == "rejected"], b_orders
+
+
+@pytest.mark.realdata
+def test_late_and_unknown_order_answers_never_move_a_status_back(binance_dir: Path, tmp_path: Path) -> None:
+    """The simulator answers every order 400 ms late and every 3rd new order with -1007
+    (executed): fills reach the runner on the user stream before the answers. After a graceful
+    stop every order the journal has is in the exchange's final state (filled orders filled,
+    never cancelled), nothing is left open."""
+    import sqlite3
+
+    capture = binance_dir / "usdm_btcusdt_20240719.gz"
+    with sim_process("--data", str(capture), "--speed", "6", "--tick-size", "0.1", "--lot-size", "0.001",
+                     "--order-delay-ms", "400", "--order-unknown-every", "3") as (host, _):
+        rest, ws = f"http://{host}", f"ws://{host}"
+        gateway = _sim_gateway(rest, ws)
+        cfg = real_config(tmp_path / "live.toml", rest, ws, gateway, native=False)
+        db = tmp_path / "st" / "journal.sqlite"
+        p = subprocess.Popen([*CLI, "live", "--config", str(cfg), "--strategy",
+                              str(REPO / "examples/market_maker.py:MarketMaker"), "--param", "size=0.002",
+                              "--param", "max_position=0.006", "--duration", "120"],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        n = _journal_until(db, 3, p, 60)
+        time.sleep(2)
+        p.send_signal(signal.SIGTERM)
+        out, _ = p.communicate(timeout=60)
+        assert p.returncode == 0 and n >= 3, out
+        orders, _, _ = run(venue_state(rest, gateway))
+    assert "Traceback" not in out, out
+    status = {"closed": "filled", "canceled": "cancelled", "expired": "cancelled", "rejected": "rejected",
+              "open": "open"}
+    venue = {str(o["id"]): status[o["status"]] for o in orders}
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("SELECT client_id, status, venue_order_id FROM orders").fetchall()
+        unknowns = con.execute("SELECT COUNT(*) FROM events WHERE kind = 'unknown'").fetchone()[0]
+        events = con.execute("SELECT client_id, kind FROM events WHERE client_id IS NOT NULL ORDER BY seq").fetchall()
+    finally:
+        con.close()
+    assert unknowns > 0 or "status_ignored" in {k for _, k in events}, "the faults were exercised"
+    assert not [r for r in rows if r[1] in ("pending", "unknown", "open")], rows
+    for cid, st, vid in rows:
+        if vid:
+            assert venue[vid] == st, (cid, st, venue[vid])
+    # no order went back from a final status
+    final: dict[int, str] = {}
+    for cid, kind in events:
+        if cid in final and kind in ("pending", "unknown", "open"):
+            raise AssertionError(f"order {cid}: {kind} after {final[cid]}")
+        if kind in ("filled", "cancelled", "rejected"):
+            final[cid] = kind
+    assert "cancel of" not in out or "-2011" not in out, out
