@@ -39,10 +39,14 @@ class Venue:
         but the answer is lost."""
         self.journal: Journal | None = None
         self.seen_pending: list[bool] = []
+        self.session = ""
+
+    def use_sessions(self, session: str, known: set[str]) -> None:
+        self.session = session
 
     def _order(self, o: OrderRecord, status: str, filled: float = 0.0) -> VenueOrder:
-        return VenueOrder(o.client_id, f"tc{o.client_id}", str(1000 + o.client_id), o.symbol, status, o.side,
-                          o.price, o.qty, filled, 0)
+        return VenueOrder(o.client_id, f"tc{o.session}.{o.client_id}", str(1000 + o.client_id), o.symbol, status,
+                          o.side, o.price, o.qty, filled, 0, o.session)
 
     def start_place(self, o: OrderRecord) -> Any:
         return self.place(o)
@@ -93,7 +97,7 @@ class Venue:
         self.orders[client_id] = VenueOrder(**{**v.__dict__, "filled": filled,
                                                "status": "filled" if filled >= v.qty - 1e-12 else "open"})
         f = VenueFill(trade_id, v.venue_order_id, client_id, "BTCUSDT", v.side, price, qty, 0.01, True,
-                      time.time_ns())
+                      time.time_ns(), v.session)
         self.fills.append(f)
         return f
 
@@ -335,12 +339,14 @@ def test_a_native_order_whose_bytes_fail_to_go_out_is_resolved_by_a_query(tmp_pa
             self.arrives = True  # the write raised after the bytes left (the venue has it)
 
         def native_order_path(self) -> Any:
-            return BinanceEncoder("s3cret"), b"POST /fapi/v1/order HTTP/1.1\r\nHost: x\r\n", ["BTCUSDT"], "tc"
+            # the client id prefix the order path gets: <prefix><session>.
+            return BinanceEncoder("s3cret"), b"POST /fapi/v1/order HTTP/1.1\r\nHost: x\r\n", ["BTCUSDT"], \
+                f"tc{self.session}."
 
         def send_order(self, client_id: int, request: bytes, symbol: str) -> Any:
             self.requests.append(request)
             if self.arrives:
-                o = OrderRecord(client_id, 0, symbol, 1, 63_999.9, 0.001, 0, False, "pending")
+                o = OrderRecord(client_id, 0, symbol, 1, 63_999.9, 0.001, 0, False, "pending", session=self.session)
                 self.orders[client_id] = self._order(o, "open")
             raise RuntimeError("transport closed under us")
 
@@ -351,7 +357,8 @@ def test_a_native_order_whose_bytes_fail_to_go_out_is_resolved_by_a_query(tmp_pa
         cid = tb.submit(1, 0.001, 63_999.9, 0, False, 0)
         assert cid == 1 and len(venue.requests) == 1
         assert venue.requests[0].startswith(b"POST /fapi/v1/order HTTP/1.1\r\nHost: x\r\nContent-Length: ")
-        assert b"newClientOrderId=tc1&" in venue.requests[0]
+        assert f"newClientOrderId=tc{tb.session}.1&".encode() in venue.requests[0]
+        assert len(f"tc{tb.session}.1") <= 36
         await settle(tb)
         venue.arrives = False
         assert tb.submit(1, 0.001, 63_999.9, 0, False, 0) == 2
@@ -362,3 +369,191 @@ def test_a_native_order_whose_bytes_fail_to_go_out_is_resolved_by_a_query(tmp_pa
     assert len(venue.requests) == 2  # nothing sent twice
     statuses = {o.client_id: o.status for o in tb.journal.orders()}
     assert statuses == {1: "open", 2: "rejected"}  # found by the query / never placed
+
+
+def test_a_late_unknown_answer_never_moves_a_filled_order_back(tmp_path: Path) -> None:
+    """Statuses only move forward: the order's fill comes on the stream while its answer is
+    late, then the answer says "-1007 execution status unknown". The order stays filled (in
+    memory and in the journal), the late answer is journaled as ignored, nothing is queried
+    or resent, and the graceful stop sends no cancel for it."""
+    class LateVenue(Venue):
+        def __init__(self) -> None:
+            super().__init__()
+            self.answer = asyncio.Event()
+            self.cancels: list[int] = []
+            self.queries: list[int] = []
+
+        async def place(self, o: OrderRecord) -> VenueOrder:
+            self.placed.append(o.client_id)
+            self.orders[o.client_id] = self._order(o, "open")
+            await self.answer.wait()  # carried out on arrival, answered late
+            raise OutcomeUnknown("HTTP 503 -1007 execution status unknown")
+
+        async def cancel(self, o: OrderRecord) -> VenueOrder:
+            self.cancels.append(o.client_id)
+            return await super().cancel(o)
+
+        async def query(self, o: OrderRecord) -> VenueOrder | None:
+            self.queries.append(o.client_id)
+            return await super().query(o)
+
+    venue = LateVenue()
+
+    async def go() -> TradingBackend:
+        tb, s = backend(tmp_path, venue)
+        a = tb.submit(1, 0.002, 63_999.9, 0, False, 0)  # filled before its answer comes
+        b = tb.submit(-1, 0.001, 64_000.2, 0, False, 0)  # still open at the stop: cancelled
+        await asyncio.sleep(0.01)
+        f = venue.fill(1, 0.002, 63_999.9, "t1")
+        tb.on_venue_order(venue.orders[1])  # the stream: FILLED
+        tb.on_venue_fill(f)
+        assert tb.orders[1].status == "filled"
+        venue.answer.set()  # now the late "unknown" answers
+        await asyncio.sleep(0.1)
+        assert tb.orders[1].status == "filled"
+        j = tb.journal.order(1)
+        assert j is not None and j.status == "filled"
+        assert tb.open_orders() == [b]
+        venue.queries.clear()
+        await tb.stop(cancel=True)
+        assert (a, b) == (1, 2)
+        assert venue.cancels == [2]  # never the filled order
+        assert [u.kind for u in s.updates if u.client_id == 1] == ["filled"]
+        return tb
+
+    tb = run(go)
+    j = tb.journal
+    assert {o.client_id: o.status for o in j.orders()} == {1: "filled", 2: "cancelled"}
+    kinds = [e[2] for e in j.events() if e[1] == 1]
+    assert "unknown" not in kinds and kinds[kinds.index("filled"):] == ["filled", "status_ignored"], kinds
+    ignored = j.events("status_ignored")
+    assert len(ignored) == 1 and '"reported": "unknown"' in ignored[0][3] and '"status": "filled"' in ignored[0][3]
+    assert venue.placed == [1, 2]
+
+
+def test_at_a_graceful_stop_an_order_filled_at_the_exchange_is_booked_filled_not_cancelled(tmp_path: Path) -> None:
+    """The journal still has the order open (its fill not seen yet) when the runner stops: it
+    is asked for first, its fills are booked, and no cancel is sent for it."""
+    class Quiet(Venue):
+        def __init__(self) -> None:
+            super().__init__()
+            self.cancels: list[int] = []
+
+        async def cancel(self, o: OrderRecord) -> VenueOrder:
+            self.cancels.append(o.client_id)
+            return await super().cancel(o)
+
+    venue = Quiet()
+
+    async def go() -> TradingBackend:
+        tb, _ = backend(tmp_path, venue)
+        tb.submit(1, 0.002, 63_999.9, 0, False, 0)
+        tb.submit(-1, 0.001, 64_000.2, 0, False, 0)
+        await settle(tb)
+        venue.fill(1, 0.002, 63_999.9, "t1")  # neither the stream nor the poll told us yet
+        await tb.stop(cancel=True)
+        assert venue.cancels == [2]
+        return tb
+
+    tb = run(go)
+    assert {o.client_id: o.status for o in tb.journal.orders()} == {1: "filled", 2: "cancelled"}
+    assert [f.trade_id for f in tb.journal.fills()] == ["t1"]
+
+
+def test_every_status_change_goes_forward_only(tmp_path: Path) -> None:
+    """A cancelled order reported open again (a stale poll) stays cancelled; the report is an
+    event; a final order in the journal found open at the exchange on restart is cancelled
+    there, not reopened."""
+    venue = Venue()
+
+    async def go() -> TradingBackend:
+        tb, s = backend(tmp_path, venue)
+        tb.submit(1, 0.001, 63_999.9, 0, False, 0)
+        await settle(tb)
+        stale = venue.orders[1]
+        tb.cancel(1)
+        await settle(tb)
+        tb.on_venue_order(stale)  # the poll's snapshot from before the cancel
+        assert tb.orders[1].status == "cancelled" and tb.open_orders() == []
+        assert [u.kind for u in s.updates] == ["accepted", "cancelled"]
+        return tb
+
+    tb = run(go)
+    assert tb.journal.order(1).status == "cancelled"  # type: ignore[union-attr]
+    assert len(tb.journal.events("status_ignored")) == 1
+    # the journal gave order 1 up (cancelled) but the exchange still has it open
+    venue.orders[1] = VenueOrder(**{**venue.orders[1].__dict__, "status": "open"})
+    tb.journal.close()
+
+    async def again() -> tuple[TradingBackend, list[str]]:
+        tb2, _ = backend(tmp_path, venue)
+        return tb2, await tb2.reconcile()
+
+    tb2, diffs = run(again)
+    assert any("order 1: cancelled in the journal, open at the exchange: cancelled" in d for d in diffs), diffs
+    assert tb2.journal.order(1).status == "cancelled" and tb2.open_orders() == []  # type: ignore[union-attr]
+    assert venue.orders[1].status == "cancelled"
+
+
+def test_client_order_ids_carry_the_session_and_other_sessions_are_foreign(tmp_path: Path) -> None:
+    """``<prefix><session>.<client id>``, within Binance's 36 characters; an id of a session
+    the journal does not have is not ours; a prefix too long is refused saying why; each
+    backend is a new session recorded in the journal."""
+    import re
+
+    from tradecore.live.gateway import CcxtGateway
+    from tradecore.live.session import new_session_id
+
+    s1, s2 = new_session_id(), new_session_id()
+    assert re.fullmatch(r"[0-9a-z]{9}", s1) and s1 != s2
+    gw = CcxtGateway("binanceusdm", ["BTCUSDT"], client_prefix="tc")
+    gw.use_sessions(s1, {s1, ""})
+    coid = gw.client_order_id(17)
+    assert coid == f"tc{s1}.17"
+    assert gw.parse_client_id(coid) == 17
+    assert gw.parse_client_id(f"tc{s2}.17") is None  # another session's: foreign
+    assert gw.parse_client_order_id(f"tc{s2}.17") == (s2, 17)
+    assert gw.parse_client_id("tc17") == 17  # an order of a journal from before sessions
+    gw.use_sessions(s1, {s1})
+    assert gw.parse_client_id("tc17") is None
+    longest = CcxtGateway("binanceusdm", ["BTCUSDT"], client_prefix="abcdefgh").client_order_id(10**18 - 1, s1)
+    assert re.fullmatch(r"[\.A-Z\:/a-z0-9_-]{1,36}", longest)
+    with pytest.raises(InvalidInput, match="1-8 letters.*36 characters"):
+        CcxtGateway("binanceusdm", ["BTCUSDT"], client_prefix="abcdefghi")
+    venue = Venue()
+
+    async def go() -> TradingBackend:
+        tb, _ = backend(tmp_path, venue)
+        with pytest.raises(InvalidInput, match="invalid client_id: 1000000000000000000"):
+            tb.submit(1, 0.001, 63_999.9, 0, False, 0, client_id=10**18)
+        tb.submit(1, 0.001, 63_999.9, 0, False, 0)
+        await settle(tb)
+        return tb
+
+    tb = run(go)
+    assert tb.journal.sessions() == {tb.session} and tb.journal.order(1).session == tb.session  # type: ignore[union-attr]
+    # a fill of a session the journal does not have is foreign, even with the same client id
+    f = VenueFill("x1", "999", 1, "BTCUSDT", 1, 63_999.9, 0.001, 0.0, True, time.time_ns(), "zzzzzzzzz")
+    assert tb.book_fill(f, "stream") is False and tb.foreign_fills == 1
+    tb.journal.close()
+
+
+def test_a_journal_from_before_sessions_keeps_its_orders(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "j.sqlite"
+    con = sqlite3.connect(db)
+    con.executescript("CREATE TABLE orders (client_id INTEGER PRIMARY KEY, instrument INTEGER NOT NULL, symbol TEXT "
+                      "NOT NULL, side INTEGER NOT NULL, price REAL NOT NULL, qty REAL NOT NULL, tif INTEGER NOT NULL, "
+                      "reduce_only INTEGER NOT NULL, status TEXT NOT NULL, filled REAL NOT NULL DEFAULT 0, "
+                      "venue_order_id TEXT, reason TEXT NOT NULL DEFAULT '', created_ns INTEGER NOT NULL, "
+                      "updated_ns INTEGER NOT NULL);"
+                      "INSERT INTO orders VALUES (1, 0, 'BTCUSDT', 1, 63999.9, 0.001, 0, 0, 'open', 0, '5', '', 1, 1);")
+    con.close()
+    j = Journal(db)
+    assert j.sessions() == {""}
+    o = j.order(1)
+    assert o is not None and o.session == "" and o.status == "open"
+    j.add_session("abcdefghi", 1)
+    assert j.sessions() == {"", "abcdefghi"} and j.last_session() == "abcdefghi"
+    j.close()

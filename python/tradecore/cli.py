@@ -559,26 +559,51 @@ def live(args: argparse.Namespace, *, record_only: bool = False) -> int:
 
 
 def kill(args: argparse.Namespace) -> int:
-    """Runs ``tradecore kill``: SIGUSR1 to the runner named by the configuration's pid file."""
+    """Runs ``tradecore kill``: SIGUSR1 to the runner holding the configuration's state
+    directory lock, only once it is verified to be one: the lock is held (a lock file nobody
+    holds is stale: nothing is signalled) and the pid is a Python (tradecore) process."""
     import os
     import signal
 
     from tradecore.live.runner import LiveConfig
+    from tradecore.live.session import lock_is_held, read_lock
 
     config = LiveConfig.from_toml(args.config)
-    pidfile = config.trading.pidfile
+    lockfile = config.trading.lockfile
+    if not lockfile.exists():
+        raise InvalidInput(f"invalid kill: no runner of {args.config} is running (no lock file {lockfile})")
+    info = read_lock(lockfile)
+    if not lock_is_held(lockfile):
+        stale = f"stale lock file of pid {info.pid}" if info is not None else f"stale lock file {lockfile}"
+        raise InvalidInput(f"invalid kill: no runner of {args.config} is running ({stale}); nothing signalled")
+    if info is None:
+        raise InvalidInput(f"invalid kill: the lock file {lockfile} is held but does not name its runner yet "
+                           "(starting?); nothing signalled, try again")
     try:
-        pid = int(pidfile.read_text().strip())
-    except FileNotFoundError:
-        raise InvalidInput(f"invalid kill: no runner of {args.config} is running (no pid file {pidfile})") from None
-    except ValueError:
-        raise InvalidInput(f"invalid pid file {pidfile}: {pidfile.read_text()[:40]!r}") from None
+        cmdline = Path(f"/proc/{info.pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        raise InvalidInput(f"invalid kill: pid {info.pid} of {lockfile} is not running; nothing signalled") from None
+    if not _is_tradecore_runner(cmdline):
+        shown = " ".join(a.decode(errors="replace") for a in cmdline if a)[:120]
+        raise InvalidInput(f"invalid kill: pid {info.pid} of {lockfile} is not a tradecore runner ({shown!r}); "
+                           "nothing signalled")
     try:
-        os.kill(pid, signal.SIGUSR1)
+        os.kill(info.pid, signal.SIGUSR1)
     except ProcessLookupError:
-        raise InvalidInput(f"invalid kill: the runner of {pidfile} (pid {pid}) is not running") from None
-    print(f"kill switch sent to the runner (pid {pid})")
+        raise InvalidInput(f"invalid kill: the runner of {lockfile} (pid {info.pid}) is not running") from None
+    print(f"kill switch sent to the runner (pid {info.pid}, session {info.session})")
     return 0
+
+
+def _is_tradecore_runner(cmdline: list[bytes]) -> bool:
+    """A Python interpreter running tradecore (``python -m tradecore``, the ``tradecore``
+    script), judged from ``/proc/<pid>/cmdline``."""
+    args = [a for a in cmdline if a]
+    if not args:
+        return False
+    names = [Path(a.decode(errors="replace")).name for a in args[:3]]
+    python = names[0].startswith("python") or names[0] == "tradecore"
+    return python and any(b"tradecore" in a for a in args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -760,7 +785,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     p = sub.add_parser("kill", help="the kill switch: the running live runner cancels every open order and "
                        "refuses new ones", description="Sends SIGUSR1 to the live runner of this configuration "
-                       "(its pid file is in [trading] state_dir): it cancels every open order and halts.")
+                       "(the holder of runner.lock in [trading] state_dir, signalled only if the lock is held "
+                       "and it is a tradecore process): it cancels every open order and halts.")
     p.add_argument("--config", type=Path, required=True, help="the runner's TOML configuration")
 
     args = parser.parse_args(argv)

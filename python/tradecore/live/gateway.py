@@ -4,9 +4,13 @@
 turns the exchange's answers into :class:`VenueOrder` and :class:`VenueFill`. What it
 guarantees to the caller (:mod:`tradecore.live.trading`):
 
-- Every order carries a unique client order id (``<prefix><client id>``; ids are never reused,
-  the journal continues the numbering after a restart). Sending the same id again is refused
-  by the exchange, so an order can never be placed twice.
+- Every order carries a unique client order id, ``<prefix><session>.<client id>``: the runner's
+  prefix, the trading session's id (:mod:`tradecore.live.session`, recorded in the journal) and
+  the journal's client id (never reused; the numbering continues after a restart). An id of a
+  session this journal does not have is another runner's (or another state directory's): its
+  orders and fills are foreign, never adopted. The exchange refuses an id used before, so an
+  order can never be placed twice; that refusal (Binance -4116) means the id was someone
+  else's (we never send an id twice), so the order is rejected, naming the id.
 - An answer that does not say whether the order was placed (a timeout, a dropped connection,
   Binance's -1007 "execution status unknown") raises :class:`OutcomeUnknown`: the caller then
   asks the exchange for the order by its client id, never sends it again blindly.
@@ -74,12 +78,27 @@ class NotFound(GatewayError):
     """The exchange does not know the order."""
 
 
+class DuplicateClientId(OrderRejected):
+    """The exchange already has an order with this client order id (Binance -4116): not ours
+    to adopt; the order is rejected."""
+
+
+#: Between the session id and the client id in a client order id (in neither's alphabet).
+SESSION_SEP = "."
+#: Binance's limit on a client order id (``^[\.A-Z\:/a-z0-9_-]{1,36}$``): prefix (at most 8)
+#: + session (9) + separator (1) + client id (at most 18 digits).
+MAX_CLIENT_ORDER_ID = 36
+MAX_PREFIX = 8
+MAX_CLIENT_ID = 10**18 - 1
+
+
 @dataclass(frozen=True)
 class VenueOrder:
     """An order as the exchange has it."""
 
     client_id: int | None
-    """Ours, parsed from the client order id; None for an order another client placed."""
+    """Ours, parsed from the client order id; None for an order another client (or a session
+    not in our journal) placed."""
     client_order_id: str
     venue_order_id: str
     symbol: str
@@ -92,6 +111,8 @@ class VenueOrder:
     filled: float
     ts: int
     """Exchange time of its last change, ns."""
+    session: str = ""
+    """The session of ``client_id`` (parsed from the client order id)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +129,8 @@ class VenueFill:
     fee: float
     maker: bool
     exch_ts: int
+    session: str = ""
+    """The session of ``client_id`` (parsed from the client order id)."""
 
 
 _SAFE = re.compile(r"[A-Za-z0-9_.\-]*")
@@ -125,7 +148,8 @@ class CcxtGateway:
         symbols: {feed symbol: ccxt unified symbol or None (found by market id)}.
         config: Handed to the ccxt constructor (``apiKey``, ``secret``, ``urls`` overrides,
             ``options``...).
-        client_prefix: Prefix of the client order ids (one per runner sharing an account).
+        client_prefix: Prefix of the client order ids (one per runner sharing an account; at
+            most 8 characters, so that ``<prefix><session>.<client id>`` fits Binance's 36).
         timeout_s: Request timeout; past it the outcome is unknown.
         poll_s: Interval of the open-orders and trades poll.
         native: Binance USD-M: orders and cancels by tradecore's own encoder and transport.
@@ -136,8 +160,10 @@ class CcxtGateway:
                  native: bool = False) -> None:
         import ccxt.pro as ccxtpro
 
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,16}", client_prefix):
-            raise InvalidInput(f"invalid client_prefix: {client_prefix!r} (1-16 letters, digits, '_' or '-')")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,%d}" % MAX_PREFIX, client_prefix):
+            raise InvalidInput(f"invalid client_prefix: {client_prefix!r} (1-{MAX_PREFIX} letters, digits, '_' or '-': "
+                               f"the client order id <prefix><session>.<client id> must fit Binance's "
+                               f"{MAX_CLIENT_ORDER_ID} characters)")
         cls = getattr(ccxtpro, exchange_id, None)
         if cls is None:
             raise InvalidInput(f"invalid exchange: {exchange_id!r} (not a ccxt.pro exchange id)")
@@ -155,7 +181,11 @@ class CcxtGateway:
         self.rate_limited = 0
         self._unified: dict[str, str] = {}
         self._feed_symbol: dict[str, str] = {}
-        self._id_re = re.compile(re.escape(client_prefix) + r"(\d+)")
+        self._id_re = re.compile(re.escape(client_prefix) + r"(?:([0-9a-z]+)" + re.escape(SESSION_SEP) + r")?(\d+)")
+        self.session = ""
+        """The session whose orders this gateway sends (:meth:`use_sessions`)."""
+        self.sessions: set[str] = set()
+        """The sessions whose client order ids are ours (the journal's)."""
         self._market_id: dict[str, str] = {}
         self.native = native
         self.encoder: BinanceEncoder | None = None
@@ -195,12 +225,32 @@ class CcxtGateway:
         if self.transport is not None:
             await self.transport.close()
 
-    def client_order_id(self, client_id: int) -> str:
-        return f"{self.prefix}{client_id}"
+    def use_sessions(self, session: str, known: set[str]) -> None:
+        """Orders from now on are ``session``'s; ``known`` (the journal's sessions, ``session``
+        included) are the sessions whose orders are ours."""
+        self.session = session
+        self.sessions = set(known) | {session}
+
+    def client_order_id(self, client_id: int, session: str | None = None) -> str:
+        """``<prefix><session>.<client id>`` (``session``: the current one by default; ``""``,
+        an order from before sessions: ``<prefix><client id>``)."""
+        s = self.session if session is None else session
+        return f"{self.prefix}{s}{SESSION_SEP}{client_id}" if s else f"{self.prefix}{client_id}"
+
+    def parse_client_order_id(self, client_order_id: str | None) -> tuple[str, int] | None:
+        """(session, client id) of a client order id of this prefix's form, whoever's."""
+        m = self._id_re.fullmatch(client_order_id or "")
+        return (m.group(1) or "", int(m.group(2))) if m else None
 
     def parse_client_id(self, client_order_id: str | None) -> int | None:
-        m = self._id_re.fullmatch(client_order_id or "")
-        return int(m.group(1)) if m else None
+        """Our client id in a client order id; None if it is not ours (another prefix, or a
+        session this journal does not have)."""
+        p = self.parse_client_order_id(client_order_id)
+        return p[1] if p is not None and p[0] in self.sessions else None
+
+    def _session_of(self, client_order_id: str | None) -> str:
+        p = self.parse_client_order_id(client_order_id)
+        return p[0] if p is not None else ""
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -224,8 +274,8 @@ class CcxtGateway:
             raise NotFound(f"{what}: {_short(e)}") from None
         except ccxt.InvalidOrder as e:
             if "-4116" in str(e) or isinstance(e, ccxt.DuplicateOrderId):
-                # the id was used: the order reached the exchange before (its outcome is unknown)
-                raise OutcomeUnknown(f"{what}: duplicate client order id ({_short(e)})") from None
+                # we never send an id twice: the exchange has another runner's order of this id
+                raise DuplicateClientId(f"{what}: duplicate client order id ({_short(e)})") from None
             raise OrderRejected(f"{what}: {_short(e)}") from None
         except (ccxt.InsufficientFunds, ccxt.BadRequest, ccxt.AuthenticationError, ccxt.PermissionDenied,
                 ccxt.BadSymbol, ccxt.OperationRejected) as e:
@@ -241,8 +291,10 @@ class CcxtGateway:
         :meth:`connect` or off the native path."""
         if self.encoder is None or self.transport is None or len(self._market_id) < len(self.symbols):
             return None
+        if not self.session:
+            return None  # no session yet (use_sessions)
         return (self.encoder, self.transport.request_head("POST", "/order"),
-                [self._market_id[s] for s in self.symbols], self.prefix)
+                [self._market_id[s] for s in self.symbols], self.prefix + self.session + SESSION_SEP)
 
     def send_order(self, client_id: int, request: bytes, symbol: str) -> Awaitable[VenueOrder]:
         """The native path: writes a new order's whole request (built by the order path in
@@ -295,7 +347,10 @@ class CcxtGateway:
         if status == 200 and isinstance(doc, dict) and "orderId" in doc:
             return self._binance_order(doc, symbol)
         msg = f"{what}: HTTP {status} {code} {doc.get('msg', '') if isinstance(doc, dict) else ''}".strip()
-        if status >= 500 or code in (-1007, -1006, -4116):
+        if code == -4116 and isinstance(what_, int):
+            raise DuplicateClientId(f"{msg}: duplicate client order id {self.client_order_id(what_)!r} (another "
+                                    "runner's or session's order has it; not ours, not adopted)")
+        if status >= 500 or code in (-1007, -1006):
             self.unknown_outcomes += 1
             raise OutcomeUnknown(msg)
         if code == -2013 or code == -2011 and method == "DELETE":
@@ -307,7 +362,8 @@ class CcxtGateway:
         return VenueOrder(self.parse_client_id(coid), coid, str(d["orderId"]), symbol,
                           _BINANCE_STATUS.get(str(d.get("status")), "open"), 1 if d.get("side") == "BUY" else -1,
                           float(d.get("price") or 0.0), float(d.get("origQty") or 0.0),
-                          float(d.get("executedQty") or 0.0), int(d.get("updateTime") or 0) * 1_000_000)
+                          float(d.get("executedQty") or 0.0), int(d.get("updateTime") or 0) * 1_000_000,
+                          self._session_of(coid))
 
     def start_place(self, o: OrderRecord) -> Awaitable[VenueOrder]:
         """Places an order through ccxt; the awaitable gives the answer. Its client order id
@@ -319,22 +375,27 @@ class CcxtGateway:
 
     async def place(self, o: OrderRecord) -> VenueOrder:
         """Places an order through ccxt's ``create_order``."""
-        params: dict[str, Any] = {"newClientOrderId": self.client_order_id(o.client_id)}
+        coid = self.client_order_id(o.client_id, o.session or None)
+        params: dict[str, Any] = {"newClientOrderId": coid}
         if o.reduce_only:
             params["reduceOnly"] = True
         kind = "market" if o.price == 0.0 else "limit"
         if kind == "limit":
             params["timeInForce"] = _TIF[o.tif]
         side = "buy" if o.side > 0 else "sell"
-        raw = await self._call(f"order {o.client_id}", self.exchange.create_order, self._unified[o.symbol], kind,
-                               side, o.qty, None if kind == "market" else o.price, params)
+        try:
+            raw = await self._call(f"order {o.client_id}", self.exchange.create_order, self._unified[o.symbol], kind,
+                                   side, o.qty, None if kind == "market" else o.price, params)
+        except DuplicateClientId as e:
+            raise DuplicateClientId(f"{e}: duplicate client order id {coid!r} (another runner's or session's order "
+                                    "has it; not ours, not adopted)") from None
         return self._order(raw, o.symbol)
 
     def start_cancel(self, o: OrderRecord) -> Awaitable[VenueOrder]:
         """Cancels an order (on the native path, the request is on the wire when this returns)."""
         if self.encoder is not None:
             body = self.encoder.cancel(self._market_id[o.symbol], o.venue_order_id or None,
-                                       self.client_order_id(o.client_id))
+                                       self.client_order_id(o.client_id, o.session))
             return self._native_send(f"cancel {o.client_id}", "DELETE", body, o.symbol)
         return self.cancel(o)
 
@@ -342,7 +403,7 @@ class CcxtGateway:
         """Cancels an order through ccxt's ``cancel_order``."""
         raw = await self._call(f"cancel {o.client_id}", self.exchange.cancel_order, o.venue_order_id or None,
                                self._unified[o.symbol], {} if o.venue_order_id else
-                               {"origClientOrderId": self.client_order_id(o.client_id)})
+                               {"origClientOrderId": self.client_order_id(o.client_id, o.session)})
         return self._order(raw, o.symbol)
 
     async def modify(self, o: OrderRecord, price: float, qty: float) -> VenueOrder:
@@ -351,14 +412,14 @@ class CcxtGateway:
         side = "buy" if o.side > 0 else "sell"
         raw = await self._call(f"modify {o.client_id}", self.exchange.edit_order, o.venue_order_id or None,
                                self._unified[o.symbol], "limit", side, qty, price,
-                               {} if o.venue_order_id else {"origClientOrderId": self.client_order_id(o.client_id)})
+                               {} if o.venue_order_id else {"origClientOrderId": self.client_order_id(o.client_id, o.session)})
         return self._order(raw, o.symbol)
 
     async def query(self, o: OrderRecord) -> VenueOrder | None:
         """The order by its client order id; None if the exchange does not know it."""
         try:
             raw = await self._call(f"query {o.client_id}", self.exchange.fetch_order, None, self._unified[o.symbol],
-                                   {"origClientOrderId": self.client_order_id(o.client_id)})
+                                   {"origClientOrderId": self.client_order_id(o.client_id, o.session)})
         except NotFound:
             return None
         return self._order(raw, o.symbol)
@@ -463,7 +524,8 @@ class CcxtGateway:
         return VenueOrder(self.parse_client_id(coid), coid, "" if vid is None else str(vid), symbol, status,
                           1 if raw.get("side") == "buy" else -1, float(raw.get("price") or 0.0),
                           float(raw.get("amount") or 0.0), float(raw.get("filled") or 0.0),
-                          int(raw.get("lastUpdateTimestamp") or raw.get("timestamp") or 0) * 1_000_000)
+                          int(raw.get("lastUpdateTimestamp") or raw.get("timestamp") or 0) * 1_000_000,
+                          self._session_of(coid))
 
     def _fill(self, raw: dict[str, Any], symbol: str) -> VenueFill:
         fee = raw.get("fee") or {}
@@ -472,7 +534,7 @@ class CcxtGateway:
         return VenueFill(str(raw["id"]), str(raw.get("order")), self.parse_client_id(coid), symbol,
                          1 if raw.get("side") == "buy" else -1, float(raw["price"]), float(raw["amount"]),
                          float(fee.get("cost") or 0.0), raw.get("takerOrMaker") == "maker",
-                         int(raw.get("timestamp") or 0) * 1_000_000)
+                         int(raw.get("timestamp") or 0) * 1_000_000, self._session_of(coid))
 
 
 def _what(what: str | int) -> str:

@@ -16,6 +16,10 @@ is then found by reconciliation (:mod:`tradecore.live.trading`). A fill is keyed
 trade id: the same fill seen twice (user stream and polling, or again after a restart) is
 booked once.
 
+Each run of a runner is a session (``sessions``: id, start, pid; :mod:`tradecore.live.session`);
+every order row names the session that sent it, whose id is part of its client order id. A
+journal from before sessions is migrated: its orders are session ``""`` (ids ``<prefix><id>``).
+
 ``synchronous=NORMAL`` in WAL mode survives the process being killed (the write is in the OS
 before the call returns); ``durable=True`` (``synchronous=FULL``) also survives power loss, at
 the cost of an fsync per write.
@@ -63,7 +67,8 @@ CREATE TABLE IF NOT EXISTS orders (
     venue_order_id TEXT,
     reason TEXT NOT NULL DEFAULT '',
     created_ns INTEGER NOT NULL,
-    updated_ns INTEGER NOT NULL
+    updated_ns INTEGER NOT NULL,
+    session TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS orders_status ON orders (status);
 CREATE TABLE IF NOT EXISTS fills (
@@ -87,6 +92,11 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    started_ns INTEGER NOT NULL,
+    pid INTEGER NOT NULL
+);
 """
 
 
@@ -110,6 +120,9 @@ class OrderRecord:
     reason: str = ""
     created_ns: int = 0
     updated_ns: int = 0
+    session: str = ""
+    """The trading session that sent it (part of its client order id; ``""``: an order of a
+    journal from before sessions, sent as ``<prefix><client id>``)."""
 
     @property
     def is_open(self) -> bool:
@@ -153,20 +166,34 @@ class Journal:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self.db.executescript(_SCHEMA)
+        self._migrate()
         self._insert_order = ("INSERT OR IGNORE INTO orders (client_id, instrument, symbol, side, price, qty, tif, "
-                              "reduce_only, status, created_ns, updated_ns, reason) "
-                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                              "reduce_only, status, created_ns, updated_ns, reason, session) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         self.intent_log = self.path.with_name(self.path.name + ".intents")
         self._unflushed: list[tuple[Any, ...]] = []
         self.restored = self._restore_intents()
         self.intents = IntentLog(self.intent_log, INTENT_LOG_BYTES)
         """The intent log (``tradecore._core.OrderEntry`` appends to it too)."""
 
+    def _migrate(self) -> None:
+        """A journal from before sessions: its orders (client order ids ``<prefix><client
+        id>``) belong to the session ``""``, recorded so that they stay ours."""
+        cols = [r[1] for r in self.db.execute("PRAGMA table_info(orders)")]
+        if "session" not in cols:
+            with self.db:
+                self.db.execute("BEGIN")
+                self.db.execute("ALTER TABLE orders ADD COLUMN session TEXT NOT NULL DEFAULT ''")
+                if self.db.execute("SELECT COUNT(*) FROM orders").fetchone()[0]:
+                    self.db.execute("INSERT OR IGNORE INTO sessions (id, started_ns, pid) VALUES ('', 0, 0)")
+
     def _restore_intents(self) -> int:
         """Inserts the intents of the log that SQLite does not have (the lines before the
-        first zero byte; a line cut by the process's death is skipped: never sent)."""
+        first zero byte; a line cut by the process's death is skipped: never sent). They are
+        the last session's (the one that died; the next one is added after this)."""
         if not self.intent_log.exists():
             return 0
+        session = self.last_session() or ""
         data = self.intent_log.read_bytes()
         end = data.find(b"\0")
         rows = []
@@ -174,7 +201,7 @@ class Journal:
             if not line:
                 continue
             try:
-                rows.append((*orjson.loads(line), ""))
+                rows.append((*orjson.loads(line), "", session))
             except orjson.JSONDecodeError:
                 log.warning("%s:%d: unreadable intent skipped (cut short)", self.intent_log, n)
         with self.db:
@@ -199,7 +226,7 @@ class Journal:
         appended to the intent log now, into SQLite at the next :meth:`flush`."""
         o.created_ns = o.updated_ns = time.time_ns()
         row = self._row(o)
-        line = _dumps(row[:-1], option=_NEWLINE)
+        line = _dumps(row[:-2], option=_NEWLINE)  # the order path's format: no reason, no session
         if self.intents.used + len(line) >= self.intents.capacity:
             self.flush()  # everything before is now in SQLite: the log starts over
         self.intents.append(line)
@@ -213,7 +240,7 @@ class Journal:
     @staticmethod
     def _row(o: OrderRecord) -> tuple[Any, ...]:
         return (o.client_id, o.instrument, o.symbol, o.side, o.price, o.qty, o.tif, o.reduce_only, o.status,
-                o.created_ns, o.updated_ns, o.reason)
+                o.created_ns, o.updated_ns, o.reason, o.session)
 
     def flush(self) -> None:
         """Inserts the intents written since the last flush into SQLite and empties the
@@ -266,6 +293,11 @@ class Journal:
         self.db.execute("INSERT INTO events (ts, client_id, kind, detail) VALUES (?, ?, ?, ?)",
                         (time.time_ns(), client_id, kind, detail if isinstance(detail, str) else json.dumps(detail)))
 
+    def add_session(self, session: str, pid: int, started_ns: int | None = None) -> None:
+        """Records a trading session (its client order ids are ours from now on)."""
+        self.db.execute("INSERT OR IGNORE INTO sessions (id, started_ns, pid) VALUES (?, ?, ?)",
+                        (session, time.time_ns() if started_ns is None else started_ns, pid))
+
     def set_meta(self, key: str, value: str) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
@@ -273,6 +305,15 @@ class Journal:
 
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def sessions(self) -> set[str]:
+        """The ids of every session recorded in this journal."""
+        return {str(r[0]) for r in self.db.execute("SELECT id FROM sessions")}
+
+    def last_session(self) -> str | None:
+        """The most recently started session."""
+        row = self.db.execute("SELECT id FROM sessions ORDER BY started_ns DESC, rowid DESC LIMIT 1").fetchone()
         return None if row is None else str(row[0])
 
     def next_client_id(self) -> int:
@@ -317,8 +358,8 @@ class Journal:
 
 
 _COLS = ("client_id, instrument, symbol, side, price, qty, tif, reduce_only, status, filled, venue_order_id, reason, "
-         "created_ns, updated_ns")
+         "created_ns, updated_ns, session")
 
 
 def _order(r: tuple[Any, ...]) -> OrderRecord:
-    return OrderRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10], r[11], r[12], r[13])
+    return OrderRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10], r[11], r[12], r[13], r[14])

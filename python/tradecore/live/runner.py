@@ -29,7 +29,7 @@ pre-trade risk engine with the ``[risk]`` limits::
     queue = "conservative"           # paper: queue position model
     feed_latency = "0ms"
     initial_capital = 100000
-    state_dir = "state"              # the pid file `tradecore kill` reads
+    state_dir = "state"              # the runner lock `tradecore kill` reads (one runner per dir)
 
     [risk]
     max_order_qty = 0.01
@@ -38,7 +38,13 @@ pre-trade risk engine with the ``[risk]`` limits::
 
 The kill switch: ``tradecore kill --config live.toml`` (or SIGUSR1 to the runner), and the
 risk engine's own halt (daily loss, drawdown), cancel every open order and refuse new ones.
-SIGINT/SIGTERM stop the runner gracefully (orders in flight answered, recorder flushed).
+SIGINT/SIGTERM stop the runner gracefully (orders in flight answered, orders still open
+brought to the exchange's state, then cancelled, recorder flushed).
+
+One runner per state directory: a runner with a strategy holds an OS file lock on
+``<state_dir>/runner.lock`` (pid, session id, start time; :mod:`tradecore.live.session`) for
+its whole life; a second one on the same directory is refused at start, naming the holder.
+Each run is a new trading session whose id is part of every client order id it sends.
 
 Real trading (``mode = "real"``, :mod:`tradecore.live.trading`): orders through ccxt, or
 tradecore's own signed requests on Binance USD-M (``native = true``), a journal in
@@ -89,6 +95,7 @@ from tradecore.live.host import StrategyHost, default_instruments
 from tradecore.live.journal import Journal
 from tradecore.live.paper import PaperTrader
 from tradecore.live.recorder import Recorder
+from tradecore.live.session import LOCK_FILE, RunnerLock, new_session_id
 from tradecore.live.trading import TradingBackend
 from tradecore.risk import RiskLimits
 from tradecore.strategy import Strategy
@@ -118,7 +125,8 @@ class TradingConfig:
     exchange: str = ""
     """Real: the ccxt exchange id (default: Binance's of ``[live] market``)."""
     client_prefix: str = "tc"
-    """Real: prefix of the client order ids (one per runner sharing an account)."""
+    """Real: prefix of the client order ids (one per runner sharing an account; 1-8 characters,
+    followed by the session id and the client id)."""
     native: bool = False
     """Real, Binance USD-M: orders and cancels by tradecore's own encoder on a kept-alive
     connection (the low-latency path) instead of ccxt's ``create_order``."""
@@ -129,13 +137,14 @@ class TradingConfig:
     durable_journal: bool = False
     """Real: fsync every journal write (survives power loss, not only a killed process)."""
     state_dir: str = "state"
-    """Where the runner keeps its pid file (for ``tradecore kill``) and the journal
-    (``journal.sqlite``); relative to the configuration file."""
+    """Where the runner keeps its lock file (``runner.lock``: one runner per directory;
+    ``tradecore kill`` reads it) and the journal (``journal.sqlite``); relative to the
+    configuration file."""
 
     @property
-    def pidfile(self) -> Path:
-        """The running runner's pid (``tradecore kill`` reads it)."""
-        return Path(self.state_dir) / "runner.pid"
+    def lockfile(self) -> Path:
+        """The runner lock (held while a runner runs; ``tradecore kill`` reads it)."""
+        return Path(self.state_dir) / LOCK_FILE
 
 
 @dataclass
@@ -274,6 +283,23 @@ class LiveRunner:
 
     def __init__(self, config: LiveConfig, *, record: Path | None = None, strategy: Strategy | None = None) -> None:
         self.config = config
+        self.session = new_session_id()
+        """This run's trading session (in every client order id, in the journal, in the lock)."""
+        self.lock: RunnerLock | None = None
+        if strategy is not None:  # before anything of the state directory is opened
+            self.lock = RunnerLock(config.trading.state_dir, self.session)
+        try:
+            self._set_up(config, record, strategy)
+        except BaseException:
+            self.lock_release()
+            raise
+
+    def lock_release(self) -> None:
+        """Gives the state directory's lock back (at the end of :meth:`run`)."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def _set_up(self, config: LiveConfig, record: Path | None, strategy: Strategy | None) -> None:
         folder = record or config.record
         if folder and config.ccxt:
             raise InvalidInput("invalid record: the ccxt feed gives no raw frames to record (native Binance feed only)")
@@ -318,11 +344,10 @@ class LiveRunner:
                 self.journal = Journal(state / "journal.sqlite", durable=t.durable_journal)
                 insts = self._instruments()
                 self.trading = TradingBackend(self.md, self.gateway, self.journal, insts, limits=config.risk,
-                                              initial_capital=t.initial_capital)
+                                              initial_capital=t.initial_capital, session=self.session)
                 self.host = StrategyHost(strategy, self.md, backend=self.trading, instruments=insts)
             else:
                 self.host = StrategyHost(strategy, self.md)
-        self.pidfile = config.trading.pidfile if strategy is not None else None
 
     def _instruments(self) -> list[Instrument]:
         """The feed's instruments, with the configured fees."""
@@ -340,7 +365,14 @@ class LiveRunner:
         return []
 
     async def run(self, duration_s: float | None = None) -> None:
-        """Runs until SIGINT/SIGTERM, :meth:`stop`, or ``duration_s``."""
+        """Runs until SIGINT/SIGTERM, :meth:`stop`, or ``duration_s``; the state directory's
+        lock is given back at the end, however it ends."""
+        try:
+            await self._run(duration_s)
+        finally:
+            self.lock_release()
+
+    async def _run(self, duration_s: float | None) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -355,9 +387,8 @@ class LiveRunner:
                 loop.add_signal_handler(signal.SIGUSR1, self.kill_switch, "SIGUSR1")
             except (NotImplementedError, RuntimeError):
                 pass
-        if self.pidfile is not None:
-            self.pidfile.parent.mkdir(parents=True, exist_ok=True)
-            self.pidfile.write_text(f"{os.getpid()}\n")
+        if self.lock is not None:
+            log.info("session %s (lock %s)", self.session, self.lock.path)
         timers = user_stream = None
         tr = self.trading
         if tr is not None:
@@ -396,18 +427,15 @@ class LiveRunner:
                 await self._stop_trading(tr, user_stream)
             if self.paper is not None:
                 self.result = self.paper.finish()
-            if self.pidfile is not None:
-                self.pidfile.unlink(missing_ok=True)
             self._flush_metrics()
             if self.recorder is not None:
                 self.recorder.close()
 
     async def _stop_trading(self, tr: TradingBackend, user_stream: asyncio.Future[None] | None) -> None:
-        """A graceful stop: open orders cancelled (``cancel_on_stop``), requests in flight
-        answered, the journal flushed and closed."""
-        if self.config.trading.cancel_on_stop and tr.open_orders():
-            tr.halt("stop")
-        await tr.drain(10.0)
+        """A graceful stop: requests in flight answered, the orders the journal has open brought
+        to the exchange's state, those still open cancelled (``cancel_on_stop``; never a filled
+        one), the journal flushed and closed."""
+        await tr.stop(cancel=self.config.trading.cancel_on_stop, timeout_s=10.0)
         if user_stream is not None:
             user_stream.cancel()
         if self.gateway is not None:

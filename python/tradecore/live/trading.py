@@ -13,6 +13,18 @@ journal has open (or was sending when it stopped), the exchange's open orders, f
 the runner was down, and the position; each difference is reported (logged, returned and
 journaled) and the journal is brought to the exchange's state. An order that was written but
 is unknown to the exchange was never placed: it is closed, not sent again.
+
+Statuses only move forward (``tradecore.OrderStatus.can_become``: pending -> unknown -> open ->
+a final status, which is never left). Every status change goes through
+:meth:`TradingBackend._set_status`; a report that would move an order back (a late answer, a
+duplicate, a stale poll) is ignored, logged and journaled as a ``status_ignored`` event. At a
+graceful stop (:meth:`TradingBackend.stop`) the orders the journal still has open are asked for
+and brought to the exchange's final state before any cancel: a filled order is booked filled,
+never cancelled.
+
+Client order ids are ``<prefix><session>.<client id>`` (:mod:`tradecore.live.gateway`); each
+backend is one session (:mod:`tradecore.live.session`), recorded in the journal. An order or
+fill of a session the journal does not have is foreign: never adopted, never booked.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import time
 from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass
@@ -29,7 +42,9 @@ from tradecore._core import OrderEntry, OrderStatus, Position
 from tradecore.errors import InvalidInput
 from tradecore.instrument import Instrument
 from tradecore.live.gateway import (
+    MAX_CLIENT_ID,
     CcxtGateway,
+    GatewayError,
     NotFound,
     OrderRejected,
     OutcomeUnknown,
@@ -39,6 +54,7 @@ from tradecore.live.gateway import (
 )
 from tradecore.live.host import LiveMarketBackend
 from tradecore.live.journal import FillRecord, Journal, OrderRecord
+from tradecore.live.session import new_session_id
 from tradecore.risk import Portfolio, RiskEngine, RiskLimits
 from tradecore.strategy import Strategy
 
@@ -87,17 +103,24 @@ class TradingBackend(LiveMarketBackend):
         unknown_retries: Queries of an order whose outcome is unknown before it is given up
             as never placed.
         retry_delay_s: First delay between those queries (doubling, at most 5 s).
+        session: This trading session's id (:func:`tradecore.live.session.new_session_id`; a
+            new one by default), recorded in the journal.
     """
 
     def __init__(self, md: MarketData, gateway: CcxtGateway, journal: Journal, instruments: Sequence[Instrument], *,
                  limits: RiskLimits | None = None, initial_capital: float = 0.0, unknown_retries: int = 8,
-                 retry_delay_s: float = 0.2) -> None:
+                 retry_delay_s: float = 0.2, session: str | None = None) -> None:
         super().__init__(md)
         if [i.symbol for i in instruments] != self.symbols:
             raise InvalidInput(f"invalid instruments: {[i.symbol for i in instruments]} (one per feed symbol, in "
                                f"its order: {self.symbols})")
         self.gateway = gateway
         self.journal = journal
+        self.session = session or new_session_id()
+        journal.add_session(self.session, os.getpid())
+        use = getattr(gateway, "use_sessions", None)
+        if use is not None:
+            use(self.session, journal.sessions())
         self.instruments = list(instruments)
         self.risk = RiskEngine(limits or RiskLimits())
         self.portfolio = Portfolio(initial_capital)
@@ -151,6 +174,9 @@ class TradingBackend(LiveMarketBackend):
             cid = client_id
             if cid in self.orders or cid < self._next_id and self.journal.order(cid):
                 raise InvalidInput(f"invalid client_id: {cid} (already used; ids are never reused)")
+            if not 0 < cid <= MAX_CLIENT_ID:
+                raise InvalidInput(f"invalid client_id: {cid} (1..{MAX_CLIENT_ID}: the client order id must fit "
+                                   "the exchange's 36 characters)")
         if self._wire_pending:
             self._set_up_wire()
         b = self._books[instrument]
@@ -169,7 +195,8 @@ class TradingBackend(LiveMarketBackend):
         refused = r if isinstance(r, tuple) else None
         rec = OrderRecord(cid, instrument, sym, side, 0.0 if price is None else price, qty, tif, reduce_only,
                           "pending" if refused is None else "refused",
-                          reason="" if refused is None else f"{refused[0]}: {refused[1]}", created_ns=now, updated_ns=now)
+                          reason="" if refused is None else f"{refused[0]}: {refused[1]}", created_ns=now, updated_ns=now,
+                          session=self.session)
         self.journal.logged(rec)
         self._flush_soon()
         self.orders[cid] = rec
@@ -259,7 +286,7 @@ class TradingBackend(LiveMarketBackend):
     def _cancel_all(self, reason: str) -> list[int]:
         """After a halt: a cancel of every open order (those still being placed included)."""
         self.journal.event("halt", reason)
-        ids = list(self._open)
+        ids = [c for c in self._open if self.orders[c].is_open]
         for cid in ids:
             rec = self.orders[cid]
             self._spawn(self._cancel(rec, self.gateway.start_cancel(rec)))
@@ -285,8 +312,8 @@ class TradingBackend(LiveMarketBackend):
 
     async def _unknown(self, rec: OrderRecord, why: str) -> None:
         """Resolves an unknown outcome by asking for the order (never by sending it again)."""
-        rec.status = "unknown"
-        self.journal.update(rec.client_id, "unknown", reason=why)
+        if not self._set_status(rec, "unknown", reason=why, source="answer"):
+            return  # a late answer: the stream already said what became of the order
         log.warning("order %d: outcome unknown (%s); querying it", rec.client_id, why)
         delay = self.retry_delay_s
         for _ in range(self.unknown_retries):
@@ -302,7 +329,7 @@ class TradingBackend(LiveMarketBackend):
                 return
         if rec.status == "unknown":
             self._close(rec, "rejected", f"not at the exchange after an unknown outcome ({why}); not resent",
-                        "rejected")
+                        "rejected", source="query")
 
     async def _cancel(self, rec: OrderRecord, answer: Awaitable[VenueOrder]) -> None:
         try:
@@ -333,8 +360,10 @@ class TradingBackend(LiveMarketBackend):
                                        rec.remaining, rec.price or None, reduce_only=rec.reduce_only)
             self._notify("rejected", rec, reason=f"modify refused: {e}")
             return
-        self.journal.update(rec.client_id, rec.status if rec.status != "pending" else "open",
-                            venue_order_id=v.venue_order_id or None, price=rec.price, qty=rec.qty)
+        if not self._set_status(rec, "open", venue_order_id=v.venue_order_id or None, price=rec.price, qty=rec.qty,
+                                source="modify", quiet=True):
+            self.journal.update(rec.client_id, rec.status, venue_order_id=v.venue_order_id or None, price=rec.price,
+                                qty=rec.qty)
         self._notify("modified", rec, price=rec.price, qty=rec.remaining)
         self.on_venue_order(v, rec)
 
@@ -345,26 +374,32 @@ class TradingBackend(LiveMarketBackend):
             rec = self.orders.get(cid) if cid is not None else None
             if rec is None:
                 return  # not ours, or from before this session and already final
+        if v.client_id is not None and (v.client_id != rec.client_id or v.session != rec.session):
+            log.warning("order %d: report of another order (%r) ignored", rec.client_id, v.client_order_id)
+            return
         if v.venue_order_id:
             self._by_venue[v.venue_order_id] = rec.client_id
         if not rec.is_open:
+            if v.status != rec.status:  # a late or stale report of a final order
+                self._set_status(rec, v.status, source="report")
             return
         if v.status == "open":
             if rec.status != "open":
-                rec.status = "open"
                 rec.venue_order_id = v.venue_order_id or rec.venue_order_id
-                self.journal.update(rec.client_id, "open", venue_order_id=rec.venue_order_id)
-                self._notify("accepted", rec)
+                if self._set_status(rec, "open", venue_order_id=rec.venue_order_id, source="report"):
+                    self._notify("accepted", rec)
         elif v.status == "filled":
             if v.venue_order_id and rec.venue_order_id != v.venue_order_id:
                 rec.venue_order_id = v.venue_order_id
                 self.journal.update(rec.client_id, rec.status, venue_order_id=v.venue_order_id)
+            if rec.status in ("pending", "unknown"):  # it reached the exchange: open until its fills are in
+                self._set_status(rec, "open", source="report", quiet=True)
             if rec.filled + 1e-12 < v.filled:
                 self._spawn(self._catch_up_fills())  # the fills come as trades
         else:  # cancelled or rejected; fills before it are booked from the trades
             if rec.filled + 1e-12 < v.filled:
                 self._spawn(self._catch_up_fills())
-            self._close(rec, v.status, "", v.status)
+            self._close(rec, v.status, "", v.status, source="report")
 
     def on_venue_fill(self, f: VenueFill) -> None:
         """A fill from the exchange's stream or poll (booked once per trade id)."""
@@ -376,11 +411,11 @@ class TradingBackend(LiveMarketBackend):
         if cid is None:
             jo = self.journal.order_by_venue_id(f.venue_order_id)
             cid = jo.client_id if jo is not None else None
-        if cid is None or cid not in self.orders and self.journal.order(cid) is None:
+        rec = None if cid is None else self.orders.get(cid) or self.journal.order(cid)
+        if rec is None or f.client_id is not None and f.session != rec.session:
             self.foreign_fills += 1
             return False
-        rec = self.orders.get(cid) or self.journal.order(cid)
-        assert rec is not None
+        cid = rec.client_id
         self.orders[cid] = rec
         i = self._index[f.symbol]
         now = time.time_ns()
@@ -396,9 +431,7 @@ class TradingBackend(LiveMarketBackend):
         self.portfolio.fill(i, _SIDE[f.side], f.price, f.qty, maker=f.maker)
         remaining = max(rec.qty - rec.filled, 0.0)
         done = remaining <= self._lots[i] * 1e-6
-        if done and rec.is_open:
-            rec.status = "filled"
-            self.journal.update(cid, "filled")
+        if done and rec.is_open and self._set_status(rec, "filled", source="fill"):
             if cid in self._open:
                 self._open.remove(cid)
         self._notify("filled", rec, price=f.price, qty=f.qty, remaining=0.0 if done else remaining, maker=f.maker,
@@ -417,10 +450,34 @@ class TradingBackend(LiveMarketBackend):
         fill booked; None (the exchange's recent trades) before the first."""
         return self._last_fill_ms - 60_000 if self._last_fill_ms else None
 
-    def _close(self, rec: OrderRecord, status: str, reason: str, kind: str) -> None:
+    def _set_status(self, rec: OrderRecord, status: str, *, reason: str | None = None,
+                    venue_order_id: str | None = None, price: float | None = None, qty: float | None = None,
+                    source: str = "", quiet: bool = False) -> bool:
+        """The one place an order's status changes: applied (in memory and in the journal) only
+        if ``OrderStatus`` allows it (statuses move forward, a final one is never left); else
+        the report is ignored, logged and journaled (``status_ignored``) unless ``quiet``.
+        True if applied."""
+        if rec.status == status:
+            return False
+        if not OrderStatus.of(rec.status).can_become(OrderStatus.of(status)):
+            if not quiet:
+                log.info("order %d: %s report (%s) ignored: already %s", rec.client_id, status, source or "?",
+                         rec.status)
+                self.journal.event("status_ignored", {"status": rec.status, "reported": status, "source": source,
+                                                      "reason": reason or ""}, rec.client_id)
+            return False
         rec.status = status
-        rec.reason = reason
-        self.journal.update(rec.client_id, status, reason=reason)
+        if reason is not None:
+            rec.reason = reason
+        if venue_order_id:
+            rec.venue_order_id = venue_order_id
+        self.journal.update(rec.client_id, status, reason=reason, venue_order_id=venue_order_id, price=price,
+                            qty=qty)
+        return True
+
+    def _close(self, rec: OrderRecord, status: str, reason: str, kind: str, source: str = "") -> None:
+        if not self._set_status(rec, status, reason=reason, source=source):
+            return
         self.risk.order_closed(rec.client_id)
         if rec.client_id in self._open:
             self._open.remove(rec.client_id)
@@ -478,33 +535,37 @@ class TradingBackend(LiveMarketBackend):
             if v is None:
                 diffs.append(f"order {rec.client_id} was {rec.status} in the journal and is unknown to the exchange: "
                              "never placed, closed (not resent)")
-                rec.status, rec.reason = "rejected", "never reached the exchange (found on restart)"
-                self.journal.update(rec.client_id, "rejected", reason=rec.reason)
+                self._set_status(rec, "rejected", reason="never reached the exchange (found on restart)",
+                                 source="reconcile")
                 continue
             if v.status != "open" or rec.status != "open":
                 diffs.append(f"order {rec.client_id}: {rec.status} in the journal, {v.status} at the exchange "
                              f"(filled {v.filled:g} of {v.qty:g})")
-            rec.venue_order_id = v.venue_order_id
             self._by_venue[v.venue_order_id] = rec.client_id
             if v.status == "open":
-                rec.status = "open"
-                self.journal.update(rec.client_id, "open", venue_order_id=v.venue_order_id)
+                if not self._set_status(rec, "open", venue_order_id=v.venue_order_id, source="reconcile"):
+                    self.journal.update(rec.client_id, rec.status, venue_order_id=v.venue_order_id)
+                rec.venue_order_id = v.venue_order_id
                 self._open.append(rec.client_id)
             else:
-                rec.status = v.status
-                self.journal.update(rec.client_id, v.status, venue_order_id=v.venue_order_id)
+                self._set_status(rec, v.status, venue_order_id=v.venue_order_id, source="reconcile")
         for vo in ours.values():  # ours, open at the exchange, but final in the journal
             known_rec = self.journal.order(vo.client_id) if vo.client_id is not None else None
-            if known_rec is None:
+            if known_rec is None or known_rec.session != vo.session:
                 diffs.append(f"open order {vo.client_order_id!r} at the exchange is not in the journal: left alone")
                 continue
+            # a final status is never left: the order the journal gave up on is cancelled
             diffs.append(f"order {known_rec.client_id}: {known_rec.status} in the journal, open at the exchange: "
-                         "reopened")
-            known_rec.status, known_rec.venue_order_id = "open", vo.venue_order_id
-            self.orders[known_rec.client_id] = known_rec
+                         "cancelled (a final status is never reopened)")
+            self.journal.event("status_ignored", {"status": known_rec.status, "reported": "open",
+                                                  "source": "reconcile"}, known_rec.client_id)
+            known_rec.venue_order_id = vo.venue_order_id
             self._by_venue[vo.venue_order_id] = known_rec.client_id
-            self.journal.update(known_rec.client_id, "open", venue_order_id=vo.venue_order_id)
-            self._open.append(known_rec.client_id)
+            self.journal.update(known_rec.client_id, known_rec.status, venue_order_id=vo.venue_order_id)
+            try:
+                await gw.start_cancel(known_rec)
+            except GatewayError as e:
+                diffs.append(f"order {known_rec.client_id}: its cancel failed ({e})")
         for rec in self.journal.orders():
             if rec.venue_order_id:
                 self._by_venue[rec.venue_order_id] = rec.client_id
@@ -515,8 +576,8 @@ class TradingBackend(LiveMarketBackend):
             if f.trade_id in known or cid is None:
                 continue
             frec = self.orders.get(cid) or self.journal.order(cid)
-            if frec is None:
-                continue
+            if frec is None or f.client_id is not None and f.session != frec.session:
+                continue  # another session's (another runner's): not ours
             i = self._index[f.symbol]
             if self.journal.fill(FillRecord(f.trade_id, cid, i, f.side, f.price, f.qty, f.fee, f.maker, f.exch_ts,
                                             time.time_ns(), "reconcile")):
@@ -551,6 +612,50 @@ class TradingBackend(LiveMarketBackend):
         if self.tasks:
             await asyncio.wait(list(self.tasks), timeout=timeout_s)
         self.journal.set_meta("last_fill_ms", str(self._last_fill_ms))
+
+    async def sync_open_orders(self) -> list[int]:
+        """Asks the exchange for every order the journal still has open and brings each to the
+        exchange's state (a filled one: its fills booked, filled). Returns those still open."""
+        fills_missing = False
+        for jrec in self.journal.orders(open_only=True):
+            rec = self.orders.setdefault(jrec.client_id, jrec)
+            if not rec.is_open:
+                continue
+            try:
+                v = await self.gateway.query(rec)
+            except GatewayError as e:
+                log.warning("order %d: query at stop failed (%s)", rec.client_id, e)
+                continue
+            if v is None:
+                continue  # not (yet) at the exchange: reconciliation on the next start decides
+            self.on_venue_order(v, rec)
+            if v.status == "filled" and rec.is_open:
+                fills_missing = True
+        if fills_missing:
+            await self._catch_up_fills()
+            for jrec in self.journal.orders(open_only=True):  # filled at the exchange, fills not visible yet
+                rec = self.orders.setdefault(jrec.client_id, jrec)
+                try:
+                    v = await self.gateway.query(rec)
+                except GatewayError:
+                    continue
+                if v is not None and v.status == "filled" and rec.is_open and \
+                        self._set_status(rec, "filled", source="query"):
+                    self.risk.order_closed(rec.client_id)
+                    if rec.client_id in self._open:
+                        self._open.remove(rec.client_id)
+        return [c for c in self._open if self.orders[c].is_open]
+
+    async def stop(self, *, cancel: bool = True, timeout_s: float = 10.0) -> None:
+        """A graceful stop: the answers in flight awaited, the orders the journal has open
+        brought to the exchange's state, then (``cancel``) the ones still open cancelled; a
+        filled order is never cancelled."""
+        await self.drain(timeout_s)
+        still_open = await self.sync_open_orders()
+        if cancel and still_open:
+            self.halt("stop")
+            await self.drain(timeout_s)
+            await self.sync_open_orders()
 
 
 async def _failed(e: Exception) -> VenueOrder:
