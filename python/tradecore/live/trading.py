@@ -38,7 +38,7 @@ from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tradecore._core import OrderEntry, OrderStatus, Position
+from tradecore._core import Account, OrderEntry, OrderStatus, Position
 from tradecore.errors import InvalidInput
 from tradecore.instrument import Instrument
 from tradecore.live.gateway import (
@@ -256,6 +256,12 @@ class TradingBackend(LiveMarketBackend):
     def position(self, instrument: int = 0) -> Position:
         self._mark(instrument)
         return self.portfolio.position(instrument)
+
+    def account(self) -> Account:
+        # The exchange keeps a real account: reading its balances and margin into ctx is not
+        # built yet; the backtest and paper trading have theirs.
+        raise InvalidInput("invalid account: ctx.account() is not available in real trading yet (the exchange's "
+                           "balances and margin are not read into it); positions and equity are")
 
     def equity(self) -> float:
         for i in range(len(self.symbols)):
