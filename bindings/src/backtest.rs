@@ -571,6 +571,23 @@ impl Backtest {
         AccountView::of(self.inner.account(), self.inner.portfolio())
     }
 
+    /// Books a fill made before this run (a restarted paper session's journal): position,
+    /// PnL, `fee`, the account and the exchange's position; no order, no fill row, no wake.
+    fn restore_fill(
+        &mut self,
+        instrument: u32,
+        side: i64,
+        price: f64,
+        qty: f64,
+        fee: f64,
+    ) -> PyResult<()> {
+        let side = side_of_sign(side)?;
+        let (price, qty) = (fixed("price", price)?, fixed("qty", qty)?);
+        self.inner
+            .restore_fill(instrument, side, price, qty, fee)
+            .map_err(|e| CoreErr(e).into())
+    }
+
     /// Funding of a perpetual at a funding time: `rate` at `mark_price` on the position held
     /// now (a long pays a positive rate). Returns the payment (> 0 paid).
     fn fund(&mut self, instrument: u32, rate: f64, mark_price: f64) -> PyResult<f64> {

@@ -962,6 +962,9 @@ class Backtest:
     ) -> Backtest: ...
     def account(self) -> Account:
         """The account now (balances, equity, available, margin used, liquidation prices)."""
+    def restore_fill(self, instrument: int, side: int, price: float, qty: float, fee: float) -> None:
+        """Books a fill made before this run (a restarted paper session's journal): position,
+        PnL, ``fee``, the account and the exchange's position; no order, no fill row, no wake."""
     def fund(self, instrument: int, rate: float, mark_price: float) -> float:
         """Funding of a perpetual at a funding time on the position held now (a long pays a
         positive rate); returns the payment (> 0 paid). Only a margin account pays funding."""

@@ -1148,6 +1148,42 @@ impl Replay {
         Ok(payment)
     }
 
+    /// Books a fill made before this run (a restarted paper session's journal): the
+    /// position, PnL and `fee`, the account, and the positions the risk engine and the
+    /// exchange hold, as if its order had filled; no order row, no fill row, no wake-up.
+    pub fn restore_fill(
+        &mut self,
+        instrument: u32,
+        side: OrderSide,
+        price: i64,
+        qty: i64,
+        fee: f64,
+    ) -> Result<()> {
+        let n = self.venues.len();
+        if instrument as usize >= n {
+            return Err(bad_instrument(instrument, n));
+        }
+        let i = instrument as usize;
+        let spec = *self.portfolio.spec(i)?;
+        let fill = Fill {
+            instrument: i,
+            side: i8::try_from(side.sign()).unwrap_or(1),
+            price,
+            qty,
+            maker: false,
+        };
+        self.portfolio.on_fill_with_fee(&fill, fee)?;
+        let notional =
+            crate::execution::contract::notional(spec.kind, spec.contract_size, qty, to_f64(price));
+        let rate = if notional > 0.0 { fee / notional } else { 0.0 };
+        self.account
+            .fill(u64::MAX, i, side, price, qty, fee, rate)?;
+        let pos = self.portfolio.position(i)?.qty;
+        self.risk.restore_position(i, pos)?;
+        self.venues[i].sim.set_position(pos);
+        Ok(())
+    }
+
     /// The run's account (spot cash, margin, or none).
     pub fn account(&self) -> &Account {
         &self.account

@@ -841,3 +841,42 @@ fn funding_of_a_long_and_a_short_over_three_funding_times() {
     let e = unchecked.unwrap().fund(0, 0.0001, 100 * Q).unwrap_err();
     assert!(e.to_string().contains("only a margin"), "{e}");
 }
+
+#[test]
+fn a_restored_fill_sets_position_account_and_the_exchanges_position() {
+    let mut r = Replay::new(
+        &[setup()],
+        ReplayConfig {
+            account: margin(1000.0, 10.0, 0.01),
+            ..config(0, 0, FeedLatency::Constant(0))
+        },
+    )
+    .unwrap();
+    r.restore_fill(0, OrderSide::Buy, 1000 * T, 2 * Q, 0.08)
+        .unwrap();
+    assert_eq!(r.portfolio().position(0).unwrap().qty, 2 * Q);
+    assert!((r.portfolio().position(0).unwrap().fees - 0.08).abs() < 1e-12);
+    let m = r.account().margin().unwrap();
+    assert_eq!(m.position(0).unwrap().qty, 2 * Q);
+    assert!((m.wallet_balance() - (1000.0 - 0.08)).abs() < 1e-12);
+    assert_eq!(r.exchange(0).unwrap().position(), 2 * Q);
+    assert_eq!(r.risk().position(0), Some(2 * Q));
+    assert!(r.restore_fill(1, OrderSide::Buy, 1000 * T, Q, 0.0).is_err());
+    // a cash account pays a restored buy from the quote
+    let mut c = Replay::new(
+        &[setup()],
+        ReplayConfig {
+            account: AccountSetup::Cash {
+                balances: vec![("USDT".into(), 1000.0)],
+                assets: vec![("BTC".into(), "USDT".into())],
+            },
+            ..config(0, 0, FeedLatency::Constant(0))
+        },
+    )
+    .unwrap();
+    c.restore_fill(0, OrderSide::Buy, 1000 * T, 2 * Q, 0.0)
+        .unwrap();
+    let cash = c.account().cash().unwrap();
+    let usdt = cash.asset_id("USDT").unwrap();
+    assert!((cash.free(usdt).unwrap() - 800.0).abs() < 1e-9);
+}
