@@ -125,6 +125,7 @@ fn maker(r: &mut Replay, w: Wake) {
                 tif: TimeInForce::PostOnly,
                 reduce_only: false,
                 client_id: None,
+                trigger: None,
             });
         }
     }

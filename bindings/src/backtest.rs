@@ -15,7 +15,7 @@ use engine_core::replay::{
     Wake,
 };
 use engine_core::risk::{ContractKind, ContractSpec};
-use engine_core::sim::{LatencyModel, QueueModel, TimeInForce};
+use engine_core::sim::{LatencyModel, OrderType, QueueModel, TimeInForce, Trigger, TriggerSource};
 use engine_core::{Event, L2Book};
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -65,6 +65,7 @@ fn update_kind(k: UpdateKind) -> &'static str {
         UpdateKind::Filled => "filled",
         UpdateKind::Modified => "modified",
         UpdateKind::Cancelled => "cancelled",
+        UpdateKind::Triggered => "triggered",
     }
 }
 
@@ -464,6 +465,7 @@ impl Backtest {
             tif: tif_of(tif)?,
             reduce_only,
             client_id,
+            trigger: None,
         };
         match self.inner.submit(req).map_err(CoreErr)? {
             Ok(id) => Ok(Some(id)),
@@ -472,6 +474,75 @@ impl Backtest {
                 Ok(None)
             }
         }
+    }
+
+    /// Sends a stop or take-profit order: `order_type` a conditional `OrderType` code, the
+    /// limit `price` (None for the market kinds), the `trigger_price` and what it watches
+    /// (`trigger_by`: "last" or "mark"); `close_position` closes the whole position when
+    /// triggered. Returns the client id, or None if refused before sending (`last_reject`).
+    #[pyo3(signature = (side, qty, price, order_type, trigger_price, trigger_by, tif, reduce_only, close_position, instrument, client_id = None))]
+    #[allow(clippy::too_many_arguments)] // a Python signature
+    fn submit_conditional(
+        &mut self,
+        side: i64,
+        qty: f64,
+        price: Option<f64>,
+        order_type: u8,
+        trigger_price: f64,
+        trigger_by: &str,
+        tif: u8,
+        reduce_only: bool,
+        close_position: bool,
+        instrument: u32,
+        client_id: Option<u64>,
+    ) -> PyResult<Option<u64>> {
+        let order_type = OrderType::from_code(order_type).map_err(CoreErr)?;
+        let source = match trigger_by {
+            "last" => TriggerSource::LastPrice,
+            "mark" => TriggerSource::MarkPrice,
+            other => {
+                return Err(invalid(
+                    "trigger_by",
+                    format!("{other:?}"),
+                    "must be 'last' or 'mark'",
+                ))
+            }
+        };
+        let price = match price {
+            Some(p) => fixed("price", p)?,
+            None => 0,
+        };
+        let req = OrderRequest {
+            instrument,
+            side: side_of_sign(side)?,
+            order_type,
+            price,
+            qty: fixed("qty", qty)?,
+            tif: tif_of(tif)?,
+            reduce_only,
+            client_id,
+            trigger: Some(Trigger {
+                order_type,
+                price: fixed("trigger_price", trigger_price)?,
+                source,
+                close_position,
+            }),
+        };
+        match self.inner.submit(req).map_err(CoreErr)? {
+            Ok(id) => Ok(Some(id)),
+            Err(r) => {
+                self.last_reject = Some((r.code.name(), r.message));
+                Ok(None)
+            }
+        }
+    }
+
+    /// A mark price of `instrument`: stop and take-profit orders watching the mark act on it.
+    fn set_mark(&mut self, instrument: u32, price: f64) -> PyResult<()> {
+        let mark = fixed("price", price)?;
+        self.inner
+            .set_mark(instrument, mark)
+            .map_err(|e| CoreErr(e).into())
     }
 
     /// The kill switch: the risk engine halts (every new order is refused) and every open
@@ -628,6 +699,16 @@ impl Backtest {
         col(&cols, "qty", orders.iter().map(|o| to_f64(o.qty)))?;
         col(&cols, "filled", orders.iter().map(|o| to_f64(o.filled)))?;
         col(&cols, "liquidation", orders.iter().map(|o| o.liquidation))?;
+        col(
+            &cols,
+            "order_type",
+            orders.iter().map(|o| o.order_type.code()),
+        )?;
+        col(
+            &cols,
+            "trigger_price",
+            orders.iter().map(|o| to_f64(o.trigger_price)),
+        )?;
         out.set_item("orders", cols)?;
         let fills = r.fills();
         let cols = PyDict::new(py);

@@ -57,6 +57,9 @@ fn report_tuple(r: &SimReport) -> ReportTuple {
             let q = to_f64(qty);
             ("modified", client_id, ts, to_f64(price), q, false, q, "")
         }
+        SimReport::Triggered { client_id, ts } => {
+            ("triggered", client_id, ts, 0.0, 0.0, false, 0.0, "")
+        }
         SimReport::Cancelled {
             client_id,
             ts,

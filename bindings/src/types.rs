@@ -24,13 +24,17 @@ pub enum Side {
     SELL = -1,
 }
 
-/// Market or limit; equal to its code (0, 1).
+/// Market, limit, stop (market/limit) or take-profit (market/limit); equal to its code (0..5).
 #[pyclass(module = "tradecore._core", frozen, from_py_object)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[allow(non_camel_case_types, clippy::upper_case_acronyms)] // Python enum names
 pub enum OrderType {
     MARKET = 0,
     LIMIT = 1,
+    STOP_MARKET = 2,
+    STOP_LIMIT = 3,
+    TAKE_PROFIT_MARKET = 4,
+    TAKE_PROFIT_LIMIT = 5,
 }
 
 /// GTC, IOC, FOK or post-only; equal to its code (0..3).
@@ -154,6 +158,10 @@ impl From<core::OrderType> for OrderType {
         match t {
             core::OrderType::Market => OrderType::MARKET,
             core::OrderType::Limit => OrderType::LIMIT,
+            core::OrderType::StopMarket => OrderType::STOP_MARKET,
+            core::OrderType::StopLimit => OrderType::STOP_LIMIT,
+            core::OrderType::TakeProfitMarket => OrderType::TAKE_PROFIT_MARKET,
+            core::OrderType::TakeProfitLimit => OrderType::TAKE_PROFIT_LIMIT,
         }
     }
 }
@@ -214,11 +222,61 @@ py_enum_methods!(Side, "side", ["buy", "sell"], {
     }
 });
 
-py_enum_methods!(OrderType, "order_type", ["market", "limit"], {
-    fn __str__(&self) -> &'static str {
-        core::OrderType::ALL[*self as usize].name()
+py_enum_methods!(
+    OrderType,
+    "order_type",
+    [
+        "market",
+        "limit",
+        "stop_market",
+        "stop_limit",
+        "take_profit_market",
+        "take_profit_limit"
+    ],
+    {
+        fn __str__(&self) -> &'static str {
+            core::OrderType::ALL[*self as usize].name()
+        }
+
+        /// A stop or take-profit type (it needs a trigger price).
+        #[getter]
+        fn is_conditional(&self) -> bool {
+            core::OrderType::ALL[*self as usize].is_conditional()
+        }
+
+        /// The type carries a limit price.
+        #[getter]
+        fn has_limit_price(&self) -> bool {
+            core::OrderType::ALL[*self as usize].has_limit_price()
+        }
+
+        /// The order type of a name (`market`, `stop_limit`, ...) or a code.
+        #[staticmethod]
+        fn of(value: &Bound<'_, PyAny>) -> PyResult<OrderType> {
+            if let Ok(t) = value.extract::<OrderType>() {
+                return Ok(t);
+            }
+            let found = if let Ok(name) = value.extract::<String>() {
+                core::OrderType::ALL
+                    .iter()
+                    .copied()
+                    .find(|t| t.name() == name)
+            } else {
+                value
+                    .extract::<u8>()
+                    .ok()
+                    .and_then(|c| core::OrderType::from_code(c).ok())
+            };
+            found.map(Into::into).ok_or_else(|| {
+            invalid(
+                "order_type",
+                value.repr().map_or_else(|_| "?".into(), |r| r.to_string()),
+                "must be one of market, limit, stop_market, stop_limit, take_profit_market, take_profit_limit",
+            )
+        })
+        }
     }
-});
+);
 
 py_enum_methods!(TimeInForce, "tif", ["gtc", "ioc", "fok", "post_only"], {
     fn __str__(&self) -> &'static str {

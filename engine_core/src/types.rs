@@ -59,38 +59,112 @@ impl OrderSide {
     }
 }
 
-/// How an order is priced.
+/// How an order is priced, and whether it waits for a trigger.
+///
+/// A conditional order (stop, take-profit) rests at the exchange until the trigger price is
+/// touched, then becomes a market or a limit order (Binance's `STOP_MARKET`, `STOP`,
+/// `TAKE_PROFIT_MARKET`, `TAKE_PROFIT`). A stop buys when the price rises to the trigger and
+/// sells when it falls to it; a take-profit buys when it falls to it and sells when it rises
+/// to it ([`OrderType::triggers`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OrderType {
     /// At the best prices available; has no limit price.
     Market,
     /// At the limit price or better; the price must be > 0 and on the tick grid.
     Limit,
+    /// A market order once the stop price is touched.
+    StopMarket,
+    /// A limit order once the stop price is touched.
+    StopLimit,
+    /// A market order once the take-profit price is touched.
+    TakeProfitMarket,
+    /// A limit order once the take-profit price is touched.
+    TakeProfitLimit,
 }
 
 impl OrderType {
     /// Every type, in code order.
-    pub const ALL: [OrderType; 2] = [OrderType::Market, OrderType::Limit];
+    pub const ALL: [OrderType; 6] = [
+        OrderType::Market,
+        OrderType::Limit,
+        OrderType::StopMarket,
+        OrderType::StopLimit,
+        OrderType::TakeProfitMarket,
+        OrderType::TakeProfitLimit,
+    ];
 
-    /// The code used in result arrays.
+    /// The code used in result arrays (its index in [`OrderType::ALL`]).
     pub fn code(self) -> u8 {
-        match self {
-            OrderType::Market => 0,
-            OrderType::Limit => 1,
-        }
+        self as u8
     }
 
-    /// `market` or `limit`.
+    /// From [`OrderType::code`].
+    pub fn from_code(code: u8) -> Result<Self> {
+        Self::ALL
+            .get(usize::from(code))
+            .copied()
+            .ok_or_else(|| Error::invalid("order_type", code, "not an order type code (0..=5)"))
+    }
+
+    /// `market`, `limit`, `stop_market`, `stop_limit`, `take_profit_market` or
+    /// `take_profit_limit`.
     pub fn name(self) -> &'static str {
         match self {
             OrderType::Market => "market",
             OrderType::Limit => "limit",
+            OrderType::StopMarket => "stop_market",
+            OrderType::StopLimit => "stop_limit",
+            OrderType::TakeProfitMarket => "take_profit_market",
+            OrderType::TakeProfitLimit => "take_profit_limit",
         }
     }
 
-    /// True when the order carries a limit price.
+    /// True when the order carries a limit price (> 0).
     pub fn has_limit_price(self) -> bool {
-        matches!(self, OrderType::Limit)
+        matches!(
+            self,
+            OrderType::Limit | OrderType::StopLimit | OrderType::TakeProfitLimit
+        )
+    }
+
+    /// True for a stop or take-profit order (it needs a trigger price).
+    pub fn is_conditional(self) -> bool {
+        !matches!(self, OrderType::Market | OrderType::Limit)
+    }
+
+    /// Whether a conditional order of `side` with trigger price `trigger` fires at `price`
+    /// (all fixed point): a stop buy at `price >= trigger`, a stop sell at `price <= trigger`;
+    /// a take-profit the other way round. False for market and limit orders.
+    pub fn triggers(self, side: OrderSide, trigger: i64, price: i64) -> bool {
+        let rising = match self {
+            OrderType::StopMarket | OrderType::StopLimit => side == OrderSide::Buy,
+            OrderType::TakeProfitMarket | OrderType::TakeProfitLimit => side == OrderSide::Sell,
+            OrderType::Market | OrderType::Limit => return false,
+        };
+        if rising {
+            price >= trigger
+        } else {
+            price <= trigger
+        }
+    }
+}
+
+/// The price a conditional order watches (Binance's `workingType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TriggerSource {
+    /// The last trade price (`CONTRACT_PRICE`).
+    LastPrice,
+    /// The mark price (`MARK_PRICE`).
+    MarkPrice,
+}
+
+impl TriggerSource {
+    /// `last` or `mark`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TriggerSource::LastPrice => "last",
+            TriggerSource::MarkPrice => "mark",
+        }
     }
 }
 
@@ -286,6 +360,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn stops_and_take_profits_trigger_on_their_side_of_the_price() {
+        use OrderSide::{Buy, Sell};
+        // a stop buy at 105 fires when the price rises to it; a stop sell at 95 when it falls
+        assert!(OrderType::StopMarket.triggers(Buy, 105, 105));
+        assert!(!OrderType::StopMarket.triggers(Buy, 105, 104));
+        assert!(OrderType::StopLimit.triggers(Sell, 95, 94));
+        assert!(!OrderType::StopLimit.triggers(Sell, 95, 96));
+        // a take-profit sell at 110 fires when the price rises to it; a buy at 90 when it falls
+        assert!(OrderType::TakeProfitMarket.triggers(Sell, 110, 111));
+        assert!(!OrderType::TakeProfitMarket.triggers(Sell, 110, 109));
+        assert!(OrderType::TakeProfitLimit.triggers(Buy, 90, 90));
+        assert!(!OrderType::TakeProfitLimit.triggers(Buy, 90, 91));
+        assert!(!OrderType::Limit.triggers(Buy, 1, 2));
+    }
+
+    #[test]
     fn codes_and_names_round_trip() {
         for s in OrderStatus::ALL {
             assert_eq!(OrderStatus::from_code(s.code()).unwrap(), s);
@@ -298,6 +388,9 @@ mod tests {
         let e = OrderStatus::from_name("done").unwrap_err().to_string();
         assert!(e.contains("invalid status: done"), "{e}");
         assert!(TimeInForce::from_code(4).is_err());
+        for t in OrderType::ALL {
+            assert_eq!(OrderType::from_code(t.code()).unwrap(), t);
+        }
         assert_eq!(OrderSide::from_sign(-1).unwrap(), OrderSide::Sell);
         assert!(OrderSide::from_sign(0).is_err());
     }

@@ -793,11 +793,25 @@ class Side:
 
 @final
 class OrderType:
-    """Market or limit; equal to its code (0, 1)."""
+    """Market, limit, stop (market/limit) or take-profit (market/limit); equal to its code
+    (0..5); ``str()`` gives its name."""
 
     MARKET: ClassVar[OrderType]
     LIMIT: ClassVar[OrderType]
+    STOP_MARKET: ClassVar[OrderType]
+    STOP_LIMIT: ClassVar[OrderType]
+    TAKE_PROFIT_MARKET: ClassVar[OrderType]
+    TAKE_PROFIT_LIMIT: ClassVar[OrderType]
     def __int__(self) -> int: ...
+    @property
+    def is_conditional(self) -> bool:
+        """A stop or take-profit type (it needs a trigger price)."""
+    @property
+    def has_limit_price(self) -> bool:
+        """The type carries a limit price."""
+    @staticmethod
+    def of(value: OrderType | str | int) -> OrderType:
+        """The order type of a name (``market``, ``stop_limit``, ...) or a code."""
 
 @final
 class TimeInForce:
@@ -962,6 +976,14 @@ class Backtest:
     ) -> Backtest: ...
     def account(self) -> Account:
         """The account now (balances, equity, available, margin used, liquidation prices)."""
+    def submit_conditional(
+        self, side: int, qty: float, price: float | None, order_type: int, trigger_price: float, trigger_by: str,
+        tif: int, reduce_only: bool, close_position: bool, instrument: int, client_id: int | None = None,
+    ) -> int | None:
+        """A stop or take-profit order (``order_type`` an :class:`OrderType` code); None if
+        refused before sending (``last_reject``)."""
+    def set_mark(self, instrument: int, price: float) -> None:
+        """A mark price: stop and take-profit orders watching the mark act on it."""
     def restore_fill(self, instrument: int, side: int, price: float, qty: float, fee: float) -> None:
         """Books a fill made before this run (a restarted paper session's journal): position,
         PnL, ``fee``, the account and the exchange's position; no order, no fill row, no wake."""

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from tradecore._core import OrderStatus, Position, TimeInForce
+from tradecore._core import OrderStatus, OrderType, Position, TimeInForce
 from tradecore.errors import InvalidInput
 from tradecore.signals import duration_ns
 
@@ -65,6 +65,10 @@ class Backend(Protocol):
 
     def submit(self, side: int, qty: float, price: float | None, tif: int, reduce_only: bool,
                instrument: int, client_id: int | None = None) -> int | None: ...
+
+    def submit_conditional(self, side: int, qty: float, price: float | None, order_type: int, trigger_price: float,
+                           trigger_by: str, tif: int, reduce_only: bool, close_position: bool, instrument: int,
+                           client_id: int | None = None) -> int | None: ...
 
     def cancel(self, client_id: int) -> None: ...
 
@@ -220,8 +224,12 @@ class Context:
         return int(TimeInForce.of(tif))
 
     def buy(self, qty: float, price: float | None = None, *, tif: str | TimeInForce = "gtc", post_only: bool = False,
-            reduce_only: bool = False, instrument: int = 0, client_id: int | None = None) -> int | None:
-        """Sends a buy order: a limit order at ``price``, or a market order without one.
+            reduce_only: bool = False, instrument: int = 0, client_id: int | None = None,
+            trigger_price: float | None = None, order_type: str | OrderType | None = None,
+            trigger_by: str = "last", close_position: bool = False) -> int | None:
+        """Sends a buy order: a limit order at ``price``, or a market order without one; with a
+        ``trigger_price``, a stop or take-profit order that waits at the exchange until the
+        price is touched.
 
         Args:
             qty: Quantity (contracts or base units), on the lot grid.
@@ -234,20 +242,58 @@ class Context:
                 exchange).
             instrument: Instrument index.
             client_id: Unique id; default the next free one.
+            trigger_price: Makes it a conditional order (> 0 on the tick grid): by default a
+                stop (a buy stop fires when the price rises to it), market without ``price``,
+                limit with one.
+            order_type: ``stop_market``, ``stop_limit``, ``take_profit_market`` or
+                ``take_profit_limit`` (a take-profit buy fires when the price falls to the
+                trigger); it must agree with ``price``.
+            trigger_by: The price watched: ``last`` (trades) or ``mark``.
+            close_position: When triggered, closes the whole position (reduce-only).
 
         Returns:
             The client id, or None if the pre-trade risk check refused it (``last_reject``).
         """
+        if trigger_price is not None or order_type is not None:
+            return self._conditional(1, qty, price, tif, post_only, reduce_only, instrument, client_id, trigger_price,
+                                     order_type, trigger_by, close_position)
         code = 3 if post_only else TIF_CODES.get(tif)  # type: ignore[arg-type]  # inline: the tick-to-order path
         return self._submit(1, qty, price, self._tif(tif, False) if code is None else code,
                             reduce_only, instrument, client_id)
 
     def sell(self, qty: float, price: float | None = None, *, tif: str | TimeInForce = "gtc", post_only: bool = False,
-             reduce_only: bool = False, instrument: int = 0, client_id: int | None = None) -> int | None:
-        """Sends a sell order (see :meth:`buy`)."""
+             reduce_only: bool = False, instrument: int = 0, client_id: int | None = None,
+             trigger_price: float | None = None, order_type: str | OrderType | None = None,
+             trigger_by: str = "last", close_position: bool = False) -> int | None:
+        """Sends a sell order (see :meth:`buy`; a sell stop fires when the price falls to the
+        trigger, a sell take-profit when it rises to it)."""
+        if trigger_price is not None or order_type is not None:
+            return self._conditional(-1, qty, price, tif, post_only, reduce_only, instrument, client_id,
+                                     trigger_price, order_type, trigger_by, close_position)
         code = 3 if post_only else TIF_CODES.get(tif)  # type: ignore[arg-type]
         return self._submit(-1, qty, price, self._tif(tif, False) if code is None else code,
                             reduce_only, instrument, client_id)
+
+    def _conditional(self, side: int, qty: float, price: float | None, tif: str | TimeInForce, post_only: bool,
+                     reduce_only: bool, instrument: int, client_id: int | None, trigger_price: float | None,
+                     order_type: str | OrderType | None, trigger_by: str, close_position: bool) -> int | None:
+        if trigger_price is None:
+            raise InvalidInput(f"invalid trigger_price: None (a {order_type} order needs one)")
+        if order_type is None:
+            kind = OrderType.STOP_MARKET if price is None else OrderType.STOP_LIMIT
+        else:
+            kind = OrderType.of(order_type)
+            if not kind.is_conditional:
+                raise InvalidInput(f"invalid order_type: {str(kind)!r} (a trigger_price goes with stop_market, "
+                                   "stop_limit, take_profit_market or take_profit_limit)")
+            if kind.has_limit_price != (price is not None):
+                raise InvalidInput(f"invalid price: {price!r} (a {kind} order "
+                                   f"{'needs a limit price' if kind.has_limit_price else 'has no limit price'})")
+        if trigger_by not in ("last", "mark"):
+            raise InvalidInput(f"invalid trigger_by: {trigger_by!r} ('last' or 'mark')")
+        tif_code = self._tif(tif, post_only) if kind.has_limit_price else int(TimeInForce.IOC)
+        return self._b.submit_conditional(side, qty, price, int(kind), trigger_price, trigger_by, tif_code,
+                                          reduce_only, close_position, instrument, client_id)
 
     def cancel(self, client_id: int) -> None:
         """Sends a cancel of an open order."""

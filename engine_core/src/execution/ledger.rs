@@ -153,7 +153,9 @@ impl Account {
     }
 
     /// Opens order `id` (its reservation or margin): `price` is the limit price (fixed point)
-    /// or 0 for a market order, valued at `reference` (0: no reference).
+    /// of an order that has one, else 0; an order without one is valued at `reference` (a
+    /// market order: the book's price, 0 when there is none; a stop- or take-profit-market
+    /// order: its trigger price).
     #[allow(clippy::too_many_arguments)] // the order's fields
     pub fn open(
         &mut self,
@@ -165,10 +167,10 @@ impl Account {
         qty: i64,
         reference: i64,
     ) -> Result<std::result::Result<(), AccountReject>> {
-        let at = if order_type == OrderType::Market {
-            reference
-        } else {
+        let at = if order_type.has_limit_price() {
             price
+        } else {
+            reference
         };
         match self {
             Account::Unchecked => Ok(Ok(())),
@@ -176,14 +178,17 @@ impl Account {
                 let (base, quote) = *assets
                     .get(instrument)
                     .ok_or_else(|| Error::invalid("instrument", instrument, "unknown"))?;
-                let price = match order_type {
-                    OrderType::Limit => SpotPrice::Limit(price),
-                    OrderType::Market if side == OrderSide::Sell => SpotPrice::Limit(1),
-                    OrderType::Market if reference <= 0 => return Ok(Err(AccountReject::NoPrice)),
-                    OrderType::Market => SpotPrice::Market {
-                        reference,
+                if at <= 0 {
+                    return Ok(Err(AccountReject::NoPrice));
+                }
+                // A sell reserves the base whatever its price; a market buy a padded amount.
+                let price = if order_type == OrderType::Market && side == OrderSide::Buy {
+                    SpotPrice::Market {
+                        reference: at,
                         slippage: MARKET_BUY_ALLOWANCE,
-                    },
+                    }
+                } else {
+                    SpotPrice::Limit(at)
                 };
                 let order = SpotOrder {
                     side,

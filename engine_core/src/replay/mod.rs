@@ -32,7 +32,7 @@ use crate::risk::{
     ContractKind, ContractSpec, Fill, Order, OrderSide, Portfolio, Reject, RejectCode, RiskEngine,
     RiskLimits,
 };
-use crate::sim::{ExchangeSim, LatencyModel, QueueModel, SimReport, TimeInForce};
+use crate::sim::{ExchangeSim, LatencyModel, QueueModel, SimReport, TimeInForce, Trigger};
 use crate::types::{OrderStatus, OrderType};
 
 /// Events over which the recorder's clock offset is estimated (see [`FeedLatency::Recorded`]).
@@ -110,6 +110,9 @@ pub enum UpdateKind {
     Modified,
     /// Cancelled; `remaining` was not filled.
     Cancelled,
+    /// A stop or take-profit order's trigger price was touched: it now acts as a market or
+    /// limit order.
+    Triggered,
 }
 
 /// An order update as the strategy learns of it.
@@ -187,6 +190,10 @@ pub struct OrderRow {
     pub accepted: bool,
     /// A forced liquidation by the exchange (not sent by the strategy).
     pub liquidation: bool,
+    /// Market, limit, stop or take-profit.
+    pub order_type: OrderType,
+    /// A conditional order's trigger price (fixed point; 0 otherwise).
+    pub trigger_price: i64,
 }
 
 /// One fill of the run.
@@ -239,15 +246,17 @@ pub struct PositionRow {
 pub struct OrderRequest {
     pub instrument: u32,
     pub side: OrderSide,
-    /// Market or limit.
+    /// Market, limit, or a conditional type (then `trigger` is set).
     pub order_type: OrderType,
-    /// Fixed point: a limit order's price (> 0); 0 for a market order.
+    /// Fixed point: the limit price (> 0) of a type that has one, else 0.
     pub price: i64,
     pub qty: i64,
     pub tif: TimeInForce,
     pub reduce_only: bool,
     /// `None`: the next free id.
     pub client_id: Option<u64>,
+    /// The trigger of a stop or take-profit order (its `order_type` must match).
+    pub trigger: Option<Trigger>,
 }
 
 #[derive(Debug)]
@@ -774,7 +783,7 @@ impl Replay {
             buf[i].exch_ts = x;
             return Ok(());
         }
-        if *next_arrival > x && venue.sim.resting() == 0 {
+        if *next_arrival > x && venue.sim.resting() == 0 && venue.sim.parked() == 0 {
             // Nothing of ours resting at this exchange: only the book moves.
             let r = venue.sim.on_event_at(e, x, reports);
             buf[i].exch_ts = x;
@@ -942,6 +951,9 @@ impl Replay {
                 update.qty = qty;
                 update.remaining = qty;
             }
+            SimReport::Triggered { .. } => {
+                update.kind = UpdateKind::Triggered;
+            }
             SimReport::Cancelled { remaining, .. } => {
                 update.kind = UpdateKind::Cancelled;
                 update.remaining = remaining;
@@ -1094,6 +1106,8 @@ impl Replay {
                 filled: lf.qty,
                 accepted: true,
                 liquidation: true,
+                order_type: OrderType::Market,
+                trigger_price: 0,
             });
             self.fills.push(FillRow {
                 local_ts: t,
@@ -1146,6 +1160,33 @@ impl Replay {
         let payment = margin.fund(instrument as usize, rate, mark)?;
         self.portfolio.fund(instrument as usize, payment)?;
         Ok(payment)
+    }
+
+    /// A mark price of `instrument` (fixed point, > 0) at the exchange's current time: stop
+    /// and take-profit orders that watch the mark act on it (their answers reach the strategy
+    /// after the response latency). The mark stream of the data calls this; so may a test.
+    pub fn set_mark(&mut self, instrument: u32, mark: i64) -> Result<()> {
+        let n = self.venues.len();
+        if instrument as usize >= n {
+            return Err(bad_instrument(instrument, n));
+        }
+        if mark <= 0 {
+            return Err(Error::invalid(
+                "mark",
+                crate::fixed::format(mark),
+                "must be > 0",
+            ));
+        }
+        self.wake_exchange(instrument)?;
+        let x = self.x_clock.max(self.l_clock);
+        let mut out = std::mem::take(&mut self.reports);
+        self.venues[instrument as usize]
+            .sim
+            .on_mark(mark, x, &mut out);
+        self.queue_answers(instrument, &mut out);
+        self.reports = out;
+        self.refresh_arrival();
+        Ok(())
     }
 
     /// Books a fill made before this run (a restarted paper session's journal): the
@@ -1267,6 +1308,7 @@ impl Replay {
         let v = self.venue(req.instrument)?;
         let (tick, lot) = (v.tick, v.lot);
         crate::sim::check_order_grid(req.order_type, req.price, req.qty, req.tif, tick, lot)?;
+        crate::sim::check_trigger(req.order_type, req.trigger.as_ref(), tick)?;
         let client_id = match req.client_id {
             Some(id) if self.index.contains_key(&id) => {
                 return Err(Error::invalid(
@@ -1284,13 +1326,15 @@ impl Replay {
             }
         };
         self.next_id = self.next_id.max(client_id.saturating_add(1));
+        // Closing the position is reducing it.
+        let reduce_only = req.reduce_only || req.trigger.is_some_and(|t| t.close_position);
         let order = Order {
             client_id,
             instrument: req.instrument as usize,
             side: req.side,
             price: req.price,
             qty: req.qty,
-            reduce_only: req.reduce_only,
+            reduce_only,
             modify: false,
         };
         self.refresh_market(req.instrument)?;
@@ -1301,7 +1345,7 @@ impl Replay {
             side: req.side,
             tif: req.tif,
             status: OrderStatus::Pending,
-            reduce_only: req.reduce_only,
+            reduce_only,
             sent_ts: now,
             done_ts: -1,
             price: req.price,
@@ -1309,8 +1353,13 @@ impl Replay {
             filled: 0,
             accepted: false,
             liquidation: false,
+            order_type: req.order_type,
+            trigger_price: req.trigger.map_or(0, |t| t.price),
         };
-        let reference = self.venues[req.instrument as usize].book.reference_price();
+        let reference = match req.trigger {
+            Some(t) => t.price,
+            None => self.venues[req.instrument as usize].book.reference_price(),
+        };
         let checked = match self.risk.check(&order, now) {
             Ok(a) => match self.account.open(
                 client_id,
@@ -1338,9 +1387,12 @@ impl Replay {
         };
         self.risk.order_opened(&approved);
         self.wake_exchange(req.instrument)?;
-        let at = self.venues[req.instrument as usize]
-            .sim
-            .submit(&approved, req.tif, now);
+        let at = self.venues[req.instrument as usize].sim.submit_with(
+            &approved,
+            req.tif,
+            req.trigger,
+            now,
+        );
         self.next_arrival = self.next_arrival.min(at);
         self.index.insert(client_id, self.orders.len());
         self.orders.push(row);

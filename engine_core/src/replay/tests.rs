@@ -99,6 +99,7 @@ fn buy(price: i64, qty: i64, tif: TimeInForce) -> OrderRequest {
         tif,
         reduce_only: false,
         client_id: None,
+        trigger: None,
     }
 }
 
@@ -879,4 +880,259 @@ fn a_restored_fill_sets_position_account_and_the_exchanges_position() {
     let cash = c.account().cash().unwrap();
     let usdt = cash.asset_id("USDT").unwrap();
     assert!((cash.free(usdt).unwrap() - 800.0).abs() < 1e-9);
+}
+
+// ---- stop and take-profit orders --------------------------------------------------------------
+
+fn conditional(
+    side: OrderSide,
+    order_type: OrderType,
+    trigger: i64,
+    price: i64,
+    qty: i64,
+    source: crate::sim::TriggerSource,
+) -> OrderRequest {
+    OrderRequest {
+        side,
+        order_type,
+        price,
+        tif: if price == 0 {
+            TimeInForce::Ioc
+        } else {
+            TimeInForce::Gtc
+        },
+        trigger: Some(crate::sim::Trigger {
+            order_type,
+            price: trigger,
+            source,
+            close_position: false,
+        }),
+        ..buy(price, qty, TimeInForce::Gtc)
+    }
+}
+
+/// Opening book (bid 100.0, ask 100.1), then trades at the given prices (exchange µs apart;
+/// the aggressor buys on a rise, sells on a fall), each followed by a book moved to one tick
+/// around it (the previous levels removed).
+fn tape(prices: &[i64]) -> Vec<Event> {
+    let mut ev = opening();
+    let (mut bid, mut ask, mut last) = (1000 * T, 1001 * T, 1000 * T);
+    for (k, &p) in prices.iter().enumerate() {
+        let x = 1_000 * (k as i64 + 1);
+        let aggressor = if p >= last { BID } else { ASK };
+        last = p;
+        ev.push(trade(x, x + 10, aggressor, p, Q));
+        for (side, price, qty) in [(BID, bid, 0), (ASK, ask, 0), (BID, p - T, 10 * Q)] {
+            ev.push(Event {
+                flags: 0,
+                ..level(x + 1, x + 11, side, price, qty)
+            });
+        }
+        ev.push(level(x + 1, x + 11, ASK, p + T, 10 * Q));
+        (bid, ask) = (p - T, p + T);
+    }
+    ev
+}
+
+#[test]
+fn a_stop_market_sell_waits_for_the_last_price_then_sells_at_the_book() {
+    use crate::sim::TriggerSource::LastPrice;
+    // Stop sell 1 at 99.5: the trade at 99.8 does not touch it; the one at 99.5 does, and the
+    // order sells at once at the best bid then (99.4).
+    let events = tape(&[998 * T, 995 * T, 990 * T]);
+    let mut sent = false;
+    let mut kinds = Vec::new();
+    let (r, _) = run(
+        &events,
+        100,
+        config(0, 0, FeedLatency::Constant(0)),
+        |r, w| {
+            if matches!(w, Wake::Book(0)) && !sent {
+                sent = true;
+                let req = conditional(
+                    OrderSide::Sell,
+                    OrderType::StopMarket,
+                    995 * T,
+                    0,
+                    Q,
+                    LastPrice,
+                );
+                r.submit(req).unwrap().unwrap();
+            }
+            if let Wake::Order(u) = w {
+                kinds.push((u.kind, u.exch_ts, u.price));
+            }
+        },
+    );
+    assert_eq!(kinds[0].0, UpdateKind::Accepted);
+    assert_eq!((kinds[1].0, kinds[1].1), (UpdateKind::Triggered, 2_000));
+    assert_eq!(kinds[2].0, UpdateKind::Filled);
+    let f = r.fills()[0];
+    assert_eq!((f.side, f.qty), (-1, Q));
+    // at the trade at 99.5 the exchange's book is still the one after the 99.8 trade (bid
+    // 99.7): the market sell takes it
+    assert_eq!(f.price, 997 * T);
+    let row = r.orders()[0];
+    assert_eq!(
+        (row.order_type, row.trigger_price),
+        (OrderType::StopMarket, 995 * T)
+    );
+    assert_eq!(row.status, OrderStatus::Filled);
+}
+
+#[test]
+fn a_take_profit_limit_and_immediate_triggers_and_the_mark() {
+    use crate::sim::TriggerSource::{LastPrice, MarkPrice};
+    let events = tape(&[1003 * T, 1010 * T, 1012 * T]);
+    let mut out = Vec::new();
+    let mut step = 0;
+    let (mut r, _) = run(
+        &events,
+        100,
+        config(0, 0, FeedLatency::Constant(0)),
+        |r, w| {
+            if matches!(w, Wake::Trade(_)) && step == 0 {
+                step = 1;
+                // last price 100.3 now: a stop buy at 100.0 would trigger at once
+                out.push(
+                    r.submit(conditional(
+                        OrderSide::Buy,
+                        OrderType::StopMarket,
+                        1000 * T,
+                        0,
+                        Q,
+                        LastPrice,
+                    ))
+                    .unwrap()
+                    .unwrap(),
+                );
+                // take profit: sell 1 at 101.0 once the last price reaches 101.0
+                out.push(
+                    r.submit(conditional(
+                        OrderSide::Sell,
+                        OrderType::TakeProfitLimit,
+                        1010 * T,
+                        1010 * T,
+                        Q,
+                        LastPrice,
+                    ))
+                    .unwrap()
+                    .unwrap(),
+                );
+                // a stop sell watching the mark: trades do not move it, the mark does
+                out.push(
+                    r.submit(conditional(
+                        OrderSide::Sell,
+                        OrderType::StopMarket,
+                        995 * T,
+                        0,
+                        Q,
+                        MarkPrice,
+                    ))
+                    .unwrap()
+                    .unwrap(),
+                );
+            }
+            if matches!(w, Wake::Trade(t) if t.price == 1012 * T) && step == 1 {
+                step = 2;
+                r.set_mark(0, 994 * T).unwrap();
+            }
+        },
+    );
+    let rows: Vec<_> = r.orders().iter().map(|o| (o.client_id, o.status)).collect();
+    assert_eq!(rows[0].1, OrderStatus::Rejected, "would trigger at once");
+    // the take-profit fired at the 101.0 trade; its limit sell at 101.0 does not cross the bid
+    // (100.2): it rests, and the buy at 101.2 goes through it
+    assert_eq!(rows[1].1, OrderStatus::Filled);
+    let tp = r.fills().iter().find(|f| f.client_id == out[1]).unwrap();
+    assert_eq!((tp.price, tp.maker), (1010 * T, true));
+    // the mark at 99.4 triggered the third; it sold at the book
+    let mk = r.fills().iter().find(|f| f.client_id == out[2]).unwrap();
+    assert_eq!(mk.side, -1);
+    assert!(r.set_mark(0, 0).is_err());
+}
+
+#[test]
+fn conditional_orders_are_checked_and_can_be_cancelled_while_parked() {
+    use crate::sim::TriggerSource::LastPrice;
+    let mut errors = Vec::new();
+    let mut id = None;
+    let (r, wakes) = run(
+        &tape(&[1000 * T, 1001 * T]),
+        100,
+        config(0, 0, FeedLatency::Constant(0)),
+        |r, w| {
+            if matches!(w, Wake::Book(0)) && id.is_none() {
+                let mut no_trigger = conditional(
+                    OrderSide::Sell,
+                    OrderType::StopMarket,
+                    990 * T,
+                    0,
+                    Q,
+                    LastPrice,
+                );
+                no_trigger.trigger = None;
+                errors.push(r.submit(no_trigger).unwrap_err().to_string());
+                let mut off_grid = conditional(
+                    OrderSide::Sell,
+                    OrderType::StopMarket,
+                    990 * T + 1,
+                    0,
+                    Q,
+                    LastPrice,
+                );
+                errors.push(r.submit(off_grid).unwrap_err().to_string());
+                off_grid.order_type = OrderType::Limit;
+                off_grid.price = 1000 * T;
+                errors.push(r.submit(off_grid).unwrap_err().to_string());
+                let req = conditional(
+                    OrderSide::Sell,
+                    OrderType::StopLimit,
+                    990 * T,
+                    0,
+                    Q,
+                    LastPrice,
+                );
+                errors.push(r.submit(req).unwrap_err().to_string());
+                let ok = conditional(
+                    OrderSide::Sell,
+                    OrderType::StopMarket,
+                    990 * T,
+                    0,
+                    Q,
+                    LastPrice,
+                );
+                id = Some(r.submit(ok).unwrap().unwrap());
+            } else if let (Wake::Order(u), Some(i)) = (w, id) {
+                if u.kind == UpdateKind::Accepted {
+                    r.cancel(i).unwrap();
+                }
+            }
+        },
+    );
+    assert!(
+        errors[0].starts_with("invalid trigger_price: none (a stop_market order needs"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].starts_with("invalid trigger_price: 99.000000001"),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        errors[2].starts_with("invalid trigger_price: 99.000000001 (a limit order has no trigger"),
+        "{}",
+        errors[2]
+    );
+    assert!(
+        errors[3].starts_with("invalid price: 0 (a limit price must be > 0"),
+        "{}",
+        errors[3]
+    );
+    assert_eq!(r.orders().last().unwrap().status, OrderStatus::Cancelled);
+    assert!(wakes
+        .iter()
+        .any(|w| matches!(w, Wake::Order(u) if u.kind == UpdateKind::Cancelled)));
+    assert!(r.fills().is_empty());
 }

@@ -29,7 +29,7 @@ use crate::error::{Error, Result};
 use crate::event::{kind, Event, BID};
 use crate::risk::{ApprovedOrder, OrderSide};
 
-pub use crate::types::{OrderType, TimeInForce};
+pub use crate::types::{OrderType, TimeInForce, TriggerSource};
 
 /// Checks an order against its instrument's grids (fixed point): a market order has no price
 /// (0 inside the core) and is never post-only; a limit order's price is > 0 on the tick grid;
@@ -43,29 +43,26 @@ pub fn check_order_grid(
     tick: i64,
     lot: i64,
 ) -> Result<()> {
-    match order_type {
-        OrderType::Market if price != 0 => {
-            return Err(Error::invalid(
-                "price",
-                crate::fixed::format(price),
-                "a market order has no price",
-            ));
-        }
-        OrderType::Limit if price <= 0 => {
-            return Err(Error::invalid(
-                "price",
-                crate::fixed::format(price),
-                "a limit price must be > 0",
-            ));
-        }
-        OrderType::Limit if price % tick != 0 => {
-            return Err(Error::invalid(
-                "price",
-                crate::fixed::format(price),
-                format!("not on the tick grid {}", crate::fixed::format(tick)),
-            ));
-        }
-        _ => {}
+    if !order_type.has_limit_price() && price != 0 {
+        return Err(Error::invalid(
+            "price",
+            crate::fixed::format(price),
+            format!("a {} order has no limit price", order_type.name()),
+        ));
+    }
+    if order_type.has_limit_price() && price <= 0 {
+        return Err(Error::invalid(
+            "price",
+            crate::fixed::format(price),
+            "a limit price must be > 0",
+        ));
+    }
+    if order_type.has_limit_price() && price % tick != 0 {
+        return Err(Error::invalid(
+            "price",
+            crate::fixed::format(price),
+            format!("not on the tick grid {}", crate::fixed::format(tick)),
+        ));
     }
     if qty <= 0 || qty % lot != 0 {
         return Err(Error::invalid(
@@ -74,7 +71,7 @@ pub fn check_order_grid(
             format!("must be > 0 on the lot grid {}", crate::fixed::format(lot)),
         ));
     }
-    if order_type == OrderType::Market && tif == TimeInForce::PostOnly {
+    if !order_type.has_limit_price() && tif == TimeInForce::PostOnly {
         return Err(Error::invalid(
             "tif",
             "post-only",
@@ -82,6 +79,37 @@ pub fn check_order_grid(
         ));
     }
     Ok(())
+}
+
+/// Checks a conditional order's trigger against its type: a stop or take-profit type needs
+/// one, with a price > 0 on the tick grid; a market or limit order has none.
+pub fn check_trigger(order_type: OrderType, trigger: Option<&Trigger>, tick: i64) -> Result<()> {
+    match (order_type.is_conditional(), trigger) {
+        (true, None) => Err(Error::invalid(
+            "trigger_price",
+            "none",
+            format!("a {} order needs a trigger price", order_type.name()),
+        )),
+        (false, Some(t)) => Err(Error::invalid(
+            "trigger_price",
+            crate::fixed::format(t.price),
+            format!("a {} order has no trigger", order_type.name()),
+        )),
+        (true, Some(t)) if t.order_type != order_type => Err(Error::invalid(
+            "trigger",
+            t.order_type.name(),
+            format!("does not match the order type {}", order_type.name()),
+        )),
+        (true, Some(t)) if t.price <= 0 || t.price % tick != 0 => Err(Error::invalid(
+            "trigger_price",
+            crate::fixed::format(t.price),
+            format!(
+                "must be > 0 on the tick grid {}",
+                crate::fixed::format(tick)
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// What the simulator reports. `ts` is the exchange time of the report.
@@ -112,6 +140,9 @@ pub enum SimReport {
         price: i64,
         qty: i64,
     },
+    /// A conditional order's trigger price was touched: it now acts as a market or limit order
+    /// (its fills, rest or cancel follow).
+    Triggered { client_id: u64, ts: i64 },
     /// Cancelled (by request, the unfilled rest of an IOC, or a reduce-only order whose
     /// position is closed).
     Cancelled {
@@ -129,6 +160,7 @@ impl SimReport {
             | SimReport::Rejected { client_id, .. }
             | SimReport::Filled { client_id, .. }
             | SimReport::Modified { client_id, .. }
+            | SimReport::Triggered { client_id, .. }
             | SimReport::Cancelled { client_id, .. } => client_id,
         }
     }
@@ -140,6 +172,7 @@ impl SimReport {
             | SimReport::Rejected { ts, .. }
             | SimReport::Filled { ts, .. }
             | SimReport::Modified { ts, .. }
+            | SimReport::Triggered { ts, .. }
             | SimReport::Cancelled { ts, .. } => ts,
         }
     }
@@ -159,6 +192,27 @@ struct Resting {
     traded: i64,
 }
 
+/// The trigger of a conditional order (stop or take-profit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trigger {
+    /// Stop or take-profit, market or limit once triggered.
+    pub order_type: OrderType,
+    /// The trigger price (fixed point, > 0, on the tick grid).
+    pub price: i64,
+    /// The price watched: the last trade or the mark.
+    pub source: TriggerSource,
+    /// Close the whole position when triggered (Binance's `closePosition`): the quantity is
+    /// the position then, reduce-only.
+    pub close_position: bool,
+}
+
+/// A conditional order waiting at the exchange for its trigger.
+#[derive(Debug, Clone, Copy)]
+struct Parked {
+    order: NewOrder,
+    trigger: Trigger,
+}
+
 #[derive(Debug, Clone)]
 enum Action {
     New {
@@ -168,6 +222,7 @@ enum Action {
         qty: i64,
         tif: TimeInForce,
         reduce_only: bool,
+        trigger: Option<Trigger>,
     },
     Cancel {
         client_id: u64,
@@ -193,6 +248,11 @@ pub struct ExchangeSim {
     position: i64,
     /// Levels our takers emptied or thinned that the feed has not set since: (side, price).
     taken: Vec<(Side, i64)>,
+    /// Conditional orders waiting for their trigger, in arrival order.
+    parked: Vec<Parked>,
+    /// The last trade price and the mark price seen (fixed point, 0: none yet).
+    last_price: i64,
+    mark_price: i64,
 }
 
 impl ExchangeSim {
@@ -207,6 +267,9 @@ impl ExchangeSim {
             resting: Vec::new(),
             position: 0,
             taken: Vec::new(),
+            parked: Vec::new(),
+            last_price: 0,
+            mark_price: 0,
         })
     }
 
@@ -234,7 +297,15 @@ impl ExchangeSim {
     /// level still marked by one of our fills. Its book then only follows the feed, so a
     /// caller may stop feeding it and later [`ExchangeSim::sync_book`] it.
     pub fn is_idle(&self) -> bool {
-        self.resting.is_empty() && self.pending.is_empty() && self.taken.is_empty()
+        self.resting.is_empty()
+            && self.pending.is_empty()
+            && self.taken.is_empty()
+            && self.parked.is_empty()
+    }
+
+    /// Conditional orders waiting for their trigger.
+    pub fn parked(&self) -> usize {
+        self.parked.len()
     }
 
     /// Replaces the exchange's book with `book` (a book that saw the same events up to some
@@ -246,8 +317,14 @@ impl ExchangeSim {
     ) -> Result<()> {
         debug_assert!(self.is_idle());
         self.book.clone_from(book);
+        // The trades it missed while dormant are not known here: no last price until the next.
+        self.last_price = 0;
         for e in since {
-            self.book.apply_event(e)?;
+            if e.kind == kind::TRADE {
+                self.last_price = e.price;
+            } else {
+                self.book.apply_event(e)?;
+            }
         }
         Ok(())
     }
@@ -274,6 +351,20 @@ impl ExchangeSim {
 
     /// Sends an approved order at local time `sent` (ns); returns when it reaches the exchange.
     pub fn submit(&mut self, order: &ApprovedOrder, tif: TimeInForce, sent: i64) -> i64 {
+        self.submit_with(order, tif, None, sent)
+    }
+
+    /// [`ExchangeSim::submit`] of an order that may be conditional (`trigger`): it waits at
+    /// the exchange until its trigger price is touched, then acts as a market order (IOC) or
+    /// a limit order with `tif`. One whose trigger holds already on arrival is rejected
+    /// ("order would immediately trigger", Binance's -2021).
+    pub fn submit_with(
+        &mut self,
+        order: &ApprovedOrder,
+        tif: TimeInForce,
+        trigger: Option<Trigger>,
+        sent: i64,
+    ) -> i64 {
         let o = order.order();
         self.send(
             sent,
@@ -284,8 +375,52 @@ impl ExchangeSim {
                 qty: o.qty,
                 tif,
                 reduce_only: o.reduce_only,
+                trigger,
             },
         )
+    }
+
+    /// A new mark price at exchange time `t`: conditional orders watching the mark act.
+    pub fn on_mark(&mut self, mark: i64, t: i64, out: &mut Vec<SimReport>) {
+        if self.pending.front().is_some_and(|p| p.0 <= t) {
+            self.arrive_until(t, out);
+        }
+        self.mark_price = mark;
+        self.fire(TriggerSource::MarkPrice, mark, t, out);
+    }
+
+    /// Triggers the parked orders watching `source` that `price` touches, in arrival order.
+    fn fire(&mut self, source: TriggerSource, price: i64, t: i64, out: &mut Vec<SimReport>) {
+        let mut k = 0;
+        while k < self.parked.len() {
+            let p = self.parked[k];
+            if p.trigger.source == source
+                && p.trigger
+                    .order_type
+                    .triggers(p.order.side, p.trigger.price, price)
+            {
+                self.parked.remove(k);
+                out.push(SimReport::Triggered {
+                    client_id: p.order.client_id,
+                    ts: t,
+                });
+                let mut o = p.order;
+                if p.trigger.close_position {
+                    o.qty = self.reducible(o.side);
+                    if o.qty == 0 {
+                        out.push(SimReport::Cancelled {
+                            client_id: o.client_id,
+                            ts: t,
+                            remaining: 0,
+                        });
+                        continue;
+                    }
+                }
+                self.on_new_order(t, o, false, out);
+            } else {
+                k += 1;
+            }
+        }
     }
 
     /// Sends a modification of a resting order at local time `sent`: a new price, or a larger
@@ -376,25 +511,41 @@ impl ExchangeSim {
                     qty,
                     tif,
                     reduce_only,
-                } => self.on_new(
-                    at,
-                    NewOrder {
+                    trigger,
+                } => {
+                    let o = NewOrder {
                         client_id,
                         side,
                         price,
                         qty,
                         tif,
                         reduce_only,
-                    },
-                    out,
-                ),
+                    };
+                    match trigger {
+                        None => self.on_new(at, o, out),
+                        Some(t) => self.on_conditional(at, o, t, out),
+                    }
+                }
                 Action::Modify {
                     client_id,
                     price,
                     qty,
                 } => self.on_modify(at, client_id, price, qty, out),
                 Action::Cancel { client_id } => {
-                    if let Some(i) = self.resting.iter().position(|r| r.client_id == client_id) {
+                    if let Some(i) = self
+                        .parked
+                        .iter()
+                        .position(|p| p.order.client_id == client_id)
+                    {
+                        let p = self.parked.remove(i);
+                        out.push(SimReport::Cancelled {
+                            client_id,
+                            ts: at,
+                            remaining: p.order.qty,
+                        });
+                    } else if let Some(i) =
+                        self.resting.iter().position(|r| r.client_id == client_id)
+                    {
                         let r = self.resting.remove(i);
                         out.push(SimReport::Cancelled {
                             client_id,
@@ -450,7 +601,42 @@ impl ExchangeSim {
         None
     }
 
+    /// A conditional order arrives: checked, then parked until its trigger.
+    fn on_conditional(&mut self, at: i64, o: NewOrder, trigger: Trigger, out: &mut Vec<SimReport>) {
+        let watched = match trigger.source {
+            TriggerSource::LastPrice => self.last_price,
+            TriggerSource::MarkPrice => self.mark_price,
+        };
+        let reason = if watched > 0 && trigger.order_type.triggers(o.side, trigger.price, watched) {
+            Some("order would immediately trigger")
+        } else if (o.reduce_only || trigger.close_position) && self.reducible(o.side) == 0 {
+            Some("reduce-only order would not reduce the position")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            out.push(SimReport::Rejected {
+                client_id: o.client_id,
+                ts: at,
+                reason,
+            });
+            return;
+        }
+        out.push(SimReport::Accepted {
+            client_id: o.client_id,
+            ts: at,
+            qty: o.qty,
+        });
+        self.parked.push(Parked { order: o, trigger });
+    }
+
     fn on_new(&mut self, at: i64, o: NewOrder, out: &mut Vec<SimReport>) {
+        self.on_new_order(at, o, true, out);
+    }
+
+    /// A new order acts on the book; `announce`: report it accepted first (a triggered
+    /// conditional order was accepted when it was parked).
+    fn on_new_order(&mut self, at: i64, o: NewOrder, announce: bool, out: &mut Vec<SimReport>) {
         let NewOrder {
             client_id,
             side,
@@ -480,11 +666,13 @@ impl ExchangeSim {
             });
             return;
         }
-        out.push(SimReport::Accepted {
-            client_id,
-            ts: at,
-            qty,
-        });
+        if announce {
+            out.push(SimReport::Accepted {
+                client_id,
+                ts: at,
+                qty,
+            });
+        }
         let mut remaining = qty;
         while remaining > 0 {
             let Some(l) = self.book.best(book_side) else {
@@ -625,7 +813,17 @@ impl ExchangeSim {
         self.close_reduce_only(at, out);
     }
 
+    /// A trade: it fills resting orders it goes through, then fires the conditional orders
+    /// its price touches (a triggered order takes no part in the trade that triggered it).
     fn on_trade(&mut self, e: &Event, t: i64, out: &mut Vec<SimReport>) {
+        self.last_price = e.price;
+        self.trade_through(e, t, out);
+        if !self.parked.is_empty() {
+            self.fire(TriggerSource::LastPrice, e.price, t, out);
+        }
+    }
+
+    fn trade_through(&mut self, e: &Event, t: i64, out: &mut Vec<SimReport>) {
         if self.resting.is_empty() {
             return;
         }

@@ -216,7 +216,7 @@ impl Venue {
                 SimReport::Accepted { client_id, .. } => {
                     self.sent.remove(&client_id);
                 }
-                SimReport::Modified { .. } => {}
+                SimReport::Modified { .. } | SimReport::Triggered { .. } => {}
             }
         }
         std::mem::take(&mut self.out)
@@ -276,6 +276,7 @@ mod tests {
                 SimReport::Filled { .. } => "filled",
                 SimReport::Modified { .. } => "modified",
                 SimReport::Cancelled { .. } => "cancelled",
+                SimReport::Triggered { .. } => "triggered",
             })
             .collect()
     }

@@ -79,13 +79,17 @@ ORDER_DTYPE: np.dtype[np.void] = np.dtype([
     ("qty", "<f8"),
     ("filled", "<f8"),
     ("liquidation", "?"),
+    ("order_type", "u1"),
+    ("trigger_price", "<f8"),
 ])
 """One row per order: ``tif`` a :class:`tradecore.TimeInForce` code (0 GTC, 1 IOC, 2 FOK,
 3 POST_ONLY); ``status`` a :class:`tradecore.OrderStatus` code (0 open, 1 filled, 2 cancelled,
 3 rejected by the exchange simulator, 4 refused by the pre-trade check or the account and
 never sent, 5 pending: sent, no answer when the data ended, 7 partially filled); ``price`` 0.0
 for a market order; ``done_ts`` -1 while open; ``liquidation`` for an order the exchange made
-to liquidate the account."""
+to liquidate the account; ``order_type`` a :class:`tradecore.OrderType` code (0 market,
+1 limit, 2 stop market, 3 stop limit, 4 take-profit market, 5 take-profit limit) and
+``trigger_price`` a conditional order's (0.0 otherwise)."""
 
 EQUITY_DTYPE: np.dtype[np.void] = np.dtype([
     ("ts", "<i8"),

@@ -91,6 +91,11 @@ class LiveMarketBackend:
                client_id: int | None = None) -> int | None:
         raise InvalidInput(f"invalid order: {_NO_GATEWAY}")
 
+    def submit_conditional(self, side: int, qty: float, price: float | None, order_type: int, trigger_price: float,
+                           trigger_by: str, tif: int, reduce_only: bool, close_position: bool, instrument: int,
+                           client_id: int | None = None) -> int | None:
+        raise InvalidInput(f"invalid order: {_NO_GATEWAY}")
+
     def cancel(self, client_id: int) -> None:
         raise InvalidInput(f"invalid cancel: {_NO_GATEWAY}")
 

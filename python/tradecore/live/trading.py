@@ -257,6 +257,14 @@ class TradingBackend(LiveMarketBackend):
         self._mark(instrument)
         return self.portfolio.position(instrument)
 
+    def submit_conditional(self, side: int, qty: float, price: float | None, order_type: int, trigger_price: float,
+                           trigger_by: str, tif: int, reduce_only: bool, close_position: bool, instrument: int,
+                           client_id: int | None = None) -> int | None:
+        # Binance's STOP/TAKE_PROFIT types through the gateways are not built yet; the backtest
+        # and paper trading have them.
+        raise InvalidInput("invalid order: stop and take-profit orders are not available in real trading yet "
+                           "(backtest and paper trading have them)")
+
     def account(self) -> Account:
         # The exchange keeps a real account: reading its balances and margin into ctx is not
         # built yet; the backtest and paper trading have theirs.
