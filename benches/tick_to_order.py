@@ -91,7 +91,7 @@ class FeatureQuoter(Strategy):
         else:
             cid = ctx.sell(self.size, ba[0] + 10 * self.tick, post_only=True)
         self.sent()
-        if self.last is not None and ctx.order(self.last) is not None and self.last in ctx.open_orders():
+        if self.last is not None and (o := ctx.order(self.last)) is not None and o.status.is_open:
             ctx.cancel(self.last)  # after the new order: its request goes out first
         self.last = cid
 

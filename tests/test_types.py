@@ -100,3 +100,23 @@ def test_every_field_of_the_backtest_position_by_hand() -> None:
     assert p.fees == pytest.approx(fees, rel=1e-12)
     assert p.unrealized == pytest.approx(2.0 * (100.15 - avg), rel=1e-9)
     assert p == Position(p.qty, p.avg_price, p.realized, p.unrealized, p.fees)
+
+
+def test_open_orders_are_order_objects_with_typed_fields() -> None:
+    events = np.array([ev("DEPTH", 0, 1, 100.0, 5), ev("DEPTH", 0, -1, 100.1, 3), ev("DEPTH", 20, 1, 99.9, 1)],
+                      dtype=tradecore.EVENT_DTYPE)
+
+    class Rest(Strategy):
+        seen: list[Any] = []
+
+        def on_book(self, book: Any) -> None:
+            if not self.ctx.open_orders() and not self.seen:
+                self.ctx.buy(0.5, 99.5)
+            self.seen.append(self.ctx.open_orders())
+
+    s = Rest()
+    run_backtest(s, events, instrument=INST, latency="2ms", feed_latency="1ms", account="none")
+    o = s.seen[-1][0]
+    assert isinstance(o, tradecore.Order)
+    assert (o.client_id, o.instrument, o.side, o.price, o.qty, o.filled) == (1, 0, Side.BUY, 99.5, 0.5, 0.0)
+    assert o.status == OrderStatus.OPEN and o.remaining == 0.5 and str(o.side) == "buy"

@@ -44,7 +44,7 @@ from tradecore.data import Replay, TickStore
 from tradecore.events import EVENT_DTYPE, SCALE, Flag, Kind, to_float
 from tradecore.instrument import Instrument
 from tradecore.risk import Decision, Portfolio, RiskEngine, RiskLimits
-from tradecore.strategy import Context, Strategy
+from tradecore.strategy import Context, Order, Strategy
 
 __all__ = [
     "EVENT_DTYPE",
@@ -61,6 +61,7 @@ __all__ = [
     "Kind",
     "Model",
     "ModelSignal",
+    "Order",
     "OrderBook",
     "OrderStatus",
     "OrderType",

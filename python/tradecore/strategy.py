@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from tradecore._core import OrderStatus, OrderType, Position, TimeInForce
+from tradecore._core import OrderStatus, OrderType, Position, Side, TimeInForce
 from tradecore.errors import InvalidInput
 from tradecore.signals import duration_ns
 
@@ -134,20 +134,31 @@ class TradeLike(Protocol):
 
 
 @dataclass(frozen=True)
-class OrderInfo:
-    """An order as the strategy knows it."""
+class Order:
+    """An order as the strategy knows it (``ctx.order``, ``ctx.open_orders``), the same in a
+    backtest, paper and real trading."""
 
     client_id: int
     instrument: int
-    side: int
-    """+1 buy, -1 sell."""
+    side: Side
+    """:class:`Side` (equal to +1 buy, -1 sell)."""
     price: float
-    """0.0 for a market order."""
+    """The limit price; 0.0 for a market order."""
     qty: float
     filled: float
     status: OrderStatus
-    """Its :class:`OrderStatus` (``str()`` gives the name: ``open``, ``filled``, ``cancelled``,
-    ``rejected`` by the exchange, ``refused`` by the risk check, ...)."""
+    """Its :class:`OrderStatus` (``str()`` gives the name: ``pending``, ``open``,
+    ``partially_filled``, ``filled``, ``cancelled``, ``rejected`` by the exchange, ``refused``
+    before sending, ...)."""
+
+    @property
+    def remaining(self) -> float:
+        """Quantity not yet filled."""
+        return max(self.qty - self.filled, 0.0)
+
+
+OrderInfo = Order
+"""The former name of :class:`Order`."""
 
 
 class Context:
@@ -189,17 +200,22 @@ class Context:
         per instrument ``leverage``, ``liquidation_prices`` and ``funding``."""
         return self._b.account()
 
-    def open_orders(self) -> list[int]:
-        """Client ids of the open orders, oldest first."""
-        return self._b.open_orders()
+    def open_orders(self, instrument: int | None = None) -> list[Order]:
+        """The open orders (of one instrument), oldest first."""
+        out = []
+        for cid in self._b.open_orders():
+            o = self.order(cid)
+            if o is not None and (instrument is None or o.instrument == instrument):
+                out.append(o)
+        return out
 
-    def order(self, client_id: int) -> OrderInfo | None:
+    def order(self, client_id: int) -> Order | None:
         """An order by client id (None if unknown)."""
         o = self._b.order(client_id)
         if o is None:
             return None
         inst, side, price, qty, filled, status = o
-        return OrderInfo(client_id, inst, side, price, qty, filled, OrderStatus.of(status))
+        return Order(client_id, inst, Side.of(side), price, qty, filled, OrderStatus.of(status))
 
     def feed_health(self, instrument: int = 0) -> Any:
         """Live: the feed's health of an instrument (``messages``, ``gaps``, ``resyncs``,
