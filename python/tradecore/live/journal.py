@@ -226,7 +226,11 @@ class Journal:
         appended to the intent log now, into SQLite at the next :meth:`flush`. ``ts``: its time
         (default now; paper trading gives its simulated exchange's clock)."""
         o.created_ns = o.updated_ns = time.time_ns() if ts is None else ts
-        row = self._row(o)
+        self.intent_row(self._row(o))
+
+    def intent_row(self, row: tuple[Any, ...]) -> None:
+        """:meth:`intent` of an order's row as :meth:`_row` makes it (the paper order path's
+        shortcut: no record object)."""
         line = _dumps(row[:-2], option=_NEWLINE)  # the order path's format: no reason, no session
         if self.intents.used + len(line) >= self.intents.capacity:
             self.flush()  # everything before is now in SQLite: the log starts over

@@ -300,6 +300,7 @@ class _JournalingBackend:
         self.order = bt.order
         self.set_timer = bt.set_timer
         self.set_signal = bt.set_signal
+        self._intent = journal.intent_row
 
     @property
     def now(self) -> int:
@@ -328,13 +329,16 @@ class _JournalingBackend:
         r = bt.submit(side, qty, price, tif, reduce_only, instrument, cid)
         if cid >= self.next_id:
             self.next_id = cid + 1
-        refused = bt.last_reject if r is None else None
-        rec = OrderRecord(cid, instrument, self.symbols[instrument], side, 0.0 if price is None else price, qty, tif,
-                          reduce_only, "pending" if r is not None else "refused",
-                          reason="" if refused is None else f"{refused[0]}: {refused[1]}", session=self.session)
-        self.journal.intent(rec, ts=bt.now)
-        if r is not None:
+        now = bt.now
+        if r is None:
+            why = bt.last_reject
+            status, reason = "refused", "" if why is None else f"{why[0]}: {why[1]}"
+        else:
+            status, reason = "pending", ""
             self.status[cid] = "pending"
+        # Journal._row's layout, without a record object (the tick-to-order path)
+        self._intent((cid, instrument, self.symbols[instrument], side, 0.0 if price is None else price, qty, tif,
+                      reduce_only, status, now, now, reason, self.session))
         return r
 
     def on_update(self, u: Any) -> None:
