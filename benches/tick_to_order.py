@@ -150,16 +150,23 @@ def _depth(frames: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
     return [f for f in frames if b"@depth" in f[1][:40]]
 
 
-async def run_paper(frames: list[tuple[int, bytes]], snapshot: bytes, every: int) -> np.ndarray:
+async def run_paper(frames: list[tuple[int, bytes]], snapshot: bytes, every: int,
+                    journaled: bool = False) -> np.ndarray:
+    """``journaled``: with the state directory's journal (orders, answers, fills, marks)."""
     OUT.clear()
     md = _market(frames, snapshot)
-    paper = PaperTrader(PaperQuoter(every=every), md, instruments=[BTC], latency="5ms", risk=LIMITS)
-    paper.start()
-    on_raw, clock = md.on_raw, time.perf_counter_ns
-    for ts, frame in _depth(frames):
-        T0[0] = clock()
-        on_raw(frame, ts)
-    paper.finish()
+    with tempfile.TemporaryDirectory() as d:
+        journal = Journal(Path(d) / "journal.sqlite") if journaled else None
+        paper = PaperTrader(PaperQuoter(every=every), md, instruments=[BTC], latency="5ms", risk=LIMITS,
+                            journal=journal)
+        paper.start()
+        on_raw, clock = md.on_raw, time.perf_counter_ns
+        for ts, frame in _depth(frames):
+            T0[0] = clock()
+            on_raw(frame, ts)
+        paper.finish()
+        if journal is not None:
+            journal.close()
     return np.array(OUT)
 
 
@@ -224,10 +231,12 @@ def main() -> int:
     async def go() -> dict[str, list[dict[str, float]]]:
         sim = ExchangeSimulator(frames[:1], snapshot, tick_size=0.1, lot_size=0.001)  # exchangeInfo for ccxt
         await sim.start()
-        rows: dict[str, list[dict[str, float]]] = {"paper": [], "real (ccxt)": [], "real (native)": []}
+        rows: dict[str, list[dict[str, float]]] = {"paper": [], "paper (journal)": [], "real (ccxt)": [],
+                                                   "real (native)": []}
         try:
             for r in range(args.rounds):  # interleaved, so each sees the machine's drift
                 rows["paper"].append(stats(await run_paper(frames, snapshot, args.every)))
+                rows["paper (journal)"].append(stats(await run_paper(frames, snapshot, args.every, True)))
                 rows["real (ccxt)"].append(stats(await run_real(frames, snapshot, args.every, False, sim)))
                 rows["real (native)"].append(stats(await run_real(frames, snapshot, args.every, True, sim)))
                 print(f"round {r + 1}: " + "; ".join(f"{k} {v[-1]}" for k, v in rows.items()), flush=True)

@@ -545,6 +545,12 @@ def live(args: argparse.Namespace, *, record_only: bool = False) -> int:
         res = runner.result
         print(f"paper trading: {len(res.orders):,} orders, {len(res.fills):,} fills, "
               f"final state {res.params['final_trading_state']}")
+        if runner.paper is not None:
+            p = runner.paper
+            print(f"paper session {p.session}" + (f" ({res.params['sessions']})" if "sessions" in res.params else ""))
+            for i, inst in enumerate(p.instruments):
+                pos = p.bt.position(i)
+                print(f"position {inst.symbol}: {pos.qty!r} (realized {pos.realized:.6f}, fees {pos.fees:.6f})")
         print(res.summary())
         if getattr(args, "report", None):
             print(f"report: {res.write_report(args.report, title=f'tradecore paper: {type(strategy).__name__}')}")
@@ -555,6 +561,19 @@ def live(args: argparse.Namespace, *, record_only: bool = False) -> int:
     if runner.recorder is not None:
         print(f"recorded {runner.recorder.frames:,} frames in {len(runner.recorder.files)} file(s) under "
               f"{runner.recorder.folder}")
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    """The tables and HTML report of a trading journal (paper or real), rebuilt from it."""
+    from tradecore.live.journal_report import rebuild
+
+    res = rebuild(args.journal, initial_capital=args.initial_capital)
+    print(f"journal {args.journal}: {len(res.orders):,} orders, {len(res.fills):,} fills, sessions "
+          f"{res.params['sessions']} ({res.params['mode']}); equity {res.params['equity']}")
+    if res.stats:
+        print(res.summary())
+    print(f"report: {res.write_report(args.out, title=args.title)}")
     return 0
 
 
@@ -783,6 +802,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                            help="strategy parameter (repeatable)")
 
+    p = sub.add_parser("report", help="the HTML report of a trading journal (paper or real), rebuilt from it",
+                       description="Rebuilds the orders and fills tables of a journal (state_dir/journal.sqlite), "
+                       "the equity from its fills and recorded marks, prints the summary and writes the report.")
+    p.add_argument("--journal", type=Path, required=True, help="the journal (state_dir/journal.sqlite)")
+    p.add_argument("--out", type=Path, required=True, help="the HTML report to write")
+    p.add_argument("--initial-capital", type=float, default=None,
+                   help="starting equity (default: the journal's, else 100000)")
+    p.add_argument("--title", default=None, help="the report's title")
+
     p = sub.add_parser("kill", help="the kill switch: the running live runner cancels every open order and "
                        "refuses new ones", description="Sends SIGUSR1 to the live runner of this configuration "
                        "(the holder of runner.lock in [trading] state_dir, signalled only if the lock is held "
@@ -811,6 +839,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return live(args, record_only=True)
         if args.command == "kill":
             return kill(args)
+        if args.command == "report":
+            return report(args)
     except (TradecoreError, OSError, pa.ArrowException) as e:
         print(f"tradecore: error: {e}", file=sys.stderr)
         return 2

@@ -221,11 +221,16 @@ class Journal:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def intent(self, o: OrderRecord) -> None:
+    def intent(self, o: OrderRecord, *, ts: int | None = None) -> None:
         """An order about to be sent (or refused by the risk check: status ``refused``):
-        appended to the intent log now, into SQLite at the next :meth:`flush`."""
-        o.created_ns = o.updated_ns = time.time_ns()
-        row = self._row(o)
+        appended to the intent log now, into SQLite at the next :meth:`flush`. ``ts``: its time
+        (default now; paper trading gives its simulated exchange's clock)."""
+        o.created_ns = o.updated_ns = time.time_ns() if ts is None else ts
+        self.intent_row(self._row(o))
+
+    def intent_row(self, row: tuple[Any, ...]) -> None:
+        """:meth:`intent` of an order's row as :meth:`_row` makes it (the paper order path's
+        shortcut: no record object)."""
         line = _dumps(row[:-2], option=_NEWLINE)  # the order path's format: no reason, no session
         if self.intents.used + len(line) >= self.intents.capacity:
             self.flush()  # everything before is now in SQLite: the log starts over
@@ -255,11 +260,12 @@ class Journal:
         self.intents.reset()
 
     def update(self, client_id: int, status: str, *, filled: float | None = None, venue_order_id: str | None = None,
-               reason: str | None = None, price: float | None = None, qty: float | None = None) -> None:
+               reason: str | None = None, price: float | None = None, qty: float | None = None,
+               ts: int | None = None) -> None:
         """A state change of an order (a modification: its new price and quantity), and an
-        event row saying so, in one transaction."""
+        event row saying so, in one transaction (at ``ts``, default now)."""
         self.flush()
-        now = time.time_ns()
+        now = time.time_ns() if ts is None else ts
         with self.db:
             self.db.execute("BEGIN")
             self.db.execute(
@@ -287,11 +293,11 @@ class Journal:
                             (f.qty, f.local_ts, f.client_id))
         return True
 
-    def event(self, kind: str, detail: Any, client_id: int | None = None) -> None:
-        """A free-form event (kill switch, reconciliation difference, ...)."""
+    def event(self, kind: str, detail: Any, client_id: int | None = None, *, ts: int | None = None) -> None:
+        """A free-form event (kill switch, reconciliation difference, ...), at ``ts`` (default now)."""
         self.flush()
         self.db.execute("INSERT INTO events (ts, client_id, kind, detail) VALUES (?, ?, ?, ?)",
-                        (time.time_ns(), client_id, kind, detail if isinstance(detail, str) else json.dumps(detail)))
+                        (time.time_ns() if ts is None else ts, client_id, kind, detail if isinstance(detail, str) else json.dumps(detail)))
 
     def add_session(self, session: str, pid: int, started_ns: int | None = None) -> None:
         """Records a trading session (its client order ids are ours from now on)."""

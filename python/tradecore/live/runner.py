@@ -93,6 +93,7 @@ from tradecore.live.feed import MARKETS, BinanceMarketData, FeedHealth, SymbolBo
 from tradecore.live.gateway import CcxtGateway
 from tradecore.live.host import StrategyHost, default_instruments
 from tradecore.live.journal import Journal
+from tradecore.live.journal_report import write_instruments_meta
 from tradecore.live.paper import PaperTrader
 from tradecore.live.recorder import Recorder
 from tradecore.live.session import LOCK_FILE, RunnerLock, new_session_id
@@ -328,9 +329,11 @@ class LiveRunner:
                     raise InvalidInput("invalid [trading] mode 'paper' with the ccxt feed: paper trading replays the "
                                        "native Binance feed's events (use mode = \"watch\" with ccxt)")
                 t = config.trading
+                # the same journal as real trading; a killed session's successor continues from it
+                self.journal = Journal(Path(t.state_dir) / "journal.sqlite", durable=t.durable_journal)
                 self.paper = PaperTrader(strategy, self.md, instruments=self._instruments(), latency=t.latency, queue=t.queue,
                                          feed_latency=t.feed_latency, initial_capital=t.initial_capital,
-                                         risk=config.risk)
+                                         risk=config.risk, journal=self.journal, session=self.session)
             elif config.trading.mode == "real":
                 t = config.trading
                 gw_cfg = dict(config.gateway_options)
@@ -343,6 +346,8 @@ class LiveRunner:
                                            timeout_s=t.order_timeout_s, poll_s=t.poll_s, native=t.native)
                 self.journal = Journal(state / "journal.sqlite", durable=t.durable_journal)
                 insts = self._instruments()
+                self.journal.set_meta("mode", "real")
+                write_instruments_meta(self.journal, insts, t.initial_capital)
                 self.trading = TradingBackend(self.md, self.gateway, self.journal, insts, limits=config.risk,
                                               initial_capital=t.initial_capital, session=self.session)
                 self.host = StrategyHost(strategy, self.md, backend=self.trading, instruments=insts)
@@ -426,7 +431,11 @@ class LiveRunner:
             if tr is not None:
                 await self._stop_trading(tr, user_stream)
             if self.paper is not None:
-                self.result = self.paper.finish()
+                try:
+                    self.result = self.paper.finish()
+                finally:
+                    if self.journal is not None:
+                        self.journal.close()
             self._flush_metrics()
             if self.recorder is not None:
                 self.recorder.close()
