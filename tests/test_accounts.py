@@ -154,3 +154,28 @@ def test_account_set_ups_refuse_bad_input_naming_field_and_value() -> None:
         go(account="cash")
     with pytest.raises(InvalidInput, match="^invalid account: 'isolated'"):
         go(account="isolated")
+
+
+def test_a_spot_market_buy_never_costs_more_than_it_reserved() -> None:
+    # 1,000 USDT; asks 1 @ 100 and 100 @ 120: a market buy of 9 reserves 9 x 105 (5% above the
+    # mid... the reference) and walks no level above its protection: it buys the 1 at 100,
+    # the rest is cancelled, and the run goes on.
+    rows = [ev(0, 1, 99.99, 5, last=False), ev(0, -1, 100.0, 1, last=False), ev(0, -1, 120.0, 100),
+            ev(100, 1, 99.98, 5)]
+    s = Orders((1, 9.0, None))
+    r = run_backtest(s, np.array(rows, dtype=tradecore.EVENT_DTYPE), instrument=SPOT, latency="1ms",
+                     feed_latency="1ms", balances={"USDT": 1_000})
+    assert s.refusals == [None]
+    assert list(r.fills["price"]) == [100.0] and list(r.fills["qty"]) == [1.0]
+    assert r.orders["status"][0] == tradecore.OrderStatus.CANCELLED
+    assert r.account.balances["USDT"] == (pytest.approx(900.0), 0.0)
+
+
+def test_a_cash_accounts_statistics_start_from_its_own_balances() -> None:
+    events = np.array(book(0, 59_999.99, 60_000.0) + book(2_000, 59_999.98, 60_000.01), dtype=tradecore.EVENT_DTYPE)
+    s = Orders()
+    r = run_backtest(s, events, instrument=SPOT, latency="1ms", feed_latency="1ms", balances={"USDT": 5_000})
+    assert r.stats["total_return"] == 0.0 and r.params["initial_capital"] == 5_000
+    assert s.accounts[0].equity == 5_000
+    with pytest.raises(InvalidInput, match="^invalid account: spot instruments quoted in BTC, USDT"):
+        plan_account([SPOT, tradecore.Instrument("binance-spot", "ETHBTC", "0.00001", "0.0001", kind="spot")])

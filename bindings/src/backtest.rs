@@ -642,6 +642,12 @@ impl Backtest {
         AccountView::of(self.inner.account(), self.inner.portfolio())
     }
 
+    /// Client ids below `next` are taken (a restarted session's earlier orders): the ids the
+    /// loop gives from now on (orders without one, liquidations) start at `next` or above.
+    fn set_next_client_id(&mut self, next: u64) {
+        self.inner.reserve_client_ids(next);
+    }
+
     /// Books a fill made before this run (a restarted paper session's journal): position,
     /// PnL, `fee`, the account and the exchange's position; no order, no fill row, no wake.
     fn restore_fill(

@@ -984,6 +984,8 @@ class Backtest:
         refused before sending (``last_reject``)."""
     def set_mark(self, instrument: int, price: float) -> None:
         """A mark price: stop and take-profit orders watching the mark act on it."""
+    def set_next_client_id(self, next: int) -> None:
+        """Client ids below ``next`` are taken (a restarted session's earlier orders)."""
     def restore_fill(self, instrument: int, side: int, price: float, qty: float, fee: float) -> None:
         """Books a fill made before this run (a restarted paper session's journal): position,
         PnL, ``fee``, the account and the exchange's position; no order, no fill row, no wake."""

@@ -79,6 +79,10 @@ class AccountPlan:
 
     spec: AccountSpec | None
     description: str
+    initial: float | None = None
+    """The starting equity in the settlement (or quote) asset when it is known before the
+    first price (margin: the wallet; cash holding only the quote: its balance); None when base
+    balances are valued at the first mid (the first equity sample then)."""
 
 
 def plan_account(instruments: Sequence[Instrument], *, mode: str = "auto", initial_capital: float = 100_000.0,
@@ -118,7 +122,8 @@ def plan_account(instruments: Sequence[Instrument], *, mode: str = "auto", initi
     if mode == "none":
         if balances or leverage is not None or brackets or liquidation_fee is not None:
             raise InvalidInput("invalid account: 'none' takes no balances, leverage, brackets or liquidation fee")
-        return AccountPlan(None, f"none (capital {initial_capital:g}; orders limited by the risk limits only)")
+        return AccountPlan(None, f"none (capital {initial_capital:g}; orders limited by the risk limits only)",
+                           initial_capital)
     if mode == "cash":
         return _cash(instruments, initial_capital, balances, leverage, brackets, liquidation_fee)
     return _margin(instruments, initial_capital, balances, leverage, brackets, liquidation_fee)
@@ -142,6 +147,10 @@ def _cash(instruments: Sequence[Instrument], initial_capital: float, balances: M
     if leverage is not None or brackets or liquidation_fee is not None:
         raise InvalidInput("invalid account: a cash (spot) account takes no leverage, brackets or liquidation fee")
     assets = [assets_of(i) for i in instruments]
+    quotes = sorted({q for _, q in assets})
+    if len(quotes) > 1:
+        raise InvalidInput(f"invalid account: spot instruments quoted in {', '.join(quotes)} (one quote asset per "
+                           "cash account: its equity is valued in it; run them separately)")
     known = {a for pair in assets for a in pair}
     if balances is None:
         balances = {assets[0][1]: initial_capital}
@@ -152,7 +161,8 @@ def _cash(instruments: Sequence[Instrument], initial_capital: float, balances: M
                                f"({', '.join(sorted(known))})")
         start[asset] = _amount(f"balances[{asset!r}]", amount)
     desc = "cash (spot): " + ", ".join(f"{a} {v:g}" for a, v in start.items())
-    return AccountPlan(AccountSpec.cash(start, assets), desc)
+    only_quote = all(a == quotes[0] or v == 0 for a, v in start.items())
+    return AccountPlan(AccountSpec.cash(start, assets), desc, start.get(quotes[0], 0.0) if only_quote else None)
 
 
 def _margin(instruments: Sequence[Instrument], initial_capital: float, balances: Mapping[str, float] | None,
@@ -205,4 +215,4 @@ def _margin(instruments: Sequence[Instrument], initial_capital: float, balances:
     spec = AccountSpec.margin(asset, wallet, levs, tables, fees[0])
     desc = (f"margin (cross, one-way) {asset} wallet {wallet:g}, liquidation fee {fees[0]:.4%}; "
             + "; ".join(dict.fromkeys(sources)))
-    return AccountPlan(spec, desc)
+    return AccountPlan(spec, desc, wallet)

@@ -878,6 +878,34 @@ impl MarginAccount {
         Ok(Ok(()))
     }
 
+    /// Records open order `order_id` without the check (it is at the exchange already): its
+    /// margin counts even when the account cannot afford it.
+    pub fn hold_order(
+        &mut self,
+        order_id: u64,
+        i: usize,
+        side: OrderSide,
+        qty: i64,
+        price: i64,
+    ) -> Result<()> {
+        self.inst(i)?;
+        check_positive("qty", qty)?;
+        check_positive("price", price)?;
+        if let Some(k) = self.orders.iter().position(|o| o.order_id == order_id) {
+            let o = self.orders.swap_remove(k);
+            self.remove_open(o.instrument, o.side, o.qty, o.price);
+        }
+        self.orders.push(OpenOrder {
+            order_id,
+            instrument: i,
+            side,
+            qty,
+            price,
+        });
+        self.add_open(i, side, qty, price);
+        Ok(())
+    }
+
     fn add_open(&mut self, i: usize, side: OrderSide, qty: i64, price: i64) {
         let inst = &mut self.instruments[i];
         let s = side_index(side);

@@ -178,17 +178,15 @@ impl Account {
                 let (base, quote) = *assets
                     .get(instrument)
                     .ok_or_else(|| Error::invalid("instrument", instrument, "unknown"))?;
-                if at <= 0 {
-                    return Ok(Err(AccountReject::NoPrice));
-                }
                 // A sell reserves the base whatever its price; a market buy a padded amount.
-                let price = if order_type == OrderType::Market && side == OrderSide::Buy {
-                    SpotPrice::Market {
+                let price = match side {
+                    OrderSide::Sell => SpotPrice::Limit(at.max(1)),
+                    OrderSide::Buy if at <= 0 => return Ok(Err(AccountReject::NoPrice)),
+                    OrderSide::Buy if order_type == OrderType::Market => SpotPrice::Market {
                         reference: at,
                         slippage: MARKET_BUY_ALLOWANCE,
-                    }
-                } else {
-                    SpotPrice::Limit(at)
+                    },
+                    OrderSide::Buy => SpotPrice::Limit(at),
                 };
                 let order = SpotOrder {
                     side,
@@ -207,6 +205,28 @@ impl Account {
                     .place_order(id, instrument, side, qty, at)?
                     .map_err(AccountReject::Margin))
             }
+        }
+    }
+
+    /// Holds order `id` as the exchange has it, without the check: the order is at the
+    /// exchange already (a resynchronisation after a refused modification, a cut). A cash
+    /// account that cannot reserve it holds nothing (its fills are paid from the free
+    /// balance); a margin account counts its margin even in deficit.
+    pub fn hold(
+        &mut self,
+        id: u64,
+        instrument: usize,
+        side: OrderSide,
+        price: i64,
+        qty: i64,
+    ) -> Result<()> {
+        self.close(id);
+        match self {
+            Account::Unchecked => Ok(()),
+            Account::Cash { .. } => self
+                .open(id, instrument, side, OrderType::Limit, price, qty, 0)
+                .map(|_| ()),
+            Account::Margin { account, .. } => account.hold_order(id, instrument, side, qty, price),
         }
     }
 
@@ -245,17 +265,32 @@ impl Account {
                 let (base, quote) = *assets
                     .get(instrument)
                     .ok_or_else(|| Error::invalid("instrument", instrument, "unknown"))?;
-                account
-                    .fill(id, side, base, quote, price, qty, fee_rate)
-                    .map(|_| ())
+                match account.fill(id, side, base, quote, price, qty, fee_rate) {
+                    Ok(_) => Ok(()),
+                    // More than the account holds for the order (a fill that raced a smaller
+                    // modification): a fill is a fact; the order's rest is freed and the fill
+                    // paid from the free balance.
+                    Err(Error::InvalidInput { field: "qty", .. }) => {
+                        let _ = account.release(id);
+                        account
+                            .fill(u64::MAX, side, base, quote, price, qty, fee_rate)
+                            .map(|_| ())
+                    }
+                    Err(e) => Err(e),
+                }
             }
             Account::Margin { account, .. } => {
-                let open = account.fill_order(id, qty, price, fee);
-                match open {
+                match account.fill_order(id, qty, price, fee) {
                     Ok(_) => Ok(()),
+                    // Not held (a liquidation cancelled it while in flight), or more than held
+                    // (a fill that raced a smaller modification): a fill is a fact.
                     Err(Error::InvalidInput {
-                        field: "order_id", ..
-                    }) => account.fill(instrument, side, qty, price, fee).map(|_| ()),
+                        field: "order_id" | "qty",
+                        ..
+                    }) => {
+                        let _ = account.cancel_order(id);
+                        account.fill(instrument, side, qty, price, fee).map(|_| ())
+                    }
                     Err(e) => Err(e),
                 }
             }

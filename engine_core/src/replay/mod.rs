@@ -25,7 +25,7 @@ use std::collections::{HashMap, VecDeque};
 use crate::book::L2Book;
 use crate::error::{Error, Result};
 use crate::event::{flags, kind, Event};
-use crate::execution::{Account, AccountReject, AccountSetup};
+use crate::execution::{Account, AccountReject, AccountSetup, MARKET_BUY_ALLOWANCE};
 use crate::fixed::{to_f64, SCALE};
 use crate::model::signal::ModelSignal;
 use crate::risk::{
@@ -554,14 +554,55 @@ impl Replay {
         }
     }
 
-    /// Equity as the strategy would see it now: capital + realized - fees + unrealized at the
-    /// local books' mids ([`Replay::unrealized_now`]).
+    /// Equity as the strategy would see it now, at the local books' mids
+    /// ([`Replay::unrealized_now`]): a margin account's wallet + unrealized PnL, a cash
+    /// account's balances valued in the quote, or capital + realized - fees - funding +
+    /// unrealized without an account.
     pub fn equity_now(&self) -> Result<f64> {
-        let mut e = self.portfolio.equity();
-        for i in 0..self.venues.len() {
-            e += self.unrealized_now(i as u32)? - self.portfolio.unrealized(i)?;
+        match &self.account {
+            Account::Margin { account, .. } => {
+                let mut e = account.wallet_balance();
+                for i in 0..self.venues.len() {
+                    e += self.unrealized_now(i as u32)?;
+                }
+                Ok(e)
+            }
+            Account::Cash { .. } => Ok(self.cash_equity(|i| {
+                let v = &self.venues[i];
+                v.book
+                    .mid()
+                    .unwrap_or_else(|| to_f64(self.portfolio.position(i).map_or(0, |p| p.mark)))
+            })),
+            Account::Unchecked => {
+                let mut e = self.portfolio.equity();
+                for i in 0..self.venues.len() {
+                    e += self.unrealized_now(i as u32)? - self.portfolio.unrealized(i)?;
+                }
+                Ok(e)
+            }
         }
-        Ok(e)
+    }
+
+    /// A cash account's balances valued in the quote asset, each base at `price(instrument)`
+    /// (one quote asset per run: the set-up refuses more).
+    fn cash_equity(&self, price: impl Fn(usize) -> f64) -> f64 {
+        let Account::Cash { account, assets } = &self.account else {
+            return 0.0;
+        };
+        let held = |a| account.free(a).unwrap_or(0.0) + account.locked(a).unwrap_or(0.0);
+        let mut e = 0.0;
+        let mut counted = Vec::with_capacity(assets.len() + 1);
+        for (i, &(base, quote)) in assets.iter().enumerate() {
+            if !counted.contains(&base) {
+                counted.push(base);
+                e += held(base) * price(i);
+            }
+            if !counted.contains(&quote) {
+                counted.push(quote);
+                e += held(quote);
+            }
+        }
+        e
     }
 
     /// The pre-trade risk engine.
@@ -950,6 +991,8 @@ impl Replay {
                 update.price = price;
                 update.qty = qty;
                 update.remaining = qty;
+                // The exchange's values (a modification, or a reduce-only order cut).
+                self.account_resync(row_i)?;
             }
             SimReport::Triggered { .. } => {
                 update.kind = UpdateKind::Triggered;
@@ -1027,21 +1070,8 @@ impl Replay {
     fn account_equity(&self) -> f64 {
         match &self.account {
             Account::Margin { account, .. } => account.margin_balance(),
-            Account::Cash { account, assets } => {
-                let mut e = 0.0;
-                let mut seen_quote = Vec::new();
-                for (i, &(base, quote)) in assets.iter().enumerate() {
-                    let mark = self.portfolio.position(i).map_or(0, |p| p.mark);
-                    let held =
-                        account.free(base).unwrap_or(0.0) + account.locked(base).unwrap_or(0.0);
-                    e += held * to_f64(mark);
-                    if !seen_quote.contains(&quote) {
-                        seen_quote.push(quote);
-                        e += account.free(quote).unwrap_or(0.0)
-                            + account.locked(quote).unwrap_or(0.0);
-                    }
-                }
-                e
+            Account::Cash { .. } => {
+                self.cash_equity(|i| to_f64(self.portfolio.position(i).map_or(0, |p| p.mark)))
             }
             Account::Unchecked => self.portfolio.equity(),
         }
@@ -1187,6 +1217,12 @@ impl Replay {
         self.reports = out;
         self.refresh_arrival();
         Ok(())
+    }
+
+    /// Client ids below `next` are taken (a restarted session's earlier orders): ids the loop
+    /// gives from now on (the strategy's without one, liquidations) start at `next` or above.
+    pub fn reserve_client_ids(&mut self, next: u64) {
+        self.next_id = self.next_id.max(next);
     }
 
     /// Books a fill made before this run (a restarted paper session's journal): the
@@ -1360,13 +1396,14 @@ impl Replay {
             Some(t) => t.price,
             None => self.venues[req.instrument as usize].book.reference_price(),
         };
+        let (value_type, value_price, protect) = self.valuation(&req, reference);
         let checked = match self.risk.check(&order, now) {
             Ok(a) => match self.account.open(
                 client_id,
                 req.instrument as usize,
                 req.side,
-                req.order_type,
-                req.price,
+                value_type,
+                value_price,
                 req.qty,
                 reference,
             )? {
@@ -1391,6 +1428,7 @@ impl Replay {
             &approved,
             req.tif,
             req.trigger,
+            protect,
             now,
         );
         self.next_arrival = self.next_arrival.min(at);
@@ -1453,21 +1491,25 @@ impl Replay {
     ) -> Result<std::result::Result<(), Reject>> {
         let i = self.open_row(client_id)?;
         let row = self.orders[i];
+        if row.order_type != OrderType::Limit {
+            return Err(Error::invalid(
+                "client_id",
+                client_id,
+                format!(
+                    "only a resting limit order can be modified (this is a {} order)",
+                    row.order_type.name()
+                ),
+            ));
+        }
         let v = &self.venues[row.instrument as usize];
-        if price <= 0 || price % v.tick != 0 {
-            return Err(Error::invalid(
-                "price",
-                crate::fixed::format(price),
-                "must be > 0 on the tick grid",
-            ));
-        }
-        if qty <= 0 || qty % v.lot != 0 {
-            return Err(Error::invalid(
-                "qty",
-                crate::fixed::format(qty),
-                "must be > 0 on the lot grid",
-            ));
-        }
+        crate::sim::check_order_grid(
+            OrderType::Limit,
+            price,
+            qty,
+            TimeInForce::Gtc,
+            v.tick,
+            v.lot,
+        )?;
         let order = Order {
             client_id,
             instrument: row.instrument as usize,
@@ -1514,6 +1556,25 @@ impl Replay {
 }
 
 impl Replay {
+    /// How the account values an order and how far a market order may walk: a spot market
+    /// buy (or stop-market buy) walks the book no further than [`MARKET_BUY_ALLOWANCE`] above
+    /// its reference and reserves exactly that, so it can never cost more than the account
+    /// holds for it. Returns (the type and price the account values it at, the protection).
+    fn valuation(&self, req: &OrderRequest, reference: i64) -> (OrderType, i64, i64) {
+        match (&self.account, req.side) {
+            (Account::Cash { .. }, OrderSide::Buy)
+                if !req.order_type.has_limit_price() && reference > 0 =>
+            {
+                let tick = self.venues[req.instrument as usize].tick;
+                let cap = ((reference as f64 * (1.0 + MARKET_BUY_ALLOWANCE)) / tick as f64).ceil()
+                    as i64
+                    * tick;
+                (OrderType::Limit, cap, cap)
+            }
+            _ => (req.order_type, req.price, 0),
+        }
+    }
+
     /// The account's refusal as a pre-trade refusal (counted with the risk engine's).
     #[cold]
     fn account_reject(&mut self, r: &AccountReject) -> Reject {
@@ -1535,22 +1596,18 @@ impl Replay {
     /// held before; not checked (the order is already at the exchange).
     fn account_resync(&mut self, i: usize) -> Result<()> {
         let row = self.orders[i];
-        self.account.close(row.client_id);
         let open = row.qty - row.filled;
         if open > 0 && row.price > 0 {
-            // A refusal here only means the account is short already; it is liquidated or
-            // refused further orders by its own rules.
-            let _ = self.account.open(
+            self.account.hold(
                 row.client_id,
                 row.instrument as usize,
                 row.side,
-                OrderType::Limit,
                 row.price,
                 open,
-                0,
-            )?;
+            )
+        } else {
+            Ok(())
         }
-        Ok(())
     }
 }
 

@@ -1136,3 +1136,57 @@ fn conditional_orders_are_checked_and_can_be_cancelled_while_parked() {
         .any(|w| matches!(w, Wake::Order(u) if u.kind == UpdateKind::Cancelled)));
     assert!(r.fills().is_empty());
 }
+
+#[test]
+fn a_triggered_order_the_exchange_refuses_is_over_and_frees_what_it_held() {
+    use crate::sim::TriggerSource::LastPrice;
+    // A post-only stop-limit buy at 100.3, triggered by the 100.3 trade: it would cross the
+    // ask (100.4 after... the book then has ask 100.1 still): refused once triggered, it ends.
+    let events = tape(&[1003 * T, 1004 * T]);
+    let mut id = None;
+    let cfg = ReplayConfig {
+        account: margin(10_000.0, 10.0, 0.01),
+        ..config(0, 0, FeedLatency::Constant(0))
+    };
+    let (r, _) = run(&events, 100, cfg, |r, w| {
+        if matches!(w, Wake::Book(0)) && id.is_none() {
+            let mut req = conditional(OrderSide::Buy, OrderType::StopLimit, 1003 * T, 1003 * T, Q, LastPrice);
+            req.tif = TimeInForce::PostOnly;
+            id = Some(r.submit(req).unwrap().unwrap());
+        }
+    });
+    let row = r.orders()[0];
+    assert_eq!(row.status, OrderStatus::Cancelled, "{row:?}");
+    assert!(r.open_orders().is_empty());
+    assert_eq!(r.risk().open_orders(), 0);
+    let m = r.account().margin().unwrap();
+    assert!(m.order_margin().abs() < 1e-12, "{}", m.order_margin());
+}
+
+#[test]
+fn a_fill_racing_a_smaller_modification_is_booked_not_an_error() {
+    // Bid 1 at 100.0 rests; it is modified down to 0.2 at 20, but a sell of 5 at 100.0 at
+    // exchange time 25 fills the whole 1 before the modification arrives (latency 10).
+    let mut events = opening();
+    events.push(trade(25, 26, ASK, 1000 * T, 10 * Q));
+    events.push(level(40, 41, BID, 999 * T, Q));
+    let cfg = ReplayConfig {
+        account: margin(10_000.0, 10.0, 0.01),
+        ..config(10, 0, FeedLatency::Constant(0))
+    };
+    let mut id = None;
+    let (r, _) = run(&events, 100, cfg, |r, w| match w {
+        Wake::Book(0) if id.is_none() => {
+            id = Some(r.submit(buy(1000 * T, Q, TimeInForce::Gtc)).unwrap().unwrap());
+        }
+        Wake::Order(u) if u.kind == UpdateKind::Accepted => {
+            r.modify(u.client_id, 1000 * T, Q / 5).unwrap().unwrap();
+        }
+        _ => {}
+    });
+    let filled: i64 = r.fills().iter().map(|f| f.qty).sum();
+    assert_eq!(filled, r.portfolio().position(0).unwrap().qty);
+    let m = r.account().margin().unwrap();
+    assert_eq!(m.position(0).unwrap().qty, filled);
+    assert!(m.order_margin().abs() < 1e-9);
+}

@@ -223,6 +223,7 @@ enum Action {
         tif: TimeInForce,
         reduce_only: bool,
         trigger: Option<Trigger>,
+        protect: i64,
     },
     Cancel {
         client_id: u64,
@@ -351,18 +352,22 @@ impl ExchangeSim {
 
     /// Sends an approved order at local time `sent` (ns); returns when it reaches the exchange.
     pub fn submit(&mut self, order: &ApprovedOrder, tif: TimeInForce, sent: i64) -> i64 {
-        self.submit_with(order, tif, None, sent)
+        self.submit_with(order, tif, None, 0, sent)
     }
 
     /// [`ExchangeSim::submit`] of an order that may be conditional (`trigger`): it waits at
     /// the exchange until its trigger price is touched, then acts as a market order (IOC) or
     /// a limit order with `tif`. One whose trigger holds already on arrival is rejected
-    /// ("order would immediately trigger", Binance's -2021).
+    /// ("order would immediately trigger", Binance's -2021). `protect` (fixed point, 0:
+    /// none) bounds how far a market order walks the book: a buy takes no level above it, a
+    /// sell none below (the rest is cancelled), as Binance's percent-price filters bound a
+    /// market order.
     pub fn submit_with(
         &mut self,
         order: &ApprovedOrder,
         tif: TimeInForce,
         trigger: Option<Trigger>,
+        protect: i64,
         sent: i64,
     ) -> i64 {
         let o = order.order();
@@ -376,6 +381,7 @@ impl ExchangeSim {
                 tif,
                 reduce_only: o.reduce_only,
                 trigger,
+                protect,
             },
         )
     }
@@ -416,7 +422,17 @@ impl ExchangeSim {
                         continue;
                     }
                 }
+                // Refused once triggered (a post-only that would cross, no liquidity, nothing
+                // left to reduce): the exchange ends it (Binance expires it); it is over.
+                let before = out.len();
                 self.on_new_order(t, o, false, out);
+                if let Some(SimReport::Rejected { .. }) = out.get(before) {
+                    out[before] = SimReport::Cancelled {
+                        client_id: o.client_id,
+                        ts: t,
+                        remaining: o.qty,
+                    };
+                }
             } else {
                 k += 1;
             }
@@ -512,6 +528,7 @@ impl ExchangeSim {
                     tif,
                     reduce_only,
                     trigger,
+                    protect,
                 } => {
                     let o = NewOrder {
                         client_id,
@@ -520,6 +537,7 @@ impl ExchangeSim {
                         qty,
                         tif,
                         reduce_only,
+                        protect,
                     };
                     match trigger {
                         None => self.on_new(at, o, out),
@@ -644,7 +662,10 @@ impl ExchangeSim {
             mut qty,
             tif,
             reduce_only,
+            protect,
         } = o;
+        // How far the order may walk: its limit, or a market order's protection (0: none).
+        let walk = if price == 0 { protect } else { price };
         if reduce_only {
             let room = self.reducible(side);
             if room == 0 {
@@ -678,7 +699,7 @@ impl ExchangeSim {
             let Some(l) = self.book.best(book_side) else {
                 break;
             };
-            if !crosses(side, price, l.price) {
+            if !crosses(side, walk, l.price) {
                 break;
             }
             let take = remaining.min(l.qty);
@@ -929,6 +950,8 @@ struct NewOrder {
     qty: i64,
     tif: TimeInForce,
     reduce_only: bool,
+    /// A market order's price protection (0: none).
+    protect: i64,
 }
 
 #[cfg(test)]

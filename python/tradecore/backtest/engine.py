@@ -379,7 +379,8 @@ def new_loop(strategy: Strategy, insts: Sequence[Instrument], lat: Latency, queu
     bt = _core.Backtest(
         spec, RiskEngine(limits), entry_latency_ns=lat.entry_ns, response_latency_ns=lat.response_ns,
         entry_samples=lat.entry_samples, response_samples=lat.response_samples, seed=lat.seed, queue=queue,
-        feed_latency_ns=feed_ns, clock_offset_ns=clock_offset, initial_capital=initial_capital,
+        feed_latency_ns=feed_ns, clock_offset_ns=clock_offset,
+        initial_capital=initial_capital if account.initial is None else account.initial,
         sample_ns=sample_ns, subscribe_book=strategy.wants("on_book"), subscribe_trade=strategy.wants("on_trade"),
         subscribe_orders=strategy.wants("on_fill") or strategy.wants("on_order"), account=account.spec)
     strategy.ctx = Context(bt, insts, log or logging.getLogger(f"tradecore.strategy.{type(strategy).__name__}"))
@@ -395,6 +396,11 @@ def results_of(bt: _core.Backtest, strategy: Strategy, insts: Sequence[Instrumen
     fills = _table(res["fills"], FILL_DTYPE)
     equity = _table(res["equity"], EQUITY_DTYPE)
     positions = _table(res["positions"], POSITION_DTYPE)
+    # The starting equity is the account's (a cash account holding base assets: its first valuation).
+    if account.initial is not None:
+        initial_capital = account.initial
+    elif len(equity):
+        initial_capital = float(equity["equity"][0])
     stats = statistics(equity, fills, orders, initial=initial_capital, instruments=_infos(insts))
     params: dict[str, object] = {
         "strategy": type(strategy).__name__,

@@ -107,7 +107,9 @@ account's (margin: wallet + unrealized PnL; cash: the balances valued in the quo
 mids; no account: ``initial + realized + unrealized - fees - funding``); ``funding`` the net
 funding paid; ``gross`` the gross notional exposure; ``margin_used`` the initial margin of
 positions and open orders and ``available`` what is left for new orders (no margin account: 0
-and the equity)."""
+and the equity). A liquidation that leaves the wallet below zero is brought back to 0 by the
+insurance fund (Binance): the equity then stops at 0 while the PnL columns keep the whole
+loss."""
 
 POSITION_DTYPE: np.dtype[np.void] = np.dtype([
     ("ts", "<i8"),

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from tradecore._core import OrderStatus
+from tradecore._core import OrderStatus, OrderType
 from tradecore.backtest.report import write_report
 from tradecore.backtest.stats import (
     EQUITY_DTYPE,
@@ -69,7 +69,9 @@ def journal_tables(journal: Journal, *, exclude_session: str | None = None) -> t
         if st == OrderStatus.OPEN and o.filled > 0:
             st = OrderStatus.PARTIALLY_FILLED
         ot[k] = (o.client_id, o.instrument, o.side, o.tif, int(st), o.reduce_only, o.created_ns,
-                 o.updated_ns if o.status in FINAL_STATES else -1, o.price, o.qty, o.filled, o.reason == "liquidation")
+                 o.updated_ns if o.status in FINAL_STATES else -1, o.price, o.qty, o.filled, o.reason == "liquidation",
+                 # the journal's rows keep no order type: a price of 0.0 is a market order
+                 int(OrderType.MARKET if o.price == 0.0 else OrderType.LIMIT), 0.0)
     ft = np.zeros(len(fills), dtype=FILL_DTYPE)
     for k, f in enumerate(sorted(fills, key=lambda f: (f.local_ts, _fill_seq(f.trade_id)))):
         ft[k] = (f.local_ts, f.exch_ts, f.client_id, f.instrument, f.side, f.maker, f.price, f.qty, f.fee,

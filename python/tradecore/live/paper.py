@@ -178,6 +178,7 @@ class PaperTrader:
                 closed += 1
         assert self._jb is not None
         self._jb.next_id = j.next_client_id()
+        self.bt.set_next_client_id(self._jb.next_id)  # the loop's own ids (liquidations) too
         if earlier:
             j.event("paper_restart", {"session": self.session, "fills_restored": len(fills),
                                       "orders_closed": closed, "next_client_id": self._jb.next_id})
@@ -339,6 +340,33 @@ class _JournalingBackend:
         # Journal._row's layout, without a record object (the tick-to-order path)
         self._intent((cid, instrument, self.symbols[instrument], side, 0.0 if price is None else price, qty, tif,
                       reduce_only, status, now, now, reason, self.session))
+        return r
+
+    def submit_conditional(self, side: int, qty: float, price: float | None, order_type: int, trigger_price: float,
+                           trigger_by: str, tif: int, reduce_only: bool, close_position: bool, instrument: int,
+                           client_id: int | None = None) -> int | None:
+        """A stop or take-profit order, journaled as :meth:`submit` journals (the journal's
+        row keeps its limit price, 0.0 for the market kinds; the trigger is in an event)."""
+        bt = self.bt
+        cid = self.next_id if client_id is None else client_id
+        if client_id is not None and cid < self.next_id and (cid in self.status or self.journal.order(cid)):
+            raise InvalidInput(f"invalid client_id: {cid} (already used; ids are never reused)")
+        while client_id is None and bt.order(cid) is not None:
+            cid += 1
+        r = bt.submit_conditional(side, qty, price, order_type, trigger_price, trigger_by, tif, reduce_only,
+                                  close_position, instrument, cid)
+        self.next_id = max(self.next_id, cid + 1)
+        now = bt.now
+        if r is None:
+            why = bt.last_reject
+            status, reason = "refused", "" if why is None else f"{why[0]}: {why[1]}"
+        else:
+            status, reason = "pending", ""
+            self.status[cid] = "pending"
+        self._intent((cid, instrument, self.symbols[instrument], side, 0.0 if price is None else price, qty, tif,
+                      reduce_only, status, now, now, reason, self.session))
+        self.journal.event("conditional", {"order_type": order_type, "trigger_price": trigger_price,
+                                           "trigger_by": trigger_by, "close_position": close_position}, cid, ts=now)
         return r
 
     def on_update(self, u: Any) -> None:
