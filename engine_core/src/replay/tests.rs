@@ -1150,7 +1150,14 @@ fn a_triggered_order_the_exchange_refuses_is_over_and_frees_what_it_held() {
     };
     let (r, _) = run(&events, 100, cfg, |r, w| {
         if matches!(w, Wake::Book(0)) && id.is_none() {
-            let mut req = conditional(OrderSide::Buy, OrderType::StopLimit, 1003 * T, 1003 * T, Q, LastPrice);
+            let mut req = conditional(
+                OrderSide::Buy,
+                OrderType::StopLimit,
+                1003 * T,
+                1003 * T,
+                Q,
+                LastPrice,
+            );
             req.tif = TimeInForce::PostOnly;
             id = Some(r.submit(req).unwrap().unwrap());
         }
@@ -1177,7 +1184,11 @@ fn a_fill_racing_a_smaller_modification_is_booked_not_an_error() {
     let mut id = None;
     let (r, _) = run(&events, 100, cfg, |r, w| match w {
         Wake::Book(0) if id.is_none() => {
-            id = Some(r.submit(buy(1000 * T, Q, TimeInForce::Gtc)).unwrap().unwrap());
+            id = Some(
+                r.submit(buy(1000 * T, Q, TimeInForce::Gtc))
+                    .unwrap()
+                    .unwrap(),
+            );
         }
         Wake::Order(u) if u.kind == UpdateKind::Accepted => {
             r.modify(u.client_id, 1000 * T, Q / 5).unwrap().unwrap();
