@@ -116,6 +116,7 @@ def test_a_take_profit_limit_rests_once_triggered_and_close_position_sells_what_
     {"side": -1, "qty": 1.0, "trigger_price": 99.0, "order_type": "limit"},
     {"side": -1, "qty": 1.0, "order_type": "stop_market"},
     {"side": -1, "qty": 1.0, "trigger_price": 0.0},
+    {"side": -1, "qty": 1.0, "trigger": 99.0},
 ])
 def test_each_bad_conditional_request_is_refused_naming_the_field(order: dict[str, Any]) -> None:
     s = Scripted(order)
@@ -128,6 +129,7 @@ def test_each_bad_conditional_request_is_refused_naming_the_field(order: dict[st
         "limit": "invalid order_type: 'limit' (a trigger_price goes with stop_market",
         "none": "invalid trigger_price: None (a stop_market order needs one)",
         "zero": "invalid trigger_price: 0 (must be > 0 on the tick grid 0.1)",
+        "unknown": "invalid argument: 'trigger' (an order takes tif,",
     }
     assert len(s.errors) == 1 and len(r.orders) == 0
     assert any(s.errors[0].startswith(m) for m in expected.values()), s.errors[0]

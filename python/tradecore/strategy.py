@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict, Unpack
 
 from tradecore._core import OrderStatus, OrderType, Position, Side, TimeInForce
 from tradecore.errors import InvalidInput
@@ -161,6 +161,15 @@ OrderInfo = Order
 """The former name of :class:`Order`."""
 
 
+class Conditional(TypedDict, total=False):
+    """The arguments that make an order conditional (see :meth:`Context.buy`)."""
+
+    trigger_price: float
+    order_type: str | OrderType
+    trigger_by: str
+    close_position: bool
+
+
 class Context:
     """What a strategy can see and do. Set as ``strategy.ctx`` before ``on_start``.
 
@@ -241,8 +250,7 @@ class Context:
 
     def buy(self, qty: float, price: float | None = None, *, tif: str | TimeInForce = "gtc", post_only: bool = False,
             reduce_only: bool = False, instrument: int = 0, client_id: int | None = None,
-            trigger_price: float | None = None, order_type: str | OrderType | None = None,
-            trigger_by: str = "last", close_position: bool = False) -> int | None:
+            **conditional: Unpack[Conditional]) -> int | None:
         """Sends a buy order: a limit order at ``price``, or a market order without one; with a
         ``trigger_price``, a stop or take-profit order that waits at the exchange until the
         price is touched.
@@ -258,41 +266,43 @@ class Context:
                 exchange).
             instrument: Instrument index.
             client_id: Unique id; default the next free one.
-            trigger_price: Makes it a conditional order (> 0 on the tick grid): by default a
-                stop (a buy stop fires when the price rises to it), market without ``price``,
-                limit with one.
-            order_type: ``stop_market``, ``stop_limit``, ``take_profit_market`` or
+            **conditional: :class:`Conditional`: ``trigger_price`` makes it a conditional
+                order (> 0 on the tick grid): by default a stop (a buy stop fires when the
+                price rises to it), market without ``price``, limit with one;
+                ``order_type`` ``stop_market``, ``stop_limit``, ``take_profit_market`` or
                 ``take_profit_limit`` (a take-profit buy fires when the price falls to the
-                trigger); it must agree with ``price``.
-            trigger_by: The price watched: ``last`` (trades) or ``mark``.
-            close_position: When triggered, closes the whole position (reduce-only).
+                trigger), agreeing with ``price``; ``trigger_by`` the price watched, ``last``
+                (trades, the default) or ``mark``; ``close_position`` closes the whole
+                position when triggered (reduce-only).
 
         Returns:
             The client id, or None if the pre-trade risk check refused it (``last_reject``).
         """
-        if trigger_price is not None or order_type is not None:
-            return self._conditional(1, qty, price, tif, post_only, reduce_only, instrument, client_id, trigger_price,
-                                     order_type, trigger_by, close_position)
+        if conditional:
+            return self._conditional(1, qty, price, tif, post_only, reduce_only, instrument, client_id, conditional)
         code = 3 if post_only else TIF_CODES.get(tif)  # type: ignore[arg-type]  # inline: the tick-to-order path
         return self._submit(1, qty, price, self._tif(tif, False) if code is None else code,
                             reduce_only, instrument, client_id)
 
     def sell(self, qty: float, price: float | None = None, *, tif: str | TimeInForce = "gtc", post_only: bool = False,
              reduce_only: bool = False, instrument: int = 0, client_id: int | None = None,
-             trigger_price: float | None = None, order_type: str | OrderType | None = None,
-             trigger_by: str = "last", close_position: bool = False) -> int | None:
+             **conditional: Unpack[Conditional]) -> int | None:
         """Sends a sell order (see :meth:`buy`; a sell stop fires when the price falls to the
         trigger, a sell take-profit when it rises to it)."""
-        if trigger_price is not None or order_type is not None:
-            return self._conditional(-1, qty, price, tif, post_only, reduce_only, instrument, client_id,
-                                     trigger_price, order_type, trigger_by, close_position)
+        if conditional:
+            return self._conditional(-1, qty, price, tif, post_only, reduce_only, instrument, client_id, conditional)
         code = 3 if post_only else TIF_CODES.get(tif)  # type: ignore[arg-type]
         return self._submit(-1, qty, price, self._tif(tif, False) if code is None else code,
                             reduce_only, instrument, client_id)
 
     def _conditional(self, side: int, qty: float, price: float | None, tif: str | TimeInForce, post_only: bool,
-                     reduce_only: bool, instrument: int, client_id: int | None, trigger_price: float | None,
-                     order_type: str | OrderType | None, trigger_by: str, close_position: bool) -> int | None:
+                     reduce_only: bool, instrument: int, client_id: int | None, c: Conditional) -> int | None:
+        unknown = sorted(set(c) - set(Conditional.__annotations__))
+        if unknown:
+            raise InvalidInput(f"invalid argument: {unknown[0]!r} (an order takes tif, post_only, reduce_only, "
+                               f"instrument, client_id, {', '.join(Conditional.__annotations__)})")
+        trigger_price, order_type = c.get("trigger_price"), c.get("order_type")
+        trigger_by, close_position = c.get("trigger_by", "last"), c.get("close_position", False)
         if trigger_price is None:
             raise InvalidInput(f"invalid trigger_price: None (a {order_type} order needs one)")
         if order_type is None:
