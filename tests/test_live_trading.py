@@ -438,3 +438,25 @@ def test_late_and_unknown_order_answers_never_move_a_status_back(binance_dir: Pa
         if kind in ("filled", "cancelled", "rejected"):
             final[cid] = kind
     assert "cancel of" not in out or "-2011" not in out, out
+
+
+def test_the_paper_account_comes_from_the_trading_table(tmp_path: Path) -> None:
+    from tradecore.errors import InvalidInput
+    from tradecore.live.runner import LiveConfig, LiveRunner
+    from tradecore.strategy import Strategy
+
+    base = ('[live]\nsymbols = ["BTCUSDT"]\n[symbols.BTCUSDT]\ntick_size = 0.1\nlot_size = 0.001\n'
+            '[trading]\nmode = "paper"\nstate_dir = "st"\n')
+    cfg = tmp_path / "live.toml"
+    cfg.write_text(base + "leverage = 5\ninitial_capital = 2000\n")
+    runner = LiveRunner(LiveConfig.from_toml(cfg), strategy=Strategy())
+    assert runner.paper is not None
+    a = runner.paper.bt.account()
+    assert a.kind == "margin" and a.leverage == [5.0] and a.balances["USDT"] == (2000.0, 0.0)
+    runner.lock_release()
+    cfg.write_text(base + "leverage = 0\n")
+    with pytest.raises(InvalidInput, match="^invalid leverage of BTCUSDT: 0"):
+        LiveRunner(LiveConfig.from_toml(cfg), strategy=Strategy())
+    cfg.write_text(base + 'account = "isolated"\n')
+    with pytest.raises(InvalidInput, match="^invalid account: 'isolated'"):
+        LiveRunner(LiveConfig.from_toml(cfg), strategy=Strategy())

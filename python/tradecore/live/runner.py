@@ -85,6 +85,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from tradecore.account import plan_account
 from tradecore.backtest.engine import BacktestResult
 from tradecore.errors import InvalidInput
 from tradecore.instrument import Instrument
@@ -123,6 +124,17 @@ class TradingConfig:
     feed_latency: str = "0ms"
     """Paper: how long after its exchange time the strategy sees an event."""
     initial_capital: float = 100_000.0
+    """Paper: the account's starting equity (a margin account's wallet, a cash account's quote
+    balance unless ``balances`` are given); real: equity before PnL for the loss limits."""
+    account: str = "auto"
+    """Paper: ``auto`` (spot: cash, futures: cross margin), ``cash``, ``margin`` or ``none``
+    (see :func:`tradecore.account.plan_account`)."""
+    balances: dict[str, float] | None = None
+    """Paper, cash account: starting balances per asset (a TOML table)."""
+    leverage: float | None = None
+    """Paper, margin account: leverage of every instrument (default Binance's 20x)."""
+    liquidation_fee: float | None = None
+    """Paper, margin account: liquidation clearance fee rate (default the symbol's)."""
     exchange: str = ""
     """Real: the ccxt exchange id (default: Binance's of ``[live] market``)."""
     client_prefix: str = "tc"
@@ -329,11 +341,14 @@ class LiveRunner:
                     raise InvalidInput("invalid [trading] mode 'paper' with the ccxt feed: paper trading replays the "
                                        "native Binance feed's events (use mode = \"watch\" with ccxt)")
                 t = config.trading
+                insts = self._instruments()
+                plan = plan_account(insts, mode=t.account, initial_capital=t.initial_capital, balances=t.balances,
+                                    leverage=t.leverage, liquidation_fee=t.liquidation_fee)
                 # the same journal as real trading; a killed session's successor continues from it
                 self.journal = Journal(Path(t.state_dir) / "journal.sqlite", durable=t.durable_journal)
-                self.paper = PaperTrader(strategy, self.md, instruments=self._instruments(), latency=t.latency, queue=t.queue,
+                self.paper = PaperTrader(strategy, self.md, instruments=insts, latency=t.latency, queue=t.queue,
                                          feed_latency=t.feed_latency, initial_capital=t.initial_capital,
-                                         risk=config.risk, journal=self.journal, session=self.session)
+                                         risk=config.risk, journal=self.journal, session=self.session, account=plan)
             elif config.trading.mode == "real":
                 t = config.trading
                 gw_cfg = dict(config.gateway_options)
