@@ -13,7 +13,7 @@ import pytest
 
 from tradecore.errors import InvalidInput
 from tradecore.live.runner import LiveConfig, LiveRunner
-from tradecore.live.session import RunnerLock, lock_is_held, read_lock
+from tradecore.live.session import RunnerLock, lock_holders, lock_is_held, read_lock
 from tradecore.strategy import Strategy
 
 CLI = [sys.executable, "-m", "tradecore"]
@@ -82,6 +82,23 @@ def test_tradecore_kill_never_signals_a_process_that_is_not_a_running_runner(tmp
     finally:
         sleeper.kill()
         sleeper.wait()
+    # the lock held (by this test process), naming a Python process that has "tradecore" on its
+    # command line but does not hold the lock: /proc/locks says who does; nothing signalled
+    impostor = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "tradecore"])
+    held = RunnerLock(st, "abcdefghi")
+    try:
+        assert lock_holders(st / "runner.lock") == {os.getpid()}
+        (st / "runner.lock").write_text(f"{impostor.pid} abcdefghi {time.time_ns()}\n")
+        k = subprocess.run([*CLI, "kill", "--config", str(cfg)], capture_output=True, text=True, timeout=30)
+        assert k.returncode == 2 and f"pid {impostor.pid} named by" in k.stderr, k.stderr
+        assert "does not hold its lock" in k.stderr
+        time.sleep(0.2)
+        assert impostor.poll() is None, "the process that does not hold the lock got a signal"
+    finally:
+        held.release()
+        impostor.kill()
+        impostor.wait()
+    assert lock_holders(st / "runner.lock") == set()
     # no lock file at all
     (st / "runner.lock").unlink()
     k = subprocess.run([*CLI, "kill", "--config", str(cfg)], capture_output=True, text=True, timeout=30)

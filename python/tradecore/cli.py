@@ -585,7 +585,7 @@ def kill(args: argparse.Namespace) -> int:
     import signal
 
     from tradecore.live.runner import LiveConfig
-    from tradecore.live.session import lock_is_held, read_lock
+    from tradecore.live.session import lock_holders, lock_is_held, read_lock
 
     config = LiveConfig.from_toml(args.config)
     lockfile = config.trading.lockfile
@@ -606,6 +606,10 @@ def kill(args: argparse.Namespace) -> int:
         shown = " ".join(a.decode(errors="replace") for a in cmdline if a)[:120]
         raise InvalidInput(f"invalid kill: pid {info.pid} of {lockfile} is not a tradecore runner ({shown!r}); "
                            "nothing signalled")
+    holders = lock_holders(lockfile)
+    if holders is not None and info.pid not in holders:
+        raise InvalidInput(f"invalid kill: pid {info.pid} named by {lockfile} does not hold its lock (held by "
+                           f"{', '.join(map(str, sorted(holders))) or 'nobody now'}); nothing signalled")
     try:
         os.kill(info.pid, signal.SIGUSR1)
     except ProcessLookupError:

@@ -64,6 +64,27 @@ def read_lock(path: Path) -> LockInfo | None:
         return None
 
 
+def lock_holders(path: Path) -> set[int] | None:
+    """The pids holding an ``flock`` on ``path`` now, from the kernel's ``/proc/locks`` (None
+    where it cannot be read: not Linux)."""
+    try:
+        st = os.stat(path)
+        text = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    out: set[int] = set()
+    for line in text.splitlines():
+        f = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 00:2d:5678 0 EOF"; waiters are marked "->"
+        if len(f) >= 6 and f[1] == "FLOCK" and f[5] == key:
+            try:
+                out.add(int(f[4]))
+            except ValueError:
+                continue
+    return out
+
+
 def lock_is_held(path: Path) -> bool:
     """True if a process holds the lock of ``path`` now (a non-blocking try to take it, given
     back at once)."""
@@ -71,6 +92,8 @@ def lock_is_held(path: Path) -> bool:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return False
+    except OSError as e:
+        raise InvalidInput(f"invalid lock file {path}: {e.strerror}") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
