@@ -147,6 +147,8 @@ class TradingBackend(LiveMarketBackend):
         self.error: Exception | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.foreign_fills = 0
+        self._ignored: set[tuple[int, str]] = set()
+        """(client id, reported status) of reports ignored already (journaled once)."""
         self.differences: list[str] = []
         self._last_fill_ms = int(journal.meta("last_fill_ms") or 0)
         self._flush_pending = False
@@ -474,6 +476,9 @@ class TradingBackend(LiveMarketBackend):
         if rec.status == status:
             return False
         if not OrderStatus.of(rec.status).can_become(OrderStatus.of(status)):
+            if (rec.client_id, status) in self._ignored:  # the poll repeats it: journaled once
+                return False
+            self._ignored.add((rec.client_id, status))
             if not quiet:
                 log.info("order %d: %s report (%s) ignored: already %s", rec.client_id, status, source or "?",
                          rec.status)
