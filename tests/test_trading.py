@@ -558,3 +558,19 @@ def test_a_journal_from_before_sessions_keeps_its_orders(tmp_path: Path) -> None
     j.add_session("abcdefghi", 1)
     assert j.sessions() == {"", "abcdefghi"} and j.last_session() == "abcdefghi"
     j.close()
+    # a run from before sessions that died before its first flush left only its intent log:
+    # its orders are restored as session "" and that session is the journal's (they stay ours)
+    db2 = tmp_path / "k.sqlite"
+    con = sqlite3.connect(db2)
+    con.executescript("CREATE TABLE orders (client_id INTEGER PRIMARY KEY, instrument INTEGER NOT NULL, symbol TEXT "
+                      "NOT NULL, side INTEGER NOT NULL, price REAL NOT NULL, qty REAL NOT NULL, tif INTEGER NOT NULL, "
+                      "reduce_only INTEGER NOT NULL, status TEXT NOT NULL, filled REAL NOT NULL DEFAULT 0, "
+                      "venue_order_id TEXT, reason TEXT NOT NULL DEFAULT '', created_ns INTEGER NOT NULL, "
+                      "updated_ns INTEGER NOT NULL);")
+    con.close()
+    (tmp_path / "k.sqlite.intents").write_bytes(b'[7,0,"BTCUSDT",1,63999.9,0.001,0,false,"pending",5,5]\n')
+    k = Journal(db2)
+    assert k.sessions() == {""}
+    o = k.order(7)
+    assert o is not None and o.session == "" and o.status == "pending"
+    k.close()

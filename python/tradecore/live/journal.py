@@ -166,11 +166,11 @@ class Journal:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self.db.executescript(_SCHEMA)
+        self.intent_log = self.path.with_name(self.path.name + ".intents")
         self._migrate()
         self._insert_order = ("INSERT OR IGNORE INTO orders (client_id, instrument, symbol, side, price, qty, tif, "
                               "reduce_only, status, created_ns, updated_ns, reason, session) "
                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        self.intent_log = self.path.with_name(self.path.name + ".intents")
         self._unflushed: list[tuple[Any, ...]] = []
         self.restored = self._restore_intents()
         self.intents = IntentLog(self.intent_log, INTENT_LOG_BYTES)
@@ -184,8 +184,18 @@ class Journal:
             with self.db:
                 self.db.execute("BEGIN")
                 self.db.execute("ALTER TABLE orders ADD COLUMN session TEXT NOT NULL DEFAULT ''")
-                if self.db.execute("SELECT COUNT(*) FROM orders").fetchone()[0]:
+                # orders in SQLite, or intents of a run that died before its first flush
+                if self.db.execute("SELECT COUNT(*) FROM orders").fetchone()[0] or self._has_intents():
                     self.db.execute("INSERT OR IGNORE INTO sessions (id, started_ns, pid) VALUES ('', 0, 0)")
+
+    def _has_intents(self) -> bool:
+        """The intent log holds lines (an earlier run's, not yet in SQLite)."""
+        try:
+            with open(self.intent_log, "rb") as f:
+                head = f.read(1)
+        except FileNotFoundError:
+            return False
+        return head not in (b"", b"\0")
 
     def _restore_intents(self) -> int:
         """Inserts the intents of the log that SQLite does not have (the lines before the
