@@ -124,9 +124,11 @@
 mod account;
 pub mod contract;
 mod ledger;
+mod orders;
 
 pub use account::{
     AssetId, Bracket, CashAccount, LiquidationFill, MarginAccount, MarginPosition, Refusal,
     SpotOrder, SpotPrice,
 };
 pub use ledger::{Account, AccountReject, AccountSetup, MARKET_BUY_ALLOWANCE};
+pub use orders::{OrderRow, OrderTracker};

@@ -20,12 +20,12 @@
 //! Results are kept as rows: orders, fills, and an equity and position sample at a fixed
 //! interval of local time.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use crate::book::L2Book;
 use crate::error::{Error, Result};
 use crate::event::{flags, kind, Event};
-use crate::execution::{Account, AccountReject, AccountSetup, MARKET_BUY_ALLOWANCE};
+use crate::execution::{Account, AccountReject, AccountSetup, OrderTracker, MARKET_BUY_ALLOWANCE};
 use crate::fixed::{to_f64, SCALE};
 use crate::model::signal::ModelSignal;
 use crate::risk::{
@@ -167,34 +167,7 @@ pub enum Wake {
     End,
 }
 
-/// One order of the run.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct OrderRow {
-    pub client_id: u64,
-    pub instrument: u32,
-    pub side: OrderSide,
-    pub tif: TimeInForce,
-    /// Pending until the exchange accepts it, then open, partially filled and a terminal
-    /// status ([`OrderStatus::can_become`]).
-    pub status: OrderStatus,
-    pub reduce_only: bool,
-    /// Local time sent (ns).
-    pub sent_ts: i64,
-    /// Local time it ended (filled, cancelled, rejected, refused); -1 while open.
-    pub done_ts: i64,
-    /// Fixed point; 0 for a market order.
-    pub price: i64,
-    pub qty: i64,
-    pub filled: i64,
-    /// The exchange accepted it.
-    pub accepted: bool,
-    /// A forced liquidation by the exchange (not sent by the strategy).
-    pub liquidation: bool,
-    /// Market, limit, stop or take-profit.
-    pub order_type: OrderType,
-    /// A conditional order's trigger price (fixed point; 0 otherwise).
-    pub trigger_price: i64,
-}
+pub use crate::execution::OrderRow;
 
 /// One fill of the run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -312,9 +285,8 @@ pub struct Replay {
     reports: Vec<SimReport>,
 
     next_id: u64,
-    orders: Vec<OrderRow>,
-    index: HashMap<u64, usize>,
-    open: Vec<u64>,
+    /// Every order and its lifecycle.
+    orders: OrderTracker,
     fills: Vec<FillRow>,
     equity: Vec<EquityRow>,
     positions: Vec<PositionRow>,
@@ -394,9 +366,7 @@ impl Replay {
             next_sample: i64::MAX,
             reports: Vec::new(),
             next_id: 1,
-            orders: Vec::new(),
-            index: HashMap::new(),
-            open: Vec::new(),
+            orders: OrderTracker::new(),
             fills: Vec::new(),
             equity: Vec::new(),
             positions: Vec::new(),
@@ -612,17 +582,17 @@ impl Replay {
 
     /// Every order so far.
     pub fn orders(&self) -> &[OrderRow] {
-        &self.orders
+        self.orders.rows()
     }
 
     /// The order of `client_id`.
     pub fn order(&self, client_id: u64) -> Option<&OrderRow> {
-        self.index.get(&client_id).map(|&i| &self.orders[i])
+        self.orders.get(client_id)
     }
 
     /// Client ids of the open orders, oldest first.
     pub fn open_orders(&self) -> &[u64] {
-        &self.open
+        self.orders.open()
     }
 
     /// Every fill so far.
@@ -906,16 +876,7 @@ impl Replay {
     }
 
     fn close(&mut self, client_id: u64, status: OrderStatus, at: i64) {
-        if let Some(&i) = self.index.get(&client_id) {
-            let row = &mut self.orders[i];
-            if row.status.can_become(status) {
-                row.status = status;
-                row.done_ts = at;
-            }
-        }
-        if let Some(p) = self.open.iter().position(|&c| c == client_id) {
-            self.open.remove(p);
-        }
+        self.orders.close(client_id, status, at);
         self.risk.order_closed(client_id);
         self.account.close(client_id);
     }
@@ -927,10 +888,10 @@ impl Replay {
         };
         self.l_clock = self.l_clock.max(at);
         let id = report.client_id();
-        let Some(&row_i) = self.index.get(&id) else {
+        let Some(row_i) = self.orders.index_of(id) else {
             return Ok(None);
         };
-        let row = self.orders[row_i];
+        let row = *self.orders.row(row_i);
         let mut update = OrderUpdate {
             kind: UpdateKind::Accepted,
             client_id: id,
@@ -947,13 +908,9 @@ impl Replay {
         };
         match report {
             SimReport::Accepted { qty, .. } => {
-                let r = &mut self.orders[row_i];
-                r.accepted = true;
-                if r.status.can_become(OrderStatus::Open) {
-                    r.status = OrderStatus::Open;
-                }
+                self.orders.accepted(row_i);
                 update.qty = qty;
-                update.remaining = qty - r.filled;
+                update.remaining = qty - row.filled;
             }
             SimReport::Rejected { reason, .. } => {
                 update.kind = UpdateKind::Rejected;
@@ -984,9 +941,7 @@ impl Replay {
                 update.fee = fee;
             }
             SimReport::Modified { price, qty, .. } => {
-                let r = &mut self.orders[row_i];
-                r.price = price;
-                r.qty = r.filled + qty;
+                self.orders.modified(row_i, price, qty);
                 update.kind = UpdateKind::Modified;
                 update.price = price;
                 update.qty = qty;
@@ -1019,7 +974,7 @@ impl Replay {
         maker: bool,
         remaining: i64,
     ) -> Result<f64> {
-        let row = self.orders[row_i];
+        let row = *self.orders.row(row_i);
         let (id, instrument) = (row.client_id, row.instrument);
         let side = i8::try_from(row.side.sign()).unwrap_or(1);
         let before = self.portfolio.position(instrument as usize)?.fees;
@@ -1040,12 +995,7 @@ impl Replay {
         self.account
             .fill(id, instrument as usize, row.side, price, qty, fee, rate)?;
         self.risk.on_fill(id, qty)?;
-        let r = &mut self.orders[row_i];
-        r.filled += qty;
-        r.accepted = true;
-        if remaining > 0 && r.status.can_become(OrderStatus::PartiallyFilled) {
-            r.status = OrderStatus::PartiallyFilled;
-        }
+        self.orders.filled(row_i, qty, remaining);
         self.fills.push(FillRow {
             local_ts: at,
             exch_ts: ts,
@@ -1083,7 +1033,7 @@ impl Replay {
     /// liquidation clearance fee. Each appears as a filled order and a fill marked as a
     /// liquidation, and (subscribed to orders) as a fill update with reason "liquidation".
     fn liquidate(&mut self, t: i64) -> Result<()> {
-        for id in self.open.clone() {
+        for id in self.orders.open().to_vec() {
             self.cancel(id)?;
         }
         for i in 0..self.venues.len() {
@@ -1116,13 +1066,12 @@ impl Replay {
             )?;
             self.risk.restore_position(i, 0)?;
             self.venues[i].sim.set_position(0);
-            while self.index.contains_key(&self.next_id) {
+            while self.orders.contains(self.next_id) {
                 self.next_id += 1;
             }
             let id = self.next_id;
             self.next_id += 1;
-            self.index.insert(id, self.orders.len());
-            self.orders.push(OrderRow {
+            self.orders.insert(OrderRow {
                 client_id: id,
                 instrument: i as u32,
                 side,
@@ -1138,7 +1087,7 @@ impl Replay {
                 liquidation: true,
                 order_type: OrderType::Market,
                 trigger_price: 0,
-            });
+            })?;
             self.fills.push(FillRow {
                 local_ts: t,
                 exch_ts: t,
@@ -1346,7 +1295,7 @@ impl Replay {
         crate::sim::check_order_grid(req.order_type, req.price, req.qty, req.tif, tick, lot)?;
         crate::sim::check_trigger(req.order_type, req.trigger.as_ref(), tick)?;
         let client_id = match req.client_id {
-            Some(id) if self.index.contains_key(&id) => {
+            Some(id) if self.orders.contains(id) => {
                 return Err(Error::invalid(
                     "client_id",
                     id,
@@ -1355,7 +1304,7 @@ impl Replay {
             }
             Some(id) => id,
             None => {
-                while self.index.contains_key(&self.next_id) {
+                while self.orders.contains(self.next_id) {
                     self.next_id += 1;
                 }
                 self.next_id
@@ -1417,8 +1366,7 @@ impl Replay {
             Err(reject) => {
                 row.status = OrderStatus::Refused;
                 row.done_ts = now;
-                self.index.insert(client_id, self.orders.len());
-                self.orders.push(row);
+                self.orders.insert(row)?;
                 return Ok(Err(reject));
             }
         };
@@ -1432,9 +1380,7 @@ impl Replay {
             now,
         );
         self.next_arrival = self.next_arrival.min(at);
-        self.index.insert(client_id, self.orders.len());
-        self.orders.push(row);
-        self.open.push(client_id);
+        self.orders.insert(row)?;
         Ok(Ok(client_id))
     }
 
@@ -1448,8 +1394,8 @@ impl Replay {
     }
 
     fn open_row(&self, client_id: u64) -> Result<usize> {
-        match self.index.get(&client_id) {
-            Some(&i) if self.orders[i].status.is_open() => Ok(i),
+        match self.orders.index_of(client_id) {
+            Some(i) if self.orders.row(i).status.is_open() => Ok(i),
             _ => Err(Error::invalid(
                 "client_id",
                 client_id,
@@ -1462,7 +1408,7 @@ impl Replay {
     /// passes) and a cancel of every open order is sent; returns their client ids.
     pub fn halt(&mut self, reason: &str) -> Result<Vec<u64>> {
         self.risk.halt(reason);
-        let ids = self.open.clone();
+        let ids = self.orders.open().to_vec();
         for &id in &ids {
             self.cancel(id)?;
         }
@@ -1472,7 +1418,7 @@ impl Replay {
     /// Sends a cancel of an open order at the strategy's local time.
     pub fn cancel(&mut self, client_id: u64) -> Result<()> {
         let i = self.open_row(client_id)?;
-        let inst = self.orders[i].instrument;
+        let inst = self.orders.row(i).instrument;
         self.wake_exchange(inst)?;
         let at = self.venues[inst as usize]
             .sim
@@ -1490,7 +1436,7 @@ impl Replay {
         qty: i64,
     ) -> Result<std::result::Result<(), Reject>> {
         let i = self.open_row(client_id)?;
-        let row = self.orders[i];
+        let row = *self.orders.row(i);
         if row.order_type != OrderType::Limit {
             return Err(Error::invalid(
                 "client_id",
@@ -1595,7 +1541,7 @@ impl Replay {
     /// The account holds order row `i` as it stands (price, open quantity), whatever it
     /// held before; not checked (the order is already at the exchange).
     fn account_resync(&mut self, i: usize) -> Result<()> {
-        let row = self.orders[i];
+        let row = *self.orders.row(i);
         let open = row.qty - row.filled;
         if open > 0 && row.price > 0 {
             self.account.hold(
