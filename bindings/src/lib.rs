@@ -13,6 +13,7 @@ mod gateway;
 mod merge;
 mod model;
 mod order_entry;
+mod orders;
 mod risk;
 mod signals;
 mod sim;
@@ -81,6 +82,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<risk::Position>()?;
     m.add_class::<account::AccountSpec>()?;
     m.add_class::<account::AccountView>()?;
+    m.add_class::<orders::PyOrderTracker>()?;
     m.add_class::<risk::Decision>()?;
     m.add_class::<sim::SimExchange>()?;
     m.add_class::<gateway::BinanceEncoder>()?;

@@ -28,6 +28,7 @@ __all__ = [
     "Position",
     "AccountSpec",
     "Account",
+    "OrderTracker",
     "OrderBook",
     "Backtest",
     "BookView",
@@ -726,6 +727,25 @@ class Position:
     @property
     def fees(self) -> float:
         """Fees paid (a rebate counts negative)."""
+
+@final
+class OrderTracker:
+    """The core's order lifecycle (the one the backtest and paper replay use): orders moved by
+    reports, statuses only forward, fills booked once per trade id."""
+
+    def __new__(cls) -> OrderTracker: ...
+    def add(self, client_id: int, instrument: int, side: int, qty: float, price: float | None, ts: int = 0) -> None:
+        """A new order, pending (``price`` None: a market order)."""
+    def accepted(self, client_id: int) -> None:
+        """The exchange accepted it (a late report changes nothing)."""
+    def fill(self, client_id: int, trade_id: int, qty: float, ts: int = 0) -> bool | None:
+        """A fill, booked once per ``trade_id``: None for a duplicate, else whether the order
+        ended filled."""
+    def close(self, client_id: int, status: OrderStatus, ts: int = 0) -> bool:
+        """Ends the order with a terminal ``status`` if it may; True if it changed."""
+    def status(self, client_id: int) -> OrderStatus: ...
+    def filled(self, client_id: int) -> float: ...
+    def open_orders(self) -> list[int]: ...
 
 @final
 class AccountSpec:

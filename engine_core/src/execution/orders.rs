@@ -9,7 +9,7 @@
 //! paper trading drive it ([`crate::replay::Replay`]); the positions and the account a fill
 //! moves are the caller's ([`crate::risk::Portfolio`], [`super::Account`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::error::{Error, Result};
 use crate::types::{OrderSide, OrderStatus, OrderType, TimeInForce};
@@ -51,6 +51,8 @@ pub struct OrderTracker {
     index: HashMap<u64, usize>,
     /// Client ids of the orders not yet in a terminal status, oldest first.
     open: Vec<u64>,
+    /// Trade ids of the fills booked ([`OrderTracker::fill_once`]).
+    trades: HashSet<u64>,
 }
 
 impl OrderTracker {
@@ -130,6 +132,27 @@ impl OrderTracker {
         }
     }
 
+    /// A fill of `qty` of row `i` at local time `at` with `remaining` left at the exchange:
+    /// [`OrderTracker::filled`], and the order ends `Filled` when nothing remains. True if it
+    /// ended now.
+    pub fn fill(&mut self, i: usize, qty: i64, remaining: i64, at: i64) -> bool {
+        self.filled(i, qty, remaining);
+        remaining <= 0 && self.close(self.rows[i].client_id, OrderStatus::Filled, at)
+    }
+
+    /// [`OrderTracker::fill`] of a fill the exchange numbered `trade_id`, once: a fill reported
+    /// again (the stream and the poll, a replay of the stream) is ignored. `remaining` is what
+    /// the order has left after it (its quantity minus everything filled, at least 0). Returns
+    /// None for a duplicate, else whether the order ended.
+    pub fn fill_once(&mut self, i: usize, trade_id: u64, qty: i64, at: i64) -> Option<bool> {
+        if !self.trades.insert(trade_id) {
+            return None;
+        }
+        let r = &self.rows[i];
+        let remaining = (r.qty - r.filled - qty).max(0);
+        Some(self.fill(i, qty, remaining, at))
+    }
+
     /// Row `i` now has this limit price and open quantity (fixed point).
     pub fn modified(&mut self, i: usize, price: i64, open_qty: i64) {
         let r = &mut self.rows[i];
@@ -207,5 +230,14 @@ mod tests {
         refused.status = OrderStatus::Refused;
         t.insert(refused).unwrap();
         assert!(t.open().is_empty() && t.get(2).is_some());
+        // fills by trade id: booked once; the last one ends the order
+        let k = t.insert(row(3)).unwrap();
+        assert_eq!(t.fill_once(k, 7, 4, 10), Some(false));
+        assert_eq!(t.fill_once(k, 7, 4, 11), None, "the same trade again");
+        assert_eq!(t.fill_once(k, 8, 6, 12), Some(true));
+        assert_eq!(
+            (t.row(k).status, t.row(k).filled, t.row(k).done_ts),
+            (OrderStatus::Filled, 10, 12)
+        );
     }
 }

@@ -995,7 +995,7 @@ impl Replay {
         self.account
             .fill(id, instrument as usize, row.side, price, qty, fee, rate)?;
         self.risk.on_fill(id, qty)?;
-        self.orders.filled(row_i, qty, remaining);
+        let ended = self.orders.fill(row_i, qty, remaining, at);
         self.fills.push(FillRow {
             local_ts: at,
             exch_ts: ts,
@@ -1008,8 +1008,9 @@ impl Replay {
             fee,
             liquidation: false,
         });
-        if remaining == 0 {
-            self.close(id, OrderStatus::Filled, at);
+        if ended {
+            self.risk.order_closed(id);
+            self.account.close(id);
         }
         Ok(fee)
     }
