@@ -142,8 +142,11 @@ def test_a_stop_market_sell_through_ccxt_fires_when_the_replay_trades_through_it
             sim.resume()
             await until(lambda: sim.account.orders[int(placed["id"])].status == "FILLED")
             done = await ex.fetch_order(None, SYM, {"clientAlgoId": "stop-1", "trigger": True})
-            trades = [t for t in await ex.fetch_my_trades(SYM) if t["order"] == placed["id"]]
+            actual = done["info"]["actualOrderId"]
+            trades = [t for t in await ex.fetch_my_trades(SYM) if t["order"] == actual]
+            by_id = await ex.fetch_order(actual, SYM)
             return {"placed": placed, "parked": parked, "open_plain": open_plain, "done": done, "trades": trades,
+                    "by_id": by_id,
                     "errors": errors, "trig": trig, "events": events, "position": sim.exchange("BTCUSDT").position}
         finally:
             await ex.close()
@@ -160,12 +163,17 @@ def test_a_stop_market_sell_through_ccxt_fires_when_the_replay_trades_through_it
     assert p["status"] == "open" and p["clientOrderId"] == "stop-1" and p["info"]["orderType"] == "STOP_MARKET"
     assert float(p["info"]["triggerPrice"]) == r["trig"] and p["info"]["workingType"] == "CONTRACT_PRICE"
     assert r["parked"]["info"]["algoStatus"] == "NEW" and r["open_plain"] == []
-    assert r["done"]["info"]["algoStatus"] == "FINISHED" and r["done"]["info"]["actualOrderId"] == p["id"]
+    done = r["done"]["info"]
+    assert done["algoStatus"] == "FINISHED" and done["actualOrderId"] not in ("", p["id"])
+    o = r["by_id"]  # the order it became in the matching engine
+    assert o["status"] == "closed" and o["clientOrderId"] == "stop-1" and o["info"]["origType"] == "STOP_MARKET"
+    assert o["info"]["type"] == "MARKET" and float(o["info"]["stopPrice"]) == r["trig"] and o["filled"] == 0.01
     assert sum(t["amount"] for t in r["trades"]) == pytest.approx(0.01) and r["position"] == 0.0
     assert all(t["takerOrMaker"] == "taker" and t["price"] <= r["trig"] + 1e-9 for t in r["trades"])
     algo = [ev["o"]["X"] for ev in r["events"] if ev["e"] == "ALGO_UPDATE"]
     assert algo == ["NEW", "TRIGGERED", "FINISHED"]
     mine = [ev["o"] for ev in r["events"] if ev["e"] == "ORDER_TRADE_UPDATE" and ev["o"]["c"] == "stop-1"]
+    assert {str(m["i"]) for m in mine} == {done["actualOrderId"]}
     assert mine[0]["x"] == "NEW" and mine[0]["o"] == "MARKET" and mine[0]["ot"] == "STOP_MARKET"
     assert float(mine[0]["sp"]) == r["trig"] and mine[-1]["X"] == "FILLED"
 
@@ -238,9 +246,11 @@ def test_an_old_journal_gets_the_trigger_columns_and_stays_readable(tmp_path: Pa
 def test_real_trading_stop_on_the_simulator_fills_and_the_journal_shows_it(synthetic_capture: Path,
                                                                           tmp_path: Path) -> None:
     """End to end: TradingBackend over CcxtGateway (ccxt and the native gateway) on the
-    simulator. A market buy, then a stop-market sell (reduce-only) below the last trade: the
+    simulator. A market buy; a take-profit closing the position on the mark, placed with its
+    Binance params and cancelled; then a stop-market sell (reduce-only) below the last trade: the
     gateway places it at the Algo Service; when the replay trades through its trigger it fills,
-    and the journal has it filled with its type and trigger, and its fill."""
+    and the journal has it filled with its type and trigger, the id of the order it became in
+    the matching engine, and its fill."""
 
     async def go(native: bool) -> tuple[Any, list[Any]]:
         sim = ExchangeSimulator.from_capture(synthetic_capture, tick_size=0.1, lot_size=0.001, speed=0,
@@ -261,14 +271,25 @@ def test_real_trading_stop_on_the_simulator_fills_and_the_journal_shows_it(synth
             stream = asyncio.ensure_future(gw.stream(tb.on_venue_order, tb.on_venue_fill, tb.fills_since_ms))
             assert tb.submit(1, 0.01, None, 1, False, 0) == 1
             await until(lambda: journal.position(0) == pytest.approx(0.01))
-            _, trig = later_low(synthetic_capture, sim)
+            last, trig = later_low(synthetic_capture, sim)
+            # a take-profit closing the position on the mark, far away: parked, then cancelled
+            tp = tb.submit_conditional(-1, 0.01, None, 4, round(last + 1000, 1), "mark", 1, False, True, 0)
+            assert tp == 2
+            await until(lambda: getattr(journal.order(2), "status", "") == "open")
+            algo = sim.account.orders[int(journal.order(2).venue_order_id or 0)]  # type: ignore[union-attr]
+            assert (algo.type, algo.working_type, algo.close_position, algo.reduce_only) == (
+                "TAKE_PROFIT_MARKET", "MARK_PRICE", True, True)
+            tb.cancel(2)
+            await until(lambda: getattr(journal.order(2), "status", "") == "cancelled")
+            assert algo.status == "CANCELED"
             cid = tb.submit_conditional(-1, 0.01, None, 2, trig, "last", 1, True, False, 0)
-            assert cid == 2
-            await until(lambda: (journal.order(2) or journal.order(1)).status == "open")  # type: ignore[union-attr]
+            assert cid == 3
+            await until(lambda: getattr(journal.order(3), "status", "") == "open")
             sim.resume()
-            await until(lambda: getattr(journal.order(2), "status", "") == "filled", 30)
+            await until(lambda: getattr(journal.order(3), "status", "") == "filled", 30)
             await settle(tb)
-            return journal.order(2), [f for f in journal.fills() if f.client_id == 2]
+            actual = next(o.actual_id for o in sim.account.orders.values() if o.triggered)
+            return journal.order(3), [f for f in journal.fills() if f.client_id == 3], journal.events("triggered"), actual
         finally:
             if stream is not None:
                 stream.cancel()
@@ -278,7 +299,9 @@ def test_real_trading_stop_on_the_simulator_fills_and_the_journal_shows_it(synth
             await sim.stop()
 
     for native in (False, True):
-        rec, fills = run(go(native), 90)
+        rec, fills, triggered, actual = run(go(native), 90)
+        assert rec.venue_order_id == str(actual) and [(e[1], e[3]) for e in triggered] == [
+            (3, f'{{"venue_order_id": "{actual}"}}')]
         assert rec.status == "filled" and rec.order_type == "stop_market" and rec.trigger_by == "last"
         assert rec.trigger_price > 0 and rec.reduce_only and rec.filled == pytest.approx(0.01)
         assert sum(f.qty for f in fills) == pytest.approx(0.01) and all(f.side == -1 for f in fills)

@@ -323,8 +323,15 @@ class SimOrder:
     working_type: str = "CONTRACT_PRICE"
     close_position: bool = False
     triggered: bool = False
-    """A conditional order whose trigger was touched: it is in the matching engine now (its
-    ``actualOrderId`` is its own order id here)."""
+    """A conditional order whose trigger was touched: it is in the matching engine now."""
+    actual_id: int = 0
+    """A triggered conditional order's id in the matching engine (Binance's ``actualOrderId``;
+    its ``order_id`` is the algo id)."""
+
+    @property
+    def id(self) -> int:
+        """The order id in the matching engine's formats (orders, trades, ORDER_TRADE_UPDATE)."""
+        return self.actual_id or self.order_id
 
     @property
     def conditional(self) -> bool:
@@ -390,6 +397,8 @@ class SimAccount:
             i = self.portfolio.add_instrument("linear", 1.0, maker_fee, taker_fee)
             self.venues[sym] = _Venue(sym, SimExchange(tick, lot), i, _decimals(tick), _decimals(lot))
         self._order_ids = itertools.count(1_000_001)
+        self._actual: dict[int, int] = {}
+        """A triggered conditional order's actual order id -> its algo id."""
         self._trade_ids = itertools.count(50_001)
         self.update_ms = max(sim.clock_ns // 1_000_000, 1)
         self._listeners: list[Callable[[str], None]] = []
@@ -413,7 +422,7 @@ class SimAccount:
             if not coid:
                 raise BinanceError(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
             oid = v.client_ids.get(coid)
-        o = self.orders.get(oid) if oid is not None else None
+        o = self.orders.get(self._actual.get(oid, oid)) if oid is not None else None
         return o if o is not None and o.symbol == v.symbol else None
 
     def position(self, symbol: str) -> Position:
@@ -548,7 +557,8 @@ class SimAccount:
         ``CONTRACT_PRICE``, default, or the mark ``MARK_PRICE``, here the mid), then a market
         or limit order in the matching engine. ``closePosition=true`` (market kinds): no
         quantity, reduce-only, the whole position when triggered. One that would trigger at
-        once is refused (-2021). Here the triggered order's ``actualOrderId`` is the algo id."""
+        once is refused (-2021). Once triggered, the order in the matching engine has an id of
+        its own (``actualOrderId``) and the client algo id as its client order id."""
         v = self.venue(p.get("symbol"))
         algo_type = p.get("algoType")
         if not algo_type:
@@ -800,8 +810,10 @@ class SimAccount:
             o.update_ms = ms
             if kind == "accepted":
                 events.append(self._algo_event(o, ms) if o.conditional else self._order_event(o, "NEW", ms))
-            elif kind == "triggered":  # Binance keeps the order NEW; its trades follow
+            elif kind == "triggered":  # a new order in the matching engine; its trades follow
                 o.triggered = True
+                o.actual_id = next(self._order_ids)
+                self._actual[o.actual_id] = o.order_id
                 v.mark_watch.discard(oid)
                 events += [self._algo_event(o, ms), self._order_event(o, "NEW", ms)]
             elif kind == "filled":
@@ -841,7 +853,7 @@ class SimAccount:
         self._sim.stats.fills += 1
         trade = {
             "buyer": o.side > 0, "commission": f"{fee:.8f}", "commissionAsset": "USDT", "id": next(self._trade_ids),
-            "maker": maker, "orderId": o.order_id, "price": v.price(price), "qty": v.qty(qty),
+            "maker": maker, "orderId": o.id, "price": v.price(price), "qty": v.qty(qty),
             "quoteQty": f"{price * qty:.8f}", "realizedPnl": f"{realized:.8f}", "marginAsset": "USDT",
             "side": "BUY" if o.side > 0 else "SELL", "positionSide": "BOTH", "symbol": v.symbol, "time": ms,
         }
@@ -854,7 +866,7 @@ class SimAccount:
         v = self.venues[o.symbol]
         avg = o.cum_quote / o.executed if o.executed else 0.0
         return {
-            "orderId": o.order_id, "symbol": o.symbol, "status": o.status, "clientOrderId": o.client_order_id,
+            "orderId": o.id, "symbol": o.symbol, "status": o.status, "clientOrderId": o.client_order_id,
             "price": v.price(o.price), "avgPrice": f"{avg:.{v.price_dp + 4}f}", "origQty": v.qty(o.orig_qty),
             "executedQty": v.qty(o.executed), "cumQty": v.qty(o.executed), "cumQuote": f"{o.cum_quote:.8f}",
             "timeInForce": o.tif, "type": _actual_type(o), "reduceOnly": o.reduce_only,
@@ -872,7 +884,7 @@ class SimAccount:
         body = {
             "s": o.symbol, "c": o.client_order_id, "S": "BUY" if o.side > 0 else "SELL", "o": _actual_type(o),
             "f": o.tif, "q": v.qty(o.orig_qty), "p": v.price(o.price), "ap": f"{avg:.{v.price_dp + 4}f}",
-            "sp": v.price(o.stop_price) if o.stop_price else "0", "x": execution, "X": o.status, "i": o.order_id, "l": "0", "z": v.qty(o.executed),
+            "sp": v.price(o.stop_price) if o.stop_price else "0", "x": execution, "X": o.status, "i": o.id, "l": "0", "z": v.qty(o.executed),
             "L": "0", "n": "0", "N": "USDT", "T": ms, "t": 0, "b": f"{open_notional if o.side > 0 else 0:.8f}",
             "a": f"{open_notional if o.side < 0 else 0:.8f}", "m": False, "R": o.reduce_only,
             "wt": o.working_type, "ot": o.type, "ps": "BOTH", "cp": o.close_position, "rp": "0", "pP": False, "si": 0,
@@ -891,7 +903,7 @@ class SimAccount:
             "algoId": o.order_id, "clientAlgoId": o.client_order_id, "algoType": "CONDITIONAL", "orderType": o.type,
             "symbol": o.symbol, "side": "BUY" if o.side > 0 else "SELL", "positionSide": "BOTH",
             "timeInForce": o.tif, "quantity": v.qty(o.orig_qty), "algoStatus": o.algo_status,
-            "actualOrderId": str(o.order_id) if o.triggered else "", "actualPrice": f"{avg:.{v.price_dp + 4}f}",
+            "actualOrderId": str(o.actual_id or ""), "actualPrice": f"{avg:.{v.price_dp + 4}f}",
             "executedQty": v.qty(o.executed), "triggerPrice": v.price(o.stop_price),
             "price": v.price(o.price), "icebergQuantity": None, "selfTradePreventionMode": "EXPIRE_MAKER",
             "workingType": o.working_type, "priceMatch": "NONE", "closePosition": o.close_position,
@@ -906,7 +918,7 @@ class SimAccount:
         return {"e": "ALGO_UPDATE", "T": ms, "E": ms, "o": {
             "caid": o.client_order_id, "aid": o.order_id, "at": "CONDITIONAL", "o": o.type, "s": o.symbol,
             "S": "BUY" if o.side > 0 else "SELL", "ps": "BOTH", "f": o.tif, "q": v.qty(o.orig_qty),
-            "X": o.algo_status, "ai": str(o.order_id) if o.triggered else "",
+            "X": o.algo_status, "ai": str(o.actual_id or ""),
             "ap": f"{avg:.{v.price_dp + 4}f}", "aq": v.qty(o.executed), "act": _actual_type(o) if o.triggered else "0",
             "tp": v.price(o.stop_price), "p": v.price(o.price), "V": "EXPIRE_MAKER", "wt": o.working_type,
             "pm": "NONE", "cp": o.close_position, "pP": False, "R": o.reduce_only,

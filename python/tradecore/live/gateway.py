@@ -116,6 +116,9 @@ class VenueOrder:
     """Exchange time of its last change, ns."""
     session: str = ""
     """The session of ``client_id`` (parsed from the client order id)."""
+    triggered: bool = False
+    """A stop or take-profit order whose trigger was touched: ``venue_order_id`` is then its
+    order in the matching engine (Binance's ``actualOrderId``), no longer the algo id."""
 
 
 @dataclass(frozen=True)
@@ -424,11 +427,11 @@ class CcxtGateway:
         """Cancels an order through ccxt's ``cancel_order``."""
         params: dict[str, Any] = {} if o.venue_order_id else {
             "origClientOrderId": self.client_order_id(o.client_id, o.session)}
-        if o.order_type:
-            params["trigger"] = True  # Binance's Algo Service
+        if o.order_type and not o.triggered:
+            params["trigger"] = True  # Binance's Algo Service (a triggered one is a plain order now)
         raw = await self._call(f"cancel {o.client_id}", self.exchange.cancel_order, o.venue_order_id or None,
                                self._unified[o.symbol], params)
-        if o.order_type and raw.get("status") is None:  # the algo cancel's answer: {code: 200, msg: success}
+        if o.order_type and not o.triggered and raw.get("status") is None:  # the algo cancel's answer: {code: 200, msg: success}
             raw = {**raw, "status": "canceled", "clientOrderId": raw.get("clientOrderId")
                    or self.client_order_id(o.client_id, o.session)}
         return self._order(raw, o.symbol)
@@ -446,9 +449,12 @@ class CcxtGateway:
         """The order by its client order id; None if the exchange does not know it."""
         try:
             params: dict[str, Any] = {"origClientOrderId": self.client_order_id(o.client_id, o.session)}
-            if o.order_type:
-                params["trigger"] = True  # Binance's Algo Service
-            raw = await self._call(f"query {o.client_id}", self.exchange.fetch_order, None, self._unified[o.symbol],
+            vid = None
+            if o.order_type:  # Binance's Algo Service; once triggered, the order in the matching engine
+                params["trigger"] = True
+                if o.triggered and o.venue_order_id:
+                    params, vid = {}, o.venue_order_id
+            raw = await self._call(f"query {o.client_id}", self.exchange.fetch_order, vid, self._unified[o.symbol],
                                    params)
         except NotFound:
             return None
@@ -551,11 +557,22 @@ class CcxtGateway:
         coid = str(raw.get("clientOrderId") or "")
         status = _STATUS.get(str(raw.get("status")), "open")
         vid = raw.get("id")
+        filled = float(raw.get("filled") or 0.0)
+        info = raw.get("info")
+        triggered = False
+        if isinstance(info, dict) and ("aid" in info or "algoId" in info):  # Binance's Algo Service
+            algo = info.get("X") if "aid" in info else info.get("algoStatus")
+            actual = str(info.get("ai") or info.get("actualOrderId") or "")
+            if actual:  # triggered: the order in the matching engine is the one that trades
+                triggered, vid = True, actual
+                filled = float(info.get("aq") or info.get("executedQty") or filled)
+            if algo == "TRIGGERED":  # ccxt says closed: the order it placed is working
+                status = "open"
         return VenueOrder(self.parse_client_id(coid), coid, "" if vid is None else str(vid), symbol, status,
                           1 if raw.get("side") == "buy" else -1, float(raw.get("price") or 0.0),
-                          float(raw.get("amount") or 0.0), float(raw.get("filled") or 0.0),
+                          float(raw.get("amount") or 0.0), filled,
                           int(raw.get("lastUpdateTimestamp") or raw.get("timestamp") or 0) * 1_000_000,
-                          self._session_of(coid))
+                          self._session_of(coid), triggered)
 
     def _fill(self, raw: dict[str, Any], symbol: str) -> VenueFill:
         fee = raw.get("fee") or {}

@@ -136,6 +136,9 @@ class OrderRecord:
     """What the trigger watches: ``last`` (the last trade) or ``mark``; ``""``: no trigger."""
     close_position: bool = False
     """Closes the whole position when triggered (Binance's ``closePosition``)."""
+    triggered: bool = False
+    """A stop or take-profit order whose trigger was touched (seen in this session; its
+    ``venue_order_id`` is then the order's id in the exchange's matching engine)."""
 
     @property
     def is_open(self) -> bool:

@@ -427,6 +427,12 @@ class TradingBackend(LiveMarketBackend):
             return
         if v.venue_order_id:
             self._by_venue[v.venue_order_id] = rec.client_id
+        if v.triggered and rec.order_type and not rec.triggered:
+            # its order in the exchange's matching engine: fills and cancels name that id now
+            rec.triggered, rec.venue_order_id = True, v.venue_order_id
+            self.journal.event("triggered", {"venue_order_id": v.venue_order_id}, rec.client_id)
+            if rec.is_open:
+                self.journal.update(rec.client_id, rec.status, venue_order_id=v.venue_order_id)
         if not rec.is_open:
             if v.status != rec.status:  # a late or stale report of a final order
                 self._set_status(rec, v.status, source="report")
