@@ -305,3 +305,28 @@ def test_real_trading_stop_on_the_simulator_fills_and_the_journal_shows_it(synth
         assert rec.status == "filled" and rec.order_type == "stop_market" and rec.trigger_by == "last"
         assert rec.trigger_price > 0 and rec.reduce_only and rec.filled == pytest.approx(0.01)
         assert sum(f.qty for f in fills) == pytest.approx(0.01) and all(f.side == -1 for f in fills)
+
+
+class StopOnce(Strategy):
+    """Places one stop-market buy far above the market on its first book."""
+
+    def on_book(self, book: Any) -> None:
+        if getattr(self, "sent", False):
+            return
+        ask = book.best_ask()
+        if ask is not None:
+            self.sent = True
+            self.ctx.buy(0.002, trigger_price=round(ask[0] + 1000.0, 1), trigger_by="mark")
+
+
+def test_paper_trading_journals_a_stop_order_with_its_type_and_trigger(synthetic_capture: Path,
+                                                                       tmp_path: Path) -> None:
+    from test_live_trading import paper_session
+
+    journal = Journal(tmp_path / "paper.sqlite")
+    res, _, _ = uvloop.run(asyncio.wait_for(paper_session(synthetic_capture, StopOnce(), speed=0, journal=journal),
+                                            120))
+    journal.close()
+    (rec,) = Journal(tmp_path / "paper.sqlite").orders()
+    assert (rec.order_type, rec.trigger_by, rec.close_position) == ("stop_market", "mark", False)
+    assert rec.trigger_price == pytest.approx(float(res.orders["trigger_price"][0]))

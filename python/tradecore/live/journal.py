@@ -400,6 +400,8 @@ class Journal:
 
 _COLS = ("client_id, instrument, symbol, side, price, qty, tif, reduce_only, status, filled, venue_order_id, reason, "
          "created_ns, updated_ns, session, order_type, trigger_price, trigger_by, close_position")
+#: The stop and take-profit ``OrderType`` codes and their names (the ``order_type`` column).
+CONDITIONAL_NAMES = {2: "stop_market", 3: "stop_limit", 4: "take_profit_market", 5: "take_profit_limit"}
 #: The trigger columns of an order that has none (a row of the order path or paper trading).
 _NO_TRIGGER: tuple[Any, ...] = ("", 0.0, "", False)
 

@@ -53,7 +53,7 @@ from tradecore.live.gateway import (
     VenueOrder,
 )
 from tradecore.live.host import LiveMarketBackend
-from tradecore.live.journal import FillRecord, Journal, OrderRecord
+from tradecore.live.journal import CONDITIONAL_NAMES, FillRecord, Journal, OrderRecord
 from tradecore.live.session import new_session_id
 from tradecore.risk import Portfolio, RiskEngine, RiskLimits
 from tradecore.strategy import Strategy
@@ -66,7 +66,7 @@ log = logging.getLogger("tradecore.live.trading")
 _SIDE = {1: "buy", -1: "sell"}
 
 #: The stop and take-profit ``OrderType`` codes and their names (the journal's ``order_type``).
-_CONDITIONAL = {2: "stop_market", 3: "stop_limit", 4: "take_profit_market", 5: "take_profit_limit"}
+_CONDITIONAL = CONDITIONAL_NAMES
 
 #: Orders kept in memory; past it, the oldest finished ones are read from the journal.
 MAX_ORDERS_IN_MEMORY = 50_000
@@ -167,11 +167,7 @@ class TradingBackend(LiveMarketBackend):
         return str(self.risk.state)
 
     def submit(self, side: int, qty: float, price: float | None, tif: int, reduce_only: bool, instrument: int,
-               client_id: int | None = None) -> int | None:
-        return self._enter(side, qty, price, tif, reduce_only, instrument, client_id, None)
-
-    def _enter(self, side: int, qty: float, price: float | None, tif: int, reduce_only: bool, instrument: int,
-               client_id: int | None, trigger: tuple[str, float, str, bool] | None) -> int | None:
+               client_id: int | None = None, trigger: tuple[str, float, str, bool] | None = None) -> int | None:
         # The tick-to-order path: one call into Rust (grid, risk check, the intent into the
         # intent log, on the native path the request's bytes), the bytes to the socket, then
         # the bookkeeping. ``trigger``: a stop or take-profit order's (type name, trigger
@@ -296,7 +292,7 @@ class TradingBackend(LiveMarketBackend):
             raise InvalidInput(f"invalid trigger_price: {trigger_price} (must be > 0)")
         if 0 <= instrument < self._n:
             _on_grid("trigger_price", trigger_price, self._ticks[instrument])
-        return self._enter(side, qty, price, tif, reduce_only or close_position, instrument, client_id,
+        return self.submit(side, qty, price, tif, reduce_only or close_position, instrument, client_id,
                            (name, trigger_price, trigger_by, close_position))
 
     def account(self) -> Account:
