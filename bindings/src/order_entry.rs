@@ -139,7 +139,9 @@ impl OrderEntry {
     /// `now_ns` the local time). Returns the request's bytes (native), True (accepted, the
     /// gateway builds the request), or (code, message) when the risk check refused it; its
     /// intent is in the log in every case. Malformed: `InvalidInput`, nothing logged.
-    #[pyo3(signature = (client_id, instrument, side, qty, price, tif, reduce_only, reference, data_ts, in_sync, now_ns))]
+    /// `request=False`: no request's bytes even on the native path (True when accepted: an
+    /// order the native request cannot carry, a stop or take-profit, goes through ccxt).
+    #[pyo3(signature = (client_id, instrument, side, qty, price, tif, reduce_only, reference, data_ts, in_sync, now_ns, *, request = true))]
     #[allow(clippy::too_many_arguments)] // a Python signature
     fn place<'py>(
         &mut self,
@@ -155,6 +157,7 @@ impl OrderEntry {
         data_ts: i64,
         in_sync: bool,
         now_ns: i64,
+        request: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let side = OrderSide::from_sign(side).map_err(CoreErr)?;
         let (order_type, price) = order_price(price)?;
@@ -219,7 +222,9 @@ impl OrderEntry {
                 ],
             )
             .map(Bound::into_any),
-            Ok(()) if self.inner.is_native() => Ok(PyBytes::new(py, &self.request).into_any()),
+            Ok(()) if request && self.inner.is_native() => {
+                Ok(PyBytes::new(py, &self.request).into_any())
+            }
             Ok(()) => Ok(PyBool::new(py, true).to_owned().into_any()),
         }
     }

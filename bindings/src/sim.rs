@@ -7,7 +7,9 @@
 
 use engine_core::fixed::{format, to_f64};
 use engine_core::risk::OrderSide;
-use engine_core::sim::{LatencyModel, QueueModel, SimReport, TimeInForce, Venue};
+use engine_core::sim::{
+    LatencyModel, OrderType, QueueModel, SimReport, TimeInForce, Trigger, TriggerSource, Venue,
+};
 use engine_core::Error;
 use numpy::PyArray2;
 use pyo3::prelude::*;
@@ -141,7 +143,10 @@ impl SimExchange {
     }
 
     /// Sends a new order at `now_ns`; returns the reports of everything that arrived by then.
-    #[pyo3(signature = (client_id, side, qty, price, tif, reduce_only, now_ns))]
+    /// `order_type` (an `OrderType` code; None: limit with a price, market without) and for a
+    /// stop or take-profit type its `trigger_price`, what it watches (`trigger_by`: "last" or
+    /// "mark") and `close_position` (closes the whole position when triggered).
+    #[pyo3(signature = (client_id, side, qty, price, tif, reduce_only, now_ns, *, order_type = None, trigger_price = None, trigger_by = "last", close_position = false))]
     #[allow(clippy::too_many_arguments)] // a Python signature
     fn submit(
         &mut self,
@@ -152,13 +157,47 @@ impl SimExchange {
         tif: u8,
         reduce_only: bool,
         now_ns: i64,
+        order_type: Option<u8>,
+        trigger_price: Option<f64>,
+        trigger_by: &str,
+        close_position: bool,
     ) -> PyResult<Vec<ReportTuple>> {
         let side = side_of(side)?;
         let tif = TimeInForce::from_code(tif).map_err(CoreErr)?;
-        let (order_type, price) = order_price(price)?;
+        let (order_type, price) = match order_type {
+            None => order_price(price)?,
+            Some(code) => (
+                OrderType::from_code(code).map_err(CoreErr)?,
+                match price {
+                    Some(p) => fixed("price", p)?,
+                    None => 0,
+                },
+            ),
+        };
+        let source = match trigger_by {
+            "last" => TriggerSource::LastPrice,
+            "mark" => TriggerSource::MarkPrice,
+            other => {
+                return Err(CoreErr(Error::invalid(
+                    "trigger_by",
+                    format!("{other:?}"),
+                    "must be 'last' or 'mark'",
+                ))
+                .into())
+            }
+        };
+        let trigger = match trigger_price {
+            Some(p) => Some(Trigger {
+                order_type,
+                price: fixed("trigger_price", p)?,
+                source,
+                close_position,
+            }),
+            None => None,
+        };
         let qty = fixed("qty", qty)?;
         self.inner
-            .submit(
+            .submit_with(
                 client_id,
                 side,
                 qty,
@@ -166,9 +205,18 @@ impl SimExchange {
                 price,
                 tif,
                 reduce_only,
+                trigger,
                 now_ns,
             )
             .map_err(CoreErr)?;
+        Ok(self.reports())
+    }
+
+    /// A mark price at `now_ns`: stop and take-profit orders watching the mark act; returns
+    /// the reports.
+    fn on_mark(&mut self, price: f64, now_ns: i64) -> PyResult<Vec<ReportTuple>> {
+        let mark = fixed("price", price)?;
+        self.inner.on_mark(mark, now_ns).map_err(CoreErr)?;
         Ok(self.reports())
     }
 

@@ -553,7 +553,8 @@ class SimExchange:
     - ``filled``: fill ``price`` and ``qty``, ``maker`` for a resting order, ``remaining`` open;
     - ``modified``: a resting order now has this ``price`` and open ``qty``;
     - ``cancelled``: by request, the unfilled rest of an IOC, FOK or market order, or a
-      reduce-only order whose position closed; ``remaining`` is what was open.
+      reduce-only order whose position closed; ``remaining`` is what was open;
+    - ``triggered``: a parked stop or take-profit order's trigger was touched (its fills follow).
 
     ``ts`` is the exchange time of the report (ns): times are kept non-decreasing (an earlier
     time acts at the latest time seen).
@@ -580,11 +581,31 @@ class SimExchange:
         """Feeds market events (``EVENT_DTYPE``, zero copy), each at its exchange time, or all
         at ``now_ns``; orders in flight that arrived by then act first. Returns the reports."""
     def submit(
-        self, client_id: int, side: int, qty: float, price: float | None, tif: int, reduce_only: bool, now_ns: int
+        self,
+        client_id: int,
+        side: int,
+        qty: float,
+        price: float | None,
+        tif: int,
+        reduce_only: bool,
+        now_ns: int,
+        *,
+        order_type: int | None = None,
+        trigger_price: float | None = None,
+        trigger_by: str = "last",
+        close_position: bool = False,
     ) -> list[_SimReport]:
         """Sends a new order at ``now_ns``: ``side`` +1 buy / -1 sell, ``price`` None for a market
         order (a limit price must be > 0 on the tick grid), ``tif`` 0 GTC, 1 IOC, 2 FOK, 3 post-only. Returns the reports of everything that
         arrived by ``now_ns`` (with no entry latency the order acts at once on the book).
+
+        ``order_type`` (an ``OrderType`` code; None: limit with a price, market without): a stop
+        or take-profit type needs ``trigger_price`` (> 0 on the tick grid) and watches the last
+        trade (``trigger_by="last"``) or the mark (``"mark"``, see :meth:`on_mark`); it is
+        ``accepted`` and parked, then ``triggered`` (and trades as a market or limit order)
+        when its trigger is touched; one that would trigger at once is ``rejected`` ("order
+        would immediately trigger"). ``close_position``: reduce-only, the whole position when
+        triggered.
 
         Raises:
             tradecore.errors.InvalidInput: a validity check refused it (see the class doc).
@@ -597,6 +618,9 @@ class SimExchange:
         modification that would cross is rejected and the order kept as it was."""
     def cancel(self, client_id: int, now_ns: int) -> list[_SimReport]:
         """Sends a cancel at ``now_ns``; an unknown (or done) order gives a ``rejected`` report."""
+    def on_mark(self, price: float, now_ns: int) -> list[_SimReport]:
+        """A mark price (> 0) at ``now_ns``: stop and take-profit orders watching the mark act.
+        Returns the reports."""
     def arrive(self, now_ns: int) -> list[_SimReport]:
         """Acts on what arrived by ``now_ns`` (with an entry latency)."""
     def sync_book(self, book: OrderBook) -> bool:
@@ -1074,7 +1098,7 @@ class OrderEntry:
     def place(self, client_id: int, instrument: int, side: int, qty: float, price: float | None, tif: int,
               reduce_only: bool,
               reference: OrderBook | float | None, data_ts: int, in_sync: bool,
-              now_ns: int) -> bytes | bool | tuple[str, str]: ...
+              now_ns: int, *, request: bool = True) -> bytes | bool | tuple[str, str]: ...
 
 @final
 class Model:

@@ -15,7 +15,10 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::fixed::format;
 use crate::risk::{ApprovedOrder, Order, OrderSide, Reject, RejectCode, RiskEngine, RiskLimits};
-use crate::sim::{check_order_grid, ExchangeSim, LatencyModel, QueueModel, SimReport, TimeInForce};
+use crate::sim::{
+    check_order_grid, check_trigger, ExchangeSim, LatencyModel, QueueModel, SimReport, TimeInForce,
+    Trigger,
+};
 use crate::types::OrderType;
 
 /// One instrument's simulated exchange with a risk engine of its own (see the module doc).
@@ -108,19 +111,64 @@ impl Venue {
         reduce_only: bool,
         now: i64,
     ) -> Result<()> {
+        self.submit_with(
+            client_id,
+            side,
+            qty,
+            order_type,
+            price,
+            tif,
+            reduce_only,
+            None,
+            now,
+        )
+    }
+
+    /// [`Venue::submit`] of an order that may be conditional: a stop or take-profit type
+    /// needs its `trigger` (checked: [`check_trigger`]) and is parked at the exchange until
+    /// its trigger price is touched (one that would trigger at once is rejected, Binance's
+    /// -2021). A `close_position` trigger makes the order reduce-only.
+    #[allow(clippy::too_many_arguments)] // the order's fields
+    pub fn submit_with(
+        &mut self,
+        client_id: u64,
+        side: OrderSide,
+        qty: i64,
+        order_type: OrderType,
+        price: i64,
+        tif: TimeInForce,
+        reduce_only: bool,
+        trigger: Option<Trigger>,
+        now: i64,
+    ) -> Result<()> {
+        check_trigger(order_type, trigger.as_ref(), self.tick)?;
         let order = Order {
             client_id,
             instrument: 0,
             side,
             price,
             qty,
-            reduce_only,
+            reduce_only: reduce_only || trigger.is_some_and(|t| t.close_position),
             modify: false,
         };
         let (approved, t) = self.approve(&order, order_type, tif, now)?;
         self.sent.insert(client_id);
-        self.sim.submit(&approved, tif, t);
+        self.sim.submit_with(&approved, tif, trigger, 0, t);
         self.sim.arrive_until(t, &mut self.out);
+        Ok(())
+    }
+
+    /// A new mark price at `now`: conditional orders watching the mark act.
+    pub fn on_mark(&mut self, mark: i64, now: i64) -> Result<()> {
+        if mark <= 0 {
+            return Err(Error::invalid(
+                "mark",
+                format(mark),
+                "a mark price must be > 0",
+            ));
+        }
+        let t = self.clock(now);
+        self.sim.on_mark(mark, t, &mut self.out);
         Ok(())
     }
 
@@ -492,5 +540,72 @@ mod tests {
         assert!(v.sync_book(&book).unwrap());
         assert_eq!(v.sim.book().best_bid().map(|l| l.price), Some(990 * T));
         assert!(v.sync_book(&L2Book::new(T, Q).unwrap()).is_err());
+    }
+    #[test]
+    fn a_stop_order_parks_then_fires_on_a_trade_through_it() {
+        use crate::sim::TriggerSource;
+        let mut v = venue();
+        let stop = |price| {
+            Some(Trigger {
+                order_type: OrderType::StopMarket,
+                price,
+                source: TriggerSource::LastPrice,
+                close_position: false,
+            })
+        };
+        // No trigger: refused before the matching engine.
+        let e = v
+            .submit_with(
+                1,
+                OrderSide::Sell,
+                Q,
+                OrderType::StopMarket,
+                0,
+                TimeInForce::Ioc,
+                false,
+                None,
+                1,
+            )
+            .unwrap_err();
+        assert!(e.to_string().starts_with("invalid trigger_price"), "{e}");
+        v.on_events(&[trade(2, ASK, 1000 * T, Q / 1000)], None)
+            .unwrap();
+        v.take();
+        // At or above the last trade a sell stop would trigger at once.
+        v.submit_with(
+            2,
+            OrderSide::Sell,
+            Q,
+            OrderType::StopMarket,
+            0,
+            TimeInForce::Ioc,
+            false,
+            stop(1000 * T),
+            3,
+        )
+        .unwrap();
+        v.submit_with(
+            3,
+            OrderSide::Sell,
+            Q,
+            OrderType::StopMarket,
+            0,
+            TimeInForce::Ioc,
+            false,
+            stop(999 * T),
+            3,
+        )
+        .unwrap();
+        let out = v.take();
+        assert_eq!(kinds(&out), ["rejected", "accepted"]);
+        assert_eq!(v.sim.parked(), 1);
+        v.on_events(&[trade(4, BID, 999 * T, Q / 1000)], None)
+            .unwrap();
+        let out = v.take();
+        assert_eq!(kinds(&out), ["triggered", "filled"]);
+        assert_eq!(v.sim.position(), -Q);
+        assert_eq!(v.risk.open_orders(), 0);
+        assert!(v.on_mark(0, 5).is_err());
+        v.on_mark(1000 * T, 5).unwrap();
     }
 }

@@ -8,7 +8,10 @@ its own book, kept by the same frames it sends. Live code reaches it through its
 the code that talks to it is the code that talks to Binance.
 
 Orders (Binance USD-M, ``/fapi``): new, modify, cancel, cancel all, query, open and all orders,
-user trades, account, balance, position risk, leverage brackets, server time, and the user-data
+stop and take-profit orders at the Algo Service (``/fapi/v1/algoOrder``: new, query, cancel;
+``openAlgoOrders``; ``ALGO_UPDATE`` events; a conditional type on ``/fapi/v1/order`` is refused
+-4120, as Binance does since December 2025), user trades, account, balance, position risk,
+leverage brackets, server time, and the user-data
 stream (``listenKey`` and a websocket at ``/private/ws?listenKey=...`` or ``/ws/<listenKey>``
 sending ``ORDER_TRADE_UPDATE`` and ``ACCOUNT_UPDATE``). Requests are authenticated as Binance
 does (``X-MBX-APIKEY``, HMAC-SHA256 ``signature`` of the query string followed by the body,
@@ -63,10 +66,11 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
-from tradecore._core import BinanceFeed, OrderBook, Portfolio, Position, SimExchange
+from tradecore._core import EVENT_KINDS, SCALE, BinanceFeed, OrderBook, Portfolio, Position, SimExchange
 from tradecore.errors import InvalidInput
 
 REST_PATHS = ("/fapi/v1/depth", "/api/v3/depth", "/dapi/v1/depth")
+_TRADE = EVENT_KINDS["TRADE"]
 
 
 @dataclass
@@ -187,6 +191,9 @@ _QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "USD", "BTC", "ETH")
 _CLIENT_ID = re.compile(r"[.A-Z:/a-z0-9_-]{1,36}")
 _TIF = {"GTC": 0, "IOC": 1, "FOK": 2, "GTX": 3}
 _OPEN = ("NEW", "PARTIALLY_FILLED")
+#: Binance's stop and take-profit types: their ``OrderType`` codes in the matching engine.
+_CONDITIONAL = {"STOP_MARKET": 2, "STOP": 3, "TAKE_PROFIT_MARKET": 4, "TAKE_PROFIT": 5}
+_WORKING = {"CONTRACT_PRICE": "last", "MARK_PRICE": "mark"}
 LEVERAGE = 20
 """The simulated account's leverage (initial margin = notional / leverage)."""
 MAINT_MARGIN_RATE = 0.004
@@ -237,8 +244,18 @@ BAD_TIMESTAMP = (400, -1021, "Timestamp for this request is outside of the recvW
 BAD_LISTEN_KEY = (400, -1125, "This listenKey does not exist.")
 TOO_MANY = (429, -1003, "Too many requests; current limit of IP(127.0.0.1) is 2400 requests per minute. "
                         "Please use the websocket for live updates to avoid polling the API.")
+WOULD_TRIGGER = (400, -2021, "Order would immediately trigger.")
+USE_ALGO = (400, -4120, "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead.")
+BAD_STOP = (400, -4006, "Stop price less than zero.")
 STATUS_UNKNOWN = (503, -1007, "Timeout waiting for response from backend server. Send status unknown; "
                               "execution status unknown.")
+
+
+def _actual_type(o: SimOrder) -> str:
+    """The type of an order in the matching engine (a triggered stop market order: MARKET)."""
+    if o.type in _CONDITIONAL:
+        return "MARKET" if o.type.endswith("_MARKET") else "LIMIT"
+    return o.type
 
 
 def _fail(e: tuple[int, int, str]) -> BinanceError:
@@ -289,7 +306,7 @@ class SimOrder:
     side: int
     """+1 buy, -1 sell."""
     type: str
-    """LIMIT or MARKET."""
+    """LIMIT, MARKET, or a conditional type (STOP, STOP_MARKET, TAKE_PROFIT, TAKE_PROFIT_MARKET)."""
     tif: str
     """GTC, IOC, FOK or GTX (post-only); GTC for a market order, as Binance shows it."""
     price: float
@@ -301,6 +318,32 @@ class SimOrder:
     executed: float = 0.0
     cum_quote: float = 0.0
     cancel_requested: bool = False
+    stop_price: float = 0.0
+    """A conditional order's trigger price (0: none)."""
+    working_type: str = "CONTRACT_PRICE"
+    close_position: bool = False
+    triggered: bool = False
+    """A conditional order whose trigger was touched: it is in the matching engine now."""
+    actual_id: int = 0
+    """A triggered conditional order's id in the matching engine (Binance's ``actualOrderId``;
+    its ``order_id`` is the algo id)."""
+
+    @property
+    def id(self) -> int:
+        """The order id in the matching engine's formats (orders, trades, ORDER_TRADE_UPDATE)."""
+        return self.actual_id or self.order_id
+
+    @property
+    def conditional(self) -> bool:
+        return self.type in _CONDITIONAL
+
+    @property
+    def algo_status(self) -> str:
+        """Binance's algo order status: NEW (waiting for its trigger), TRIGGERED (in the
+        matching engine), FINISHED (that order is done), CANCELED, EXPIRED."""
+        if not self.triggered:
+            return "NEW" if self.status in _OPEN else self.status
+        return "TRIGGERED" if self.status in _OPEN else "FINISHED"
 
 
 @dataclass
@@ -314,6 +357,10 @@ class _Venue:
     qty_dp: int
     client_ids: dict[str, int] = field(default_factory=dict)
     trades: list[dict[str, Any]] = field(default_factory=list)
+    last_trade: float = 0.0
+    """The last trade price of the replay (a CONTRACT_PRICE trigger watches it)."""
+    mark_watch: set[int] = field(default_factory=set)
+    """Conditional orders waiting for a MARK_PRICE trigger."""
 
     def price(self, x: float) -> str:
         return f"{x:.{self.price_dp}f}"
@@ -350,6 +397,8 @@ class SimAccount:
             i = self.portfolio.add_instrument("linear", 1.0, maker_fee, taker_fee)
             self.venues[sym] = _Venue(sym, SimExchange(tick, lot), i, _decimals(tick), _decimals(lot))
         self._order_ids = itertools.count(1_000_001)
+        self._actual: dict[int, int] = {}
+        """A triggered conditional order's actual order id -> its algo id."""
         self._trade_ids = itertools.count(50_001)
         self.update_ms = max(sim.clock_ns // 1_000_000, 1)
         self._listeners: list[Callable[[str], None]] = []
@@ -373,7 +422,7 @@ class SimAccount:
             if not coid:
                 raise BinanceError(400, -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
             oid = v.client_ids.get(coid)
-        o = self.orders.get(oid) if oid is not None else None
+        o = self.orders.get(self._actual.get(oid, oid)) if oid is not None else None
         return o if o is not None and o.symbol == v.symbol else None
 
     def position(self, symbol: str) -> Position:
@@ -405,11 +454,27 @@ class SimAccount:
 
     # -- the market ------------------------------------------------------------------------
 
-    def on_frame(self, key: bytes, ts: int) -> None:
-        """After the feed applied a frame of stream symbol ``key`` (lower case) at ``ts``."""
+    def on_frame(self, key: bytes, ts: int, trade: bool = False) -> None:
+        """After the feed applied a frame of stream symbol ``key`` (lower case) at ``ts``
+        (``trade``: a trade stream's frame)."""
         v = self._by_key.get(key)
-        if v is not None and not v.sim.is_idle:
+        if v is None:
+            return
+        if trade:
+            events = self._sim.feed_events()
+            trades = events[events["kind"] == _TRADE]
+            if len(trades):
+                v.last_trade = int(trades["price"][-1]) / SCALE
+        if not v.sim.is_idle:
             self.apply(v, v.sim.on_events(self._sim.feed_events(), ts))
+            if v.mark_watch:
+                self._on_mark(v, ts)
+
+    def _on_mark(self, v: _Venue, ts: int) -> None:
+        """The simulated mark price (the mid, as the account's marks) to the matching engine."""
+        mid = self._sim.book.mid()
+        if mid is not None and mid > 0:
+            self.apply(v, v.sim.on_mark(mid, ts))
 
     def _sync(self, v: _Venue) -> None:
         if v.sim.is_idle:
@@ -423,6 +488,8 @@ class SimAccount:
         if side is None:
             raise _fail(BAD_SIDE) if p.get("side") else _mandatory("side")
         kind = p.get("type", "")
+        if kind in _CONDITIONAL:  # Binance's Algo Service takes them (since December 2025)
+            raise _fail(USE_ALGO)
         if kind not in ("LIMIT", "MARKET"):
             raise _fail(BAD_TYPE) if kind else _mandatory("type")
         if p.get("positionSide", "BOTH") != "BOTH":
@@ -483,6 +550,133 @@ class SimAccount:
         self.apply(v, reports)
         return self.order_json(o)
 
+    def new_algo_order(self, p: dict[str, str]) -> dict[str, Any]:
+        """Binance's new algo order (``POST /fapi/v1/algoOrder``, ``algoType=CONDITIONAL``): a
+        stop or take-profit order (``STOP``, ``STOP_MARKET``, ``TAKE_PROFIT``,
+        ``TAKE_PROFIT_MARKET``) waiting for its ``triggerPrice`` (``workingType``: the last trade
+        ``CONTRACT_PRICE``, default, or the mark ``MARK_PRICE``, here the mid), then a market
+        or limit order in the matching engine. ``closePosition=true`` (market kinds): no
+        quantity, reduce-only, the whole position when triggered. One that would trigger at
+        once is refused (-2021). Once triggered, the order in the matching engine has an id of
+        its own (``actualOrderId``) and the client algo id as its client order id."""
+        v = self.venue(p.get("symbol"))
+        algo_type = p.get("algoType")
+        if not algo_type:
+            raise _mandatory("algoType")
+        if algo_type != "CONDITIONAL":
+            raise BinanceError(400, -1116, "Invalid algoType.")
+        side = {"BUY": 1, "SELL": -1}.get(p.get("side", ""))
+        if side is None:
+            raise _fail(BAD_SIDE) if p.get("side") else _mandatory("side")
+        kind = p.get("type", "")
+        if kind not in _CONDITIONAL:
+            raise _fail(BAD_TYPE) if kind else _mandatory("type")
+        if p.get("positionSide", "BOTH") != "BOTH":
+            raise BinanceError(400, -4061, "Order's position side does not match user's setting.")
+        stop = _num(p.get("triggerPrice"), "triggerPrice")
+        if not stop > 0:
+            raise _fail(BAD_STOP)
+        working = p.get("workingType") or "CONTRACT_PRICE"
+        if working not in _WORKING:
+            raise BinanceError(400, -1100, "Illegal characters found in parameter 'workingType'; legal range is "
+                                           "'MARK_PRICE, CONTRACT_PRICE'.")
+        close = _bool(p, "closePosition")
+        market = kind.endswith("_MARKET")
+        if close:
+            if not market:
+                raise BinanceError(400, -1106, "Parameter 'closePosition' sent when not required.")
+            for name in ("quantity", "reduceOnly"):
+                if p.get(name):
+                    raise BinanceError(400, -1106, f"Parameter '{name}' sent when not required.")
+        reduce_only = _bool(p, "reduceOnly") or close
+        if market:
+            if p.get("price"):
+                raise BinanceError(400, -1106, "Parameter 'price' sent when not required.")
+            price, tif = None, "GTC"
+        else:
+            price = _num(p.get("price"), "price")
+            if not price > 0:
+                raise BinanceError(400, -4001, "Price less than 0.")
+            tif = p.get("timeInForce") or "GTC"
+            if tif not in _TIF:
+                raise _fail(BAD_TIF)
+        coid = p.get("clientAlgoId") or "sim" + secrets.token_hex(8)
+        if not _CLIENT_ID.fullmatch(coid):
+            raise _fail(BAD_CLIENT_ID)
+        if coid in v.client_ids:
+            raise _fail(DUPLICATE_ID)
+        self._sync(v)
+        if close:
+            qty = abs(v.sim.position)
+            if qty <= 0:
+                raise _fail(REDUCE_ONLY)
+        else:
+            qty = _num(p.get("quantity"), "quantity")
+            if qty <= 0:
+                raise _fail(BAD_QTY)
+        ref = price if price is not None else stop
+        if not reduce_only and 0 < ref * qty < MIN_NOTIONAL:
+            raise BinanceError(400, -4164, f"Order's notional must be no smaller than {MIN_NOTIONAL:g} "
+                                           "(unless you choose reduce only).")
+        code = _CONDITIONAL[kind]
+        watched = v.last_trade if working == "CONTRACT_PRICE" else (self._sim.book.mid() or 0.0)
+        rising = (kind.startswith("STOP")) == (side > 0)
+        if watched > 0 and (watched >= stop if rising else watched <= stop):
+            raise _fail(WOULD_TRIGGER)
+        ns, ms = self._now()
+        if working == "MARK_PRICE":
+            self._on_mark(v, ns)
+        oid = next(self._order_ids)
+        try:
+            reports = v.sim.submit(oid, side, qty, price, 1 if market else _TIF[tif], reduce_only and not close, ns,
+                                   order_type=code, trigger_price=stop, trigger_by=_WORKING[working],
+                                   close_position=close)
+        except InvalidInput as e:
+            raise self._invalid(e, qty) from None
+        o = SimOrder(oid, coid, v.symbol, side, kind, tif, price or 0.0, 0.0 if close else qty, reduce_only, ms, ms,
+                     stop_price=stop, working_type=working, close_position=close)
+        refused = next((r for r in reports if r[0] == "rejected" and r[1] == oid), None)
+        if refused is not None:
+            reports.remove(refused)
+            self.apply(v, reports)
+            raise _fail(WOULD_TRIGGER if "trigger" in refused[7] else REDUCE_ONLY)
+        self._record(v, o)
+        if working == "MARK_PRICE":
+            v.mark_watch.add(oid)
+        self.apply(v, reports)
+        return self.algo_json(o)
+
+    def _find_algo(self, p: dict[str, str]) -> SimOrder:
+        aid = _int(p, "algoId")
+        if aid is None:
+            caid = p.get("clientAlgoId")
+            if not caid:
+                raise BinanceError(400, -1102, "Param 'clientAlgoId' or 'algoId' must be sent, but both were empty/null!")
+            vs = [self.venue(p.get("symbol"))] if p.get("symbol") else list(self.venues.values())
+            aid = next((v.client_ids[caid] for v in vs if caid in v.client_ids), None)
+        o = self.orders.get(aid) if aid is not None else None
+        if o is None or not o.conditional:
+            raise _fail(UNKNOWN_ORDER)
+        return o
+
+    def cancel_algo(self, p: dict[str, str]) -> dict[str, Any]:
+        """``DELETE /fapi/v1/algoOrder`` (``algoId`` or ``clientAlgoId``): a conditional order
+        still waiting for its trigger."""
+        o = self._find_algo(p)
+        if o.triggered or o.status not in _OPEN:
+            raise _fail(UNKNOWN_CANCEL)
+        o.cancel_requested = True
+        self.apply(self.venues[o.symbol], self.venues[o.symbol].sim.cancel(o.order_id, self._now()[0]))
+        return {"algoId": o.order_id, "clientAlgoId": o.client_order_id, "code": "200", "msg": "success"}
+
+    def query_algo(self, p: dict[str, str]) -> dict[str, Any]:
+        return self.algo_json(self._find_algo(p))
+
+    def open_algo_orders(self, p: dict[str, str]) -> list[dict[str, Any]]:
+        sym = self.venue(p["symbol"]).symbol if p.get("symbol") else None
+        return [self.algo_json(o) for o in self.orders.values()
+                if o.conditional and o.algo_status == "NEW" and (sym is None or o.symbol == sym)]
+
     def _record(self, v: _Venue, o: SimOrder) -> None:
         self.orders[o.order_id] = o
         v.client_ids[o.client_order_id] = o.order_id
@@ -507,7 +701,7 @@ class SimAccount:
     def cancel(self, p: dict[str, str]) -> dict[str, Any]:
         v = self.venue(p.get("symbol"))
         o = self.find(v, p)
-        if o is None or o.status not in _OPEN:
+        if o is None or o.status not in _OPEN or (o.conditional and not o.triggered):
             raise _fail(UNKNOWN_CANCEL)
         o.cancel_requested = True
         self.apply(v, v.sim.cancel(o.order_id, self._now()[0]))
@@ -583,7 +777,7 @@ class SimAccount:
     def open_orders(self, p: dict[str, str]) -> list[dict[str, Any]]:
         sym = self.venue(p["symbol"]).symbol if p.get("symbol") else None
         return [self.order_json(o) for o in self.orders.values()
-                if o.status in _OPEN and (sym is None or o.symbol == sym)]
+                if o.status in _OPEN and (sym is None or o.symbol == sym) and (o.triggered or not o.conditional)]
 
     def all_orders(self, p: dict[str, str]) -> list[dict[str, Any]]:
         v = self.venue(p.get("symbol"))
@@ -615,16 +809,30 @@ class SimAccount:
             ms = ts // 1_000_000
             o.update_ms = ms
             if kind == "accepted":
-                events.append(self._order_event(o, "NEW", ms))
+                events.append(self._algo_event(o, ms) if o.conditional else self._order_event(o, "NEW", ms))
+            elif kind == "triggered":  # a new order in the matching engine; its trades follow
+                o.triggered = True
+                o.actual_id = next(self._order_ids)
+                self._actual[o.actual_id] = o.order_id
+                v.mark_watch.discard(oid)
+                events += [self._algo_event(o, ms), self._order_event(o, "NEW", ms)]
             elif kind == "filled":
+                if o.close_position:
+                    o.orig_qty = round(o.executed + qty + remaining, v.qty_dp)
                 events.append(self._fill(v, o, price, qty, maker, remaining, ms))
+                if o.conditional and o.status == "FILLED":
+                    events.append(self._algo_event(o, ms))
                 filled_ms = ms
             elif kind == "modified":
                 o.price, o.orig_qty = price, round(o.executed + qty, v.qty_dp)
                 events.append(self._order_event(o, "AMENDMENT", ms))
             elif kind == "cancelled":
                 o.status = "CANCELED" if o.cancel_requested else "EXPIRED"
-                events.append(self._order_event(o, o.status, ms))
+                v.mark_watch.discard(oid)
+                if not o.conditional or o.triggered:
+                    events.append(self._order_event(o, o.status, ms))
+                if o.conditional:
+                    events.append(self._algo_event(o, ms))
             # "rejected": a cancel or modification of an order that is not resting; the order
             # keeps its state (a new order's refusal is handled by new_order).
         if filled_ms:
@@ -645,7 +853,7 @@ class SimAccount:
         self._sim.stats.fills += 1
         trade = {
             "buyer": o.side > 0, "commission": f"{fee:.8f}", "commissionAsset": "USDT", "id": next(self._trade_ids),
-            "maker": maker, "orderId": o.order_id, "price": v.price(price), "qty": v.qty(qty),
+            "maker": maker, "orderId": o.id, "price": v.price(price), "qty": v.qty(qty),
             "quoteQty": f"{price * qty:.8f}", "realizedPnl": f"{realized:.8f}", "marginAsset": "USDT",
             "side": "BUY" if o.side > 0 else "SELL", "positionSide": "BOTH", "symbol": v.symbol, "time": ms,
         }
@@ -658,12 +866,13 @@ class SimAccount:
         v = self.venues[o.symbol]
         avg = o.cum_quote / o.executed if o.executed else 0.0
         return {
-            "orderId": o.order_id, "symbol": o.symbol, "status": o.status, "clientOrderId": o.client_order_id,
+            "orderId": o.id, "symbol": o.symbol, "status": o.status, "clientOrderId": o.client_order_id,
             "price": v.price(o.price), "avgPrice": f"{avg:.{v.price_dp + 4}f}", "origQty": v.qty(o.orig_qty),
             "executedQty": v.qty(o.executed), "cumQty": v.qty(o.executed), "cumQuote": f"{o.cum_quote:.8f}",
-            "timeInForce": o.tif, "type": o.type, "reduceOnly": o.reduce_only, "closePosition": False,
-            "side": "BUY" if o.side > 0 else "SELL", "positionSide": "BOTH", "stopPrice": "0",
-            "workingType": "CONTRACT_PRICE", "priceProtect": False, "origType": o.type, "priceMatch": "NONE",
+            "timeInForce": o.tif, "type": _actual_type(o), "reduceOnly": o.reduce_only,
+            "closePosition": o.close_position, "side": "BUY" if o.side > 0 else "SELL", "positionSide": "BOTH",
+            "stopPrice": v.price(o.stop_price) if o.stop_price else "0", "workingType": o.working_type,
+            "priceProtect": False, "origType": o.type, "priceMatch": "NONE",
             "selfTradePreventionMode": "EXPIRE_MAKER", "goodTillDate": 0, "time": o.time_ms,
             "updateTime": o.update_ms,
         }
@@ -673,18 +882,48 @@ class SimAccount:
         avg = o.cum_quote / o.executed if o.executed else 0.0
         open_notional = (o.orig_qty - o.executed) * o.price if o.status in _OPEN else 0.0
         body = {
-            "s": o.symbol, "c": o.client_order_id, "S": "BUY" if o.side > 0 else "SELL", "o": o.type,
+            "s": o.symbol, "c": o.client_order_id, "S": "BUY" if o.side > 0 else "SELL", "o": _actual_type(o),
             "f": o.tif, "q": v.qty(o.orig_qty), "p": v.price(o.price), "ap": f"{avg:.{v.price_dp + 4}f}",
-            "sp": "0", "x": execution, "X": o.status, "i": o.order_id, "l": "0", "z": v.qty(o.executed),
+            "sp": v.price(o.stop_price) if o.stop_price else "0", "x": execution, "X": o.status, "i": o.id, "l": "0", "z": v.qty(o.executed),
             "L": "0", "n": "0", "N": "USDT", "T": ms, "t": 0, "b": f"{open_notional if o.side > 0 else 0:.8f}",
             "a": f"{open_notional if o.side < 0 else 0:.8f}", "m": False, "R": o.reduce_only,
-            "wt": "CONTRACT_PRICE", "ot": o.type, "ps": "BOTH", "cp": False, "rp": "0", "pP": False, "si": 0,
+            "wt": o.working_type, "ot": o.type, "ps": "BOTH", "cp": o.close_position, "rp": "0", "pP": False, "si": 0,
             "ss": 0, "V": "EXPIRE_MAKER", "pm": "NONE", "gtd": 0,
         }
         if trade is not None:
             body.update({"l": trade["qty"], "L": trade["price"], "n": trade["commission"], "t": trade["id"],
                          "m": trade["maker"], "rp": trade["realizedPnl"]})
         return {"e": "ORDER_TRADE_UPDATE", "E": ms, "T": ms, "o": body}
+
+    def algo_json(self, o: SimOrder) -> dict[str, Any]:
+        """A conditional order as Binance's Algo Service shows it."""
+        v = self.venues[o.symbol]
+        avg = o.cum_quote / o.executed if o.executed else 0.0
+        return {
+            "algoId": o.order_id, "clientAlgoId": o.client_order_id, "algoType": "CONDITIONAL", "orderType": o.type,
+            "symbol": o.symbol, "side": "BUY" if o.side > 0 else "SELL", "positionSide": "BOTH",
+            "timeInForce": o.tif, "quantity": v.qty(o.orig_qty), "algoStatus": o.algo_status,
+            "actualOrderId": str(o.actual_id or ""), "actualPrice": f"{avg:.{v.price_dp + 4}f}",
+            "executedQty": v.qty(o.executed), "triggerPrice": v.price(o.stop_price),
+            "price": v.price(o.price), "icebergQuantity": None, "selfTradePreventionMode": "EXPIRE_MAKER",
+            "workingType": o.working_type, "priceMatch": "NONE", "closePosition": o.close_position,
+            "priceProtect": False, "reduceOnly": o.reduce_only, "createTime": o.time_ms, "updateTime": o.update_ms,
+            "triggerTime": o.update_ms if o.triggered else 0, "goodTillDate": 0,
+        }
+
+    def _algo_event(self, o: SimOrder, ms: int) -> dict[str, Any]:
+        """The user-data stream's ``ALGO_UPDATE`` of a conditional order."""
+        v = self.venues[o.symbol]
+        avg = o.cum_quote / o.executed if o.executed else 0.0
+        return {"e": "ALGO_UPDATE", "T": ms, "E": ms, "o": {
+            "caid": o.client_order_id, "aid": o.order_id, "at": "CONDITIONAL", "o": o.type, "s": o.symbol,
+            "S": "BUY" if o.side > 0 else "SELL", "ps": "BOTH", "f": o.tif, "q": v.qty(o.orig_qty),
+            "X": o.algo_status, "ai": str(o.actual_id or ""),
+            "ap": f"{avg:.{v.price_dp + 4}f}", "aq": v.qty(o.executed), "act": _actual_type(o) if o.triggered else "0",
+            "tp": v.price(o.stop_price), "p": v.price(o.price), "V": "EXPIRE_MAKER", "wt": o.working_type,
+            "pm": "NONE", "cp": o.close_position, "pP": False, "R": o.reduce_only,
+            "tt": o.update_ms if o.triggered else 0, "gtd": 0, "rm": "",
+        }}
 
     def _account_event(self, v: _Venue, ms: int) -> dict[str, Any]:
         p = self.position(v.symbol)
@@ -947,6 +1186,10 @@ class ExchangeSimulator:
             ("DELETE", "/fapi/v1/order", a.cancel, "order"),
             ("DELETE", "/fapi/v1/allOpenOrders", a.cancel_all, "order"),
             ("GET", "/fapi/v1/order", a.query, ""),
+            ("POST", "/fapi/v1/algoOrder", a.new_algo_order, "new"),
+            ("DELETE", "/fapi/v1/algoOrder", a.cancel_algo, "order"),
+            ("GET", "/fapi/v1/algoOrder", a.query_algo, ""),
+            ("GET", "/fapi/v1/openAlgoOrders", a.open_algo_orders, ""),
             ("GET", "/fapi/v1/openOrder", lambda p: a.query(p, open_only=True), ""),
             ("GET", "/fapi/v1/openOrders", a.open_orders, ""),
             ("GET", "/fapi/v1/allOrders", a.all_orders, ""),
@@ -1053,7 +1296,7 @@ class ExchangeSimulator:
                     {"filterType": "MARKET_LOT_SIZE", "stepSize": lot, "minQty": lot, "maxQty": "100000"},
                     {"filterType": "MIN_NOTIONAL", "notional": f"{MIN_NOTIONAL:g}"},
                 ],
-                "orderTypes": ["LIMIT", "MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+                "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET"], "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
                 "permissions": ["SPOT"], "isSpotTradingAllowed": True, "isMarginTradingAllowed": False,
             })
         body = {"timezone": "UTC", "serverTime": time.time_ns() // 1_000_000, "rateLimits": [],
@@ -1266,7 +1509,7 @@ class ExchangeSimulator:
             self.clock_ns = ts
             self._feed.on_message(frame, ts)
             self.frames_replayed = i
-            account.on_frame(stream.partition(b"@")[0], ts)
+            account.on_frame(stream.partition(b"@")[0], ts, b"rade" in stream)
             if is_depth:
                 depth_seen += 1
                 if f.drop_every and depth_seen % f.drop_every == 0:

@@ -50,6 +50,9 @@ from tradecore.live.journal import OrderRecord
 log = logging.getLogger("tradecore.live.gateway")
 
 _TIF = {0: "GTC", 1: "IOC", 2: "FOK", 3: "GTX"}  # 3: post-only, Binance's GTX
+#: Binance's type of a stop or take-profit order (the journal's ``order_type``).
+_CONDITIONAL_TYPE = {"stop_market": "STOP_MARKET", "stop_limit": "STOP", "take_profit_market": "TAKE_PROFIT_MARKET",
+                     "take_profit_limit": "TAKE_PROFIT"}
 _STATUS = {"open": "open", "closed": "filled", "canceled": "cancelled", "cancelled": "cancelled",
            "expired": "cancelled", "rejected": "rejected"}
 
@@ -113,6 +116,9 @@ class VenueOrder:
     """Exchange time of its last change, ns."""
     session: str = ""
     """The session of ``client_id`` (parsed from the client order id)."""
+    triggered: bool = False
+    """A stop or take-profit order whose trigger was touched: ``venue_order_id`` is then its
+    order in the matching engine (Binance's ``actualOrderId``), no longer the algo id."""
 
 
 @dataclass(frozen=True)
@@ -374,18 +380,36 @@ class CcxtGateway:
         return self.place(o)
 
     async def place(self, o: OrderRecord) -> VenueOrder:
-        """Places an order through ccxt's ``create_order``."""
+        """Places an order through ccxt's ``create_order``. A stop or take-profit order
+        (``o.order_type``) goes with Binance's type (``STOP_MARKET``, ``STOP``,
+        ``TAKE_PROFIT_MARKET``, ``TAKE_PROFIT``) and ``stopPrice``, ``workingType``
+        (``CONTRACT_PRICE``: the last trade, ``MARK_PRICE``), ``closePosition`` (no quantity,
+        no ``reduceOnly``: Binance refuses them with it) or ``reduceOnly``, and ``timeInForce``
+        for the limit kinds; ccxt sends it to Binance's Algo Service (``/fapi/v1/algoOrder``,
+        where conditional orders go since December 2025). On the native path too: the native
+        request carries LIMIT and MARKET orders only."""
         coid = self.client_order_id(o.client_id, o.session or None)
         params: dict[str, Any] = {"newClientOrderId": coid}
-        if o.reduce_only:
-            params["reduceOnly"] = True
-        kind = "market" if o.price == 0.0 else "limit"
-        if kind == "limit":
-            params["timeInForce"] = _TIF[o.tif]
+        if o.order_type:
+            kind = _CONDITIONAL_TYPE[o.order_type]
+            params["stopPrice"] = o.trigger_price
+            params["workingType"] = "MARK_PRICE" if o.trigger_by == "mark" else "CONTRACT_PRICE"
+            if o.close_position:
+                params["closePosition"] = True
+            elif o.reduce_only:
+                params["reduceOnly"] = True
+            if o.order_type.endswith("_limit"):
+                params["timeInForce"] = _TIF[o.tif]
+        else:
+            kind = "market" if o.price == 0.0 else "limit"
+            if o.reduce_only:
+                params["reduceOnly"] = True
+            if kind == "limit":
+                params["timeInForce"] = _TIF[o.tif]
         side = "buy" if o.side > 0 else "sell"
         try:
             raw = await self._call(f"order {o.client_id}", self.exchange.create_order, self._unified[o.symbol], kind,
-                                   side, o.qty, None if kind == "market" else o.price, params)
+                                   side, o.qty, o.price or None, params)
         except DuplicateClientId as e:
             raise DuplicateClientId(f"{e}: duplicate client order id {coid!r} (another runner's or session's order "
                                     "has it; not ours, not adopted)") from None
@@ -393,7 +417,7 @@ class CcxtGateway:
 
     def start_cancel(self, o: OrderRecord) -> Awaitable[VenueOrder]:
         """Cancels an order (on the native path, the request is on the wire when this returns)."""
-        if self.encoder is not None:
+        if self.encoder is not None and not o.order_type:  # a conditional order's cancel goes through ccxt
             body = self.encoder.cancel(self._market_id[o.symbol], o.venue_order_id or None,
                                        self.client_order_id(o.client_id, o.session))
             return self._native_send(f"cancel {o.client_id}", "DELETE", body, o.symbol)
@@ -401,9 +425,15 @@ class CcxtGateway:
 
     async def cancel(self, o: OrderRecord) -> VenueOrder:
         """Cancels an order through ccxt's ``cancel_order``."""
+        params: dict[str, Any] = {} if o.venue_order_id else {
+            "origClientOrderId": self.client_order_id(o.client_id, o.session)}
+        if o.order_type and not o.triggered:
+            params["trigger"] = True  # Binance's Algo Service (a triggered one is a plain order now)
         raw = await self._call(f"cancel {o.client_id}", self.exchange.cancel_order, o.venue_order_id or None,
-                               self._unified[o.symbol], {} if o.venue_order_id else
-                               {"origClientOrderId": self.client_order_id(o.client_id, o.session)})
+                               self._unified[o.symbol], params)
+        if o.order_type and not o.triggered and raw.get("status") is None:  # the algo cancel's answer: {code: 200, msg: success}
+            raw = {**raw, "status": "canceled", "clientOrderId": raw.get("clientOrderId")
+                   or self.client_order_id(o.client_id, o.session)}
         return self._order(raw, o.symbol)
 
     async def modify(self, o: OrderRecord, price: float, qty: float) -> VenueOrder:
@@ -418,8 +448,14 @@ class CcxtGateway:
     async def query(self, o: OrderRecord) -> VenueOrder | None:
         """The order by its client order id; None if the exchange does not know it."""
         try:
-            raw = await self._call(f"query {o.client_id}", self.exchange.fetch_order, None, self._unified[o.symbol],
-                                   {"origClientOrderId": self.client_order_id(o.client_id, o.session)})
+            params: dict[str, Any] = {"origClientOrderId": self.client_order_id(o.client_id, o.session)}
+            vid = None
+            if o.order_type:  # Binance's Algo Service; once triggered, the order in the matching engine
+                params["trigger"] = True
+                if o.triggered and o.venue_order_id:
+                    params, vid = {}, o.venue_order_id
+            raw = await self._call(f"query {o.client_id}", self.exchange.fetch_order, vid, self._unified[o.symbol],
+                                   params)
         except NotFound:
             return None
         return self._order(raw, o.symbol)
@@ -521,11 +557,22 @@ class CcxtGateway:
         coid = str(raw.get("clientOrderId") or "")
         status = _STATUS.get(str(raw.get("status")), "open")
         vid = raw.get("id")
+        filled = float(raw.get("filled") or 0.0)
+        info = raw.get("info")
+        triggered = False
+        if isinstance(info, dict) and ("aid" in info or "algoId" in info):  # Binance's Algo Service
+            algo = info.get("X") if "aid" in info else info.get("algoStatus")
+            actual = str(info.get("ai") or info.get("actualOrderId") or "")
+            if actual:  # triggered: the order in the matching engine is the one that trades
+                triggered, vid = True, actual
+                filled = float(info.get("aq") or info.get("executedQty") or filled)
+            if algo == "TRIGGERED":  # ccxt says closed: the order it placed is working
+                status = "open"
         return VenueOrder(self.parse_client_id(coid), coid, "" if vid is None else str(vid), symbol, status,
                           1 if raw.get("side") == "buy" else -1, float(raw.get("price") or 0.0),
-                          float(raw.get("amount") or 0.0), float(raw.get("filled") or 0.0),
+                          float(raw.get("amount") or 0.0), filled,
                           int(raw.get("lastUpdateTimestamp") or raw.get("timestamp") or 0) * 1_000_000,
-                          self._session_of(coid))
+                          self._session_of(coid), triggered)
 
     def _fill(self, raw: dict[str, Any], symbol: str) -> VenueFill:
         fee = raw.get("fee") or {}

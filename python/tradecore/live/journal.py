@@ -68,7 +68,11 @@ CREATE TABLE IF NOT EXISTS orders (
     reason TEXT NOT NULL DEFAULT '',
     created_ns INTEGER NOT NULL,
     updated_ns INTEGER NOT NULL,
-    session TEXT NOT NULL DEFAULT ''
+    session TEXT NOT NULL DEFAULT '',
+    order_type TEXT NOT NULL DEFAULT '',
+    trigger_price REAL NOT NULL DEFAULT 0,
+    trigger_by TEXT NOT NULL DEFAULT '',
+    close_position INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS orders_status ON orders (status);
 CREATE TABLE IF NOT EXISTS fills (
@@ -123,6 +127,18 @@ class OrderRecord:
     session: str = ""
     """The trading session that sent it (part of its client order id; ``""``: an order of a
     journal from before sessions, sent as ``<prefix><client id>``)."""
+    order_type: str = ""
+    """A stop or take-profit order's type (``OrderType`` name: ``stop_market``, ``stop_limit``,
+    ``take_profit_market``, ``take_profit_limit``); ``""``: limit with a price, market without."""
+    trigger_price: float = 0.0
+    """A stop or take-profit order's trigger price (0.0: none)."""
+    trigger_by: str = ""
+    """What the trigger watches: ``last`` (the last trade) or ``mark``; ``""``: no trigger."""
+    close_position: bool = False
+    """Closes the whole position when triggered (Binance's ``closePosition``)."""
+    triggered: bool = False
+    """A stop or take-profit order whose trigger was touched (seen in this session; its
+    ``venue_order_id`` is then the order's id in the exchange's matching engine)."""
 
     @property
     def is_open(self) -> bool:
@@ -169,8 +185,9 @@ class Journal:
         self.intent_log = self.path.with_name(self.path.name + ".intents")
         self._migrate()
         self._insert_order = ("INSERT OR IGNORE INTO orders (client_id, instrument, symbol, side, price, qty, tif, "
-                              "reduce_only, status, created_ns, updated_ns, reason, session) "
-                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                              "reduce_only, status, created_ns, updated_ns, reason, session, order_type, "
+                              "trigger_price, trigger_by, close_position) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         self._unflushed: list[tuple[Any, ...]] = []
         self.restored = self._restore_intents()
         self.intents = IntentLog(self.intent_log, INTENT_LOG_BYTES)
@@ -178,8 +195,15 @@ class Journal:
 
     def _migrate(self) -> None:
         """A journal from before sessions: its orders (client order ids ``<prefix><client
-        id>``) belong to the session ``""``, recorded so that they stay ours."""
+        id>``) belong to the session ``""``, recorded so that they stay ours. A journal from
+        before stop and take-profit orders gets their columns (its orders: none)."""
         cols = [r[1] for r in self.db.execute("PRAGMA table_info(orders)")]
+        if "order_type" not in cols:
+            with self.db:
+                self.db.execute("BEGIN")
+                for col in ("order_type TEXT NOT NULL DEFAULT ''", "trigger_price REAL NOT NULL DEFAULT 0",
+                            "trigger_by TEXT NOT NULL DEFAULT ''", "close_position INTEGER NOT NULL DEFAULT 0"):
+                    self.db.execute(f"ALTER TABLE orders ADD COLUMN {col}")
         if "session" not in cols:
             with self.db:
                 self.db.execute("BEGIN")
@@ -211,7 +235,7 @@ class Journal:
             if not line:
                 continue
             try:
-                rows.append((*orjson.loads(line), "", session))
+                rows.append((*orjson.loads(line), "", session, *_NO_TRIGGER))
             except orjson.JSONDecodeError:
                 log.warning("%s:%d: unreadable intent skipped (cut short)", self.intent_log, n)
         with self.db:
@@ -241,11 +265,11 @@ class Journal:
     def intent_row(self, row: tuple[Any, ...]) -> None:
         """:meth:`intent` of an order's row as :meth:`_row` makes it (the paper order path's
         shortcut: no record object)."""
-        line = _dumps(row[:-2], option=_NEWLINE)  # the order path's format: no reason, no session
+        line = _dumps(row[:11], option=_NEWLINE)  # the order path's format: no reason, no session
         if self.intents.used + len(line) >= self.intents.capacity:
             self.flush()  # everything before is now in SQLite: the log starts over
         self.intents.append(line)
-        self._unflushed.append(row)
+        self._unflushed.append(row if len(row) > 13 else row + _NO_TRIGGER)
 
     def logged(self, o: OrderRecord) -> None:
         """An order whose intent the order path already wrote to the intent log (at
@@ -255,7 +279,8 @@ class Journal:
     @staticmethod
     def _row(o: OrderRecord) -> tuple[Any, ...]:
         return (o.client_id, o.instrument, o.symbol, o.side, o.price, o.qty, o.tif, o.reduce_only, o.status,
-                o.created_ns, o.updated_ns, o.reason, o.session)
+                o.created_ns, o.updated_ns, o.reason, o.session, o.order_type, o.trigger_price, o.trigger_by,
+                o.close_position)
 
     def flush(self) -> None:
         """Inserts the intents written since the last flush into SQLite and empties the
@@ -374,8 +399,13 @@ class Journal:
 
 
 _COLS = ("client_id, instrument, symbol, side, price, qty, tif, reduce_only, status, filled, venue_order_id, reason, "
-         "created_ns, updated_ns, session")
+         "created_ns, updated_ns, session, order_type, trigger_price, trigger_by, close_position")
+#: The stop and take-profit ``OrderType`` codes and their names (the ``order_type`` column).
+CONDITIONAL_NAMES = {2: "stop_market", 3: "stop_limit", 4: "take_profit_market", 5: "take_profit_limit"}
+#: The trigger columns of an order that has none (a row of the order path or paper trading).
+_NO_TRIGGER: tuple[Any, ...] = ("", 0.0, "", False)
 
 
 def _order(r: tuple[Any, ...]) -> OrderRecord:
-    return OrderRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10], r[11], r[12], r[13], r[14])
+    return OrderRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10], r[11], r[12], r[13], r[14],
+                       r[15], r[16], r[17], bool(r[18]))

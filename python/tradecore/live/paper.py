@@ -65,7 +65,7 @@ from tradecore.errors import InvalidInput
 from tradecore.instrument import Instrument
 from tradecore.live.feed import BinanceMarketData, SymbolBook
 from tradecore.live.host import default_instruments
-from tradecore.live.journal import FillRecord, Journal, OrderRecord
+from tradecore.live.journal import CONDITIONAL_NAMES, FillRecord, Journal, OrderRecord
 from tradecore.live.journal_report import infos_of, journal_tables, write_instruments_meta
 from tradecore.live.session import new_session_id
 from tradecore.risk import RiskLimits
@@ -364,7 +364,8 @@ class _JournalingBackend:
             status, reason = "pending", ""
             self.status[cid] = "pending"
         self._intent((cid, instrument, self.symbols[instrument], side, 0.0 if price is None else price, qty, tif,
-                      reduce_only, status, now, now, reason, self.session))
+                      reduce_only or close_position, status, now, now, reason, self.session,
+                      CONDITIONAL_NAMES.get(order_type, ""), trigger_price, trigger_by, close_position))
         self.journal.event("conditional", {"order_type": order_type, "trigger_price": trigger_price,
                                            "trigger_by": trigger_by, "close_position": close_position}, cid, ts=now)
         return r

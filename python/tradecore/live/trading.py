@@ -53,7 +53,7 @@ from tradecore.live.gateway import (
     VenueOrder,
 )
 from tradecore.live.host import LiveMarketBackend
-from tradecore.live.journal import FillRecord, Journal, OrderRecord
+from tradecore.live.journal import CONDITIONAL_NAMES, FillRecord, Journal, OrderRecord
 from tradecore.live.session import new_session_id
 from tradecore.risk import Portfolio, RiskEngine, RiskLimits
 from tradecore.strategy import Strategy
@@ -64,6 +64,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("tradecore.live.trading")
 
 _SIDE = {1: "buy", -1: "sell"}
+
+#: The stop and take-profit ``OrderType`` codes and their names (the journal's ``order_type``).
+_CONDITIONAL = CONDITIONAL_NAMES
 
 #: Orders kept in memory; past it, the oldest finished ones are read from the journal.
 MAX_ORDERS_IN_MEMORY = 50_000
@@ -164,10 +167,12 @@ class TradingBackend(LiveMarketBackend):
         return str(self.risk.state)
 
     def submit(self, side: int, qty: float, price: float | None, tif: int, reduce_only: bool, instrument: int,
-               client_id: int | None = None) -> int | None:
+               client_id: int | None = None, trigger: tuple[str, float, str, bool] | None = None) -> int | None:
         # The tick-to-order path: one call into Rust (grid, risk check, the intent into the
         # intent log, on the native path the request's bytes), the bytes to the socket, then
-        # the bookkeeping.
+        # the bookkeeping. ``trigger``: a stop or take-profit order's (type name, trigger
+        # price, trigger_by, close_position); it is checked as the market or limit order it
+        # becomes, and goes through ccxt (the native request carries LIMIT and MARKET only).
         if not 0 <= instrument < self._n:
             raise InvalidInput(f"invalid instrument: {instrument} (0..{self._n - 1})")
         if client_id is None:
@@ -184,8 +189,12 @@ class TradingBackend(LiveMarketBackend):
         b = self._books[instrument]
         h = b.health
         now = time.time_ns()
-        r = self._entry.place(cid, instrument, side, qty, price, tif, reduce_only, b.book, h.last_message_ns,
-                              h.in_sync, now)
+        if trigger is None:
+            r = self._entry.place(cid, instrument, side, qty, price, tif, reduce_only, b.book, h.last_message_ns,
+                                  h.in_sync, now)
+        else:
+            r = self._entry.place(cid, instrument, side, qty, price, tif, reduce_only, b.book, h.last_message_ns,
+                                  h.in_sync, now, request=False)
         sym = self.symbols[instrument]
         answer: Awaitable[VenueOrder] | None = None
         if r.__class__ is bytes:
@@ -199,6 +208,8 @@ class TradingBackend(LiveMarketBackend):
                           "pending" if refused is None else "refused",
                           reason="" if refused is None else f"{refused[0]}: {refused[1]}", created_ns=now, updated_ns=now,
                           session=self.session)
+        if trigger is not None:
+            rec.order_type, rec.trigger_price, rec.trigger_by, rec.close_position = trigger
         self.journal.logged(rec)
         self._flush_soon()
         self.orders[cid] = rec
@@ -206,7 +217,7 @@ class TradingBackend(LiveMarketBackend):
             self._last_reject = refused
             return None
         if answer is None:
-            answer = self.gateway.start_place(rec)
+            answer = self.gateway.start_place(rec) if trigger is None else self.gateway.place(rec)
         self._open.append(cid)
         self._spawn(self._place(rec, answer))
         return cid
@@ -262,10 +273,27 @@ class TradingBackend(LiveMarketBackend):
     def submit_conditional(self, side: int, qty: float, price: float | None, order_type: int, trigger_price: float,
                            trigger_by: str, tif: int, reduce_only: bool, close_position: bool, instrument: int,
                            client_id: int | None = None) -> int | None:
-        # Binance's STOP/TAKE_PROFIT types through the gateways are not built yet; the backtest
-        # and paper trading have them.
-        raise InvalidInput("invalid order: stop and take-profit orders are not available in real trading yet "
-                           "(backtest and paper trading have them)")
+        """A stop or take-profit order: checked (grid, the risk engine, as the market or limit
+        order it becomes once triggered), journaled with its type and trigger before it is
+        sent, then placed through ccxt's ``create_order`` (Binance: the Algo Service's
+        conditional order, ``STOP``/``STOP_MARKET``/``TAKE_PROFIT``/``TAKE_PROFIT_MARKET``
+        with its trigger price, ``workingType``, ``closePosition``, ``reduceOnly``,
+        ``timeInForce``), on the native gateway too. Its fills and statuses come as any
+        order's. ``close_position``: reduce-only, ``qty`` is what the risk check counts."""
+        name = _CONDITIONAL.get(order_type)
+        if name is None:
+            raise InvalidInput(f"invalid order_type: {order_type} (a stop or take-profit type, 2..5)")
+        if name.endswith("_limit") != (price is not None):
+            raise InvalidInput(f"invalid price: {price} (a {name} order "
+                               f"{'needs a limit price' if price is None else 'has no limit price'})")
+        if trigger_by not in ("last", "mark"):
+            raise InvalidInput(f"invalid trigger_by: {trigger_by!r} (must be 'last' or 'mark')")
+        if not (math.isfinite(trigger_price) and trigger_price > 0):
+            raise InvalidInput(f"invalid trigger_price: {trigger_price} (must be > 0)")
+        if 0 <= instrument < self._n:
+            _on_grid("trigger_price", trigger_price, self._ticks[instrument])
+        return self.submit(side, qty, price, tif, reduce_only or close_position, instrument, client_id,
+                           (name, trigger_price, trigger_by, close_position))
 
     def account(self) -> Account:
         # The exchange keeps a real account: reading its balances and margin into ctx is not
@@ -395,6 +423,12 @@ class TradingBackend(LiveMarketBackend):
             return
         if v.venue_order_id:
             self._by_venue[v.venue_order_id] = rec.client_id
+        if v.triggered and rec.order_type and not rec.triggered:
+            # its order in the exchange's matching engine: fills and cancels name that id now
+            rec.triggered, rec.venue_order_id = True, v.venue_order_id
+            self.journal.event("triggered", {"venue_order_id": v.venue_order_id}, rec.client_id)
+            if rec.is_open:
+                self.journal.update(rec.client_id, rec.status, venue_order_id=v.venue_order_id)
         if not rec.is_open:
             if v.status != rec.status:  # a late or stale report of a final order
                 self._set_status(rec, v.status, source="report")
