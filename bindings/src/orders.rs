@@ -74,6 +74,72 @@ impl PyOrderTracker {
             .map_err(|e| CoreErr(e).into())
     }
 
+    /// An order as a journal or a restart has it (any status, `filled` so far): the tracker
+    /// goes on from there.
+    #[pyo3(signature = (client_id, instrument, side, qty, price, status, filled = 0.0, ts = 0))]
+    #[allow(clippy::too_many_arguments)] // a Python signature
+    fn restore(
+        &mut self,
+        client_id: u64,
+        instrument: u32,
+        side: i64,
+        qty: f64,
+        price: Option<f64>,
+        status: OrderStatus,
+        filled: f64,
+        ts: i64,
+    ) -> PyResult<()> {
+        self.add(client_id, instrument, side, qty, price, ts)?;
+        let i = self.index(client_id)?;
+        let s = CoreStatus::ALL[status as usize];
+        let f = fixed("filled", filled)?;
+        if f < 0 {
+            return Err(invalid("filled", filled, "must be >= 0"));
+        }
+        if f > 0 {
+            self.inner.filled(i, f, 1);
+        }
+        if s != CoreStatus::Pending && s != self.inner.row(i).status {
+            // a first status may be anything (refused included): set as recorded
+            if s == CoreStatus::Refused {
+                self.inner.close(client_id, s, ts);
+            } else {
+                self.inner.set_status(i, s, ts);
+            }
+        }
+        Ok(())
+    }
+
+    /// True if `client_id` is an order of this tracker.
+    fn __contains__(&self, client_id: u64) -> bool {
+        self.inner.contains(client_id)
+    }
+
+    /// Moves an order to `status` if its status may become it (only forward; a terminal one
+    /// ends it); True if it changed.
+    #[pyo3(signature = (client_id, status, ts = 0))]
+    fn set_status(&mut self, client_id: u64, status: OrderStatus, ts: i64) -> PyResult<bool> {
+        let i = self.index(client_id)?;
+        Ok(self
+            .inner
+            .set_status(i, CoreStatus::ALL[status as usize], ts))
+    }
+
+    /// A fill of `qty` (its trade id already checked by the caller, e.g. the journal): returns
+    /// (whether the order ended filled, the quantity it has left).
+    #[pyo3(signature = (client_id, qty, ts = 0))]
+    fn fill_qty(&mut self, client_id: u64, qty: f64, ts: i64) -> PyResult<(bool, f64)> {
+        let i = self.index(client_id)?;
+        let q = fixed("qty", qty)?;
+        if q <= 0 {
+            return Err(invalid("qty", qty, "must be > 0"));
+        }
+        let r = self.inner.row(i);
+        let remaining = (r.qty - r.filled - q).max(0);
+        let ended = self.inner.fill(i, q, remaining, ts);
+        Ok((ended, to_f64(remaining)))
+    }
+
     /// The exchange accepted it (pending or unknown -> open; a late report changes nothing).
     fn accepted(&mut self, client_id: u64) -> PyResult<()> {
         let i = self.index(client_id)?;

@@ -760,6 +760,14 @@ class OrderTracker:
     def __new__(cls) -> OrderTracker: ...
     def add(self, client_id: int, instrument: int, side: int, qty: float, price: float | None, ts: int = 0) -> None:
         """A new order, pending (``price`` None: a market order)."""
+    def restore(self, client_id: int, instrument: int, side: int, qty: float, price: float | None,
+                status: OrderStatus, filled: float = 0.0, ts: int = 0) -> None:
+        """An order as a journal or a restart has it (any status, ``filled`` so far)."""
+    def __contains__(self, key: int, /) -> bool: ...
+    def set_status(self, client_id: int, status: OrderStatus, ts: int = 0) -> bool:
+        """Moves the order to ``status`` if it may (only forward); True if it changed."""
+    def fill_qty(self, client_id: int, qty: float, ts: int = 0) -> tuple[bool, float]:
+        """A fill (its trade id checked by the caller): (ended filled, quantity left)."""
     def accepted(self, client_id: int) -> None:
         """The exchange accepted it (a late report changes nothing)."""
     def fill(self, client_id: int, trade_id: int, qty: float, ts: int = 0) -> bool | None:

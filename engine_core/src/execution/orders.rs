@@ -160,6 +160,24 @@ impl OrderTracker {
         r.qty = r.filled + open_qty;
     }
 
+    /// Row `i` moves to `status` at local time `at` if its status may become it (the one rule,
+    /// [`OrderStatus::can_become`]); a terminal status ends it. True if it changed.
+    pub fn set_status(&mut self, i: usize, status: OrderStatus, at: i64) -> bool {
+        if status.is_terminal() {
+            let id = self.rows[i].client_id;
+            return self.close(id, status, at);
+        }
+        let r = &mut self.rows[i];
+        if !r.status.can_become(status) {
+            return false;
+        }
+        r.status = status;
+        if status == OrderStatus::Open {
+            r.accepted = true;
+        }
+        true
+    }
+
     /// Order `client_id` ends with `status` at local time `at`, if its status may become it;
     /// it leaves the open orders either way. True if the status changed.
     pub fn close(&mut self, client_id: u64, status: OrderStatus, at: i64) -> bool {

@@ -38,7 +38,7 @@ from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tradecore._core import Account, OrderEntry, OrderStatus, Position
+from tradecore._core import Account, OrderEntry, OrderStatus, OrderTracker, Position
 from tradecore.errors import InvalidInput
 from tradecore.instrument import Instrument
 from tradecore.live.gateway import (
@@ -150,6 +150,9 @@ class TradingBackend(LiveMarketBackend):
         self.error: Exception | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
         self.foreign_fills = 0
+        self.tracker = OrderTracker()
+        """The core's order lifecycle (the replay's): every status change and fill of an order
+        is decided there; ``orders`` keep what the journal and the gateway need, in step."""
         self._ignored: set[tuple[int, str]] = set()
         """(client id, reported status) of reports ignored already (journaled once)."""
         self.differences: list[str] = []
@@ -213,6 +216,7 @@ class TradingBackend(LiveMarketBackend):
         self.journal.logged(rec)
         self._flush_soon()
         self.orders[cid] = rec
+        self._track(rec)  # after the bytes are out: pending (or refused) in the core's lifecycle
         if refused is not None:
             self._last_reject = refused
             return None
@@ -473,15 +477,18 @@ class TradingBackend(LiveMarketBackend):
                                             now, source)):
             return False
         self._last_fill_ms = max(self._last_fill_ms, f.exch_ts // 1_000_000)
+        self._track(rec)
         rec.filled += f.qty
+        ended, remaining = self.tracker.fill_qty(cid, f.qty, now)  # the core decides the order's end
         try:
             self.risk.on_fill(cid, f.qty)
         except InvalidInput:  # not open in the risk engine (an order from before a restart)
             self.risk.restore_position(i, self.risk.position(i) + f.side * f.qty)
         self.portfolio.fill(i, _SIDE[f.side], f.price, f.qty, maker=f.maker)
-        remaining = max(rec.qty - rec.filled, 0.0)
-        done = remaining <= self._lots[i] * 1e-6
-        if done and rec.is_open and self._set_status(rec, "filled", source="fill"):
+        done = remaining == 0.0
+        if ended:
+            rec.status = "filled"
+            self.journal.update(cid, "filled")
             if cid in self._open:
                 self._open.remove(cid)
         self._notify("filled", rec, price=f.price, qty=f.qty, remaining=0.0 if done else remaining, maker=f.maker,
@@ -500,6 +507,13 @@ class TradingBackend(LiveMarketBackend):
         fill booked; None (the exchange's recent trades) before the first."""
         return self._last_fill_ms - 60_000 if self._last_fill_ms else None
 
+    def _track(self, rec: OrderRecord) -> None:
+        """The order in the core's tracker, as the record has it (one from the journal, a
+        restart or before a reconciliation is taken up where it stands)."""
+        if rec.client_id not in self.tracker:
+            self.tracker.restore(rec.client_id, rec.instrument, rec.side, rec.qty, rec.price or None,
+                                 OrderStatus.of(rec.status), rec.filled, rec.updated_ns)
+
     def _set_status(self, rec: OrderRecord, status: str, *, reason: str | None = None,
                     venue_order_id: str | None = None, price: float | None = None, qty: float | None = None,
                     source: str = "", quiet: bool = False) -> bool:
@@ -509,7 +523,8 @@ class TradingBackend(LiveMarketBackend):
         True if applied."""
         if rec.status == status:
             return False
-        if not OrderStatus.of(rec.status).can_become(OrderStatus.of(status)):
+        self._track(rec)
+        if not self.tracker.set_status(rec.client_id, OrderStatus.of(status), time.time_ns()):
             if (rec.client_id, status) in self._ignored:  # the poll repeats it: journaled once
                 return False
             self._ignored.add((rec.client_id, status))
