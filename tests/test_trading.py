@@ -574,3 +574,42 @@ def test_a_journal_from_before_sessions_keeps_its_orders(tmp_path: Path) -> None
     o = k.order(7)
     assert o is not None and o.session == "" and o.status == "pending"
     k.close()
+
+
+def test_every_field_of_the_real_trading_position_by_hand(tmp_path: Path) -> None:
+    """The fees/unrealized swap of ``ctx.position()`` in real trading, as a regression: every
+    field read through the strategy's context against a hand computation."""
+    venue = Venue()
+    journal = Journal(tmp_path / "journal.sqlite")
+    venue.journal = journal
+    inst = tradecore.Instrument("binance-usdm", "BTCUSDT", "0.1", "0.001", maker_fee="0.0002", taker_fee="0.0005")
+    tb = TradingBackend(market(), venue, journal, [inst], retry_delay_s=0.01, unknown_retries=3)  # type: ignore[arg-type]
+    ctx = tradecore.Context(tb, [inst], __import__("logging").getLogger("t"))
+
+    async def go() -> None:
+        a = ctx.buy(0.002, 63_999.9)
+        await settle(tb)
+        assert a is not None
+        v = venue.orders[a]
+        # a maker fill of 0.002 at 63,999.9 (fee 0.0002 x 127.9998), then sell 0.001 at 64,010.0
+        tb.book_fill(VenueFill("1", v.venue_order_id, a, "BTCUSDT", 1, 63_999.9, 0.002, 0.0, True, 1, v.session),
+                     "stream")
+        b = ctx.sell(0.001, 64_010.0)
+        await settle(tb)
+        assert b is not None
+        w = venue.orders[b]
+        tb.book_fill(VenueFill("2", w.venue_order_id, b, "BTCUSDT", -1, 64_010.0, 0.001, 0.0, False, 2, w.session),
+                     "stream")
+
+    run(go)
+    p = ctx.position()
+    fees = 0.0002 * 0.002 * 63_999.9 + 0.0005 * 0.001 * 64_010.0
+    mid = (64_000.0 + 64_000.1) / 2  # the live book marks the position
+    assert isinstance(p, tradecore.Position)
+    assert p.qty == pytest.approx(0.001)
+    assert p.avg_price == pytest.approx(63_999.9)
+    assert p.realized == pytest.approx(0.001 * (64_010.0 - 63_999.9))
+    assert p.fees == pytest.approx(fees)
+    assert p.unrealized == pytest.approx(0.001 * (mid - 63_999.9))
+    assert p.fees != pytest.approx(p.unrealized)
+    journal.close()
