@@ -613,3 +613,78 @@ def test_every_field_of_the_real_trading_position_by_hand(tmp_path: Path) -> Non
     assert p.unrealized == pytest.approx(0.001 * (mid - 63_999.9))
     assert p.fees != pytest.approx(p.unrealized)
     journal.close()
+
+
+def test_the_core_lifecycle_follows_modifications_early_fills_and_fills_made_while_down(tmp_path: Path) -> None:
+    """Real trading decides an order's end in the core's tracker: a modified quantity, a fill
+    before the placement's answer and the fills a restart finds are all in step with it."""
+
+    def replace(v: VenueOrder, **kw: Any) -> VenueOrder:
+        return VenueOrder(**{**v.__dict__, **kw})
+
+    # modified down to 0.002, which then fills: the order ends filled
+    venue = Venue()
+
+    async def down() -> TradingBackend:
+        tb, _ = backend(tmp_path / "a", venue)
+        tb.submit(1, 0.004, 63_999.9, 0, False, 0)
+        await settle(tb)
+        tb.modify(1, 63_999.9, 0.002)
+        await settle(tb)
+        venue.orders[1] = replace(venue.orders[1], qty=0.002)
+        tb.on_venue_fill(venue.fill(1, 0.002, 63_999.9, "t1"))
+        tb.on_venue_order(venue.orders[1])
+        return tb
+
+    tb = run(down)
+    assert tb.orders[1].status == "filled" and tb.open_orders() == []
+    # modified up to 0.004: the first 0.002 filled leaves it open
+    venue = Venue()
+
+    async def up() -> TradingBackend:
+        tb, _ = backend(tmp_path / "b", venue)
+        tb.submit(1, 0.002, 63_999.9, 0, False, 0)
+        await settle(tb)
+        tb.modify(1, 63_999.9, 0.004)
+        await settle(tb)
+        venue.orders[1] = replace(venue.orders[1], qty=0.004)
+        tb.on_venue_fill(venue.fill(1, 0.002, 63_999.9, "t1"))
+        return tb
+
+    tb = run(up)
+    assert tb.orders[1].status == "open" and tb.open_orders() == [1]
+    # a part filled before the placement's answer: open, in memory and in the journal
+    venue = Venue()
+
+    async def early() -> TradingBackend:
+        tb, _ = backend(tmp_path / "c", venue)
+        tb.submit(1, 0.004, 63_999.9, 0, False, 0)
+        venue.orders[1] = venue._order(tb.orders[1], "open")
+        tb.on_venue_fill(venue.fill(1, 0.001, 63_999.9, "t1"))
+        await settle(tb)
+        return tb
+
+    tb = run(early)
+    assert tb.orders[1].status == "open" and tb.journal.order(1).status == "open"  # type: ignore[union-attr]
+    # a restart: pending in the journal, 0.002 of 0.003 filled while down, the last 0.001 live
+    venue = Venue()
+
+    async def died() -> None:
+        tb, _ = backend(tmp_path / "d", venue)
+        tb.submit(1, 0.003, 63_999.9, 0, False, 0)
+        tb.journal.flush()  # the process dies before the answer
+
+    run(died)
+    venue.orders[1] = venue._order(Journal(tmp_path / "d" / "journal.sqlite").order(1), "open")  # type: ignore[arg-type]
+    venue.fill(1, 0.002, 63_999.9, "t1")
+
+    async def restarted() -> tuple[TradingBackend, Recorder]:
+        tb, s = backend(tmp_path / "d", venue)
+        await tb.reconcile()
+        tb.on_venue_fill(venue.fill(1, 0.001, 63_999.9, "t2"))
+        tb.on_venue_order(venue.orders[1])
+        return tb, s
+
+    tb, s = run(restarted)
+    assert tb.orders[1].status == "filled" and tb.orders[1].filled == pytest.approx(0.003)
+    assert tb.open_orders() == [] and s.updates[-1].remaining == 0.0

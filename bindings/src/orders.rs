@@ -89,13 +89,14 @@ impl PyOrderTracker {
         filled: f64,
         ts: i64,
     ) -> PyResult<()> {
-        self.add(client_id, instrument, side, qty, price, ts)?;
-        let i = self.index(client_id)?;
         let s = CoreStatus::ALL[status as usize];
         let f = fixed("filled", filled)?;
         if f < 0 {
             return Err(invalid("filled", filled, "must be >= 0"));
         }
+        // checked before anything is recorded: a refused restore leaves no row behind
+        self.add(client_id, instrument, side, qty, price, ts)?;
+        let i = self.index(client_id)?;
         if f > 0 {
             self.inner.filled(i, f, 1);
         }
@@ -138,6 +139,22 @@ impl PyOrderTracker {
         let remaining = (r.qty - r.filled - q).max(0);
         let ended = self.inner.fill(i, q, remaining, ts);
         Ok((ended, to_f64(remaining)))
+    }
+
+    /// The order now has this limit price and open quantity (a modification the exchange has,
+    /// or the record's values put back after it refused one).
+    fn modified(&mut self, client_id: u64, price: f64, open_qty: f64) -> PyResult<()> {
+        let i = self.index(client_id)?;
+        let (p, q) = (fixed("price", price)?, fixed("open_qty", open_qty)?);
+        if p <= 0 || q < 0 {
+            return Err(invalid(
+                "open_qty",
+                open_qty,
+                "price must be > 0 and open_qty >= 0",
+            ));
+        }
+        self.inner.modified(i, p, q);
+        Ok(())
     }
 
     /// The exchange accepted it (pending or unknown -> open; a late report changes nothing).

@@ -768,6 +768,8 @@ class OrderTracker:
         """Moves the order to ``status`` if it may (only forward); True if it changed."""
     def fill_qty(self, client_id: int, qty: float, ts: int = 0) -> tuple[bool, float]:
         """A fill (its trade id checked by the caller): (ended filled, quantity left)."""
+    def modified(self, client_id: int, price: float, open_qty: float) -> None:
+        """The order now has this limit price and open quantity."""
     def accepted(self, client_id: int) -> None:
         """The exchange accepted it (a late report changes nothing)."""
     def fill(self, client_id: int, trade_id: int, qty: float, ts: int = 0) -> bool | None:

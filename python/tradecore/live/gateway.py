@@ -429,8 +429,16 @@ class CcxtGateway:
             "origClientOrderId": self.client_order_id(o.client_id, o.session)}
         if o.order_type and not o.triggered:
             params["trigger"] = True  # Binance's Algo Service (a triggered one is a plain order now)
-        raw = await self._call(f"cancel {o.client_id}", self.exchange.cancel_order, o.venue_order_id or None,
-                               self._unified[o.symbol], params)
+            try:
+                raw = await self._call(f"cancel {o.client_id}", self.exchange.cancel_order, o.venue_order_id or None,
+                                       self._unified[o.symbol], params)
+            except NotFound:
+                # It triggered (a restart does not know it): it is a plain order now, under its own id.
+                o.triggered = True
+                return await self.cancel(o)
+        else:
+            raw = await self._call(f"cancel {o.client_id}", self.exchange.cancel_order, o.venue_order_id or None,
+                                   self._unified[o.symbol], params)
         if o.order_type and not o.triggered and raw.get("status") is None:  # the algo cancel's answer: {code: 200, msg: success}
             raw = {**raw, "status": "canceled", "clientOrderId": raw.get("clientOrderId")
                    or self.client_order_id(o.client_id, o.session)}

@@ -267,6 +267,7 @@ class TradingBackend(LiveMarketBackend):
         self.journal.event("modify_requested", {"price": price, "qty": qty}, client_id)
         before = (rec.price, rec.qty)
         rec.price, rec.qty = price, rec.filled + qty  # ``qty`` is the new open quantity
+        self._sync_order(rec)
         self._spawn(self._modify(rec, price, rec.qty, before))
         return True
 
@@ -403,6 +404,7 @@ class TradingBackend(LiveMarketBackend):
                 return
             log.warning("modify of %d: %s", rec.client_id, e)
             rec.price, rec.qty = before
+            self._sync_order(rec)
             if rec.is_open and rec.remaining > 0:
                 self.risk.restore_open(rec.client_id, rec.instrument, _SIDE[rec.side],
                                        rec.remaining, rec.price or None, reduce_only=rec.reduce_only)
@@ -450,6 +452,12 @@ class TradingBackend(LiveMarketBackend):
                 self._set_status(rec, "open", source="report", quiet=True)
             if rec.filled + 1e-12 < v.filled:
                 self._spawn(self._catch_up_fills())  # the fills come as trades
+            elif rec.is_open and rec.filled > 0 and self._set_status(rec, "filled", source="report"):
+                # every fill the exchange counts is booked (a close-position order fills what the
+                # position was, not its quantity)
+                if rec.client_id in self._open:
+                    self._open.remove(rec.client_id)
+                self.risk.order_closed(rec.client_id)
         else:  # cancelled or rejected; fills before it are booked from the trades
             if rec.filled + 1e-12 < v.filled:
                 self._spawn(self._catch_up_fills())
@@ -470,6 +478,10 @@ class TradingBackend(LiveMarketBackend):
             self.foreign_fills += 1
             return False
         cid = rec.client_id
+        if not (math.isfinite(f.qty) and f.qty > 0 and math.isfinite(f.price) and f.price > 0):
+            log.error("fill %s of order %d refused: qty %r, price %r", f.trade_id, cid, f.qty, f.price)
+            self.journal.event("malformed_fill", {"trade_id": f.trade_id, "qty": f.qty, "price": f.price}, cid)
+            return False
         self.orders[cid] = rec
         i = self._index[f.symbol]
         now = time.time_ns()
@@ -491,6 +503,10 @@ class TradingBackend(LiveMarketBackend):
             self.journal.update(cid, "filled")
             if cid in self._open:
                 self._open.remove(cid)
+        elif rec.status in ("pending", "unknown") and self.tracker.status(cid) == OrderStatus.PARTIALLY_FILLED:
+            # filled in part before the placement's answer: it is at the exchange
+            rec.status = "open"
+            self.journal.update(cid, "open")
         self._notify("filled", rec, price=f.price, qty=f.qty, remaining=0.0 if done else remaining, maker=f.maker,
                      fee=f.fee, exch_ts=f.exch_ts)
         return True
@@ -506,6 +522,13 @@ class TradingBackend(LiveMarketBackend):
         """Where a poll of our trades starts, on the exchange's clock: a minute before the last
         fill booked; None (the exchange's recent trades) before the first."""
         return self._last_fill_ms - 60_000 if self._last_fill_ms else None
+
+    def _sync_order(self, rec: OrderRecord) -> None:
+        """The tracker's price and quantity of an order as the record has them (a
+        modification sent, or undone)."""
+        self._track(rec)
+        if rec.price > 0:
+            self.tracker.modified(rec.client_id, rec.price, max(rec.qty - rec.filled, 0.0))
 
     def _track(self, rec: OrderRecord) -> None:
         """The order in the core's tracker, as the record has it (one from the journal, a
@@ -524,7 +547,8 @@ class TradingBackend(LiveMarketBackend):
         if rec.status == status:
             return False
         self._track(rec)
-        if not self.tracker.set_status(rec.client_id, OrderStatus.of(status), time.time_ns()):
+        if not self.tracker.set_status(rec.client_id, OrderStatus.of(status), time.time_ns()) and not (
+                status == "open" and self.tracker.status(rec.client_id) == OrderStatus.PARTIALLY_FILLED):
             if (rec.client_id, status) in self._ignored:  # the poll repeats it: journaled once
                 return False
             self._ignored.add((rec.client_id, status))
@@ -649,7 +673,14 @@ class TradingBackend(LiveMarketBackend):
             i = self._index[f.symbol]
             if self.journal.fill(FillRecord(f.trade_id, cid, i, f.side, f.price, f.qty, f.fee, f.maker, f.exch_ts,
                                             time.time_ns(), "reconcile")):
+                self._track(frec)
                 frec.filled += f.qty
+                ended, _ = self.tracker.fill_qty(cid, f.qty, time.time_ns())
+                if ended:
+                    frec.status = "filled"
+                    self.journal.update(cid, "filled")
+                    if cid in self._open:
+                        self._open.remove(cid)
                 diffs.append(f"fill {f.trade_id} of order {cid} ({f.qty:g} @ {f.price:g}) made while down: booked")
         # the state the risk engine and the portfolio start from
         for jf in self.journal.fills():
