@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import re
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -359,12 +358,9 @@ def test_report_of_a_million_samples_is_small(tmp_path: Path) -> None:
     n_fills = MAX_MARKERS + 3000
     run = synthetic_run(1_000_000, n_fills)
     st = {"total_return": 0.01, "sharpe": 1.5, "n_fills": n_fills}
-    start = time.perf_counter()
     out = write_report(tmp_path / "big.html", **run, stats=st, instruments=[BTC], title="big")
-    elapsed = time.perf_counter() - start
     size = out.stat().st_size
     assert size < 2_000_000, size
-    assert elapsed < 3.0, elapsed
     text = out.read_text(encoding="utf-8")
     for points in re.findall(r'<polyline points="([^"]*)"', text):
         assert points.count(",") <= 4000

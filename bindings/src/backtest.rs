@@ -467,13 +467,7 @@ impl Backtest {
             client_id,
             trigger: None,
         };
-        match self.inner.submit(req).map_err(CoreErr)? {
-            Ok(id) => Ok(Some(id)),
-            Err(r) => {
-                self.last_reject = Some((r.code.name(), r.message));
-                Ok(None)
-            }
-        }
+        self.send(req)
     }
 
     /// Sends a stop or take-profit order: `order_type` a conditional `OrderType` code, the
@@ -528,13 +522,7 @@ impl Backtest {
                 close_position,
             }),
         };
-        match self.inner.submit(req).map_err(CoreErr)? {
-            Ok(id) => Ok(Some(id)),
-            Err(r) => {
-                self.last_reject = Some((r.code.name(), r.message));
-                Ok(None)
-            }
-        }
+        self.send(req)
     }
 
     /// A mark price of `instrument`: stop and take-profit orders watching the mark act on it.
@@ -762,6 +750,18 @@ fn col<T: numpy::Element>(
 }
 
 impl Backtest {
+    /// Sends an order request: its client id, or None when the pre-trade checks refused it
+    /// (kept for `last_reject`).
+    fn send(&mut self, req: OrderRequest) -> PyResult<Option<u64>> {
+        match self.inner.submit(req).map_err(CoreErr)? {
+            Ok(id) => Ok(Some(id)),
+            Err(r) => {
+                self.last_reject = Some((r.code.name(), r.message));
+                Ok(None)
+            }
+        }
+    }
+
     /// Steps the loop, calling the strategy at each wake-up, until more data is needed or
     /// the end. No borrow of the backtest is held while Python runs, so the strategy can
     /// send orders from its callbacks.

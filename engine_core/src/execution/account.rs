@@ -867,6 +867,12 @@ impl MarginAccount {
         if let Err(r) = self.check_order(i, side, qty, price)? {
             return Ok(Err(r));
         }
+        self.record_order(order_id, i, side, qty, price);
+        Ok(Ok(()))
+    }
+
+    /// Records open order `order_id` and counts its margin.
+    fn record_order(&mut self, order_id: u64, i: usize, side: OrderSide, qty: i64, price: i64) {
         self.orders.push(OpenOrder {
             order_id,
             instrument: i,
@@ -875,7 +881,6 @@ impl MarginAccount {
             price,
         });
         self.add_open(i, side, qty, price);
-        Ok(Ok(()))
     }
 
     /// Records open order `order_id` without the check (it is at the exchange already): its
@@ -895,14 +900,7 @@ impl MarginAccount {
             let o = self.orders.swap_remove(k);
             self.remove_open(o.instrument, o.side, o.qty, o.price);
         }
-        self.orders.push(OpenOrder {
-            order_id,
-            instrument: i,
-            side,
-            qty,
-            price,
-        });
-        self.add_open(i, side, qty, price);
+        self.record_order(order_id, i, side, qty, price);
         Ok(())
     }
 
