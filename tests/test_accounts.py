@@ -141,7 +141,7 @@ def test_account_set_ups_refuse_bad_input_naming_field_and_value() -> None:
         with pytest.raises(InvalidInput, match=f"^{msg}"):
             go(leverage=lev, **known)
     with pytest.raises(InvalidInput, match="no maintenance-margin brackets for test/ETHUSDT"):
-        plan_account([tradecore.Instrument("test", "ETHUSDT", "0.01", "0.001")])
+        plan_account([tradecore.Instrument("test", "ETHUSDT", "0.01", "0.001", maker_fee=0, taker_fee=0)])
     with pytest.raises(InvalidInput, match="^invalid initial_capital: -5"):
         go(initial_capital=-5, **known)
     spot = np.array(book(0, 59_999.99, 60_000.0), dtype=tradecore.EVENT_DTYPE)

@@ -28,7 +28,9 @@ fn replay(subs: Subscriptions) -> Replay {
     let setup = InstrumentSetup {
         tick: 100_000_000,
         lot: 1_000_000,
+        book_lot: 0,
         spec: ContractSpec::new(ContractKind::Linear, 1.0, -0.0001, 0.0004).unwrap(),
+        filters: engine_core::instrument::OrderFilters::default(),
     };
     Replay::new(
         &[setup],

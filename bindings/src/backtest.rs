@@ -27,6 +27,7 @@ use crate::book::{book_levels, book_qty_at, checked_imbalance, level_out, parse_
 use crate::errors::{invalid, CoreErr};
 use crate::event::events_from;
 use crate::feed::BinanceFeed;
+use crate::instrument::PyOrderFilters;
 use crate::model::{core_signal, Model, Prediction};
 use crate::risk::{state_name, Position, PyRiskEngine};
 use crate::signals::PyFeatureSet;
@@ -242,13 +243,13 @@ pub struct Backtest {
 
 #[pymethods]
 impl Backtest {
-    /// `instruments`: (`tick_size`, `lot_size`, `contract_size`, `inverse`, `maker_fee`,
-    /// `taker_fee`) each.
+    /// `instruments`: (`tick_size`, `lot_size`, `book_lot`, `contract_size`, `inverse`,
+    /// `maker_fee`, `taker_fee`) each (`book_lot`: the data's quantity precision, 0: the lot).
     #[new]
-    #[pyo3(signature = (instruments, risk, *, entry_latency_ns = 0, response_latency_ns = 0, entry_samples = None, response_samples = None, seed = 0, queue = "conservative", feed_latency_ns = None, clock_offset_ns = None, initial_capital = 100_000.0, sample_ns = 1_000_000_000, subscribe_book = false, subscribe_trade = false, subscribe_orders = false, timer_ns = 0, account = None))]
+    #[pyo3(signature = (instruments, risk, *, entry_latency_ns = 0, response_latency_ns = 0, entry_samples = None, response_samples = None, seed = 0, queue = "conservative", feed_latency_ns = None, clock_offset_ns = None, initial_capital = 100_000.0, sample_ns = 1_000_000_000, subscribe_book = false, subscribe_trade = false, subscribe_orders = false, timer_ns = 0, account = None, filters = None))]
     #[allow(clippy::too_many_arguments)] // a Python signature
     fn new(
-        instruments: Vec<(f64, f64, f64, bool, f64, f64)>,
+        instruments: Vec<(f64, f64, f64, f64, bool, f64, f64)>,
         risk: PyRef<'_, PyRiskEngine>,
         entry_latency_ns: i64,
         response_latency_ns: i64,
@@ -265,9 +266,21 @@ impl Backtest {
         subscribe_orders: bool,
         timer_ns: i64,
         account: Option<PyRef<'_, AccountSpec>>,
+        filters: Option<Vec<PyRef<'_, PyOrderFilters>>>,
     ) -> PyResult<Self> {
+        if let Some(f) = &filters {
+            if f.len() != instruments.len() {
+                return Err(invalid(
+                    "filters",
+                    f.len(),
+                    "one OrderFilters an instrument, in instrument order",
+                ));
+            }
+        }
         let mut setups = Vec::with_capacity(instruments.len());
-        for (tick, lot, contract_size, inverse, maker, taker) in instruments {
+        for (i, (tick, lot, book_lot, contract_size, inverse, maker, taker)) in
+            instruments.into_iter().enumerate()
+        {
             let kind = if inverse {
                 ContractKind::Inverse
             } else {
@@ -276,7 +289,9 @@ impl Backtest {
             setups.push(InstrumentSetup {
                 tick: fixed("tick_size", tick)?,
                 lot: fixed("lot_size", lot)?,
+                book_lot: fixed("book_lot", book_lot)?,
                 spec: ContractSpec::new(kind, contract_size, maker, taker).map_err(CoreErr)?,
+                filters: filters.as_ref().map(|f| f[i].inner).unwrap_or_default(),
             });
         }
         let latency = match (entry_samples, response_samples) {

@@ -10,6 +10,7 @@ mod errors;
 mod event;
 mod feed;
 mod gateway;
+mod instrument;
 mod merge;
 mod model;
 mod order_entry;
@@ -58,6 +59,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fl.set_item("NO_EXCH_TS", flags::NO_EXCH_TS)?;
     fl.set_item("NON_MARKET_TRADE", flags::NON_MARKET_TRADE)?;
     m.add("EVENT_FLAGS", fl)?;
+    m.add_class::<instrument::PyOrderFilters>()?;
     m.add_class::<types::Side>()?;
     m.add_class::<types::OrderType>()?;
     m.add_class::<types::TimeInForce>()?;

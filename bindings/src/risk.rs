@@ -13,6 +13,7 @@ use engine_core::risk::{
 use pyo3::prelude::*;
 
 use crate::errors::{invalid, CoreErr};
+use crate::instrument::PyOrderFilters;
 
 fn side_of(side: &str) -> PyResult<OrderSide> {
     match side {
@@ -154,6 +155,17 @@ impl PyRiskEngine {
     fn add_instrument(&mut self, contract_size: f64, inverse: bool) -> PyResult<usize> {
         self.inner
             .add_instrument(contract_size, inverse)
+            .map_err(|e| CoreErr(e).into())
+    }
+
+    /// Sets the venue's order filters of `instrument`.
+    fn set_filters(
+        &mut self,
+        instrument: usize,
+        filters: PyRef<'_, PyOrderFilters>,
+    ) -> PyResult<()> {
+        self.inner
+            .set_filters(instrument, filters.inner)
             .map_err(|e| CoreErr(e).into())
     }
 

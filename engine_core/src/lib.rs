@@ -16,6 +16,7 @@ pub mod execution;
 pub mod feed;
 pub mod fixed;
 pub mod gateway;
+pub mod instrument;
 pub mod merge;
 pub mod model;
 pub mod replay;

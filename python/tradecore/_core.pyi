@@ -30,6 +30,7 @@ __all__ = [
     "Account",
     "OrderTracker",
     "OrderBook",
+    "OrderFilters",
     "Backtest",
     "BookView",
     "Trade",
@@ -695,6 +696,7 @@ class RiskEngine:
         self_trade_prevention: bool = False,
     ) -> RiskEngine: ...
     def add_instrument(self, contract_size: float = 1.0, inverse: bool = False) -> int: ...
+    def set_filters(self, instrument: int, filters: OrderFilters) -> None: ...
     def on_market(
         self, instrument: int, reference: float | None = None, local_ts: int | None = None, in_sync: bool = True
     ) -> None: ...
@@ -1004,12 +1006,45 @@ class BookView:
     def qty_at(self, side: str | int, price: float) -> float: ...
 
 @final
+class OrderFilters:
+    """An instrument's order filters as the venue publishes them (Binance's ``PRICE_FILTER``,
+    ``LOT_SIZE``, ``MARKET_LOT_SIZE``, ``MIN_NOTIONAL`` / ``NOTIONAL``, ``PERCENT_PRICE``);
+    0 is no bound. ``tradecore.Instrument.filters()`` builds one."""
+
+    def __new__(
+        cls,
+        *,
+        min_price: float = 0.0,
+        max_price: float = 0.0,
+        min_qty: float = 0.0,
+        max_qty: float = 0.0,
+        market_min_qty: float = 0.0,
+        market_max_qty: float = 0.0,
+        market_lot: float = 0.0,
+        min_notional: float = 0.0,
+        max_notional: float = 0.0,
+        min_notional_reduce_only: bool = False,
+        percent_up: float = 0.0,
+        percent_down: float = 0.0,
+    ) -> OrderFilters: ...
+    def check(
+        self,
+        price: float | None,
+        qty: float,
+        reference: float = 0.0,
+        contract_size: float = 1.0,
+        inverse: bool = False,
+        reduce_only: bool = False,
+    ) -> tuple[str, str] | None:
+        """None when the order passes, else (filter name, message)."""
+
+@final
 class Backtest:
     """The compiled backtest loop (see ``tradecore.backtest``)."""
 
     def __new__(
         cls,
-        instruments: Sequence[tuple[float, float, float, bool, float, float]],
+        instruments: Sequence[tuple[float, float, float, float, bool, float, float]],
         risk: RiskEngine,
         *,
         entry_latency_ns: int = 0,
@@ -1027,6 +1062,7 @@ class Backtest:
         subscribe_orders: bool = False,
         timer_ns: int = 0,
         account: AccountSpec | None = None,
+        filters: Sequence[OrderFilters] | None = None,
     ) -> Backtest: ...
     def account(self) -> Account:
         """The account now (balances, equity, available, margin used, liquidation prices)."""

@@ -22,48 +22,23 @@ from dataclasses import dataclass
 
 from tradecore._core import AccountSpec
 from tradecore.errors import InvalidInput
-from tradecore.instrument import Instrument
+from tradecore.instrument import Bracket, Instrument, known_instrument
 
-__all__ = ["ACCOUNT_MODES", "DEFAULT_LEVERAGE", "MARGIN_TABLES", "AccountPlan", "Bracket", "assets_of",
-           "plan_account"]
+__all__ = ["ACCOUNT_MODES", "DEFAULT_LEVERAGE", "AccountPlan", "Bracket", "assets_of", "plan_account"]
 
 ACCOUNT_MODES = ("auto", "cash", "margin", "none")
 
 DEFAULT_LEVERAGE = 20.0
 """Binance's initial leverage of a USDⓈ-M or COIN-M symbol for an account that never set one."""
 
-Bracket = tuple[float, float, float, float, float]
-"""(notional floor, notional cap, maintenance margin ratio, maintenance amount ``cum``, max
-leverage): a row of Binance's ``GET /fapi/v1/leverageBracket``."""
-
-_BTCUSDT_2021: tuple[Bracket, ...] = (
-    (0.0, 50_000.0, 0.004, 0.0, 125.0),
-    (50_000.0, 250_000.0, 0.005, 50.0, 100.0),
-    (250_000.0, 1_000_000.0, 0.01, 1_300.0, 50.0),
-    (1_000_000.0, 10_000_000.0, 0.025, 16_300.0, 20.0),
-    (10_000_000.0, 20_000_000.0, 0.05, 266_300.0, 10.0),
-    (20_000_000.0, 50_000_000.0, 0.10, 1_266_300.0, 5.0),
-    (50_000_000.0, 100_000_000.0, 0.125, 2_516_300.0, 4.0),
-    (100_000_000.0, 200_000_000.0, 0.15, 5_016_300.0, 3.0),
-    (200_000_000.0, 300_000_000.0, 0.25, 25_016_300.0, 2.0),
-    (300_000_000.0, math.inf, 0.50, 100_016_300.0, 1.0),
-)
-
-MARGIN_TABLES: dict[tuple[str, str], tuple[tuple[Bracket, ...], float, str]] = {
-    ("binance-usdm", "BTCUSDT"): (
-        _BTCUSDT_2021, 0.0125,
-        "Binance USDⓈ-M BTCUSDT leverage brackets (2021 table) and liquidation fee 1.25% (exchangeInfo "
-        "liquidationFee)"),
-}
-"""Brackets, liquidation clearance fee and their source, per (venue, symbol). The venue changes
-them over time: give current ones with ``brackets=`` / ``liquidation_fee=``."""
-
 _QUOTES = ("USDT", "USDC", "FDUSD", "BUSD", "TUSD", "USD", "EUR", "TRY", "BTC", "ETH", "BNB")
 
 
 def assets_of(inst: Instrument) -> tuple[str, str]:
-    """The (base, quote) assets of a Binance-style symbol (``BTCUSDT`` -> BTC, USDT;
-    ``BTCUSD_PERP`` -> BTC, USD)."""
+    """The (base, quote) assets of an instrument: its spec's, else told from a Binance-style
+    symbol (``BTCUSDT`` -> BTC, USDT; ``BTCUSD_PERP`` -> BTC, USD)."""
+    if inst.base and inst.quote:
+        return inst.base, inst.quote
     sym = inst.symbol.upper().split("_")[0]
     for q in _QUOTES:
         if sym.endswith(q) and len(sym) > len(q):
@@ -175,7 +150,7 @@ def _margin(instruments: Sequence[Instrument], initial_capital: float, balances:
         if i.kind == "spot":
             raise InvalidInput(f"invalid account: 'margin' for {i.venue}/{i.symbol}, a spot instrument")
         base, quote = assets_of(i)
-        settle.add(base if i.kind == "inverse" else quote)
+        settle.add(i.settle or (base if i.kind == "inverse" else quote))
     if len(settle) != 1:
         raise InvalidInput(f"invalid account: instruments settling in {', '.join(sorted(settle))} (one margin "
                            "account per settlement asset: run them separately)")
@@ -192,21 +167,23 @@ def _margin(instruments: Sequence[Instrument], initial_capital: float, balances:
         if isinstance(lev, bool) or not isinstance(lev, (int, float)) or not (math.isfinite(lev) and lev > 0):
             raise InvalidInput(f"invalid leverage of {i.symbol}: {lev!r} (a number > 0)")
         levs.append(float(lev))
-        known = MARGIN_TABLES.get((i.venue, i.symbol))
         table = (brackets or {}).get(i.symbol)
+        venue_spec = i if i.brackets is not None else known_instrument(i.venue, i.symbol) or i
         if table is None:
-            if known is None:
+            if venue_spec.brackets is None:
                 raise InvalidInput(f"invalid account: no maintenance-margin brackets for {i.venue}/{i.symbol} "
                                    "(give them: brackets={symbol: [(floor, cap, maint_margin_ratio, cum, "
-                                   "max_leverage), ...]}, or run with account='none')")
-            table = known[0]
-            sources.append(known[2])
+                                   "max_leverage), ...]}, an instruments file with the venue's leverageBracket, "
+                                   "or run with account='none')")
+            table = venue_spec.brackets
+            sources.append(f"{i.symbol} brackets and liquidation fee from {venue_spec.source}")
         tables.append([tuple(float(x) for x in b) for b in table])  # type: ignore[misc]
         if liquidation_fee is None:
-            if known is None:
+            liq = i.liquidation_fee or venue_spec.liquidation_fee
+            if liq is None:
                 raise InvalidInput(f"invalid account: no liquidation fee for {i.venue}/{i.symbol} (give "
-                                   "liquidation_fee=)")
-            fees.append(known[1])
+                                   "liquidation_fee=, or an instruments file with the venue's exchangeInfo)")
+            fees.append(float(liq))
         else:
             fees.append(_amount("liquidation_fee", liquidation_fee))
         sources.append(f"{i.symbol} {lev:g}x{lev_src}")

@@ -29,7 +29,7 @@ import tradecore
 from tradecore.data import TickStore
 from tradecore.data.store import WriteMode
 from tradecore.errors import DataError, InvalidInput, TradecoreError
-from tradecore.instrument import Instrument
+from tradecore.instrument import Instrument, resolve_instrument
 
 
 class _Parser(argparse.ArgumentParser):
@@ -128,16 +128,9 @@ def _instrument_for(args: argparse.Namespace, chunk: np.ndarray, report: tradeco
     if not venue or not symbol:
         raise InvalidInput(f"invalid input: cannot tell the {'venue' if not venue else 'symbol'} of "
                            f"{report.files[0]}; pass --venue / --symbol")
-    extra = {k: v for k, v in (("kind", args.kind), ("contract_size", args.contract_size)) if v is not None}
-    if args.tick_size is not None and args.lot_size is not None:
-        from tradecore.instrument import kind_of_venue
-        extra.setdefault("kind", kind_of_venue(venue, symbol))
-        return Instrument(venue, symbol, args.tick_size, args.lot_size, **extra)
-    inst = Instrument.infer(chunk, venue, symbol, **extra)
-    if args.tick_size is not None or args.lot_size is not None:
-        inst = Instrument(venue, symbol, args.tick_size or inst.tick_size, args.lot_size or inst.lot_size,
-                          kind=inst.kind, contract_size=inst.contract_size, inferred=True)
-    return inst
+    fields = {k: v for k, v in (("kind", args.kind), ("contract_size", args.contract_size),
+                                ("tick_size", args.tick_size), ("lot_size", args.lot_size)) if v is not None}
+    return resolve_instrument(venue, symbol, chunk, fields=fields)
 
 
 def _check_grid(inst: Instrument, chunk: np.ndarray, offset: int) -> None:
@@ -190,8 +183,7 @@ def convert(args: argparse.Namespace) -> int:
     inst = writer.instrument
     rows = [
         ("input", f"{len(r.files)} file(s), {r.format}, {r.bytes_total / 1e6:.1f} MB"),
-        ("instrument", f"{inst.venue}/{inst.symbol}: tick {inst.tick_size}, lot {inst.lot_size}, {inst.kind}"
-                       + (" (inferred from the data)" if inst.inferred else "")),
+        ("instrument", f"{inst.venue}/{inst.symbol}: {inst.describe()}"),
         ("events", ", ".join(f"{k} {_fmt_count(v)}" for k, v in r.events.items() if v) + f" (total {_fmt_count(n)})"),
         ("time span", _span(r.first_exch_ts, r.last_exch_ts) + " (exchange time)"),
         ("gaps", f"{r.gap_count}" + (f", first at event {r.gaps[0].event_index} ({r.gaps[0].file}:{r.gaps[0].line})" if r.gaps else "")),
@@ -316,7 +308,7 @@ def inspect(args: argparse.Namespace) -> int:
     for chunk in reader:
         if stats is None:
             r = reader.report
-            inst = Instrument.infer(chunk, r.venue or "unknown", r.symbol or "unknown")
+            inst = resolve_instrument(r.venue or "unknown", r.symbol or "unknown", chunk)
             stats = _Stats(inst)
         stats.add(chunk)
     r = reader.report
@@ -324,7 +316,7 @@ def inspect(args: argparse.Namespace) -> int:
     rows = [("lines", f"{_fmt_count(r.lines)} ({r.records:,} records, {r.skipped_lines} skipped)"),
             ("gaps", f"{r.gap_count}" + "".join(f"; at event {g.event_index} ({Path(g.file).name}:{g.line}, {g.check} expected {g.expected} got {g.got})" for g in r.gaps[:3]))]
     if stats is not None:
-        rows.insert(0, ("instrument", f"tick {inst.tick_size}, lot {inst.lot_size} (inferred from the data)"))
+        rows.insert(0, ("instrument", inst.describe()))
         rows += stats.rows()
     _table(rows)
     return 0
@@ -401,6 +393,10 @@ def backtest(args: argparse.Namespace) -> int:
     fields = {k: v for k, v in (("tick_size", args.tick_size), ("lot_size", args.lot_size), ("kind", args.kind),
                                 ("contract_size", args.contract_size), ("maker_fee", args.maker_fee),
                                 ("taker_fee", args.taker_fee)) if v is not None}
+    if args.zero_fees:
+        if "maker_fee" in fields or "taker_fee" in fields:
+            raise InvalidInput("invalid --zero-fees: not with --maker-fee / --taker-fee")
+        fields.update(maker_fee="0", taker_fee="0", fee_source="zero fees, as asked (--zero-fees)")
     data: str | list[Path] = "synthetic" if args.data == ["synthetic"] else [Path(d) for d in args.data]
     if isinstance(data, list) and len(data) == 1 and data[0].is_dir():
         data_arg: object = data[0]
@@ -421,7 +417,7 @@ def backtest(args: argparse.Namespace) -> int:
         sample_interval=args.sample_interval, seed=args.seed, synthetic_seconds=args.seconds,
         instrument_fields=fields or None, progress=progress, account=args.account,
         balances=_balances(args.balance) if args.balance else None, leverage=args.leverage,
-        liquidation_fee=args.liquidation_fee)
+        liquidation_fee=args.liquidation_fee, instruments=args.instruments)
     bar.update(last[1] or last[0], last[1] or last[0], 0 if last[1] else last[0], final=True)
     p = result.params
     offset = result.clock_offset_ns
@@ -726,6 +722,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--contract-size", help="contract size")
     p.add_argument("--maker-fee", help="maker fee rate (e.g. -0.0001 for a rebate)")
     p.add_argument("--taker-fee", help="taker fee rate (e.g. 0.0004)")
+    p.add_argument("--zero-fees", action="store_true", help="trade without fees (default: the venue's standard "
+                                                             "tier, or the fees of --instruments)")
+    p.add_argument("--instruments", type=Path, help="the venue's instrument specs: an exchangeInfo JSON or a TOML "
+                                                    "of [[instrument]] tables (default: the bundled snapshot, else "
+                                                    "inferred from the data)")
     p.add_argument("--report", type=Path, help="write the HTML report here")
     p.add_argument("--json", type=Path, help="write the statistics as JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

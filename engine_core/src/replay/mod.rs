@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::event::{flags, kind, Event};
 use crate::execution::{Account, AccountReject, AccountSetup, OrderTracker, MARKET_BUY_ALLOWANCE};
 use crate::fixed::{to_f64, SCALE};
+use crate::instrument::OrderFilters;
 use crate::model::signal::ModelSignal;
 use crate::risk::{
     ContractKind, ContractSpec, Fill, Order, OrderSide, Portfolio, Reject, RejectCode, RiskEngine,
@@ -43,10 +44,17 @@ pub const OFFSET_WINDOW: usize = 100_000;
 pub struct InstrumentSetup {
     /// Tick size (fixed point).
     pub tick: i64,
-    /// Lot size (fixed point).
+    /// Lot size of orders (fixed point).
     pub lot: i64,
+    /// Quantity precision of the market data (fixed point; 0: the lot size). The venue's order
+    /// grid is often coarser than the quantities its feed carries (Binance spot ETHUSDT: orders
+    /// in steps of 0.0001, book quantities with 5 decimals); the book and the simulated
+    /// exchange take this one, orders the lot size, which must be a multiple of it.
+    pub book_lot: i64,
     /// Contract and fees.
     pub spec: ContractSpec,
+    /// The venue's order filters (checked by the pre-trade check).
+    pub filters: OrderFilters,
 }
 
 /// When the strategy sees a market event.
@@ -325,11 +333,24 @@ impl Replay {
         let mut portfolio = Portfolio::new(config.initial)?;
         let mut venues = Vec::with_capacity(instruments.len());
         for s in instruments {
-            risk.add_instrument(s.spec.contract_size, s.spec.kind == ContractKind::Inverse)?;
+            let book_lot = if s.book_lot == 0 { s.lot } else { s.book_lot };
+            if book_lot <= 0 || s.lot <= 0 || s.lot % book_lot != 0 {
+                return Err(Error::invalid(
+                    "book_lot",
+                    crate::fixed::format(book_lot),
+                    format!(
+                        "the lot size {} must be a positive multiple of the data's quantity precision",
+                        crate::fixed::format(s.lot)
+                    ),
+                ));
+            }
+            let i =
+                risk.add_instrument(s.spec.contract_size, s.spec.kind == ContractKind::Inverse)?;
+            risk.set_filters(i, s.filters)?;
             portfolio.add_instrument(s.spec);
             venues.push(Venue {
-                sim: ExchangeSim::new(s.tick, s.lot, config.latency.clone(), config.queue)?,
-                book: L2Book::new(s.tick, s.lot)?,
+                sim: ExchangeSim::new(s.tick, book_lot, config.latency.clone(), config.queue)?,
+                book: L2Book::new(s.tick, book_lot)?,
                 tick: s.tick,
                 lot: s.lot,
                 live: true,

@@ -10,7 +10,9 @@ fn setup() -> InstrumentSetup {
     InstrumentSetup {
         tick: T,
         lot: LOT,
+        book_lot: 0,
         spec: ContractSpec::new(ContractKind::Linear, 1.0, -0.0001, 0.0004).unwrap(),
+        filters: OrderFilters::default(),
     }
 }
 

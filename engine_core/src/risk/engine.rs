@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
+use crate::instrument::OrderFilters;
 
 const SCALE: f64 = 1e9;
 const NS_PER_SEC: i64 = 1_000_000_000;
@@ -91,6 +92,8 @@ pub enum RejectCode {
     InsufficientBalance,
     /// Not enough available margin (the message names the asset, needed, available).
     InsufficientMargin,
+    /// The venue's order filters refuse it (the message starts with the filter's name).
+    Filter,
 }
 
 impl RejectCode {
@@ -116,6 +119,7 @@ impl RejectCode {
             RejectCode::DuplicateClientId => "duplicate_client_id",
             RejectCode::InsufficientBalance => "insufficient_balance",
             RejectCode::InsufficientMargin => "insufficient_margin",
+            RejectCode::Filter => "filter",
         }
     }
 }
@@ -224,6 +228,8 @@ pub struct RiskEngine {
     limits: RiskLimits,
     state: TradingState,
     markets: Vec<Market>,
+    /// The venue's order filters of each instrument (none by default).
+    filters: Vec<OrderFilters>,
     open: HashMap<u64, Order>,
     buckets: [Option<Bucket>; 4],
     day_start_equity: Option<f64>,
@@ -297,6 +303,7 @@ impl RiskEngine {
             limits,
             state: TradingState::Active,
             markets: Vec::new(),
+            filters: Vec::new(),
             open: HashMap::new(),
             buckets,
             day_start_equity: None,
@@ -329,7 +336,18 @@ impl RiskEngine {
             in_sync: true,
             ..Market::default()
         });
+        self.filters.push(OrderFilters::default());
         Ok(self.markets.len() - 1)
+    }
+
+    /// Sets the venue's order filters of `instrument` (checked before the limits).
+    pub fn set_filters(&mut self, instrument: usize, filters: OrderFilters) -> Result<()> {
+        let slot = self
+            .filters
+            .get_mut(instrument)
+            .ok_or_else(|| Error::invalid("instrument", instrument, "is not registered"))?;
+        *slot = filters;
+        Ok(())
     }
 
     /// The trading state.
@@ -472,6 +490,16 @@ impl RiskEngine {
                 };
                 return Err(self.reject(RejectCode::StaleData, msg));
             }
+        }
+        if let Err(f) = self.filters[order.instrument].check(
+            order.price,
+            order.qty,
+            m.reference,
+            m.contract_size,
+            m.inverse,
+            order.reduce_only,
+        ) {
+            return Err(self.reject(RejectCode::Filter, format!("{}: {}", f.filter, f.message)));
         }
         if let Some(limit) = self.limits.max_order_qty {
             if order.qty > limit {

@@ -7,7 +7,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from tradecore.backtest.stats import (
 )
 from tradecore.errors import InvalidInput
 from tradecore.events import EVENT_DTYPE
-from tradecore.instrument import Instrument
+from tradecore.instrument import Instrument, InstrumentsArg, known_instrument, resolve_instrument, specs_of
 from tradecore.risk import RiskEngine, RiskLimits
 from tradecore.signals import duration_ns
 from tradecore.strategy import Context, Strategy
@@ -39,7 +39,8 @@ Progress = Callable[[int, int | None], None]
 
 #: The synthetic market's instrument (``data="synthetic"``): a USD-M BTCUSDT perpetual.
 SYNTHETIC = Instrument("binance-usdm", "BTCUSDT", tick_size="0.1", lot_size="0.001", kind="linear",
-                       maker_fee="-0.0001", taker_fee="0.0004")
+                       maker_fee="-0.0001", taker_fee="0.0004", source="the synthetic market",
+                       fee_source="the synthetic market's schedule: maker rebate 0.01%, taker 0.04%")
 
 #: Events handed to the compiled loop at a time: small enough to stay in the CPU's cache
 #: between the copy and the replay (larger chunks from readers are sliced, without copies).
@@ -139,18 +140,19 @@ class DataSource:
 
 
 def _with(inst: Instrument, fields: dict[str, Any] | None) -> Instrument:
-    if not fields:
-        return inst
-    return Instrument(**{**asdict(inst), **fields})
+    return inst.with_fields(**fields) if fields else inst
 
 
 def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: Sequence[tuple[str, str]] | None = None,
               start: Any = None, end: Any = None, chunk_events: int = 131_072, synthetic_seconds: float = 300.0,
-              seed: int = 7, instrument_fields: dict[str, Any] | None = None) -> DataSource:
+              seed: int = 7, instrument_fields: dict[str, Any] | None = None,
+              instruments: InstrumentsArg = None) -> DataSource:
     """Resolves ``data``: ``"synthetic"`` (the seeded synthetic market), a tick store folder,
     raw capture file(s) (Binance, Tardis, Bybit), an ``EVENT_DTYPE`` array, or an iterable of
-    such arrays (then ``instrument`` is required). ``instrument_fields`` (``tick_size``,
-    ``maker_fee``...) override those of the instrument found or inferred."""
+    such arrays (then ``instrument`` is required). The instrument of recorded data comes from
+    ``instruments`` (an exchangeInfo JSON or TOML file, or a mapping by (venue, symbol)), else
+    the bundled snapshot of the venue's specs, else is inferred from the data (announced).
+    ``instrument_fields`` (``tick_size``, ``maker_fee``...) override those of the instrument."""
     from tradecore import iter_capture
     from tradecore.data import TickStore
 
@@ -174,7 +176,8 @@ def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: S
         store = TickStore(data)
         replay = store.replay(symbols, start=start, end=end, chunk_events=chunk_events)
         names = ", ".join(f"{i.venue}/{i.symbol}" for i in replay.instruments)
-        insts = [_with(i, instrument_fields) for i in replay.instruments]
+        insts = [_with(i if not i.inferred else known_instrument(i.venue, i.symbol, specs_of(instruments)) or i,
+                       instrument_fields) for i in replay.instruments]
         return DataSource(insts, iter(replay), f"tick store {data} ({names})")
     if isinstance(data, (str, PathLike)) or (isinstance(data, Sequence) and data
                                              and all(isinstance(p, (str, PathLike)) for p in data)):
@@ -192,17 +195,8 @@ def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: S
         if instrument is not None:
             inst = _with(instrument, instrument_fields)
         else:
-            fields = dict(instrument_fields or {})
-            venue, symbol = rep.venue or "unknown", rep.symbol or "unknown"
-            if "tick_size" in fields and "lot_size" in fields:
-                from tradecore.instrument import kind_of_venue
-
-                fields.setdefault("kind", kind_of_venue(venue, symbol))
-                inst = Instrument(venue, symbol, **fields)
-            else:
-                tick, lot = fields.pop("tick_size", None), fields.pop("lot_size", None)
-                inst = _with(Instrument.infer(first, venue, symbol, **fields),
-                             {k: v for k, v in (("tick_size", tick), ("lot_size", lot)) if v is not None})
+            inst = resolve_instrument(rep.venue or "unknown", rep.symbol or "unknown", first, specs=instruments,
+                                      fields=instrument_fields)
 
         def chain() -> Iterator[np.ndarray]:
             yield first
@@ -302,7 +296,7 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
                  log: logging.Logger | None = None, account: str = "auto",
                  balances: Mapping[str, float] | None = None, leverage: float | Mapping[str, float] | None = None,
                  brackets: Mapping[str, Sequence[Bracket]] | None = None,
-                 liquidation_fee: float | None = None) -> BacktestResult:
+                 liquidation_fee: float | None = None, instruments: InstrumentsArg = None) -> BacktestResult:
     """Replays ``data`` through the exchange simulator with ``strategy``.
 
     Args:
@@ -329,6 +323,8 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
         seed: Seed of sampled latencies.
         synthetic_seconds: Length of the synthetic market.
         instrument_fields: Overrides of instrument fields (``maker_fee``, ``tick_size``...).
+        instruments: The venue's specs: an exchangeInfo JSON or TOML file, or a mapping by
+            (venue, symbol); default: the bundled snapshot, else inferred from the data.
         progress: Called with (bytes or events done, total or None) after each chunk.
         log: The strategy's logger (default ``tradecore.strategy.<Class>``).
         account: ``auto`` (spot: a cash account; futures: a cross-margin account), ``cash``,
@@ -359,7 +355,8 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
     if chunk_events < 1:
         raise InvalidInput(f"invalid chunk_events: {chunk_events} (must be >= 1)")
     src = open_data(data, instrument=instrument, symbols=symbols, start=start, end=end, chunk_events=chunk_events,
-                    synthetic_seconds=synthetic_seconds, instrument_fields=instrument_fields)
+                    synthetic_seconds=synthetic_seconds, instrument_fields=instrument_fields,
+                    instruments=instruments)
     try:
         plan = plan_account(src.instruments, mode=account, initial_capital=initial_capital, balances=balances,
                             leverage=leverage, brackets=brackets, liquidation_fee=liquidation_fee)
@@ -374,15 +371,16 @@ def new_loop(strategy: Strategy, insts: Sequence[Instrument], lat: Latency, queu
              log: logging.Logger | None, account: AccountPlan) -> _core.Backtest:
     """The compiled loop for ``strategy`` over ``insts``, set as its context's backend (the
     backtest's, and the paper trader's, which feeds it live events)."""
-    spec = [(float(i.tick_size), float(i.lot_size), float(i.contract_size), i.kind == "inverse",
-             float(i.maker_fee), float(i.taker_fee)) for i in insts]
+    spec = [(float(i.tick_size), float(i.lot_size), float(i.data_lot or i.lot_size), float(i.contract_size),
+             i.kind == "inverse", float(i.maker_fee), float(i.taker_fee)) for i in insts]
     bt = _core.Backtest(
         spec, RiskEngine(limits), entry_latency_ns=lat.entry_ns, response_latency_ns=lat.response_ns,
         entry_samples=lat.entry_samples, response_samples=lat.response_samples, seed=lat.seed, queue=queue,
         feed_latency_ns=feed_ns, clock_offset_ns=clock_offset,
         initial_capital=initial_capital if account.initial is None else account.initial,
         sample_ns=sample_ns, subscribe_book=strategy.wants("on_book"), subscribe_trade=strategy.wants("on_trade"),
-        subscribe_orders=strategy.wants("on_fill") or strategy.wants("on_order"), account=account.spec)
+        subscribe_orders=strategy.wants("on_fill") or strategy.wants("on_order"), account=account.spec,
+        filters=[i.filters() for i in insts])
     strategy.ctx = Context(bt, insts, log or logging.getLogger(f"tradecore.strategy.{type(strategy).__name__}"))
     return bt
 
@@ -406,8 +404,7 @@ def results_of(bt: _core.Backtest, strategy: Strategy, insts: Sequence[Instrumen
         "strategy": type(strategy).__name__,
         **{f"param.{k}": getattr(strategy, k) for k in strategy.parameters()},
         "data": description,
-        "instruments": ", ".join(f"{i.venue}/{i.symbol} (tick {i.tick_size}, lot {i.lot_size}, {i.kind}, "
-                                 f"maker {i.maker_fee}, taker {i.taker_fee})" for i in insts),
+        "instruments": "; ".join(f"{i.venue}/{i.symbol}: {i.describe()}" for i in insts),
         "latency": lat.describe(),
         "queue": queue,
         "feed_latency": "recorded" if feed_ns is None else f"{feed_ns / 1e6:g} ms",

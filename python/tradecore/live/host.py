@@ -16,14 +16,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tradecore._core import Account, ModelSignal, Position
 from tradecore.errors import DataError, InvalidInput
 from tradecore.events import Kind
-from tradecore.instrument import Instrument, kind_of_venue
+from tradecore.instrument import STANDARD_FEES, Instrument, kind_of_venue, known_instrument
 from tradecore.live.feed import BinanceMarketData, FeedHealth, SymbolBook
 from tradecore.strategy import Context, Strategy
 
@@ -134,16 +135,47 @@ class LiveMarketBackend:
         self.signals[b.symbol] = ModelSignal(features, model, instrument=instrument, raw_score=raw_score)
 
 
-def default_instruments(md: MarketData) -> list[Instrument]:
-    """The instruments of a feed's symbols, from its tick and lot sizes."""
+#: The fee venue of a ccxt exchange id (its market's standard tier in ``STANDARD_FEES``).
+CCXT_VENUES = {"binance": "binance-spot", "binanceusdm": "binance-usdm", "binancecoinm": "binance-coinm",
+               "bybit": "bybit"}
+
+
+def default_instruments(md: MarketData, fees: Mapping[str, tuple[float, float]] | None = None) -> list[Instrument]:
+    """The instruments of a feed's symbols: the venue's spec where known (the bundled snapshot
+    of its exchangeInfo, or what the runner loaded from the venue), its tick and lot sizes
+    checked against the feed's; fees from ``fees`` (by feed symbol), else the venue's standard
+    tier (a venue without one needs them given)."""
     from tradecore.live.ccxt_feed import CcxtMarketData
 
     if isinstance(md, CcxtMarketData):  # a unified symbol "BTC/USDT:USDT" is instrument "BTCUSDT:USDT"
         venue, names = f"ccxt-{md.exchange.id}", {s: s.replace("/", "") for s in md.sizes}
+        spec_venue = CCXT_VENUES.get(str(md.exchange.id))
     else:
         venue, names = f"binance-{md.market}", {s: s for s in md.sizes}
-    return [Instrument(venue, names[s], repr(t), repr(lt), kind=kind_of_venue(venue, names[s]))
-            for s, (t, lt) in md.sizes.items()]
+        spec_venue = venue
+    out = []
+    for s, (t, lt) in md.sizes.items():
+        name = names[s]
+        given = (fees or {}).get(s)
+        fee_fields: dict[str, Any] = {}
+        if given is not None:
+            fee_fields = {"maker_fee": repr(given[0]), "taker_fee": repr(given[1]), "fee_source": "the config"}
+        known = known_instrument(spec_venue, name) if spec_venue and venue == spec_venue else None
+        if known is not None:
+            if Decimal(known.tick_size) != Decimal(repr(t)) or Decimal(known.lot_size) != Decimal(repr(lt)):
+                raise InvalidInput(f"invalid sizes of {name}: tick {t!r}, lot {lt!r} configured, the venue's are "
+                                   f"tick {known.tick_size}, lot {known.lot_size} ({known.source})")
+            out.append(known.with_fields(**fee_fields) if fee_fields else known)
+            continue
+        kind = kind_of_venue(spec_venue or venue, name)
+        if given is None and spec_venue is not None and (spec_venue, kind) in STANDARD_FEES:
+            maker, taker, source = STANDARD_FEES[(spec_venue, kind)]
+            fee_fields = {"maker_fee": maker, "taker_fee": taker, "fee_source": source}
+        try:
+            out.append(Instrument(venue, name, repr(t), repr(lt), kind=kind, **fee_fields))
+        except InvalidInput as e:
+            raise InvalidInput(f"{e} (set maker_fee and taker_fee in [symbols.{s}])") from None
+    return out
 
 
 class StrategyHost:

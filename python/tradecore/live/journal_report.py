@@ -51,8 +51,7 @@ def infos_of(instruments: Sequence[Instrument]) -> list[InstrumentInfo]:
 def write_instruments_meta(journal: Journal, instruments: Sequence[Instrument], initial_capital: float) -> None:
     """Records the instruments (in index order) and the initial capital in the journal's meta,
     for a report rebuilt from it."""
-    journal.set_meta("instruments", json.dumps([{k: v if isinstance(v, bool) else str(v) for k, v in asdict(i).items()}
-                                                   for i in instruments]))
+    journal.set_meta("instruments", json.dumps([asdict(i) for i in instruments]))
     journal.set_meta("initial_capital", repr(float(initial_capital)))
 
 
@@ -89,12 +88,13 @@ def journal_instruments(journal: Journal) -> list[Instrument]:
     """The instruments of the journal's meta, or linear ones of size 1 named by its orders."""
     meta = journal.meta("instruments")
     if meta is not None:
-        return [Instrument(**d) for d in json.loads(meta)]
+        return [Instrument.from_json(json.dumps(d)) for d in json.loads(meta)]
     names: dict[int, str] = {}
     for r in journal.db.execute("SELECT DISTINCT instrument, symbol FROM orders ORDER BY instrument"):
         names.setdefault(int(r[0]), str(r[1]))
     n = max(names, default=-1) + 1
-    return [Instrument("unknown", names.get(i, f"instrument{i}"), "0.00000001", "0.00000001") for i in range(n)]
+    return [Instrument("unknown", names.get(i, f"instrument{i}"), "0.00000001", "0.00000001", maker_fee=0, taker_fee=0,
+                       fee_source="the journal's fills (each carries its fee)") for i in range(n)]
 
 
 def equity_curve(fills: np.ndarray, marks: Sequence[tuple[int, list[float | None]]],

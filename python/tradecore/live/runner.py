@@ -78,7 +78,7 @@ import signal
 import time
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -215,7 +215,8 @@ class LiveConfig:
                 raise InvalidInput(f"invalid config {p}: [symbols.{s}] needs tick_size and lot_size")
             name = str(s) if "ccxt" in live else str(s).upper()
             sizes[name] = (float(t["tick_size"]), float(t["lot_size"]))
-            fees[name] = (float(t.get("maker_fee", 0.0)), float(t.get("taker_fee", 0.0)))
+            if "maker_fee" in t or "taker_fee" in t:
+                fees[name] = (float(t.get("maker_fee", 0.0)), float(t.get("taker_fee", 0.0)))
         market = live.pop("market", "usdm")
         if market not in MARKETS:
             raise InvalidInput(f"invalid config {p}: market {market!r} (one of {', '.join(MARKETS)})")
@@ -370,10 +371,8 @@ class LiveRunner:
                 self.host = StrategyHost(strategy, self.md)
 
     def _instruments(self) -> list[Instrument]:
-        """The feed's instruments, with the configured fees."""
-        fees = self.config.fees
-        return [replace(i, maker_fee=repr(fees.get(s, (0.0, 0.0))[0]), taker_fee=repr(fees.get(s, (0.0, 0.0))[1]))
-                for i, s in zip(default_instruments(self.md), self.config.symbols)]
+        """The feed's instruments, with the configured fees (else the venue's standard tier)."""
+        return default_instruments(self.md, self.config.fees)
 
     def kill_switch(self, reason: str = "kill switch") -> list[int]:
         """Cancels every open order and refuses new ones (SIGUSR1, ``tradecore kill``)."""
