@@ -160,3 +160,23 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     _, err = p.communicate(timeout=180)
     assert p.returncode == 141, err
     assert err == b""
+
+
+def test_an_exception_in_a_paper_session_is_one_line_and_its_report_is_written(tmp_path: Path) -> None:
+    """``tradecore live --strategy`` (paper): the same one line, exit 2, the session's report."""
+    from live_helpers import sim_process
+
+    capture = tmp_path / "s.gz"
+    tradecore.synth_binance(capture, seconds=60, seed=2)
+    p = strategy_file(tmp_path, CRASH.replace("self.books == 2000", "self.books == 300"))
+    with sim_process("--data", str(capture), "--speed", "0", "--tick-size", "0.1", "--lot-size", "0.001") as (url, _):
+        cfg = tmp_path / "live.toml"
+        cfg.write_text(f'[live]\nsymbols = ["BTCUSDT"]\nws_url = "ws://{url}"\nrest_url = "http://{url}"\n'
+                       '[symbols.BTCUSDT]\ntick_size = 0.1\nlot_size = 0.001\n[trading]\nstate_dir = "st"\n')
+        r = tradecore_cli("live", "--config", str(cfg), "--strategy", f"{p.name}:S", "--duration", "60",
+                          "--report", "paper.html", cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines()[-1] == (f"tradecore: error: user_strategy.py:{line_of(p, '1 / 0')}: "
+                                                 "ZeroDivisionError: division by zero in on_book")
+    assert "paper trading:" in r.stdout and (tmp_path / "paper.html").is_file()
