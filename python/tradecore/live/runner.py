@@ -88,7 +88,7 @@ import msgspec
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from tradecore import _core
-from tradecore.account import plan_account
+from tradecore.account import ACCOUNT_MODES, plan_account
 from tradecore.backtest.engine import BacktestResult, Latency
 from tradecore.config import Meta, Positive, Schema, load_toml, table_name
 from tradecore.errors import ConfigError, InvalidInput
@@ -131,7 +131,7 @@ class TradingConfig(Schema):
     initial_capital: Positive = 100_000.0
     """Paper: the account's starting equity (a margin account's wallet, a cash account's quote
     balance unless ``balances`` are given); real: equity before PnL for the loss limits."""
-    account: Literal["auto", "cash", "margin", "none"] = "auto"
+    account: str = "auto"
     """Paper: ``auto`` (spot: cash, futures: cross margin), ``cash``, ``margin`` or ``none``
     (see :func:`tradecore.account.plan_account`)."""
     balances: dict[str, Annotated[float, Meta(ge=0)]] | None = None
@@ -199,6 +199,7 @@ class LiveConfig:
         f, src = load_toml(path, LiveFile)
         live = f.live
         src.check(("live",), "market", live.market, _market)
+        src.check(("trading",), "account", f.trading.account, _account)
         trading = f.trading
         src.check(("trading",), "latency", trading.latency, Latency.parse)
         src.check(("trading",), "feed_latency", trading.feed_latency, lambda v: duration_ns(v, "feed_latency"))
@@ -274,6 +275,11 @@ class LiveFile(Schema):
 def _market(market: str) -> None:
     if market not in MARKETS:
         raise InvalidInput(f"must be one of {', '.join(MARKETS)}")
+
+
+def _account(mode: str) -> None:
+    if mode not in ACCOUNT_MODES:
+        raise InvalidInput(f"must be one of {', '.join(ACCOUNT_MODES)}")
 
 
 def _queue(queue: str) -> None:
