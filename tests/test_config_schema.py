@@ -161,6 +161,8 @@ def test_a_nested_secret_and_a_risk_file_are_checked_too(tmp_path: Path) -> None
     assert "[ccxt.options] private_key: a secret" in msg
     msg = refused(write(tmp_path, 'max_position = 1\npassword = "x"\n', "risk.toml"), RiskLimits.from_toml)
     assert "password: a secret" in msg
+    msg = refused(write(tmp_path, BASE + '[[ccxt.accounts]]\nname = "a"\n[[ccxt.accounts]]\napi_secret = "s"\n'))
+    assert "[ccxt.accounts] api_secret: a secret" in msg
 
 
 def test_a_full_valid_config_round_trips(tmp_path: Path) -> None:

@@ -179,6 +179,10 @@ def _check_secrets(doc: Mapping[str, Any], table: tuple[str, ...], src: ConfigSo
     for key, value in doc.items():
         if isinstance(value, dict):
             _check_secrets(value, (*table, key), src)
+        elif isinstance(value, list) and any(isinstance(v, dict) for v in value):  # an array of tables
+            for v in value:
+                if isinstance(v, dict):
+                    _check_secrets(v, (*table, key), src)
         elif key.lower().replace("_", "").replace("-", "") in SECRET_KEYS and value not in ("", None):
             mode = stat.S_IMODE(src.path.stat().st_mode)
             if mode & 0o077:
