@@ -7,16 +7,23 @@ Commands:
     inspect  A summary of a recording or of the store: span, events, gaps, rates, spread, depth.
     synth    Write the seeded synthetic market as a raw Binance capture.
 
-Errors are one line on stderr (``tradecore: error: ...``) and a non-zero exit status.
+Errors are one line on stderr (``tradecore: error: ...``; ``--traceback`` prints the whole
+traceback too). Exit status 2 for a user's error: bad arguments, a refused configuration, data
+that cannot be read, an error in the user's strategy (named by its file:line, a backtest's
+report of what ran before it still written); 130 when interrupted; 141 when stdout's reader
+left (``tradecore inspect ... | head``, quietly). Any other exception is a bug of tradecore's
+and keeps Python's traceback (exit status 1).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 from decimal import Decimal
@@ -28,7 +35,7 @@ import pyarrow as pa
 import tradecore
 from tradecore.data import TickStore
 from tradecore.data.store import WriteMode
-from tradecore.errors import DataError, InvalidInput, TradecoreError
+from tradecore.errors import DataError, InvalidInput, StrategyError, TradecoreError, strategy_files
 from tradecore.instrument import Instrument, resolve_instrument
 
 
@@ -417,7 +424,7 @@ def backtest(args: argparse.Namespace) -> int:
         sample_interval=args.sample_interval, seed=args.seed, synthetic_seconds=args.seconds,
         instrument_fields=fields or None, progress=progress, account=args.account,
         balances=_balances(args.balance) if args.balance else None, leverage=args.leverage,
-        liquidation_fee=args.liquidation_fee, instruments=args.instruments)
+        liquidation_fee=args.liquidation_fee, instruments=args.instruments, partial_on_error=True)
     bar.update(last[1] or last[0], last[1] or last[0], 0 if last[1] else last[0], final=True)
     p = result.params
     offset = result.clock_offset_ns
@@ -429,7 +436,8 @@ def backtest(args: argparse.Namespace) -> int:
             ("risk limits", str(p["risk"])),
             ("replay", f"{_fmt_count(result.events)} events in {result.seconds:.2f} s, reading and the "
                        f"strategy's Python included ({result.events_per_s / 1e6:.2f} M events/s)"),
-            ("trading state", str(p["final_trading_state"]))])
+            ("trading state", str(p["final_trading_state"]))]
+           + ([("stopped", "by the strategy's error (below): what ran before it")] if result.error else []))
     print()
     print(result.summary())
     if args.report:
@@ -439,6 +447,8 @@ def backtest(args: argparse.Namespace) -> int:
         Path(args.json).write_text(json.dumps({"stats": result.stats, "params": {k: str(v) for k, v in p.items()}},
                                               indent=2, default=float))
         print(f"statistics: {args.json}")
+    if result.error is not None:
+        raise result.error
     return 0
 
 
@@ -536,7 +546,13 @@ def live(args: argparse.Namespace, *, record_only: bool = False) -> int:
 
         strategy = load_strategy(args.strategy, _params(args.param))
     runner = LiveRunner(config, record=out, strategy=strategy)
-    _asyncio_run(runner.run(args.duration or None))
+    error: StrategyError | None = None
+    try:
+        _asyncio_run(runner.run(args.duration or None))
+    except Exception as e:  # the strategy's own error: the session's tables and report still written
+        error = StrategyError.locate(e, strategy_files(strategy), strategy) if strategy is not None else None
+        if error is None:
+            raise
     if runner.result is not None:
         res = runner.result
         print(f"paper trading: {len(res.orders):,} orders, {len(res.fills):,} fills, "
@@ -557,6 +573,8 @@ def live(args: argparse.Namespace, *, record_only: bool = False) -> int:
     if runner.recorder is not None:
         print(f"recorded {runner.recorder.frames:,} frames in {len(runner.recorder.files)} file(s) under "
               f"{runner.recorder.folder}")
+    if error is not None:
+        raise error
     return 0
 
 
@@ -822,38 +840,53 @@ def main(argv: Sequence[str] | None = None) -> int:
                        "and it is a tradecore process): it cancels every open order and halts.")
     p.add_argument("--config", type=Path, required=True, help="the runner's TOML configuration")
 
+    for command in sub.choices.values():
+        command.add_argument("--traceback", action="store_true",
+                             help="on an error, print the whole traceback (default: one line)")
     args = parser.parse_args(argv)
     try:
-        if args.command == "demo":
-            return demo(args.seconds, args.seed, args.out, args.chunk_events)
-        if args.command == "convert":
-            return convert(args)
-        if args.command == "inspect":
-            return inspect(args)
-        if args.command == "synth":
-            return synth(args)
-        if args.command == "backtest":
-            return backtest(args)
-        if args.command == "train":
-            return train(args)
-        if args.command == "exchange-sim":
-            return exchange_sim(args)
-        if args.command == "live":
-            return live(args)
-        if args.command == "record":
-            return live(args, record_only=True)
-        if args.command == "kill":
-            return kill(args)
-        if args.command == "report":
-            return report(args)
+        status = _dispatch(parser, args)
+        sys.stdout.flush()  # a closed pipe is found here, not at the interpreter's exit
+        return status
+    except BrokenPipeError:  # `tradecore inspect ... | head`: the reader left, end quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell tool killed by the closed pipe
     except (TradecoreError, OSError, pa.ArrowException) as e:
+        if args.traceback:
+            traceback.print_exception(e)
         print(f"tradecore: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("tradecore: interrupted", file=sys.stderr)
         return 130
-    parser.error(f"unknown command {args.command}")
-    return 2
+
+
+def _dispatch(parser: _Parser, args: argparse.Namespace) -> int:
+    """Runs the command ``args`` names; returns the exit status."""
+    if args.command == "demo":
+        return demo(args.seconds, args.seed, args.out, args.chunk_events)
+    if args.command == "convert":
+        return convert(args)
+    if args.command == "inspect":
+        return inspect(args)
+    if args.command == "synth":
+        return synth(args)
+    if args.command == "backtest":
+        return backtest(args)
+    if args.command == "train":
+        return train(args)
+    if args.command == "exchange-sim":
+        return exchange_sim(args)
+    if args.command == "live":
+        return live(args)
+    if args.command == "record":
+        return live(args, record_only=True)
+    if args.command == "kill":
+        return kill(args)
+    if args.command == "report":
+        return report(args)
+    parser.error(f"unknown command {args.command}")  # never returns
 
 
 if __name__ == "__main__":

@@ -20,51 +20,58 @@ returned (the kill switch).
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import asdict, dataclass, fields
 from os import PathLike
-from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from tradecore import _core
+from tradecore.config import FrozenSchema, Positive, PositiveInt, read_toml, validate
 from tradecore.errors import InvalidInput
 
 
-@dataclass(frozen=True)
-class RiskLimits:
+class RiskLimits(FrozenSchema, frozen=True):
     """Pre-trade limits; ``None`` disables a check. Quantities in contracts, money in the
     settlement currency, the price band in basis points around the reference (mid or last),
-    rates per second and per minute (submits and modifies counted apart), data age in ms."""
+    rates per second and per minute (submits and modifies counted apart), data age in ms.
+    In a TOML file every limit is a number > 0 (a boolean or a string is refused)."""
 
-    max_order_qty: float | None = None
-    max_order_notional: float | None = None
-    max_position: float | None = None
-    max_gross_exposure: float | None = None
-    price_band_bps: float | None = None
-    max_submits_per_sec: int | None = None
-    max_submits_per_min: int | None = None
-    max_modifies_per_sec: int | None = None
-    max_modifies_per_min: int | None = None
-    max_open_orders: int | None = None
-    max_data_age_ms: float | None = None
-    daily_loss_limit: float | None = None
-    max_drawdown: float | None = None
+    max_order_qty: Positive | None = None
+    max_order_notional: Positive | None = None
+    max_position: Positive | None = None
+    max_gross_exposure: Positive | None = None
+    price_band_bps: Positive | None = None
+    max_submits_per_sec: PositiveInt | None = None
+    max_submits_per_min: PositiveInt | None = None
+    max_modifies_per_sec: PositiveInt | None = None
+    max_modifies_per_min: PositiveInt | None = None
+    max_open_orders: PositiveInt | None = None
+    max_data_age_ms: Positive | None = None
+    daily_loss_limit: Positive | None = None
+    max_drawdown: Positive | None = None
     self_trade_prevention: bool = False
 
     @classmethod
     def from_toml(cls, path: str | PathLike[str]) -> RiskLimits:
-        """Limits from a TOML file: a ``[risk]`` table, or keys at the top level."""
-        with Path(path).open("rb") as f:
-            doc = tomllib.load(f)
-        table = doc.get("risk", doc)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(table) - known)
-        if unknown:
-            raise InvalidInput(f"invalid risk limits in {path}: unknown key(s) {', '.join(unknown)}")
-        return cls(**table)
+        """Limits from a TOML file: a ``[risk]`` table, or keys at the top level; checked by
+        the configuration schema (:mod:`tradecore.config`: unknown keys, types, ranges)."""
+        doc, src = read_toml(path)
+        f = validate(doc, _RiskFile, src)
+        if f.risk is None:
+            return cls(**{k: v for k, v in msgspec.structs.asdict(f).items() if k != "risk"})
+        if len(doc) > 1:
+            other = next(k for k in doc if k != "risk")
+            raise src.error((), other, "limits go either in [risk] or at the top level, not both", value=doc[other])
+        return f.risk
 
     def as_kwargs(self) -> dict[str, Any]:
-        return asdict(self)
+        return msgspec.structs.asdict(self)
+
+
+class _RiskFile(RiskLimits, frozen=True):
+    """A risk limits file: the limits at the top level, or in a ``[risk]`` table."""
+
+    risk: RiskLimits | None = None
 
 
 class RiskEngine(_core.RiskEngine):

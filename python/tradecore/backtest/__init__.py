@@ -30,7 +30,7 @@ from tradecore.backtest.engine import (
     run_backtest,
 )
 from tradecore.backtest.stats import InstrumentInfo, round_trips, statistics, summary_table
-from tradecore.errors import InvalidInput
+from tradecore.errors import InvalidInput, StrategyError, TradecoreError, strategy_files
 from tradecore.strategy import Strategy
 
 __all__ = [
@@ -64,7 +64,14 @@ def load_strategy(spec: str, params: dict[str, Any] | None = None) -> Strategy:
             raise InvalidInput(f"invalid strategy: cannot load {where!r}")
         module = importlib.util.module_from_spec(loader_spec)
         sys.modules[mod_name] = module
-        loader_spec.loader.exec_module(module)
+        try:
+            loader_spec.loader.exec_module(module)
+        except Exception as e:  # a syntax error, an import error, an exception of the file's own code
+            del sys.modules[mod_name]
+            err = StrategyError.locate(e, [path])
+            if err is None:
+                raise
+            raise err from e
     else:
         try:
             module = importlib.import_module(where)
@@ -73,4 +80,12 @@ def load_strategy(spec: str, params: dict[str, Any] | None = None) -> Strategy:
     cls = getattr(module, name, None)
     if not (isinstance(cls, type) and issubclass(cls, Strategy)):
         raise InvalidInput(f"invalid strategy: {name!r} in {where!r} is not a tradecore.strategy.Strategy subclass")
-    return cls(**(params or {}))
+    try:
+        return cls(**(params or {}))
+    except TradecoreError:  # a parameter refused by Strategy: named by it
+        raise
+    except Exception as e:
+        err = StrategyError.locate(e, strategy_files(cls), cls)
+        if err is None:
+            raise
+        raise err from e

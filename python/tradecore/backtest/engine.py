@@ -26,7 +26,7 @@ from tradecore.backtest.stats import (
     statistics,
     summary_table,
 )
-from tradecore.errors import InvalidInput
+from tradecore.errors import InvalidInput, StrategyError, strategy_files
 from tradecore.events import EVENT_DTYPE
 from tradecore.instrument import Instrument, InstrumentsArg, known_instrument, resolve_instrument, specs_of
 from tradecore.risk import RiskEngine, RiskLimits
@@ -232,6 +232,9 @@ class BacktestResult:
     clock_offset_ns: int | None
     account: _core.Account
     """The account at the end (balances, equity, available, margin used, liquidation prices)."""
+    error: StrategyError | None = None
+    """Set when the strategy raised and the run was asked to keep what ran before
+    (``run_backtest(..., partial_on_error=True)``): these tables stop at the error."""
 
     @property
     def events_per_s(self) -> float:
@@ -296,7 +299,8 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
                  log: logging.Logger | None = None, account: str = "auto",
                  balances: Mapping[str, float] | None = None, leverage: float | Mapping[str, float] | None = None,
                  brackets: Mapping[str, Sequence[Bracket]] | None = None,
-                 liquidation_fee: float | None = None, instruments: InstrumentsArg = None) -> BacktestResult:
+                 liquidation_fee: float | None = None, instruments: InstrumentsArg = None,
+                 partial_on_error: bool = False) -> BacktestResult:
     """Replays ``data`` through the exchange simulator with ``strategy``.
 
     Args:
@@ -333,6 +337,10 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
         leverage: Margin: leverage, one or per symbol (default Binance's 20x).
         brackets: Margin: maintenance brackets per symbol (default the symbol's known table).
         liquidation_fee: Margin: liquidation clearance fee rate (default the symbol's).
+        partial_on_error: An exception raised by the strategy's code stops the replay and the
+            result of what ran before it is returned, its ``error`` the exception located in
+            the strategy's file (a :class:`~tradecore.errors.StrategyError`); by default the
+            exception is raised as it is.
 
     Returns:
         A :class:`BacktestResult`.
@@ -361,7 +369,7 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
         plan = plan_account(src.instruments, mode=account, initial_capital=initial_capital, balances=balances,
                             leverage=leverage, brackets=brackets, liquidation_fee=liquidation_fee)
         return _run(strategy, src, lat, queue, feed_ns, clock_offset, initial_capital, risk or RiskLimits(),
-                    sample_ns, progress, log, plan)
+                    sample_ns, progress, log, plan, partial_on_error)
     finally:
         src.close()
 
@@ -421,24 +429,36 @@ def results_of(bt: _core.Backtest, strategy: Strategy, insts: Sequence[Instrumen
 
 def _run(strategy: Strategy, src: DataSource, lat: Latency, queue: str, feed_ns: int | None,
          clock_offset: int | None, initial_capital: float, limits: RiskLimits, sample_ns: int,
-         progress: Progress | None, log: logging.Logger | None, account: AccountPlan) -> BacktestResult:
+         progress: Progress | None, log: logging.Logger | None, account: AccountPlan,
+         partial_on_error: bool = False) -> BacktestResult:
     insts = src.instruments
     bt = new_loop(strategy, insts, lat, queue, feed_ns, clock_offset, initial_capital, limits, sample_ns, log,
                   account)
     t0 = time.perf_counter()
-    strategy.on_start()
     n_in = 0
     run, finish = bt.run, bt.finish
-    for chunk in src.chunks:
-        for i in range(0, len(chunk), PIECE):
-            run(strategy, chunk[i:i + PIECE])
-        n_in += len(chunk)
-        if progress is not None:
-            if src.progress_bytes is not None:
-                progress(src.progress_bytes(), src.total_bytes)
-            else:
-                progress(n_in, None)
-    finish(strategy)
-    strategy.on_stop()
+    try:
+        strategy.on_start()
+        for chunk in src.chunks:
+            for i in range(0, len(chunk), PIECE):
+                run(strategy, chunk[i:i + PIECE])
+            n_in += len(chunk)
+            if progress is not None:
+                if src.progress_bytes is not None:
+                    progress(src.progress_bytes(), src.total_bytes)
+                else:
+                    progress(n_in, None)
+        finish(strategy)
+        strategy.on_stop()
+    except Exception as e:
+        # the strategy's own error (a frame of its files in the traceback) stops the replay
+        err = StrategyError.locate(e, strategy_files(strategy), strategy) if partial_on_error else None
+        if err is None:
+            raise
+        res = results_of(bt, strategy, insts, src.description, lat, queue, feed_ns, initial_capital, limits,
+                         time.perf_counter() - t0, account)
+        res.params["stopped_by"] = str(err)
+        res.error, err.result = err, res
+        return res
     return results_of(bt, strategy, insts, src.description, lat, queue, feed_ns, initial_capital, limits,
                       time.perf_counter() - t0, account)

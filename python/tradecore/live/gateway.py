@@ -92,6 +92,8 @@ SESSION_SEP = "."
 #: + session (9) + separator (1) + client id (at most 18 digits).
 MAX_CLIENT_ORDER_ID = 36
 MAX_PREFIX = 8
+#: A client order id prefix: 1 to MAX_PREFIX letters, digits, ``_`` or ``-``.
+CLIENT_PREFIX = re.compile(r"^[A-Za-z0-9_-]{1,%d}$" % MAX_PREFIX)
 MAX_CLIENT_ID = 10**18 - 1
 
 
@@ -166,7 +168,7 @@ class CcxtGateway:
                  native: bool = False) -> None:
         import ccxt.pro as ccxtpro
 
-        if not re.fullmatch(r"[A-Za-z0-9_-]{1,%d}" % MAX_PREFIX, client_prefix):
+        if not CLIENT_PREFIX.fullmatch(client_prefix):
             raise InvalidInput(f"invalid client_prefix: {client_prefix!r} (1-{MAX_PREFIX} letters, digits, '_' or '-': "
                                f"the client order id <prefix><session>.<client id> must fit Binance's "
                                f"{MAX_CLIENT_ORDER_ID} characters)")

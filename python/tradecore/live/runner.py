@@ -76,22 +76,26 @@ import logging
 import os
 import signal
 import time
-import tomllib
+import difflib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
+
+import msgspec
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-from tradecore.account import plan_account
-from tradecore.backtest.engine import BacktestResult
-from tradecore.errors import InvalidInput
+from tradecore import _core
+from tradecore.account import ACCOUNT_MODES, plan_account
+from tradecore.backtest.engine import BacktestResult, Latency
+from tradecore.config import Meta, Positive, Schema, load_toml, table_name
+from tradecore.errors import ConfigError, InvalidInput
 from tradecore.instrument import Instrument
 from tradecore.live.ccxt_feed import CcxtBook, CcxtMarketData
 from tradecore.live.feed import MARKETS, BinanceMarketData, FeedHealth, SymbolBook
-from tradecore.live.gateway import CcxtGateway
+from tradecore.live.gateway import CLIENT_PREFIX, CcxtGateway
 from tradecore.live.host import StrategyHost, default_instruments
 from tradecore.live.journal import Journal
 from tradecore.live.journal_report import write_instruments_meta
@@ -100,20 +104,21 @@ from tradecore.live.recorder import Recorder
 from tradecore.live.session import LOCK_FILE, RunnerLock, new_session_id
 from tradecore.live.trading import TradingBackend
 from tradecore.risk import RiskLimits
+from tradecore.signals import duration_ns
 from tradecore.strategy import Strategy
 
 log = logging.getLogger("tradecore.live")
 
 
-TRADING_MODES = ("paper", "real", "watch")
+TradingMode = Literal["paper", "real", "watch"]
+TRADING_MODES: tuple[str, ...] = get_args(TradingMode)
 _CCXT_OF_MARKET = {"usdm": "binanceusdm", "coinm": "binancecoinm", "spot": "binance"}
 
 
-@dataclass
-class TradingConfig:
+class TradingConfig(Schema):
     """The ``[trading]`` table: how a strategy's orders are handled."""
 
-    mode: str = "paper"
+    mode: TradingMode = "paper"
     """``paper``: fills from the exchange simulator fed the live data (the default);
     ``real``: orders to the exchange through ccxt (:mod:`tradecore.live.trading`);
     ``watch``: market data only, order calls raise."""
@@ -123,28 +128,28 @@ class TradingConfig:
     """Paper: queue position model."""
     feed_latency: str = "0ms"
     """Paper: how long after its exchange time the strategy sees an event."""
-    initial_capital: float = 100_000.0
+    initial_capital: Positive = 100_000.0
     """Paper: the account's starting equity (a margin account's wallet, a cash account's quote
     balance unless ``balances`` are given); real: equity before PnL for the loss limits."""
     account: str = "auto"
     """Paper: ``auto`` (spot: cash, futures: cross margin), ``cash``, ``margin`` or ``none``
     (see :func:`tradecore.account.plan_account`)."""
-    balances: dict[str, float] | None = None
+    balances: dict[str, Annotated[float, Meta(ge=0)]] | None = None
     """Paper, cash account: starting balances per asset (a TOML table)."""
-    leverage: float | None = None
+    leverage: Positive | None = None
     """Paper, margin account: leverage of every instrument (default Binance's 20x)."""
-    liquidation_fee: float | None = None
+    liquidation_fee: Annotated[float, Meta(ge=0, lt=1)] | None = None
     """Paper, margin account: liquidation clearance fee rate (default the symbol's)."""
     exchange: str = ""
     """Real: the ccxt exchange id (default: Binance's of ``[live] market``)."""
-    client_prefix: str = "tc"
+    client_prefix: Annotated[str, Meta(pattern=CLIENT_PREFIX.pattern)] = "tc"
     """Real: prefix of the client order ids (one per runner sharing an account; 1-8 characters,
     followed by the session id and the client id)."""
     native: bool = False
     """Real, Binance USD-M: orders and cancels by tradecore's own encoder on a kept-alive
     connection (the low-latency path) instead of ccxt's ``create_order``."""
-    order_timeout_s: float = 5.0
-    poll_s: float = 2.0
+    order_timeout_s: Positive = 5.0
+    poll_s: Positive = 2.0
     cancel_on_stop: bool = True
     """Real: cancel the open orders on a graceful stop (SIGINT/SIGTERM)."""
     durable_journal: bool = False
@@ -188,62 +193,103 @@ class LiveConfig:
 
     @classmethod
     def from_toml(cls, path: str | PathLike[str]) -> LiveConfig:
-        """Reads a configuration file; unknown keys and missing sizes are refused by name."""
-        p = Path(path)
-        try:
-            with p.open("rb") as f:
-                doc = tomllib.load(f)
-        except FileNotFoundError:
-            raise InvalidInput(f"invalid config: {p} (no such file)") from None
-        except tomllib.TOMLDecodeError as e:
-            raise InvalidInput(f"invalid config {p}: {e}") from None
-        live = dict(doc.get("live", {}))
-        known = {"market", "symbols", "ws_url", "rest_url", "metrics_port", "metrics_host", "record", "rotate_s",
-                 "status_every_s", "snapshot_limit", "ccxt"}
-        unknown = sorted(set(live) - known)
-        if unknown:
-            raise InvalidInput(f"invalid config {p}: unknown key(s) in [live]: {', '.join(unknown)}")
-        names = live.pop("symbols", None)
-        if not names or not isinstance(names, list):
-            raise InvalidInput(f"invalid config {p}: [live] symbols must be a non-empty list")
+        """Reads a configuration file, checked by the configuration schema
+        (:mod:`tradecore.config`): unknown tables and keys, wrong types and ranges, a secret in
+        a file others can read are refused, one line naming the file, table, key and value."""
+        f, src = load_toml(path, LiveFile)
+        live = f.live
+        src.check(("live",), "market", live.market, _market)
+        src.check(("trading",), "account", f.trading.account, _account)
+        trading = f.trading
+        src.check(("trading",), "latency", trading.latency, Latency.parse)
+        src.check(("trading",), "feed_latency", trading.feed_latency, lambda v: duration_ns(v, "feed_latency"))
+        src.check(("trading",), "queue", trading.queue, _queue)
         sizes: dict[str, tuple[float, float]] = {}
         fees: dict[str, tuple[float, float]] = {}
-        table = doc.get("symbols", {})
-        for s in names:
-            t = table.get(s) or table.get(str(s).upper())
-            if not t or "tick_size" not in t or "lot_size" not in t:
-                raise InvalidInput(f"invalid config {p}: [symbols.{s}] needs tick_size and lot_size")
-            name = str(s) if "ccxt" in live else str(s).upper()
-            sizes[name] = (float(t["tick_size"]), float(t["lot_size"]))
-            if "maker_fee" in t or "taker_fee" in t:
-                fees[name] = (float(t.get("maker_fee", 0.0)), float(t.get("taker_fee", 0.0)))
-        market = live.pop("market", "usdm")
-        if market not in MARKETS:
-            raise InvalidInput(f"invalid config {p}: market {market!r} (one of {', '.join(MARKETS)})")
-        rec = live.pop("record", None)
-        trading = dict(doc.get("trading", {}))
-        known_t = {f.name for f in fields(TradingConfig)}
-        unknown = sorted(set(trading) - known_t)
-        if unknown:
-            raise InvalidInput(f"invalid config {p}: unknown key(s) in [trading]: {', '.join(unknown)} "
-                               f"(known: {', '.join(sorted(known_t))})")
-        risk = dict(doc.get("risk", {}))
-        known_r = {f.name for f in fields(RiskLimits)}
-        unknown = sorted(set(risk) - known_r)
-        if unknown:
-            raise InvalidInput(f"invalid config {p}: unknown key(s) in [risk]: {', '.join(unknown)}")
-        gw = doc.get("gateway", {})
-        if isinstance(gw, dict) and ({"secret", "apiKey", "password", "privateKey"} & set(gw)) and \
-                p.stat().st_mode & 0o077:
-            raise InvalidInput(f"invalid config {p}: it holds API secrets ([gateway]) but others can read it "
-                               f"(mode {p.stat().st_mode & 0o777:o}): chmod 600 it, or give the keys in "
-                               "TRADECORE_API_KEY / TRADECORE_API_SECRET")
-        tc = TradingConfig(**trading)
-        tc.state_dir = str(p.parent / tc.state_dir)  # relative to the configuration file
-        if tc.mode not in TRADING_MODES:
-            raise InvalidInput(f"invalid config {p}: [trading] mode {tc.mode!r} (one of {', '.join(TRADING_MODES)})")
-        return cls(symbols=sizes, market=market, record=Path(rec) if rec else None,
-                   ccxt_options=dict(doc.get("ccxt", {})), gateway_options=dict(doc.get("gateway", {})), trading=tc, risk=RiskLimits(**risk), fees=fees, **live)
+        used: set[str] = set()
+        for s in live.symbols:
+            key = s if s in f.symbols else s.upper()
+            t = f.symbols.get(key)
+            if t is None:
+                raise src.error(("live",), "symbols", f"no [{table_name(('symbols', s))}] table with its tick_size "
+                                "and lot_size", value=live.symbols)
+            used.add(key)
+            name = s if live.ccxt else s.upper()
+            sizes[name] = (t.tick_size, t.lot_size)
+            if (t.maker_fee is None) != (t.taker_fee is None):
+                raise src.error(("symbols", key), "maker_fee" if t.maker_fee is None else "taker_fee",
+                                "give maker_fee and taker_fee together (neither: the venue's standard tier)",
+                                show_value=False)
+            if t.maker_fee is not None and t.taker_fee is not None:
+                fees[name] = (t.maker_fee, t.taker_fee)
+        for key in f.symbols:
+            if key not in used:
+                close = difflib.get_close_matches(key, [s for s in live.symbols if s not in used], n=1)
+                hint = f"; did you mean [{table_name(('symbols', close[0]))}]?" if close else \
+                    f" ([live] symbols: {', '.join(live.symbols)})"
+                raise ConfigError(f"{src.where(('symbols', key))}: [{table_name(('symbols', key))}] is not a "
+                                  f"symbol of [live] symbols{hint}")
+        trading.state_dir = str(src.path.parent / trading.state_dir)  # relative to the configuration file
+        return cls(symbols=sizes, market=live.market, ws_url=live.ws_url, rest_url=live.rest_url,
+                   metrics_port=live.metrics_port, metrics_host=live.metrics_host,
+                   record=Path(live.record) if live.record else None, rotate_s=live.rotate_s,
+                   status_every_s=live.status_every_s, snapshot_limit=live.snapshot_limit, ccxt=live.ccxt,
+                   ccxt_options=dict(f.ccxt), gateway_options=dict(f.gateway), trading=trading, risk=f.risk,
+                   fees=fees)
+
+
+class LiveTable(Schema):
+    """The ``[live]`` table: what the runner connects to."""
+
+    symbols: Annotated[list[Annotated[str, Meta(min_length=1)]], Meta(min_length=1)]
+    market: str = "usdm"
+    ws_url: Annotated[str, Meta(pattern=r"^wss?://")] | None = None
+    rest_url: Annotated[str, Meta(pattern=r"^https?://")] | None = None
+    metrics_port: Annotated[int, Meta(ge=0, le=65535)] = 0
+    """The Prometheus endpoint's port (0: none)."""
+    metrics_host: Annotated[str, Meta(min_length=1)] = "127.0.0.1"
+    record: Annotated[str, Meta(min_length=1)] | None = None
+    rotate_s: Positive = 3600.0
+    status_every_s: Positive = 10.0
+    snapshot_limit: Annotated[int, Meta(ge=1, le=5000)] = 1000
+    ccxt: Annotated[str, Meta(min_length=1)] | None = None
+
+
+class SymbolTable(Schema):
+    """A ``[symbols.X]`` table: the instrument's sizes and fees."""
+
+    tick_size: Positive
+    lot_size: Positive
+    maker_fee: Annotated[float, Meta(gt=-1, lt=1)] | None = None
+    """Maker fee rate (None: the venue's spec or its standard tier, named in the log)."""
+    taker_fee: Annotated[float, Meta(gt=-1, lt=1)] | None = None
+
+
+class LiveFile(Schema):
+    """The live runner's configuration file (see the module documentation)."""
+
+    live: LiveTable
+    symbols: dict[str, SymbolTable] = {}
+    trading: TradingConfig = msgspec.field(default_factory=TradingConfig)
+    risk: RiskLimits = msgspec.field(default_factory=RiskLimits)
+    ccxt: dict[str, Any] = {}
+    """Handed to the ccxt constructor of the generic feed (free keys; secrets checked)."""
+    gateway: dict[str, Any] = {}
+    """Handed to the ccxt constructor of the real gateway (free keys; secrets checked)."""
+
+
+def _market(market: str) -> None:
+    if market not in MARKETS:
+        raise InvalidInput(f"must be one of {', '.join(MARKETS)}")
+
+
+def _account(mode: str) -> None:
+    if mode not in ACCOUNT_MODES:
+        raise InvalidInput(f"must be one of {', '.join(ACCOUNT_MODES)}")
+
+
+def _queue(queue: str) -> None:
+    _core.SimExchange(1.0, 1.0, queue=queue)  # the simulator parses its queue models
 
 
 class Metrics:
