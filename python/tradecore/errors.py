@@ -4,7 +4,9 @@ Every error of the compiled core reaches Python as one of these, never as a cras
 
     TradecoreError
     ├── InvalidInput (also a ValueError): a bad argument — NaN, a negative or zero price,
-    │                                     a price off the tick grid, an unknown side...
+    │   │                                 a price off the tick grid, an unknown side...
+    │   └── FeatureMismatch: a feature set that is not the one a model was trained on
+    │                        (the message names the first difference)
     └── DataError    (also a ValueError): data that cannot be understood — a malformed
                                           line, an unknown stream, a non-numeric price;
                                           the message names the file and line.
@@ -14,7 +16,7 @@ I/O failures (a missing file) are the built-in ``OSError`` family, with the path
 
 from __future__ import annotations
 
-__all__ = ["DataError", "InvalidInput", "TradecoreError"]
+__all__ = ["DataError", "FeatureMismatch", "InvalidInput", "TradecoreError"]
 
 
 class TradecoreError(Exception):
@@ -23,6 +25,12 @@ class TradecoreError(Exception):
 
 class InvalidInput(TradecoreError, ValueError):
     """An argument the engine cannot accept; the message names the field and the value."""
+
+
+class FeatureMismatch(InvalidInput):
+    """A feature set that differs from the one a model was trained on: its columns' order,
+    a name, a kind, a parameter, the bars or the sampling; the message names the first
+    difference."""
 
 
 class DataError(TradecoreError, ValueError):
