@@ -176,6 +176,7 @@ def test_train_command_on_the_synthetic_market(tmp_path: Path, capsys: pytest.Ca
     assert code == 0
     shown = capsys.readouterr().out
     assert "validation IC" in shown
+    assert re.search(r"features +mid, spread, imb5, ofi, flow \(definition sha256 [0-9a-f]{16}, in the model\)", shown)
     assert float(re.search(r"max \|difference\| (\S+)", shown).group(1)) <= 1e-12  # vs LightGBM's predictions
     report = json.loads((tmp_path / "model.txt.report.json").read_text())
     assert report["features"] == ["mid", "spread", "imb5", "ofi", "flow"]

@@ -174,8 +174,9 @@ def test_a_plain_lightgbm_file_needs_its_features_declared(tmp_path: Path, event
     assert m.features_definition is None
     for run in (lambda: ModelSignal(fs.live(), m), lambda: run_backtest(Recorder(fs, m), events, instrument=INST),
                 lambda: m.predict(X, features=fs)):
-        with pytest.raises(InvalidInput, match=r"declare them when loading it, features= the feature set or its "
-                                               r"column names in order \(spread, imb5, ofi, micro\)") as e:
+        with pytest.raises(InvalidInput, match=r"declare them when loading it, Model.load\(path, features=the "
+                                               r"feature set\) or Model.load\(path, features=\['spread', "
+                                               r"'imb5', 'ofi', 'micro'\]\)") as e:
             run()
         assert not isinstance(e.value, FeatureMismatch)
     # without a feature set, a plain model still predicts rows as they come

@@ -472,9 +472,14 @@ impl Model {
                     &self.source,
                     format!(
                         "a LightGBM model without the definition of its features (not written by \
-                         tradecore train): declare them when loading it, features= the feature set \
-                         or its column names in order ({})",
-                        self.feature_names.join(", ")
+                         tradecore train): declare them when loading it, \
+                         Model.load(path, features=the feature set) or \
+                         Model.load(path, features=[{}])",
+                        self.feature_names
+                            .iter()
+                            .map(|n| format!("'{n}'"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 ))
             }

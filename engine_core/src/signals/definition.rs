@@ -388,8 +388,9 @@ pub fn first_name_difference(given: &[&str], trained: &[&str]) -> Option<String>
             trained.join(", ")
         )),
         std::cmp::Ordering::Less => Some(format!(
-            "the feature set has {} features, the model was trained with {}: feature {} is '{}'",
+            "the feature set has {} feature{}, the model was trained with {}: feature {} is '{}'",
             given.len(),
+            if given.len() == 1 { "" } else { "s" },
             trained.len(),
             given.len(),
             trained[given.len()]
@@ -503,7 +504,7 @@ mod tests {
         let short = def(&[("spread", "spread", vec![])], Sample::Message);
         assert_eq!(
             short.first_difference(&base).unwrap(),
-            "the feature set has 1 features, the model was trained with 2: feature 1 is 'imb5'"
+            "the feature set has 1 feature, the model was trained with 2: feature 1 is 'imb5'"
         );
     }
 
