@@ -32,7 +32,7 @@ class ModelTaker(Strategy):
     features = FEATURES         # the feature set it was trained on, in order
     sample = "100ms"            # the rows' sampling, as in training
     enter = 0.6                 # probability of an up move to buy (1 - enter to sell)
-    size = 0.001
+    size = 0.002                # BTCUSDT: 0.002 x 60,000 = 120 USDT >= MIN_NOTIONAL 100
     hold = "2s"                 # the label's horizon
 
     def on_start(self) -> None:

@@ -176,6 +176,7 @@ def test_train_command_on_the_synthetic_market(tmp_path: Path, capsys: pytest.Ca
     assert code == 0
     shown = capsys.readouterr().out
     assert "validation IC" in shown
+    assert re.search(r"features +mid, spread, imb5, ofi, flow \(definition sha256 [0-9a-f]{16}, in the model\)", shown)
     assert float(re.search(r"max \|difference\| (\S+)", shown).group(1)) <= 1e-12  # vs LightGBM's predictions
     report = json.loads((tmp_path / "model.txt.report.json").read_text())
     assert report["features"] == ["mid", "spread", "imb5", "ofi", "flow"]
@@ -211,8 +212,8 @@ def _research_model(fs: FeatureSet, events: np.ndarray) -> tuple[np.ndarray, np.
     rng = np.random.default_rng(0)
     y = np.nan_to_num(X[:, 0] - np.nanmean(X[:, 0])) + rng.normal(size=len(X))
     b = lgb.train({"objective": "regression", "verbose": -1, "num_leaves": 15, "min_data_in_leaf": 5},
-                  lgb.Dataset(X, y), num_boost_round=20)
-    return ts, X, Model.from_string(b.model_to_string())
+                  lgb.Dataset(X, y, feature_name=fs.names), num_boost_round=20)
+    return ts, X, Model.from_string(b.model_to_string(), features=fs)  # a plain file: its inputs declared
 
 
 def test_the_backtest_runs_the_model_in_the_loop_on_the_research_rows(synthetic_capture: Path) -> None:
@@ -232,10 +233,12 @@ def test_the_backtest_runs_the_model_in_the_loop_on_the_research_rows(synthetic_
     assert (np.diff(got_ts) >= 0).all() and (got_ts >= ts).all() and (got_ts == ts).mean() > 0.999
     np.testing.assert_array_equal([p.value for p in s.got], model.predict(X))
     # a model of other inputs is refused when the signal is set
+    three = ["spread", "micro", "imb5"]
     other = Model.from_string(lgb.train({"objective": "regression", "verbose": -1},
                                         lgb.Dataset(np.random.default_rng(1).normal(size=(200, 3)),
-                                                    np.arange(200.0)), num_boost_round=2).model_to_string())
-    with pytest.raises(InvalidInput, match="the feature set has 4 features"):
+                                                    np.arange(200.0), feature_name=three),
+                                        num_boost_round=2).model_to_string(), features=three)
+    with pytest.raises(InvalidInput, match="feature 3 is 'ema', the model was trained with 3 features"):
         run_backtest(Recorder(fs, other), events, instrument=inst)
 
     class Late(Recorder):

@@ -12,6 +12,7 @@ use pyo3::types::PyType;
 
 static INVALID_INPUT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static DATA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static FEATURE_MISMATCH: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// A core error on its way to Python.
 pub struct CoreErr(pub Error);
@@ -34,6 +35,9 @@ impl From<CoreErr> for PyErr {
         Python::attach(|py| match e {
             Error::InvalidInput { .. } => raise(py, &INVALID_INPUT, "InvalidInput", e.to_string()),
             Error::Data { .. } => raise(py, &DATA_ERROR, "DataError", e.to_string()),
+            Error::FeatureMismatch { .. } => {
+                raise(py, &FEATURE_MISMATCH, "FeatureMismatch", e.to_string())
+            }
             Error::Io { path, source } => {
                 PyOSError::new_err((source.raw_os_error().unwrap_or(0), source.to_string(), path))
             }

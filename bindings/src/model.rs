@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use engine_core::model::signal::ModelSignal as CoreSignal;
-use engine_core::model::{Model as CoreModel, Objective};
+use engine_core::model::{lightgbm, Inputs, Model as CoreModel, Objective};
+use engine_core::signals::definition::Definition;
 use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyFloat, PyTuple};
+use pyo3::types::{PyFloat, PyString, PyTuple};
 
 use crate::detach_if;
 use crate::errors::{invalid, CoreErr};
@@ -24,6 +25,35 @@ pub struct Model {
     pub(crate) inner: Arc<CoreModel>,
     scratch: Vec<f64>,
     out: Vec<f64>,
+    /// The last feature set `predict`/`predict_one` checked (`features=`): the same object
+    /// again is not checked again.
+    checked: Option<Py<PyAny>>,
+}
+
+/// A feature set's definition: a `FeatureSet` of the core, or any object whose `definition`
+/// is that JSON (`tradecore.signals.FeatureSet`).
+fn definition_of(features: &Bound<'_, PyAny>) -> PyResult<Option<Definition>> {
+    if let Ok(fs) = features.cast::<PyFeatureSet>() {
+        return Ok(Some(fs.borrow().core_definition().clone()));
+    }
+    if features.is_instance_of::<PyString>() {
+        return Ok(None);
+    }
+    match features.getattr("definition") {
+        Ok(d) => match d.extract::<String>() {
+            Ok(text) => Ok(Some(
+                Definition::from_json(&text, "features.definition", 0).map_err(CoreErr)?,
+            )),
+            Err(_) => Ok(None),
+        },
+        Err(_) => Ok(None),
+    }
+}
+
+fn type_name(x: &Bound<'_, PyAny>) -> String {
+    x.get_type()
+        .name()
+        .map_or_else(|_| "?".into(), |n| n.to_string())
 }
 
 impl Model {
@@ -33,32 +63,106 @@ impl Model {
             scratch: Vec::with_capacity(inner.num_features()),
             out: vec![0.0; k],
             inner: Arc::new(inner),
+            checked: None,
         }
+    }
+
+    /// `model` with its inputs declared by `features` (a feature set, or column names).
+    fn declared(mut model: CoreModel, features: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        if let Some(f) = features {
+            if let Some(d) = definition_of(f)? {
+                model.declare_definition(&d).map_err(CoreErr)?;
+            } else {
+                let names: Vec<String> = f
+                    .extract()
+                    .ok()
+                    .filter(|_| !f.is_instance_of::<PyString>())
+                    .ok_or_else(|| {
+                        invalid(
+                            "features",
+                            type_name(f),
+                            "must be a FeatureSet or a list of column names",
+                        )
+                    })?;
+                model.declare_names(&names).map_err(CoreErr)?;
+            }
+        }
+        Ok(Self::wrap(model))
+    }
+
+    /// Checks `features` (a feature set) against the model once per feature set object.
+    fn bind(&mut self, features: &Bound<'_, PyAny>) -> PyResult<()> {
+        if self.checked.as_ref().is_some_and(|c| c.is(features)) {
+            return Ok(());
+        }
+        let d = definition_of(features)?.ok_or_else(|| {
+            invalid(
+                "features",
+                type_name(features),
+                "must be a FeatureSet (the one the rows come from)",
+            )
+        })?;
+        self.inner.check_features(&d).map_err(CoreErr)?;
+        self.checked = Some(features.clone().unbind());
+        Ok(())
     }
 }
 
 #[pymethods]
 impl Model {
-    /// Reads LightGBM's model text from a file.
+    /// Reads LightGBM's model text from a file; `features` declares its inputs (a feature
+    /// set, or column names in order) when the file does not carry their definition.
     #[staticmethod]
-    fn load(path: PathBuf) -> PyResult<Self> {
+    #[pyo3(signature = (path, *, features = None))]
+    fn load(path: PathBuf, features: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let text = std::fs::read_to_string(&path).map_err(|source| {
             CoreErr(engine_core::Error::Io {
                 path: path.display().to_string(),
                 source,
             })
         })?;
-        Ok(Self::wrap(
+        Self::declared(
             CoreModel::from_lightgbm(&text, &path.display().to_string()).map_err(CoreErr)?,
-        ))
+            features,
+        )
     }
 
-    /// Reads LightGBM's model text (`Booster.model_to_string()`).
+    /// Reads LightGBM's model text (`Booster.model_to_string()`); `features` as in `load`.
     #[staticmethod]
-    fn from_string(text: &str) -> PyResult<Self> {
-        Ok(Self::wrap(
+    #[pyo3(signature = (text, *, features = None))]
+    fn from_string(text: &str, features: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        Self::declared(
             CoreModel::from_lightgbm(text, "<model text>").map_err(CoreErr)?,
-        ))
+            features,
+        )
+    }
+
+    /// LightGBM's model `text` with the definition of `features` (a feature set whose
+    /// column names are the model's) and its SHA-256 in the header.
+    #[staticmethod]
+    fn embed_features(text: &str, features: &Bound<'_, PyAny>) -> PyResult<String> {
+        let d = definition_of(features)?
+            .ok_or_else(|| invalid("features", type_name(features), "must be a FeatureSet"))?;
+        Ok(lightgbm::embed(text, &d, "<model text>").map_err(CoreErr)?)
+    }
+
+    /// The definition of the feature set the model was trained on (canonical JSON), or
+    /// None when the file does not carry one and no feature set was declared.
+    #[getter]
+    fn features_definition(&self) -> Option<String> {
+        match self.inner.inputs() {
+            Inputs::Definition(d) => Some(d.to_json()),
+            _ => None,
+        }
+    }
+
+    /// The SHA-256 of `features_definition`.
+    #[getter]
+    fn features_sha256(&self) -> Option<String> {
+        match self.inner.inputs() {
+            Inputs::Definition(d) => Some(d.sha256()),
+            _ => None,
+        }
     }
 
     /// Inputs per row.
@@ -99,18 +203,24 @@ impl Model {
     }
 
     /// One row (a float64 array or a sequence of floats): a float, or a tuple of one value
-    /// per class. `raw_score`: before the objective's transform.
-    #[pyo3(signature = (row, raw_score = false))]
+    /// per class. `raw_score`: before the objective's transform. `features`: the feature set
+    /// the row comes from, checked against the model (once per feature set).
+    #[pyo3(signature = (row, raw_score = false, *, features = None))]
     fn predict_one<'py>(
         &mut self,
         py: Python<'py>,
         row: &Bound<'py, PyAny>,
         raw_score: bool,
+        features: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(f) = features {
+            self.bind(f)?;
+        }
         let Model {
             inner,
             scratch,
             out,
+            ..
         } = self;
         let r = if let Ok(a) = row.cast::<PyArray1<f64>>() {
             let ro = a.try_readonly()?; // numpy's borrow check: no writer meanwhile
@@ -139,14 +249,19 @@ impl Model {
     }
 
     /// A matrix (rows x features, float64): one value per row, or rows x classes.
-    /// `raw_score`: before the objective's transform.
-    #[pyo3(signature = (matrix, raw_score = false))]
+    /// `raw_score`: before the objective's transform. `features`: the feature set the rows
+    /// come from, checked against the model (once per feature set).
+    #[pyo3(signature = (matrix, raw_score = false, *, features = None))]
     fn predict<'py>(
-        &self,
+        &mut self,
         py: Python<'py>,
         matrix: &Bound<'py, PyAny>,
         raw_score: bool,
+        features: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(f) = features {
+            self.bind(f)?;
+        }
         let arr = match matrix.cast::<PyArray2<f64>>() {
             Ok(a) => a.clone(),
             Err(_) => py

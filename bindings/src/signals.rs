@@ -565,6 +565,11 @@ struct FeatureSetSpec {
 }
 
 impl PyFeatureSet {
+    /// The core feature set's definition.
+    pub(crate) fn core_definition(&self) -> &engine_core::signals::definition::Definition {
+        self.inner.definition()
+    }
+
     /// A new feature set of the same definition, from a fresh state (the in-loop signals
     /// of the backtest and the live feeds run their own).
     pub(crate) fn fresh(&self) -> PyResult<CoreFeatureSet> {
@@ -665,6 +670,19 @@ impl PyFeatureSet {
     #[getter]
     fn names(&self) -> Vec<String> {
         self.inner.names().to_vec()
+    }
+
+    /// The definition (names, kinds, every parameter with its default, bars, sampling) as
+    /// canonical JSON: what a model trained on these rows records.
+    #[getter]
+    fn definition(&self) -> String {
+        self.inner.definition().to_json()
+    }
+
+    /// The SHA-256 (hex) of `definition`.
+    #[getter]
+    fn definition_sha256(&self) -> String {
+        self.inner.definition().sha256()
     }
 
     /// The current value of every feature.

@@ -27,6 +27,14 @@ pub enum Error {
         /// What is wrong, naming the field and value.
         message: String,
     },
+    /// A feature set that is not the one a model was trained on.
+    #[error("the features do not match the model {model}: {difference}")]
+    FeatureMismatch {
+        /// The model's source (its file).
+        model: String,
+        /// The first difference, in words.
+        difference: String,
+    },
     /// An I/O failure, with the path it concerns.
     #[error("{path}: {source}")]
     Io {

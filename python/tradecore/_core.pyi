@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from os import PathLike
-from typing import ClassVar, Final, Literal, final
+from typing import ClassVar, Final, Literal, Protocol, final
 
 from typing_extensions import disjoint_base
 
@@ -12,6 +12,12 @@ import numpy.typing as npt
 _Path = str | PathLike[str]
 _Side = Literal["bid", "ask", "buy", "sell", "BID", "ASK", "BUY", "SELL"] | int
 _Events = npt.NDArray[np.void]
+
+class _Defined(Protocol):
+    """A feature set of ``tradecore.signals``: its ``definition`` is the canonical JSON."""
+
+    @property
+    def definition(self) -> str: ...
 _SimReport = tuple[
     Literal["accepted", "rejected", "filled", "modified", "cancelled"], int, int, float, float, bool, float, str
 ]
@@ -525,6 +531,13 @@ class FeatureSet:
         """Consumes ``events``; returns (timestamps, rows) of the sample points among them."""
     @property
     def names(self) -> list[str]: ...
+    @property
+    def definition(self) -> str:
+        """The definition (names, kinds, every parameter with its default, bars, sampling) as
+        canonical JSON: what a model trained on these rows records."""
+    @property
+    def definition_sha256(self) -> str:
+        """The SHA-256 (hex) of ``definition``."""
     @property
     def values(self) -> _F64: ...
     @property
@@ -1151,9 +1164,25 @@ class Model:
     """A tree ensemble (LightGBM's model text), evaluated in Rust with LightGBM's rules."""
 
     @staticmethod
-    def load(path: _Path) -> Model: ...
+    def load(path: _Path, *, features: FeatureSet | _Defined | Sequence[str] | None = None) -> Model:
+        """Reads LightGBM's model text from a file. ``features`` declares its inputs (a feature set,
+        or the column names in order) when the file does not carry their definition (a model not
+        written by ``tradecore train``); they are checked against the file's ``feature_names``
+        (and its definition, when it has one): ``FeatureMismatch`` names the first difference."""
     @staticmethod
-    def from_string(text: str) -> Model: ...
+    def from_string(text: str, *, features: FeatureSet | _Defined | Sequence[str] | None = None) -> Model:
+        """Reads LightGBM's model text (``Booster.model_to_string()``); ``features`` as in ``load``."""
+    @staticmethod
+    def embed_features(text: str, features: FeatureSet | _Defined) -> str:
+        """LightGBM's model ``text`` with the definition of ``features`` (whose column names
+        are the model's) and its SHA-256 in the header, where LightGBM ignores them."""
+    @property
+    def features_definition(self) -> str | None:
+        """The definition of the feature set the model was trained on (canonical JSON), or
+        None for a LightGBM file without one and no declared feature set."""
+    @property
+    def features_sha256(self) -> str | None:
+        """The SHA-256 of ``features_definition``."""
     @property
     def num_features(self) -> int: ...
     @property
@@ -1164,9 +1193,14 @@ class Model:
     def feature_names(self) -> list[str]: ...
     @property
     def objective(self) -> str: ...
-    def predict_one(self, row: npt.NDArray[np.float64] | Sequence[float],
-                    raw_score: bool = False) -> float | tuple[float, ...]: ...
-    def predict(self, matrix: npt.ArrayLike, raw_score: bool = False) -> npt.NDArray[np.float64]: ...
+    def predict_one(self, row: npt.NDArray[np.float64] | Sequence[float], raw_score: bool = False, *,
+                    features: FeatureSet | _Defined | None = None) -> float | tuple[float, ...]:
+        """One row: a float, or a tuple of one value per class. ``features``: the feature set the
+        row comes from, checked against the model once per feature set (``FeatureMismatch``)."""
+    def predict(self, matrix: npt.ArrayLike, raw_score: bool = False, *,
+                features: FeatureSet | _Defined | None = None) -> npt.NDArray[np.float64]:
+        """A matrix (rows x features): one value per row, or rows x classes. ``features`` as in
+        ``predict_one``."""
 
 @final
 class Prediction:

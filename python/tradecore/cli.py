@@ -356,7 +356,8 @@ def train(args: argparse.Namespace) -> int:
           f"{m['horizon']}, {m['objective']}")
     rows = [("rows", f"{m['rows']:,} ({m['train_rows']:,} train, {m['embargoed_rows']:,} embargoed, "
                      f"{m['valid_rows']:,} validation, by time)"),
-            ("model", f"{m['trees']} trees of up to {m['leaves']} leaves -> {r.model_path}")]
+            ("model", f"{m['trees']} trees of up to {m['leaves']} leaves -> {r.model_path}"),
+            ("features", f"{', '.join(m['features'])} (definition sha256 {m['features_sha256'][:16]}, in the model)")]
     if m["target"] == "sign":
         rows += [("validation AUC", f"{m['valid_auc']:.4f}"),
                  ("validation log loss", f"{m['valid_logloss']:.5f} (base rate {m['valid_logloss_base_rate']:.5f})"),

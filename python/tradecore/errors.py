@@ -5,9 +5,11 @@ Every error of the compiled core reaches Python as one of these, never as a cras
     TradecoreError
     ├── InvalidInput (also a ValueError): a bad argument — NaN, a negative or zero price,
     │   │                                 a price off the tick grid, an unknown side...
-    │   └── ConfigError: a configuration file refused (unknown table or key, wrong type or
-    │                    range, a secret others can read); one line naming the file, line,
-    │                    table, key and value
+    │   ├── ConfigError: a configuration file refused (unknown table or key, wrong type or
+    │   │                range, a secret others can read); one line naming the file, line,
+    │   │                table, key and value
+    │   └── FeatureMismatch: a feature set that is not the one a model was trained on
+    │                        (the message names the first difference)
     ├── DataError    (also a ValueError): data that cannot be understood — a malformed
     │                                     line, an unknown stream, a non-numeric price;
     │                                     the message names the file and line.
@@ -25,7 +27,7 @@ import re
 from collections.abc import Iterable
 from os import PathLike
 
-__all__ = ["ConfigError", "DataError", "InvalidInput", "StrategyError", "TradecoreError"]
+__all__ = ["ConfigError", "DataError", "FeatureMismatch", "InvalidInput", "StrategyError", "TradecoreError"]
 
 
 class TradecoreError(Exception):
@@ -34,6 +36,12 @@ class TradecoreError(Exception):
 
 class InvalidInput(TradecoreError, ValueError):
     """An argument the engine cannot accept; the message names the field and the value."""
+
+
+class FeatureMismatch(InvalidInput):
+    """A feature set that differs from the one a model was trained on: its columns' order,
+    a name, a kind, a parameter, the bars or the sampling; the message names the first
+    difference."""
 
 
 class DataError(TradecoreError, ValueError):

@@ -251,6 +251,18 @@ class FeatureSet:
     def names(self) -> list[str]:
         return [name for name, _, _ in self.specs]
 
+    @property
+    def definition(self) -> str:
+        """What the rows are (names, kinds, every parameter with its default, bars, sampling) as
+        canonical JSON, made by the core: a model trained on them records it (``tradecore
+        train``) and refuses a feature set of another definition."""
+        return self.live().definition
+
+    @property
+    def definition_sha256(self) -> str:
+        """The SHA-256 (hex) of :attr:`definition`."""
+        return self.live().definition_sha256
+
     def live(self) -> _core.FeatureSet:
         """A fresh state for incremental use: ``update(events) -> (ts, rows)``."""
         return _core.FeatureSet(self.specs, **self._kw)

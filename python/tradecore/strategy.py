@@ -354,8 +354,11 @@ class Context:
         of their sample points, ``model`` on the row, in the compiled core (no Python between
         the events, the features and the model); ``on_prediction`` receives each result
         (``Prediction``: ``ts``, ``instrument``, ``value``, ``values``, ``features``). The
-        model must take the feature set's columns, in order (``tradecore train`` makes such a
-        model). The same in a backtest, paper and live trading."""
+        feature set must be the one the model was trained on: a model of ``tradecore train``
+        carries its definition, and any difference (the columns' order, a name, a parameter,
+        the bars, the sampling) raises ``FeatureMismatch`` naming the first one, here, before
+        any event; a plain LightGBM file needs its inputs declared
+        (``Model.load(path, features=...)``). The same in a backtest, paper and live trading."""
         from tradecore.signals import FeatureSet as _FeatureSet
 
         core = features.live() if isinstance(features, _FeatureSet) else features

@@ -8,8 +8,11 @@ positive, else 0, a binary model). Rows whose horizon runs past the data have no
 dropped. The split is by time: the first ``1 - valid_fraction`` of the rows train, the rest
 validate, and the training rows whose label window reaches into the validation period are
 dropped (an embargo of one horizon), so no future value leaks into training. The model text is
-LightGBM's, with the feature set's columns as its inputs in order: ``tradecore.Model.load``
-and ``ctx.run_model`` take it as it is.
+LightGBM's, with the feature set's columns as its inputs in order, and the feature set's
+definition (names, kinds, parameters, bars, sampling) and its SHA-256 in two header lines
+(``tradecore_features=``, ``tradecore_features_sha256=``) that LightGBM ignores:
+``tradecore.Model.load`` and ``ctx.run_model`` take it as it is, and refuse a feature set of
+another definition.
 
     tradecore train --data capture.gz --features "mid,spread,imb5=imbalance(levels=5),ofi=ofi(window=1s)" \\
         --label 1s --sample 100ms --out model.txt
@@ -201,12 +204,13 @@ def train_model(data: Any = "synthetic", features: str | Mapping[str, FeatureDec
                         num_boost_round=trees)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    booster.save_model(out)
+    out.write_text(Model.embed_features(booster.model_to_string(), fs))
     model = Model.load(out)
     pv = model.predict(Xv)
     lgb_pv = booster.predict(Xv)
     metrics: dict[str, Any] = {
         "data": description, "instrument": f"{inst.venue}/{inst.symbol}", "features": names,
+        "features_definition": json.loads(fs.definition), "features_sha256": fs.definition_sha256,
         "sample": str(sample), "horizon": str(horizon), "target": target, "objective": objective,
         "rows": int(n), "train_rows": int(len(yt)), "embargoed_rows": int(cut - len(yt)), "valid_rows": int(len(yv)),
         "train_period_ns": [int(ts[0]), int(ts[cut - 1])], "valid_period_ns": [int(valid_start), int(ts[-1])],

@@ -1,7 +1,9 @@
 //! LightGBM's model text (`Booster.save_model`, `model.txt`), read into a [`Model`].
 //!
 //! What is read: the header (`num_class`, `num_tree_per_iteration`, `max_feature_idx`,
-//! `objective`, `average_output`, `feature_names`) and each `Tree=` section (`num_leaves`,
+//! `objective`, `average_output`, `feature_names`, and tradecore's own
+//! `tradecore_features` / `tradecore_features_sha256`: the feature set's definition, see
+//! [`embed`]) and each `Tree=` section (`num_leaves`,
 //! `num_cat`, `split_feature`, `threshold`, `decision_type`, `left_child`, `right_child`,
 //! `leaf_value`, `cat_boundaries`, `cat_threshold`, `is_linear`, and `internal_count` when
 //! present: the training rows through each split, which balance the walk's lanes), up to
@@ -12,7 +14,88 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Location, Result};
-use crate::model::{Model, Node, Objective, MISSING_NAN, MISSING_NONE, MISSING_ZERO};
+use crate::model::{Inputs, Model, Node, Objective, MISSING_NAN, MISSING_NONE, MISSING_ZERO};
+use crate::signals::definition::Definition;
+
+/// The header line holding the feature set's definition (its canonical JSON), and the one
+/// holding its SHA-256. LightGBM reads a header line as `key=value` and keeps the keys it
+/// does not know to itself, so the file stays a LightGBM model (`lightgbm.Booster` loads it).
+pub const DEFINITION_KEY: &str = "tradecore_features";
+/// See [`DEFINITION_KEY`].
+pub const SHA256_KEY: &str = "tradecore_features_sha256";
+
+/// The feature definition of a model text's header, checked against its hash and its
+/// `feature_names=`; [`Inputs::Undeclared`] without one.
+fn definition(header: &Section<'_>, source: &str, names: &[String]) -> Result<Inputs> {
+    let Some((line, json)) = header.get(DEFINITION_KEY) else {
+        return Ok(Inputs::Undeclared);
+    };
+    let d = Definition::from_json(json, source, line as u64)?;
+    let (hash_line, hash) = header.get(SHA256_KEY).ok_or_else(|| {
+        data_err(
+            source,
+            line,
+            format!("{DEFINITION_KEY}= without a {SHA256_KEY}= line"),
+        )
+    })?;
+    if hash.trim() != d.sha256() {
+        return Err(data_err(
+            source,
+            hash_line,
+            format!(
+                "{SHA256_KEY} is {}, the definition's is {}: the definition was changed",
+                hash.trim(),
+                d.sha256()
+            ),
+        ));
+    }
+    let own: Vec<&str> = names.iter().map(String::as_str).collect();
+    if d.names() != own {
+        return Err(data_err(
+            source,
+            line,
+            format!(
+                "the definition's features ({}) are not the model's feature_names ({})",
+                d.names().join(", "),
+                own.join(", ")
+            ),
+        ));
+    }
+    Ok(Inputs::Definition(d))
+}
+
+/// LightGBM's model `text` with `definition` (and its hash) in the header, before the first
+/// tree, replacing any there; its feature names must be the model's (`source` names it).
+pub fn embed(text: &str, definition: &Definition, source: &str) -> Result<String> {
+    let mut model = parse(text, source)?;
+    model.declare_definition(definition)?;
+    let mut out = String::with_capacity(text.len() + 256);
+    let mut done = false;
+    let mut after_ours = false;
+    for line in text.split_inclusive('\n') {
+        let key = line.split_once('=').map_or("", |(k, _)| k);
+        if key == DEFINITION_KEY || key == SHA256_KEY {
+            after_ours = true;
+            continue;
+        }
+        if std::mem::take(&mut after_ours) && line.trim().is_empty() {
+            continue; // the blank line written after ours
+        }
+        if !done && line.starts_with("Tree=") {
+            out.push_str(DEFINITION_KEY);
+            out.push('=');
+            out.push_str(&definition.to_json());
+            out.push('\n');
+            out.push_str(SHA256_KEY);
+            out.push('=');
+            out.push_str(&definition.sha256());
+            out.push_str("\n\n");
+            done = true;
+        }
+        out.push_str(line);
+    }
+    Ok(out)
+}
 
 fn data_err(source: &str, line: usize, message: impl Into<String>) -> Error {
     Error::Data {
@@ -224,10 +307,11 @@ pub fn parse(text: &str, source: &str) -> Result<Model> {
             ),
         ));
     }
-    let feature_names = header.get("feature_names").map_or_else(
+    let feature_names: Vec<String> = header.get("feature_names").map_or_else(
         || (0..num_features).map(|i| format!("Column_{i}")).collect(),
         |(_, v)| v.split_ascii_whitespace().map(str::to_owned).collect(),
     );
+    let inputs = definition(&header, source, &feature_names)?;
     if sections.is_empty() {
         return Err(data_err(source, 1, "the model has no trees"));
     }
@@ -247,6 +331,8 @@ pub fn parse(text: &str, source: &str) -> Result<Model> {
         objective,
         average_output,
         feature_names,
+        inputs,
+        source: source.to_owned(),
         roots: Vec::with_capacity(sections.len()),
         nodes: Vec::new(),
         leaves: Vec::new(),

@@ -16,6 +16,21 @@ pub mod lightgbm;
 pub mod signal;
 
 use crate::error::{Error, Result};
+use crate::signals::definition::{first_name_difference, Definition};
+
+/// What a model knows of its inputs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inputs {
+    /// A LightGBM file alone: the names of its `feature_names=` line, and nothing of what they
+    /// compute. It runs on a feature set only once its inputs are declared.
+    Undeclared,
+    /// Declared by their names (checked against `feature_names=`): a feature set runs it when
+    /// its columns have these names, in this order.
+    Names,
+    /// The definition of the feature set it was trained on (written by `tradecore train`, or
+    /// declared with the feature set): a feature set runs it only when its definition is equal.
+    Definition(Definition),
+}
 
 /// Missing-value types of a numerical split (`decision_type` bits 2-3).
 pub const MISSING_NONE: u8 = 0;
@@ -70,6 +85,10 @@ pub struct Model {
     objective: Objective,
     average_output: bool,
     feature_names: Vec<String>,
+    /// What it knows of its inputs.
+    inputs: Inputs,
+    /// Where it was read from (for errors).
+    source: String,
     /// The root of each tree (a node, or the complement of a leaf for a one-leaf tree).
     roots: Vec<i32>,
     nodes: Vec<Node>,
@@ -392,6 +411,88 @@ impl Model {
     /// The feature names of the model file.
     pub fn feature_names(&self) -> &[String] {
         &self.feature_names
+    }
+
+    /// What the model knows of its inputs.
+    pub fn inputs(&self) -> &Inputs {
+        &self.inputs
+    }
+
+    /// Where it was read from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    fn mismatch(&self, difference: String) -> Error {
+        Error::FeatureMismatch {
+            model: self.source.clone(),
+            difference,
+        }
+    }
+
+    /// Declares the inputs of a model by their names, in order: they must be the file's
+    /// `feature_names=` (and the names of its definition, when it has one).
+    pub fn declare_names(&mut self, names: &[String]) -> Result<()> {
+        let given: Vec<&str> = names.iter().map(String::as_str).collect();
+        let known: Vec<&str> = self.feature_names.iter().map(String::as_str).collect();
+        if let Some(d) = first_name_difference(&given, &known) {
+            return Err(self.mismatch(d));
+        }
+        if self.inputs == Inputs::Undeclared {
+            self.inputs = Inputs::Names;
+        }
+        Ok(())
+    }
+
+    /// Declares the inputs of a model as `definition`'s columns: its names must be the file's
+    /// `feature_names=`, and a model that carries a definition must carry this one.
+    pub fn declare_definition(&mut self, definition: &Definition) -> Result<()> {
+        if let Inputs::Definition(trained) = &self.inputs {
+            return match definition.first_difference(trained) {
+                Some(d) => Err(self.mismatch(d)),
+                None => Ok(()),
+            };
+        }
+        let known: Vec<&str> = self.feature_names.iter().map(String::as_str).collect();
+        if let Some(d) = first_name_difference(&definition.names(), &known) {
+            return Err(self.mismatch(d));
+        }
+        self.inputs = Inputs::Definition(definition.clone());
+        Ok(())
+    }
+
+    /// Whether a feature set of this `definition` may feed the model: equal to the model's
+    /// definition, or with its declared names; an undeclared model is refused. Called once when
+    /// a model is bound to a feature set, never per row.
+    pub fn check_features(&self, definition: &Definition) -> Result<()> {
+        let difference = match &self.inputs {
+            Inputs::Undeclared => {
+                return Err(Error::invalid(
+                    "model",
+                    &self.source,
+                    format!(
+                        "a LightGBM model without the definition of its features (not written by \
+                         tradecore train): declare them when loading it, \
+                         Model.load(path, features=the feature set) or \
+                         Model.load(path, features=[{}])",
+                        self.feature_names
+                            .iter()
+                            .map(|n| format!("'{n}'"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ))
+            }
+            Inputs::Names => {
+                let known: Vec<&str> = self.feature_names.iter().map(String::as_str).collect();
+                first_name_difference(&definition.names(), &known)
+            }
+            Inputs::Definition(trained) => definition.first_difference(trained),
+        };
+        match difference {
+            Some(d) => Err(self.mismatch(d)),
+            None => Ok(()),
+        }
     }
 
     /// The output transform.

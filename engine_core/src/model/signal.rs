@@ -25,11 +25,13 @@ pub struct ModelSignal {
 }
 
 impl ModelSignal {
-    /// The model takes the feature set's row as it is: one input per feature, in order.
-    /// `raw`: raw scores, before the objective's transform.
+    /// The model takes the feature set's row as it is: one input per feature, in order; the
+    /// feature set must be the one it was trained on ([`Model::check_features`], checked here
+    /// once, not per row). `raw`: raw scores, before the objective's transform.
     pub fn new(features: FeatureSet, model: Option<Arc<Model>>, raw: bool) -> Result<Self> {
         let k = features.names().len();
         if let Some(m) = &model {
+            m.check_features(features.definition())?;
             if m.num_features() != k {
                 return Err(Error::invalid(
                     "model",

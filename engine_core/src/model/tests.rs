@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use super::*;
+use crate::signals::definition::Definition;
 
 /// Two trees over three features. Tree 0: f0 <= 1.5 (NaN missing, default left) -> leaf 0
 /// (0.5), else f1 <= 0 (zero missing, default right) -> leaf 1 (-1) / leaf 2 (2). Tree 1:
@@ -529,4 +530,83 @@ fn the_lane_sum_bound_is_higham_s() {
     let limit = (5e-13 - 8.0 * u) / 10.0 / (gamma(99.0) + gamma(22.0));
     assert!(lane_sum_allowed(&steep, 22, limit * 0.999));
     assert!(!lane_sum_allowed(&steep, 22, limit * 1.001));
+}
+
+/// A feature set of columns a, b, c (mid, spread, imbalance over `levels`), every message.
+fn abc(names: [&str; 3], levels: i64, sample: crate::signals::features::Sample) -> Definition {
+    use crate::signals::features::{FeatureSet, FeatureSpec};
+    let spec = |name: &str, kind: &str, ints: Vec<(String, i64)>| FeatureSpec {
+        name: name.into(),
+        kind: kind.into(),
+        ints,
+        texts: Vec::new(),
+        reals: Vec::new(),
+    };
+    let specs = [
+        spec(names[0], "mid", Vec::new()),
+        spec(names[1], "spread", Vec::new()),
+        spec(names[2], "imbalance", vec![("levels".into(), levels)]),
+    ];
+    FeatureSet::new(&specs, 1, 1, None, sample, None)
+        .unwrap()
+        .definition()
+        .clone()
+}
+
+#[test]
+fn a_model_runs_only_on_its_feature_definition() {
+    use crate::signals::features::Sample;
+    let plain = Model::from_lightgbm(TEXT, "m.txt").unwrap();
+    assert_eq!(plain.inputs(), &Inputs::Undeclared);
+    let d = abc(["a", "b", "c"], 5, Sample::Message);
+    let e = plain.check_features(&d).unwrap_err().to_string();
+    assert!(e.contains("declare them when loading it"), "{e}");
+
+    let text = lightgbm::embed(TEXT, &d, "m.txt").unwrap();
+    assert!(text.contains(&format!(
+        "\ntradecore_features={}\ntradecore_features_sha256={}\n\nTree=0\n",
+        d.to_json(),
+        d.sha256()
+    )));
+    assert_eq!(lightgbm::embed(&text, &d, "m.txt").unwrap(), text);
+    let m = Model::from_lightgbm(&text, "m.txt").unwrap();
+    assert_eq!(m.inputs(), &Inputs::Definition(d.clone()));
+    m.check_features(&d).unwrap();
+    // the same trees: the same predictions
+    assert_eq!(raw(&m, &[1.0, 2.0, 3.0]), raw(&plain, &[1.0, 2.0, 3.0]));
+    for (other, want) in [
+        (
+            abc(["b", "a", "c"], 5, Sample::Message),
+            "feature 0 is 'b', the model was trained with 'a'",
+        ),
+        (
+            abc(["a", "b", "c"], 10, Sample::Message),
+            "feature 'c': levels 10, the model was trained with levels 5",
+        ),
+        (
+            abc(["a", "b", "c"], 5, Sample::Every(1_000_000)),
+            "sampling: every 1ms, the model was trained with rows sampled each message",
+        ),
+    ] {
+        let e = m.check_features(&other).unwrap_err();
+        assert!(matches!(e, Error::FeatureMismatch { .. }));
+        assert_eq!(
+            e.to_string(),
+            format!("the features do not match the model m.txt: {want}")
+        );
+    }
+    // declared by names: the names are checked, against the file's
+    let mut named = plain.clone();
+    named
+        .declare_names(&["a".into(), "x".into(), "c".into()])
+        .unwrap_err();
+    named
+        .declare_names(&["a".into(), "b".into(), "c".into()])
+        .unwrap();
+    named.check_features(&d).unwrap();
+    assert!(named
+        .check_features(&abc(["a", "c", "b"], 5, Sample::Message))
+        .is_err());
+    // a definition of other names cannot be embedded
+    assert!(lightgbm::embed(TEXT, &abc(["x", "b", "c"], 5, Sample::Message), "m.txt").is_err());
 }

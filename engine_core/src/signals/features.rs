@@ -16,6 +16,7 @@
 use std::collections::VecDeque;
 
 use super::bars::{Bar, BarBuilder, BarSpec};
+use super::definition::{Definition, FeatureDef, Param};
 use super::indicators::{
     Adx, Atr, BBands, BarIndicator, Ema, Indicator, Macd, Rsi, Sma, StdDev, Stoch, Wma, ZScore,
 };
@@ -41,42 +42,134 @@ pub struct FeatureSpec {
     pub reals: Vec<(String, f64)>,
 }
 
-impl FeatureSpec {
+/// A spec's parameters as a kind reads them: each read records the value used (the
+/// default when absent), so the definition holds every effective parameter, and a parameter
+/// no read asked for is refused ([`Params::finish`]).
+struct Params<'a> {
+    spec: &'a FeatureSpec,
+    used: std::cell::RefCell<Vec<(String, Param)>>,
+}
+
+impl<'a> Params<'a> {
+    fn new(spec: &'a FeatureSpec) -> Self {
+        Params {
+            spec,
+            used: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    fn record(&self, key: &str, value: Param) {
+        self.used.borrow_mut().push((key.to_owned(), value));
+    }
+
     fn int(&self, key: &str, default: Option<i64>) -> Result<i64> {
-        match self.ints.iter().find(|(k, _)| k == key) {
-            Some((_, v)) => Ok(*v),
+        let s = self.spec;
+        let other = s
+            .reals
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| format!("{v:?}"))
+            .or_else(|| {
+                s.texts
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, v)| format!("{v:?}"))
+            });
+        if let Some(v) = other {
+            return Err(Error::invalid(
+                key_name(key),
+                v,
+                format!("must be an integer (feature {})", s.name),
+            ));
+        }
+        let v = match s.ints.iter().find(|(k, _)| k == key) {
+            Some((_, v)) => *v,
             None => default.ok_or_else(|| {
                 Error::invalid(
                     "feature",
-                    &self.name,
-                    format!("{} needs the parameter '{key}'", self.kind),
+                    &s.name,
+                    format!("{} needs the parameter '{key}'", s.kind),
                 )
-            }),
-        }
+            })?,
+        };
+        self.record(key, Param::Int(v));
+        Ok(v)
     }
 
-    fn real(&self, key: &str, default: f64) -> f64 {
-        self.reals
+    fn real(&self, key: &str, default: f64) -> Result<f64> {
+        let s = self.spec;
+        if let Some((_, v)) = s.texts.iter().find(|(k, _)| k == key) {
+            return Err(Error::invalid(
+                "parameter",
+                format!("{key}={v:?}"),
+                format!("must be a number (feature {})", s.name),
+            ));
+        }
+        let v = match (
+            s.reals.iter().find(|(k, _)| k == key),
+            s.ints.iter().find(|(k, _)| k == key),
+        ) {
+            (Some((_, v)), _) => *v,
+            (None, Some((_, v))) => *v as f64,
+            (None, None) => default,
+        };
+        self.record(key, Param::Real(v));
+        Ok(v)
+    }
+
+    /// A text parameter, one of `choices` (`(accepted, canonical)`), or `default`.
+    fn text(
+        &self,
+        key: &str,
+        default: &str,
+        choices: &[(&str, &'static str)],
+    ) -> Result<&'static str> {
+        let s = self.spec;
+        if s.ints.iter().any(|(k, _)| k == key) || s.reals.iter().any(|(k, _)| k == key) {
+            return Err(Error::invalid(
+                "parameter",
+                key,
+                format!("must be a text (feature {})", s.name),
+            ));
+        }
+        let given = s
+            .texts
             .iter()
             .find(|(k, _)| k == key)
-            .map_or(default, |(_, v)| *v)
+            .map_or(default, |(_, v)| v.as_str());
+        let Some(&(_, canonical)) = choices.iter().find(|(a, _)| *a == given) else {
+            let mut known: Vec<&str> = choices.iter().map(|(_, c)| *c).collect();
+            known.dedup();
+            return Err(Error::invalid(
+                if key == "source" { "source" } else { "output" },
+                given,
+                format!("one of {} (feature {})", known.join(", "), s.name),
+            ));
+        };
+        self.record(key, Param::Text(canonical.to_owned()));
+        Ok(canonical)
     }
 
-    fn source(&self, default: Source) -> Result<Source> {
-        match self.texts.iter().find(|(k, _)| k == "source") {
-            None => Ok(default),
-            Some((_, v)) => match v.as_str() {
-                "mid" => Ok(Source::Mid),
-                "microprice" => Ok(Source::Microprice),
-                "last_price" | "trade" => Ok(Source::LastPrice),
-                "bar_close" | "bar" => Ok(Source::BarClose),
-                other => Err(Error::invalid(
-                    "source",
-                    other,
-                    "one of mid, microprice, last_price, bar_close",
-                )),
+    fn source(&self, default: &str) -> Result<Source> {
+        Ok(
+            match self.text(
+                "source",
+                default,
+                &[
+                    ("mid", "mid"),
+                    ("microprice", "microprice"),
+                    ("last_price", "last_price"),
+                    ("trade", "last_price"),
+                    ("bar_close", "bar_close"),
+                    ("bar", "bar_close"),
+                ],
+            )? {
+                "mid" => Source::Mid,
+                "microprice" => Source::Microprice,
+                "last_price" => Source::LastPrice,
+                _ => Source::BarClose,
             },
-        }
+        )
     }
 
     fn positive(&self, key: &str, default: Option<i64>) -> Result<i64> {
@@ -85,10 +178,48 @@ impl FeatureSpec {
             return Err(Error::invalid(
                 key_name(key),
                 v,
-                format!("must be > 0 (feature {})", self.name),
+                format!("must be > 0 (feature {})", self.spec.name),
             ));
         }
         Ok(v)
+    }
+
+    /// The column's definition; refuses a parameter the kind never read.
+    fn finish(self) -> Result<FeatureDef> {
+        let s = self.spec;
+        let mut params = self.used.into_inner();
+        params.sort_by(|a, b| a.0.cmp(&b.0));
+        params.dedup_by(|a, b| a.0 == b.0);
+        let given = s
+            .ints
+            .iter()
+            .map(|(k, _)| k)
+            .chain(s.reals.iter().map(|(k, _)| k))
+            .chain(s.texts.iter().map(|(k, _)| k));
+        for k in given {
+            if !params.iter().any(|(p, _)| p == k) {
+                let known: Vec<&str> = params.iter().map(|(p, _)| p.as_str()).collect();
+                return Err(Error::invalid(
+                    "parameter",
+                    k,
+                    format!(
+                        "{} takes {} (feature {})",
+                        s.kind,
+                        if known.is_empty() {
+                            "no parameter".to_owned()
+                        } else {
+                            known.join(", ")
+                        },
+                        s.name
+                    ),
+                ));
+            }
+        }
+        Ok(FeatureDef {
+            name: s.name.clone(),
+            kind: s.kind.clone(),
+            params,
+        })
     }
 }
 
@@ -201,6 +332,8 @@ pub enum Sample {
 
 /// A set of features over one instrument's events.
 pub struct FeatureSet {
+    /// What the columns compute, how bars are cut, when rows are sampled.
+    definition: Definition,
     names: Vec<String>,
     calcs: Vec<Calc>,
     values: Vec<f64>,
@@ -275,11 +408,14 @@ impl FeatureSet {
         }
         let mut names: Vec<String> = Vec::new();
         let mut calcs = Vec::new();
+        let mut defs = Vec::with_capacity(specs.len());
         for s in specs {
             if names.contains(&s.name) {
                 return Err(Error::invalid("feature", &s.name, "names must be unique"));
             }
-            let calc = Self::calc(s)?;
+            let params = Params::new(s);
+            let calc = Self::calc(&params)?;
+            defs.push(params.finish()?);
             let needs_bars = matches!(calc, Calc::Atr(_) | Calc::Adx(_) | Calc::Stoch(..))
                 || matches!(
                     &calc,
@@ -305,6 +441,11 @@ impl FeatureSet {
             ));
         }
         Ok(FeatureSet {
+            definition: Definition {
+                features: defs,
+                bars,
+                sample,
+            },
             values: vec![f64::NAN; names.len()],
             names,
             calcs,
@@ -321,19 +462,19 @@ impl FeatureSet {
     }
 
     #[allow(clippy::too_many_lines)] // one arm per kind: a table, clearer whole
-    fn calc(s: &FeatureSpec) -> Result<Calc> {
+    fn calc(s: &Params<'_>) -> Result<Calc> {
         let period = |min: i64| -> Result<i64> {
             let p = s.int("period", None)?;
             if p < min {
                 return Err(Error::invalid(
                     "period",
                     p,
-                    format!("must be >= {min} (feature {})", s.name),
+                    format!("must be >= {min} (feature {})", s.spec.name),
                 ));
             }
             Ok(p)
         };
-        Ok(match s.kind.as_str() {
+        Ok(match s.spec.kind.as_str() {
             "mid" => Calc::Mid,
             "spread" => Calc::Spread,
             "microprice" => Calc::Microprice,
@@ -357,31 +498,27 @@ impl FeatureSet {
             }
             "mid_return" => Calc::MidReturn(s.positive("horizon_ns", None)?, VecDeque::new()),
             "realized_vol" => Calc::RealizedVol(TimeWindow::new(s.positive("window_ns", None)?)),
-            "sma" => Calc::Series(s.source(Source::Mid)?, Box::new(Sma::new(period(1)?)?)),
-            "ema" => Calc::Series(s.source(Source::Mid)?, Box::new(Ema::new(period(1)?)?)),
-            "wma" => Calc::Series(s.source(Source::Mid)?, Box::new(Wma::new(period(1)?)?)),
-            "rsi" => Calc::Series(s.source(Source::Mid)?, Box::new(Rsi::new(period(2)?)?)),
-            "zscore" => Calc::Series(s.source(Source::Mid)?, Box::new(ZScore::new(period(2)?)?)),
+            "sma" => Calc::Series(s.source("mid")?, Box::new(Sma::new(period(1)?)?)),
+            "ema" => Calc::Series(s.source("mid")?, Box::new(Ema::new(period(1)?)?)),
+            "wma" => Calc::Series(s.source("mid")?, Box::new(Wma::new(period(1)?)?)),
+            "rsi" => Calc::Series(s.source("mid")?, Box::new(Rsi::new(period(2)?)?)),
+            "zscore" => Calc::Series(s.source("mid")?, Box::new(ZScore::new(period(2)?)?)),
             "stddev" => Calc::Series(
-                s.source(Source::Mid)?,
-                Box::new(StdDev::new(period(2)?, s.real("nbdev", 1.0))?),
+                s.source("mid")?,
+                Box::new(StdDev::new(period(2)?, s.real("nbdev", 1.0)?)?),
             ),
             "macd" => {
-                let output = match s
-                    .texts
-                    .iter()
-                    .find(|(k, _)| k == "output")
-                    .map(|(_, v)| v.as_str())
-                {
-                    None | Some("macd") => 0,
-                    Some("signal") => 1,
-                    Some("hist") => 2,
-                    Some(o) => {
-                        return Err(Error::invalid("output", o, "one of macd, signal, hist"))
-                    }
+                let output = match s.text(
+                    "output",
+                    "macd",
+                    &[("macd", "macd"), ("signal", "signal"), ("hist", "hist")],
+                )? {
+                    "macd" => 0,
+                    "signal" => 1,
+                    _ => 2,
                 };
                 Calc::Macd(
-                    s.source(Source::Mid)?,
+                    s.source("mid")?,
                     Macd::new(
                         s.int("fast_period", Some(12))?,
                         s.int("slow_period", Some(26))?,
@@ -391,25 +528,21 @@ impl FeatureSet {
                 )
             }
             "bbands" => {
-                let output = match s
-                    .texts
-                    .iter()
-                    .find(|(k, _)| k == "output")
-                    .map(|(_, v)| v.as_str())
-                {
-                    None | Some("upper") => 0,
-                    Some("middle") => 1,
-                    Some("lower") => 2,
-                    Some(o) => {
-                        return Err(Error::invalid("output", o, "one of upper, middle, lower"))
-                    }
+                let output = match s.text(
+                    "output",
+                    "upper",
+                    &[("upper", "upper"), ("middle", "middle"), ("lower", "lower")],
+                )? {
+                    "upper" => 0,
+                    "middle" => 1,
+                    _ => 2,
                 };
                 Calc::Bands(
-                    s.source(Source::Mid)?,
+                    s.source("mid")?,
                     BBands::new(
                         period(2)?,
-                        s.real("nbdev_up", 2.0),
-                        s.real("nbdev_down", 2.0),
+                        s.real("nbdev_up", 2.0)?,
+                        s.real("nbdev_down", 2.0)?,
                     )?,
                     output,
                 )
@@ -422,7 +555,7 @@ impl FeatureSet {
                     s.int("slowk_period", Some(3))?,
                     s.int("slowd_period", Some(3))?,
                 )?,
-                usize::from(s.kind == "stoch_d"),
+                usize::from(s.spec.kind == "stoch_d"),
             ),
             other => {
                 return Err(Error::invalid(
@@ -430,12 +563,18 @@ impl FeatureSet {
                     other,
                     format!(
                         "unknown feature kind (feature {}); known: {}",
-                        s.name,
+                        s.spec.name,
                         Self::KINDS.join(", ")
                     ),
                 ))
             }
         })
+    }
+
+    /// The definition (names, kinds, effective parameters, bars, sampling): what a model
+    /// trained on these rows must be run with.
+    pub fn definition(&self) -> &Definition {
+        &self.definition
     }
 
     /// Column names, in order.

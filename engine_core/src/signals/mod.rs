@@ -4,6 +4,7 @@
 
 pub mod bars;
 pub mod batch;
+pub mod definition;
 pub mod features;
 pub mod indicators;
 pub mod ring;
