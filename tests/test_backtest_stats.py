@@ -619,3 +619,14 @@ def test_the_demo_prints_believable_numbers(tmp_path: Path) -> None:
     assert abs(st["sharpe_period"]) < 3 and st["sharpe_period_se"] > 0
     assert "Sharpe ratio (annualized)" in out.stdout and "n/a (sample too short to annualize)" in out.stdout
     assert " USDT" in out.stdout
+
+
+def test_a_bad_return_period_is_named() -> None:
+    from tradecore.backtest import run_backtest
+    from tradecore.errors import InvalidInput
+    from tradecore.strategy import Strategy
+
+    with pytest.raises(InvalidInput, match="return_period"):
+        run_backtest(Strategy(), "synthetic", synthetic_seconds=5, return_period="soon")
+    with pytest.raises(InvalidInput, match="invalid return_period: '100ms' .must be >= the sample interval"):
+        run_backtest(Strategy(), "synthetic", synthetic_seconds=5, return_period="100ms")
