@@ -100,7 +100,18 @@ def later_low(capture: Path, sim: ExchangeSimulator) -> tuple[float, float]:
     return last, float(np.round(below[0], 1))
 
 
-def test_a_stop_market_sell_through_ccxt_fires_when_the_replay_trades_through_it(synthetic_capture: Path) -> None:
+@pytest.fixture(scope="module")
+def calm_capture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic market without informed takers and with the latent price of before (0.15
+    tick a step). On the default one a market sell walks several levels at a time, its trades
+    print before the book's diff, and the simulator fills a stop triggered by the walk's last
+    trade against the levels the diff has not removed yet (above the trigger)."""
+    path = tmp_path_factory.mktemp("calm") / "calm.gz"
+    tradecore.synth_binance(path, seconds=20, seed=11, informed_share=0.0, volatility_ticks=0.15)
+    return path
+
+
+def test_a_stop_market_sell_through_ccxt_fires_when_the_replay_trades_through_it(calm_capture: Path) -> None:
     """ccxt's create_order(STOP_MARKET, stopPrice) reaches the simulator's Algo Service: parked
     (algo status NEW, not among the open orders), then when a trade of the replay reaches its
     trigger it trades as a market order (ORDER_TRADE_UPDATE with its type and stop price) and
@@ -108,7 +119,7 @@ def test_a_stop_market_sell_through_ccxt_fires_when_the_replay_trades_through_it
     trigger price, -4120 on the plain order endpoint, -1106 closePosition with reduceOnly."""
 
     async def go() -> dict[str, Any]:
-        sim = ExchangeSimulator.from_capture(synthetic_capture, tick_size=0.1, lot_size=0.001, speed=0,
+        sim = ExchangeSimulator.from_capture(calm_capture, tick_size=0.1, lot_size=0.001, speed=0,
                                              pause_without_clients=False)
         await sim.start()
         sim.pause(at_frame=300)
@@ -120,7 +131,7 @@ def test_a_stop_market_sell_through_ccxt_fires_when_the_replay_trades_through_it
         try:
             await ex.load_markets()
             await ex.create_order(SYM, "market", "buy", 0.01)
-            last, trig = later_low(synthetic_capture, sim)
+            last, trig = later_low(calm_capture, sim)
             errors = {}
             try:
                 await ex.create_order(SYM, "STOP_MARKET", "sell", 0.01, None,

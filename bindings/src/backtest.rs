@@ -575,6 +575,18 @@ impl Backtest {
         }
     }
 
+    /// Orders refused before sending so far (pre-trade risk check and account), by reason
+    /// code.
+    #[getter]
+    fn refusals(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.inner
+            .risk()
+            .rejected()
+            .iter()
+            .map(|(code, n)| (code.name(), *n))
+            .collect()
+    }
+
     /// (code, message) of the last order the risk check refused.
     #[getter]
     fn last_reject(&self) -> Option<(&'static str, String)> {
@@ -684,7 +696,7 @@ impl Backtest {
     }
 
     /// The results so far, as numpy columns: {"orders": {...}, "fills": {...},
-    /// "equity": {...}, "positions": {...}}.
+    /// "equity": {...}, "positions": {...}, "gaps": {...}} (holes in the data, not sampled).
     fn results<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
         let r = &self.inner;
@@ -751,6 +763,11 @@ impl Backtest {
         col(&cols, "mid", pos.iter().map(|p| p.mid))?;
         col(&cols, "position", pos.iter().map(|p| to_f64(p.position)))?;
         out.set_item("positions", cols)?;
+        let gaps = r.gaps();
+        let cols = PyDict::new(py);
+        col(&cols, "start", gaps.iter().map(|g| g.start))?;
+        col(&cols, "length", gaps.iter().map(|g| g.length))?;
+        out.set_item("gaps", cols)?;
         Ok(out)
     }
 }

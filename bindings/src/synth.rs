@@ -11,7 +11,7 @@ use crate::errors::CoreErr;
 
 /// Writes `seconds` of a synthetic USD-M market to `path` (gzip raw capture); returns counts.
 #[pyfunction]
-#[pyo3(signature = (path, *, seconds = 60.0, seed = 7, symbol = "BTCUSDT", tick_size = 0.1, lot_size = 0.001, start_price = 60000.0, events_per_second = 400.0))]
+#[pyo3(signature = (path, *, seconds = 60.0, seed = 7, symbol = "BTCUSDT", tick_size = 0.1, lot_size = 0.001, start_price = 60000.0, events_per_second = 400.0, volatility_ticks = 2.5, informed_share = 0.5, informed_horizon = 2000, informed_size = 1.0))]
 #[allow(clippy::too_many_arguments, clippy::needless_pass_by_value)] // a Python signature
 pub fn synth_binance(
     py: Python<'_>,
@@ -23,6 +23,10 @@ pub fn synth_binance(
     lot_size: f64,
     start_price: f64,
     events_per_second: f64,
+    volatility_ticks: f64,
+    informed_share: f64,
+    informed_horizon: u32,
+    informed_size: f64,
 ) -> PyResult<BTreeMap<&'static str, u64>> {
     let cfg = SynthConfig {
         seed,
@@ -32,6 +36,10 @@ pub fn synth_binance(
         lot_size: fixed::from_f64("lot_size", lot_size).map_err(CoreErr)?,
         start_price: fixed::from_f64("start_price", start_price).map_err(CoreErr)?,
         events_per_second,
+        volatility_ticks,
+        informed_share,
+        informed_horizon,
+        informed_size,
         ..SynthConfig::default()
     };
     let s = py
@@ -43,5 +51,6 @@ pub fn synth_binance(
         ("trades", s.trades),
         ("book_tickers", s.book_tickers),
         ("level_updates", s.level_updates),
+        ("informed_trades", s.informed_trades),
     ]))
 }

@@ -4,7 +4,11 @@
 //! The model is deliberately simple but coherent: a latent fair price follows a random walk;
 //! order flow arrives as a Poisson process — limit orders concentrated near the touch,
 //! cancellations of resting liquidity, and market orders (leaning towards the fair price)
-//! that walk the book and print trades. Every book change is published as a depth diff with a
+//! that walk the book and print trades. A share of the market orders is informed
+//! ([`SynthConfig::informed_share`]): it trades in the direction of the latent price's move
+//! over the next [`SynthConfig::informed_horizon`] events, so a liquidity provider that quotes
+//! both sides meets adverse selection (it is filled more often just before the price moves
+//! against it). Every book change is published as a depth diff with a
 //! consistent `U`/`u`/`pu` chain; the top of book as bookTicker; the REST snapshot arrives a
 //! few messages after the depth stream starts, as in a real recording. The reader must see
 //! zero gaps in it.
@@ -36,6 +40,14 @@ pub struct SynthConfig {
     pub start_ms: i64,
     /// Mean order-flow events per second.
     pub events_per_second: f64,
+    /// Standard deviation of the latent price's step per order-flow event, in ticks.
+    pub volatility_ticks: f64,
+    /// Share of market orders that know the latent price's next move (0 to 1).
+    pub informed_share: f64,
+    /// How far ahead the informed market orders see: order-flow events.
+    pub informed_horizon: u32,
+    /// Size of an informed market order, as a multiple of an uninformed one's (mean).
+    pub informed_size: f64,
 }
 
 impl Default for SynthConfig {
@@ -49,6 +61,10 @@ impl Default for SynthConfig {
             start_price: 60_000 * fixed::SCALE,
             start_ms: 1_723_161_600_000, // 2024-08-09 00:00:00 UTC
             events_per_second: 400.0,
+            volatility_ticks: 2.5,
+            informed_share: 0.5,
+            informed_horizon: 2000,
+            informed_size: 1.0,
         }
     }
 }
@@ -66,6 +82,8 @@ pub struct SynthSummary {
     pub book_tickers: u64,
     /// Level updates inside the depth messages.
     pub level_updates: u64,
+    /// Trade messages printed by informed market orders.
+    pub informed_trades: u64,
 }
 
 /// `SplitMix64`: tiny, fast, and stable across versions (the output must not change when a
@@ -261,6 +279,34 @@ pub fn write_binance_usdm(path: &Path, cfg: &SynthConfig) -> Result<SynthSummary
             "must be in (0, 100000]",
         ));
     }
+    if !(cfg.volatility_ticks >= 0.0 && cfg.volatility_ticks <= 1000.0) {
+        return Err(Error::invalid(
+            "volatility_ticks",
+            cfg.volatility_ticks,
+            "must be in [0, 1000]",
+        ));
+    }
+    if !(0.0..=1.0).contains(&cfg.informed_share) {
+        return Err(Error::invalid(
+            "informed_share",
+            cfg.informed_share,
+            "must be in [0, 1]",
+        ));
+    }
+    if !(1..=1_000_000).contains(&cfg.informed_horizon) {
+        return Err(Error::invalid(
+            "informed_horizon",
+            cfg.informed_horizon,
+            "must be in [1, 1000000] events",
+        ));
+    }
+    if !(cfg.informed_size >= 1.0 && cfg.informed_size <= 1000.0) {
+        return Err(Error::invalid(
+            "informed_size",
+            cfg.informed_size,
+            "must be in [1, 1000]",
+        ));
+    }
     if cfg.symbol.is_empty()
         || cfg.symbol.len() > 20
         || !cfg.symbol.bytes().all(|b| b.is_ascii_alphanumeric())
@@ -312,6 +358,15 @@ pub fn write_binance_usdm(path: &Path, cfg: &SynthConfig) -> Result<SynthSummary
         trade_id: 5_000_000,
     };
     let mut rng = Rng(cfg.seed ^ 0xD1B5_4A32_D192_ED03);
+    // The latent price's steps, drawn ahead (informed traders see the next ones) from their
+    // own stream, and the informed traders' own draws: the rest of the market is unchanged
+    // by how many of its takers are informed.
+    let mut steps_rng = Rng(cfg.seed ^ 0x5851_F42D_4C95_7F2D);
+    let mut informed_rng = Rng(cfg.seed ^ 0x1405_7B7E_F767_814F);
+    let mut steps: std::collections::VecDeque<f64> = (0..cfg.informed_horizon)
+        .map(|_| steps_rng.normal() * cfg.volatility_ticks)
+        .collect();
+    let mut ahead: f64 = steps.iter().sum();
     let mid = cfg.start_price / cfg.tick_size;
     let mut book = Book {
         bids: BTreeMap::new(),
@@ -341,7 +396,11 @@ pub fn write_binance_usdm(path: &Path, cfg: &SynthConfig) -> Result<SynthSummary
         let now = t_ms as i64;
         let (bb, ba) = (book.best_bid(), book.best_ask());
         // The latent price drifts, loosely tied to the traded mid.
-        fair += rng.normal() * 0.15 + 0.01 * ((bb + ba) as f64 / 2.0 - fair);
+        let step = steps.pop_front().unwrap_or(0.0);
+        let next = steps_rng.normal() * cfg.volatility_ticks;
+        steps.push_back(next);
+        ahead += next - step;
+        fair += step + 0.01 * ((bb + ba) as f64 / 2.0 - fair);
         let top_before = (bb, book.bids[&bb], ba, book.asks[&ba]);
         let mut bids: Vec<(i64, i64)> = Vec::new();
         let mut asks: Vec<(i64, i64)> = Vec::new();
@@ -393,10 +452,18 @@ pub fn write_binance_usdm(path: &Path, cfg: &SynthConfig) -> Result<SynthSummary
                 }
             }
         } else {
-            // A market order, leaning towards the fair price; it walks the book.
+            // A market order, leaning towards the fair price, or (informed) in the direction
+            // of the latent price's next move; it walks the book.
             let mid_now = (bb + ba) as f64 / 2.0;
-            let buy = rng.uniform() < (0.5 + (fair - mid_now) * 0.05).clamp(0.1, 0.9);
+            let mut buy = rng.uniform() < (0.5 + (fair - mid_now) * 0.05).clamp(0.1, 0.9);
+            let informed = informed_rng.uniform() < cfg.informed_share;
+            if informed {
+                buy = ahead > 0.0;
+            }
             let mut left = rng.lots(25.0) * if rng.uniform() < 0.05 { 20 } else { 1 };
+            if informed {
+                left = ((left as f64) * cfg.informed_size).round() as i64;
+            }
             while left > 0 {
                 let side = if buy { &mut book.asks } else { &mut book.bids };
                 if side.len() <= 20 {
@@ -411,6 +478,9 @@ pub fn write_binance_usdm(path: &Path, cfg: &SynthConfig) -> Result<SynthSummary
                 let take = q.min(left);
                 left -= take;
                 w.trade(now, p, take, !buy, &mut rng)?;
+                if informed {
+                    w.summary.informed_trades += 1;
+                }
                 if take == q {
                     side.remove(&p);
                 } else {
@@ -499,6 +569,35 @@ mod tests {
         let mut book = L2Book::new(cfg.tick_size, cfg.lot_size).unwrap();
         book.apply(&events).unwrap();
         assert!(!book.is_crossed());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn informed_flow_is_a_share_of_the_trades_and_seeded() {
+        let dir = std::env::temp_dir().join(format!("tradecore-synth-inf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.gz");
+        let run = |share: f64| {
+            let cfg = SynthConfig {
+                seconds: 5.0,
+                informed_share: share,
+                ..SynthConfig::default()
+            };
+            write_binance_usdm(&path, &cfg).unwrap()
+        };
+        let none = run(0.0);
+        assert_eq!(none.informed_trades, 0);
+        let half = run(0.5);
+        let f = half.informed_trades as f64 / half.trades as f64;
+        assert!(f > 0.3 && f < 0.7, "{half:?}");
+        let all = run(1.0);
+        assert_eq!(all.informed_trades, all.trades);
+        assert_eq!(run(0.5), half, "the same seed gives the same market");
+        let bad = SynthConfig {
+            informed_share: 1.5,
+            ..SynthConfig::default()
+        };
+        assert!(write_binance_usdm(&path, &bad).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -367,8 +367,17 @@ def synth_binance(
     lot_size: float = 0.001,
     start_price: float = 60000.0,
     events_per_second: float = 400.0,
+    volatility_ticks: float = 2.5,
+    informed_share: float = 0.5,
+    informed_horizon: int = 2000,
+    informed_size: float = 1.0,
 ) -> dict[str, int]:
-    """Writes a seeded synthetic USD-M market as a gzip raw capture; returns counts."""
+    """Writes a seeded synthetic USD-M market as a gzip raw capture; returns counts.
+
+    The latent price steps ``volatility_ticks`` (standard deviation, ticks) per order-flow
+    event; ``informed_share`` of the market orders trade in the direction of its move over
+    the next ``informed_horizon`` events, ``informed_size`` times as large as the others
+    (adverse selection for a market maker)."""
 
 def merge_events(
     streams: Sequence[_Events], last: Sequence[bool], out: _Events, offset: int = 0
@@ -1109,6 +1118,9 @@ class Backtest:
     def cancel(self, client_id: int) -> None: ...
     def modify(self, client_id: int, price: float, qty: float) -> bool: ...
     @property
+    def refusals(self) -> dict[str, int]:
+        """Orders refused before sending so far (risk check and account), by reason code."""
+    @property
     def last_reject(self) -> tuple[str, str] | None: ...
     @property
     def now(self) -> int: ...
@@ -1123,7 +1135,9 @@ class Backtest:
     def equity(self) -> float: ...
     def open_orders(self) -> list[int]: ...
     def order(self, client_id: int) -> tuple[int, int, float, float, float, int] | None: ...
-    def results(self) -> dict[str, dict[str, np.ndarray]]: ...
+    def results(self) -> dict[str, dict[str, np.ndarray]]:
+        """The records as numpy columns: orders, fills, equity, positions and gaps (holes in the
+        data: no event for more than 5 min or 10 sample intervals, not sampled)."""
 
 @final
 class BinanceEncoder:

@@ -47,6 +47,19 @@ def assets_of(inst: Instrument) -> tuple[str, str]:
                        f"(quote one of {', '.join(_QUOTES)})")
 
 
+def settlement_currency(instruments: Sequence[Instrument]) -> str:
+    """The currency money figures are in: the quote of linear and spot instruments, the base
+    (coin) of inverse ones; "" when it cannot be told or the instruments settle in several."""
+    found = set()
+    for inst in instruments:
+        try:
+            base, quote = assets_of(inst)
+        except InvalidInput:
+            return ""
+        found.add(base if inst.kind == "inverse" else quote)
+    return found.pop() if len(found) == 1 else ""
+
+
 @dataclass(frozen=True)
 class AccountPlan:
     """A run's account: the compiled core's set-up and a one-line description of it (with

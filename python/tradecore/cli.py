@@ -422,7 +422,8 @@ def backtest(args: argparse.Namespace) -> int:
         symbols=[_venue_symbol(s) for s in args.symbol] if args.symbol else None,
         start=args.start, end=args.end, latency=args.latency, queue=args.queue, feed_latency=args.feed_latency,
         clock_offset=args.clock_offset_ns, initial_capital=args.capital, risk=risk,
-        sample_interval=args.sample_interval, seed=args.seed, synthetic_seconds=args.seconds,
+        sample_interval=args.sample_interval, return_period=args.return_period, seed=args.seed,
+        synthetic_seconds=args.seconds,
         instrument_fields=fields or None, progress=progress, account=args.account,
         balances=_balances(args.balance) if args.balance else None, leverage=args.leverage,
         liquidation_fee=args.liquidation_fee, instruments=args.instruments, partial_on_error=True)
@@ -445,8 +446,8 @@ def backtest(args: argparse.Namespace) -> int:
         path = result.write_report(args.report)
         print(f"\nreport: {path}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"stats": result.stats, "params": {k: str(v) for k, v in p.items()}},
-                                              indent=2, default=float))
+        doc = {**result.stats.to_json(), "params": {k: str(v) for k, v in p.items()}}
+        Path(args.json).write_text(json.dumps(doc, indent=2, allow_nan=False))
         print(f"statistics: {args.json}")
     if result.error is not None:
         raise result.error
@@ -729,7 +730,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--liquidation-fee", type=float, help="margin account: liquidation clearance fee rate "
                                                          "(default the symbol's)")
     p.add_argument("--risk", type=Path, help="risk limits TOML file ([risk] table)")
-    p.add_argument("--sample-interval", default="1s", help="equity sampling interval (default 1s)")
+    p.add_argument("--sample-interval", default="1s",
+                   help="equity sampling interval of local time (default 1s; a hole in the data, no event for "
+                        "over 5 min or 10 intervals, is reported as one gap, not sampled)")
+    p.add_argument("--return-period", default=None,
+                   help="the statistics' return grid, e.g. 1s, 1min, 1h, 1d (default: the coarsest of those "
+                        "giving >= 60 returns over the data)")
     p.add_argument("--seed", type=int, default=0, help="seed of sampled latencies (default 0)")
     p.add_argument("--seconds", type=float, default=300.0, help="length of the synthetic market (default 300)")
     p.add_argument("--symbol", action="append", help="venue/SYMBOL to replay from a tick store (repeatable)")

@@ -18,7 +18,9 @@
 //! so memory is bounded by the chunk size, not by the length of the data.
 //!
 //! Results are kept as rows: orders, fills, and an equity and position sample at a fixed
-//! interval of local time.
+//! interval of local time. A hole in the data (no event for more than [`gap_ns`] of the
+//! sample interval) is not sampled: it is recorded as one [`DataGap`], so the rows grow with
+//! the data, not with the calendar span it covers.
 
 use std::collections::VecDeque;
 
@@ -222,6 +224,24 @@ pub struct PositionRow {
     pub position: i64,
 }
 
+/// A hole in the data: no market event for longer than [`gap_ns`] of the sample interval.
+/// No equity or position sample is taken inside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataGap {
+    /// The strategy's local time when the hole began (its last event, or a timer after it), ns.
+    pub start: i64,
+    /// Until the next event (its local time, or its exchange time when the exchange side has
+    /// not seen it yet), ns.
+    pub length: i64,
+}
+
+/// No market event for longer than this is a hole in the data ([`DataGap`]): 5 minutes, or 10
+/// sample intervals when that is longer.
+#[must_use]
+pub fn gap_ns(sample_ns: i64) -> i64 {
+    sample_ns.saturating_mul(10).max(300_000_000_000)
+}
+
 /// An order request from the strategy.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct OrderRequest {
@@ -298,6 +318,7 @@ pub struct Replay {
     fills: Vec<FillRow>,
     equity: Vec<EquityRow>,
     positions: Vec<PositionRow>,
+    gaps: Vec<DataGap>,
     events: u64,
     /// Feed every exchange's book all the time (tests compare both ways).
     keep_exchange_books: bool,
@@ -391,6 +412,7 @@ impl Replay {
             fills: Vec::new(),
             equity: Vec::new(),
             positions: Vec::new(),
+            gaps: Vec::new(),
             events: 0,
             keep_exchange_books: false,
             signals: (0..instruments.len()).map(|_| None).collect(),
@@ -631,6 +653,11 @@ impl Replay {
         &self.positions
     }
 
+    /// Holes in the data found so far (not sampled).
+    pub fn gaps(&self) -> &[DataGap] {
+        &self.gaps
+    }
+
     /// Exchange time of the event at `i` (the exchange clock never goes back; an event
     /// without an exchange time happens at the current exchange time).
     #[inline]
@@ -739,8 +766,20 @@ impl Replay {
                     }
                 }
             } else if self.next_sample <= self.next_timer {
-                self.sample(self.next_sample)?;
-                self.next_sample = self.next_sample.saturating_add(self.sample_ns);
+                let t = self.next_sample;
+                self.sample(t)?;
+                self.next_sample = t.saturating_add(self.sample_ns);
+                // The next event, locally if the exchange side has seen it already.
+                let resume = if self.li < self.xi { l_next } else { x_next };
+                if resume < i64::MAX && resume - t > gap_ns(self.sample_ns) {
+                    // A hole in the data: one gap, the next sample after the next event.
+                    let start = self.l_clock.min(t);
+                    self.gaps.push(DataGap {
+                        start,
+                        length: resume - start,
+                    });
+                    self.next_sample = resume - resume.rem_euclid(self.sample_ns) + self.sample_ns;
+                }
                 if let Some(u) = self.notices.pop_front() {
                     return Ok(Wake::Order(u));
                 }

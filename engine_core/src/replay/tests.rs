@@ -1203,3 +1203,48 @@ fn a_fill_racing_a_smaller_modification_is_booked_not_an_error() {
     assert_eq!(m.position(0).unwrap().qty, filled);
     assert!(m.order_margin().abs() < 1e-9);
 }
+
+#[test]
+fn a_hole_in_the_data_is_one_gap_not_samples() {
+    // Two stretches of 10 s of book events, 1 s of sample interval, three weeks apart.
+    const S: i64 = 1_000_000_000;
+    let hole = 21 * 86_400 * S;
+    let mut events = Vec::new();
+    for base in [0, hole] {
+        for k in 0..100 {
+            let x = base + k * S / 10;
+            events.push(level(x, x + 1_000, BID, 1000 * T, Q));
+            events.push(level(x, x + 1_000, ASK, 1001 * T, Q));
+        }
+    }
+    let mut cfg = config(0, 0, FeedLatency::Constant(1_000));
+    cfg.sample_ns = S;
+    for chunk in [7, 1_000] {
+        let (r, _) = run(&events, chunk, cfg.clone(), |_, _| {});
+        // About 10 samples per stretch plus the end, none inside the hole.
+        assert!(r.equity().len() <= 25, "{} samples", r.equity().len());
+        assert_eq!(r.positions().len(), r.equity().len());
+        assert_eq!(r.gaps().len(), 1, "chunk {chunk}");
+        let g = r.gaps()[0];
+        let last = 99 * S / 10 + 1_000;
+        assert!(g.start >= last && g.start <= last + S, "{g:?}");
+        assert!((g.start + g.length - hole).abs() <= 1_000, "{g:?}");
+        let ts: Vec<i64> = r.equity().iter().map(|e| e.ts).collect();
+        assert!(!ts.iter().any(|&t| t > g.start + S && t < hole), "{ts:?}");
+        assert!(ts.iter().any(|&t| t > hole));
+    }
+    // Without the hole (same events, the second stretch right after): no gap.
+    let near: Vec<Event> = events
+        .iter()
+        .map(|e| {
+            let mut e = *e;
+            if e.exch_ts >= hole {
+                e.exch_ts -= hole - 20 * S;
+                e.local_ts -= hole - 20 * S;
+            }
+            e
+        })
+        .collect();
+    let (r, _) = run(&near, 1_000, cfg, |_, _| {});
+    assert!(r.gaps().is_empty());
+}

@@ -15,14 +15,16 @@ from typing import Any
 import numpy as np
 
 from tradecore import _core
-from tradecore.account import AccountPlan, Bracket, plan_account
+from tradecore.account import AccountPlan, Bracket, plan_account, settlement_currency
 from tradecore.backtest.report import write_report
 from tradecore.backtest.stats import (
     EQUITY_DTYPE,
     FILL_DTYPE,
+    GAP_DTYPE,
     ORDER_DTYPE,
     POSITION_DTYPE,
     InstrumentInfo,
+    Stats,
     statistics,
     summary_table,
 )
@@ -224,7 +226,7 @@ class BacktestResult:
     fills: np.ndarray
     equity: np.ndarray
     positions: np.ndarray
-    stats: dict[str, float | int]
+    stats: Stats
     instruments: list[Instrument]
     params: dict[str, object]
     events: int
@@ -235,6 +237,9 @@ class BacktestResult:
     error: StrategyError | None = None
     """Set when the strategy raised and the run was asked to keep what ran before
     (``run_backtest(..., partial_on_error=True)``): these tables stop at the error."""
+    gaps: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=GAP_DTYPE))
+    """Holes in the data (``GAP_DTYPE``: no event for over 5 min or 10 sample intervals; not
+    sampled)."""
 
     @property
     def events_per_s(self) -> float:
@@ -246,9 +251,9 @@ class BacktestResult:
         return summary_table(self.stats)
 
     def table(self, name: str) -> np.ndarray:
-        """One of ``orders``, ``fills``, ``equity``, ``positions``."""
-        if name not in ("orders", "fills", "equity", "positions"):
-            raise InvalidInput(f"invalid table: {name!r} (orders, fills, equity or positions)")
+        """One of ``orders``, ``fills``, ``equity``, ``positions``, ``gaps``."""
+        if name not in ("orders", "fills", "equity", "positions", "gaps"):
+            raise InvalidInput(f"invalid table: {name!r} (orders, fills, equity, positions or gaps)")
         arr: np.ndarray = getattr(self, name)
         return arr
 
@@ -274,7 +279,11 @@ class BacktestResult:
         return write_report(path, equity=self.equity, positions=self.positions, fills=self.fills,
                             orders=self.orders, stats=self.stats, instruments=_infos(self.instruments),
                             title=title or f"tradecore backtest: {self.params.get('strategy', '')}",
-                            params=self.params)
+                            params=self.params, initial=_float_or_none(self.params.get("initial_capital")))
+
+
+def _float_or_none(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _infos(instruments: Sequence[Instrument]) -> list[InstrumentInfo]:
@@ -294,6 +303,7 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
                  latency: object = "5ms", queue: str = "conservative", feed_latency: object = "recorded",
                  clock_offset: int | None = None, initial_capital: float = 100_000.0,
                  risk: RiskLimits | None = None, sample_interval: str | int = "1s",
+                 return_period: str | int | None = None,
                  chunk_events: int = 131_072, seed: int = 0, synthetic_seconds: float = 300.0,
                  instrument_fields: dict[str, Any] | None = None, progress: Progress | None = None,
                  log: logging.Logger | None = None, account: str = "auto",
@@ -322,7 +332,10 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
         initial_capital: Starting equity: a margin account's wallet (settlement asset), a cash
             account's quote balance when ``balances`` is not given.
         risk: Pre-trade limits (default none but the basic validity checks).
-        sample_interval: Equity/position sampling interval of local time.
+        sample_interval: Equity/position sampling interval of local time (a hole in the data,
+            no event for over 5 min or 10 intervals, is one gap, not sampled).
+        return_period: The statistics' return grid (``"1min"``, ns); default chosen from the
+            data's length (see :func:`tradecore.backtest.stats.default_period_ns`).
         chunk_events: Events read at a time (bounds memory).
         seed: Seed of sampled latencies.
         synthetic_seconds: Length of the synthetic market.
@@ -360,6 +373,10 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
     sample_ns = duration_ns(sample_interval, "sample_interval")
     if sample_ns <= 0:
         raise InvalidInput(f"invalid sample_interval: {sample_interval!r} (must be > 0)")
+    period_ns = None if return_period is None else duration_ns(return_period, "return_period")
+    if period_ns is not None and period_ns < sample_ns:
+        raise InvalidInput(f"invalid return_period: {return_period!r} (must be >= the sample interval "
+                           f"{sample_interval!r})")
     if chunk_events < 1:
         raise InvalidInput(f"invalid chunk_events: {chunk_events} (must be >= 1)")
     src = open_data(data, instrument=instrument, symbols=symbols, start=start, end=end, chunk_events=chunk_events,
@@ -369,7 +386,7 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
         plan = plan_account(src.instruments, mode=account, initial_capital=initial_capital, balances=balances,
                             leverage=leverage, brackets=brackets, liquidation_fee=liquidation_fee)
         return _run(strategy, src, lat, queue, feed_ns, clock_offset, initial_capital, risk or RiskLimits(),
-                    sample_ns, progress, log, plan, partial_on_error)
+                    sample_ns, progress, log, plan, partial_on_error, period_ns)
     finally:
         src.close()
 
@@ -395,9 +412,10 @@ def new_loop(strategy: Strategy, insts: Sequence[Instrument], lat: Latency, queu
 
 def results_of(bt: _core.Backtest, strategy: Strategy, insts: Sequence[Instrument], description: str,
                lat: Latency, queue: str, feed_ns: int | None, initial_capital: float, limits: RiskLimits,
-               seconds: float, account: AccountPlan) -> BacktestResult:
+               seconds: float, account: AccountPlan, period_ns: int | None = None) -> BacktestResult:
     """The tables, statistics and set-up of a finished loop."""
     res = bt.results()
+    gaps = _table(res["gaps"], GAP_DTYPE)
     orders = _table(res["orders"], ORDER_DTYPE)
     fills = _table(res["fills"], FILL_DTYPE)
     equity = _table(res["equity"], EQUITY_DTYPE)
@@ -407,7 +425,9 @@ def results_of(bt: _core.Backtest, strategy: Strategy, insts: Sequence[Instrumen
         initial_capital = account.initial
     elif len(equity):
         initial_capital = float(equity["equity"][0])
-    stats = statistics(equity, fills, orders, initial=initial_capital, instruments=_infos(insts))
+    stats = statistics(equity, fills, orders, initial=initial_capital, instruments=_infos(insts),
+                       period_ns=period_ns, gaps=gaps, currency=settlement_currency(insts), refusals=bt.refusals,
+                       positions=positions)
     params: dict[str, object] = {
         "strategy": type(strategy).__name__,
         **{f"param.{k}": getattr(strategy, k) for k in strategy.parameters()},
@@ -424,13 +444,13 @@ def results_of(bt: _core.Backtest, strategy: Strategy, insts: Sequence[Instrumen
         "final_trading_state": bt.trading_state,
     }
     return BacktestResult(orders, fills, equity, positions, stats, list(insts), params, bt.events, seconds,
-                          bt.clock_offset_ns, bt.account())
+                          bt.clock_offset_ns, bt.account(), gaps=gaps)
 
 
 def _run(strategy: Strategy, src: DataSource, lat: Latency, queue: str, feed_ns: int | None,
          clock_offset: int | None, initial_capital: float, limits: RiskLimits, sample_ns: int,
          progress: Progress | None, log: logging.Logger | None, account: AccountPlan,
-         partial_on_error: bool = False) -> BacktestResult:
+         partial_on_error: bool = False, period_ns: int | None = None) -> BacktestResult:
     insts = src.instruments
     bt = new_loop(strategy, insts, lat, queue, feed_ns, clock_offset, initial_capital, limits, sample_ns, log,
                   account)
@@ -456,9 +476,9 @@ def _run(strategy: Strategy, src: DataSource, lat: Latency, queue: str, feed_ns:
         if err is None:
             raise
         res = results_of(bt, strategy, insts, src.description, lat, queue, feed_ns, initial_capital, limits,
-                         time.perf_counter() - t0, account)
+                         time.perf_counter() - t0, account, period_ns)
         res.params["stopped_by"] = str(err)
         res.error, err.result = err, res
         return res
     return results_of(bt, strategy, insts, src.description, lat, queue, feed_ns, initial_capital, limits,
-                      time.perf_counter() - t0, account)
+                      time.perf_counter() - t0, account, period_ns)

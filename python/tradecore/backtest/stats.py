@@ -4,15 +4,21 @@ The backtest engine produces four structured arrays whose dtypes are defined her
 
 * :data:`FILL_DTYPE`: one row per fill.
 * :data:`ORDER_DTYPE`: one row per order (including orders refused by the risk check).
-* :data:`EQUITY_DTYPE`: the account sampled at a fixed interval of data time, plus a final row.
+* :data:`EQUITY_DTYPE`: the account sampled at a fixed interval of data time, plus a final row
+  (none inside a hole in the data: :data:`GAP_DTYPE`).
 * :data:`POSITION_DTYPE`: one row per instrument per equity sample.
+
+Returns are taken on a fixed calendar grid (:func:`grid_returns`), annualized figures only
+from a long enough sample, and a figure that cannot be computed is ``None`` with a reason
+(:class:`Stats`), never 0, NaN or infinity.
 
 From them, :func:`round_trips` matches fills into FIFO round trips, :func:`statistics`
 computes the performance statistics and :func:`summary_table` formats them for a terminal::
 
     stats = statistics(equity, fills, orders, initial=10_000.0,
-                       instruments=[InstrumentInfo("BTCUSDT")])
+                       instruments=[InstrumentInfo("BTCUSDT")], currency="USDT")
     print(summary_table(stats))
+    json.dumps(stats.to_json(), allow_nan=False)
 
 Only numpy and the standard library are used. Money is in the account (settlement)
 currency: the quote currency for linear instruments, the coin for inverse ones; amounts of
@@ -33,17 +39,31 @@ import numpy.typing as npt
 from tradecore._core import OrderStatus
 
 __all__ = [
+    "ANNUALIZE_MIN_DAYS",
+    "ANNUALIZE_MIN_PERIODS",
     "EQUITY_DTYPE",
     "FILL_DTYPE",
+    "GAP_DTYPE",
+    "GRID_MIN_PERIODS",
     "ORDER_DTYPE",
     "POSITION_DTYPE",
+    "RETURN_GRIDS",
     "ROUND_TRIP_DTYPE",
     "STATUS_REFUSED",
+    "VAR_MIN_PERIODS",
     "InstrumentInfo",
+    "Stats",
+    "default_period_ns",
     "drawdown_series",
     "format_duration",
+    "format_percent",
     "format_stat",
+    "grid_returns",
+    "grid_series",
+    "no_fill_reason",
+    "period_label",
     "round_trips",
+    "sharpe_inference",
     "statistics",
     "summary_rows",
     "summary_table",
@@ -293,6 +313,228 @@ def _finite(x: float) -> float:
     return v if math.isfinite(v) else 0.0
 
 
+GAP_DTYPE: np.dtype[np.void] = np.dtype([("start", "<i8"), ("length", "<i8")])
+"""One row per hole in the data: no market event for longer than 5 minutes or 10 equity
+sample intervals (the replay's rule, ``engine_core::replay::gap_ns``). ``start`` is the local
+time the hole began (ns since the epoch) and ``length`` its length (ns); no equity sample lies
+inside it, so the records grow with the data, not with the calendar span it covers."""
+
+RETURN_GRIDS: tuple[tuple[str, int], ...] = (
+    ("1s", _NS_PER_S), ("1min", 60 * _NS_PER_S), ("1h", 3_600 * _NS_PER_S), ("1d", 86_400 * _NS_PER_S))
+"""The calendar grids the default return period is chosen from."""
+GRID_MIN_PERIODS = 60
+"""The default return period is the coarsest grid of :data:`RETURN_GRIDS` that still gives at
+least this many periods over the data (1 s when none does), and never finer than the equity
+samples."""
+ANNUALIZE_MIN_PERIODS = 30
+"""Annualized figures need at least this many returns ..."""
+ANNUALIZE_MIN_DAYS = 7.0
+"""... over at least this many days of data (gaps not counted)."""
+VAR_MIN_PERIODS = 20
+"""Value at risk and expected shortfall at 95 % need at least this many returns."""
+
+
+class Stats(dict[str, float | int | None]):
+    """Statistics by name: an ``int``, a finite ``float``, or ``None`` for a figure that is not
+    available ("n/a"), whose reason is in :attr:`reasons`.
+
+    Attributes:
+        reasons: Why each ``None`` value is not available.
+        currency: The settlement currency of the money figures ("" when unknown).
+        period: The return grid's period as text (``"1s"``, ``"1min"``...).
+        notes: Lines shown below the summary table (gaps in the data, why nothing filled).
+        gaps: The holes in the data (:data:`GAP_DTYPE`).
+        refusals: Orders refused before sending, by reason code.
+    """
+
+    def __init__(self, currency: str = "", period: str = "") -> None:
+        super().__init__()
+        self.reasons: dict[str, str] = {}
+        self.currency = currency
+        self.period = period
+        self.notes: list[str] = []
+        self.gaps: Array = np.zeros(0, dtype=GAP_DTYPE)
+        self.refusals: dict[str, int] = {}
+
+    def na(self, key: str, reason: str) -> None:
+        """Sets ``key`` to n/a (``None``) for ``reason``."""
+        self[key] = None
+        self.reasons[key] = reason
+
+    def footnotes(self) -> list[str]:
+        """The notes, then each reason the summary shows shortened, in full (``n/a: ...``)."""
+        shortened = dict.fromkeys(r for k, r in self.reasons.items() if self.get(k, 0) is None and ": " in r)
+        return self.notes + [f"n/a: {r}" for r in shortened]
+
+    def to_json(self) -> dict[str, object]:
+        """A strict-JSON-ready dict (no NaN or infinity anywhere): ``stats`` (``null`` for
+        n/a), ``n/a`` (the reason of every ``null``), ``currency``, ``return_period``,
+        ``gaps`` (start as UTC text and ns, length in seconds), ``refusals`` and ``notes``."""
+        values: dict[str, float | int | None] = {}
+        reasons = dict(self.reasons)
+        for k, v in self.items():
+            if isinstance(v, float) and not math.isfinite(v):
+                values[k] = None
+                reasons.setdefault(k, "not a finite number")
+            else:
+                values[k] = v
+        return {
+            "stats": values,
+            "n/a": {k: reasons[k] for k in values if values[k] is None},
+            "currency": self.currency or None,
+            "return_period": self.period or None,
+            "gaps": [{"start": _utc_text(int(g["start"])), "start_ns": int(g["start"]),
+                      "length_s": int(g["length"]) / _NS_PER_S} for g in self.gaps],
+            "refusals": dict(self.refusals),
+            "notes": list(self.notes),
+        }
+
+
+def _utc_text(ts_ns: int) -> str:
+    from datetime import UTC, datetime
+
+    secs, ns = divmod(int(ts_ns), _NS_PER_S)
+    return datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%d %H:%M:%S") + f".{ns // 1_000_000:03d} UTC"
+
+
+def period_label(period_ns: int) -> str:
+    """A return period as text: ``1s``, ``1min``, ``1h``, ``1d``, or e.g. ``5s``, ``250ms``."""
+    for name, ns in RETURN_GRIDS:
+        if period_ns == ns:
+            return name
+    for unit, ns in (("d", 86_400 * _NS_PER_S), ("h", 3_600 * _NS_PER_S), ("min", 60 * _NS_PER_S),
+                     ("s", _NS_PER_S), ("ms", 1_000_000), ("us", 1_000)):
+        if period_ns % ns == 0:
+            return f"{period_ns // ns}{unit}"
+    return f"{period_ns}ns"
+
+
+def default_period_ns(covered_ns: int, sample_ns: int = 0) -> int:
+    """The default return period for ``covered_ns`` of data sampled every ``sample_ns``: the
+    coarsest of :data:`RETURN_GRIDS` giving at least :data:`GRID_MIN_PERIODS` periods (1 s
+    when none does), or the sample interval when that is coarser.
+
+    Args:
+        covered_ns: Length of the data, gaps not counted (ns).
+        sample_ns: Typical interval between equity samples (ns; 0 when unknown).
+
+    Returns:
+        The period in ns.
+    """
+    choice = RETURN_GRIDS[0][1]
+    for _, p in RETURN_GRIDS:
+        if covered_ns >= GRID_MIN_PERIODS * p:
+            choice = p
+    return max(choice, int(sample_ns))
+
+
+def _segments(ts: npt.NDArray[np.int64], gaps: Array) -> list[tuple[int, int]]:
+    """``(lo, hi)`` index ranges of the samples between the gaps (``ts`` sorted)."""
+    if len(gaps) == 0:
+        return [(0, len(ts))] if len(ts) else []
+    ends = np.sort(gaps["start"].astype(np.int64) + gaps["length"].astype(np.int64))
+    seg = np.searchsorted(ends, ts, side="right")
+    bounds = np.searchsorted(seg, np.arange(len(ends) + 2), side="left")
+    return [(int(bounds[k]), int(bounds[k + 1])) for k in range(len(ends) + 1) if bounds[k + 1] > bounds[k]]
+
+
+def grid_returns(ts: npt.ArrayLike, values: npt.ArrayLike, period_ns: int,
+                 gaps: Array | None = None) -> npt.NDArray[np.float64]:
+    """Simple returns of an equity curve on a fixed calendar grid.
+
+    The grid points are the multiples of ``period_ns`` since the epoch; the value at a grid
+    point is the last sample at or before it. Returns are taken between consecutive grid
+    points inside each stretch of data between two gaps: a return never spans a gap (the
+    equity's change across a gap is in the total return, not in the per-period returns), and
+    the partial periods at the ends of a stretch are left out. A return after the equity
+    reached zero or below is 0.
+
+    Args:
+        ts: Sample times (ns), sorted.
+        values: Equity at each sample.
+        period_ns: The grid's period (ns, > 0).
+        gaps: Holes in the data (:data:`GAP_DTYPE`), or None.
+
+    Returns:
+        The returns, in time order.
+    """
+    return grid_series(ts, values, period_ns, gaps)[1]
+
+
+def grid_series(ts: npt.ArrayLike, values: npt.ArrayLike, period_ns: int,
+                gaps: Array | None = None) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The returns of :func:`grid_returns` with the grid time at the end of each period.
+
+    Returns:
+        ``(times, returns)``.
+    """
+    if period_ns <= 0:
+        raise ValueError(f"invalid period_ns: {period_ns} (must be > 0)")
+    t = np.asarray(ts, dtype=np.int64)
+    v = np.asarray(values, dtype=np.float64)
+    times: list[npt.NDArray[np.int64]] = []
+    out: list[npt.NDArray[np.float64]] = []
+    for lo, hi in _segments(t, gaps if gaps is not None else np.zeros(0, dtype=GAP_DTYPE)):
+        st, sv = t[lo:hi], v[lo:hi]
+        first = -(-int(st[0]) // period_ns) * period_ns
+        if first > int(st[-1]) - period_ns:
+            continue
+        grid = np.arange(first, int(st[-1]) + 1, period_ns, dtype=np.int64)
+        gv = sv[np.searchsorted(st, grid, side="right") - 1]
+        prev, cur = gv[:-1], gv[1:]
+        r = np.zeros(len(cur))
+        with np.errstate(all="ignore"):
+            np.divide(cur - prev, prev, out=r, where=prev > 0)
+        out.append(np.where(np.isfinite(r), r, 0.0))
+        times.append(grid[1:])
+    if not out:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    return np.concatenate(times), np.concatenate(out)
+
+
+def _norm_cdf(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
+def sharpe_inference(returns: npt.ArrayLike) -> tuple[float, float, float] | None:
+    """The per-period Sharpe ratio of ``returns``, its standard error and the probabilistic
+    Sharpe ratio against 0.
+
+    ``SR = mean / std`` (``ddof=1``, risk-free rate 0). Its standard error allows for skewed
+    and fat-tailed returns (Lo 2002; Mertens 2002; Bailey & López de Prado 2012):
+    ``SE = sqrt((1 - skew * SR + (kurtosis - 1) / 4 * SR**2) / (n - 1))`` with the sample
+    skewness and (non-excess) kurtosis (population moments). The probabilistic Sharpe ratio
+    ``PSR = Phi(SR / SE)`` is the probability that the true Sharpe ratio is above 0.
+
+    Args:
+        returns: Per-period returns.
+
+    Returns:
+        ``(SR, SE, PSR)``, or None with fewer than 3 returns, returns that do not vary, or a
+        variance term that is not positive.
+    """
+    r = np.asarray(returns, dtype=np.float64)
+    n = len(r)
+    if n < 3:
+        return None
+    mu = float(r.mean())
+    sd = float(r.std(ddof=1))
+    if not (sd > 0 and math.isfinite(sd)):
+        return None
+    sr = mu / sd
+    c = r - mu
+    m2 = float(np.mean(c * c))
+    if m2 <= 0:
+        return None
+    skew = float(np.mean(c**3)) / m2**1.5
+    kurt = float(np.mean(c**4)) / m2**2
+    var = 1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr * sr
+    if not (var > 0 and math.isfinite(var)):
+        return None
+    se = math.sqrt(var / (n - 1))
+    return sr, se, _norm_cdf(sr / se)
+
+
 def statistics(
     equity: Array,
     fills: Array,
@@ -300,138 +542,204 @@ def statistics(
     *,
     initial: float,
     instruments: Sequence[InstrumentInfo],
-    periods_per_year: float | None = None,
-) -> dict[str, float | int]:
+    period_ns: int | None = None,
+    gaps: Array | None = None,
+    currency: str = "",
+    refusals: Mapping[str, int] | None = None,
+    positions: Array | None = None,
+) -> Stats:
     """Performance statistics of a backtest.
 
-    Returns are the simple returns between consecutive equity samples
-    (``equity[i] / equity[i-1] - 1``; 0 after the equity reached zero or below).
+    Returns are simple returns on a fixed calendar grid (:func:`grid_returns`): ``period_ns``,
+    or by default the coarsest of 1 s, 1 min, 1 h, 1 d that gives at least
+    :data:`GRID_MIN_PERIODS` periods over the data, never finer than the equity samples
+    (:func:`default_period_ns`). Holes in the data (``gaps``) split the grid: no return spans
+    one. A figure that cannot be computed is ``None`` with its reason in ``Stats.reasons``;
+    nothing is ever NaN or infinite.
 
-    Keys of the result (money in the settlement currency, fractions not percentages):
+    Keys (money in the settlement currency ``currency``, fractions not percentages):
 
-    * ``final_equity``: last equity sample (``initial`` when there is none); ``pnl``:
-      ``final_equity - initial``; ``total_return``: ``pnl / initial``.
-    * ``periods_per_year``: as given, or ``365 days / median interval between samples``
-      (crypto trades every day); 0 with fewer than 2 distinct sample times.
-    * ``annualized_return``: mean per-sample return times ``periods_per_year``
-      (arithmetic, so that short backtests stay finite); 0 without returns.
-    * ``volatility``: annualized standard deviation of the returns (``ddof=1``).
-    * ``sharpe``: ``mean / std(ddof=1) * sqrt(periods_per_year)`` (risk-free rate 0);
-      ``sortino``: ``mean / downside_deviation * sqrt(periods_per_year)`` with
-      ``downside_deviation = sqrt(mean(min(r, 0) ** 2))`` over all returns. Both are 0 with
-      fewer than 2 returns or when the deviation is 0.
-    * ``max_drawdown``: largest fall from a running peak as a positive fraction of that peak;
-      ``initial`` counts as a peak before the first sample.
-    * ``max_drawdown_duration_s``: longest time from a peak to the first sample back at or
-      above it, in seconds; a drawdown not recovered by the last sample counts up to the
-      last sample.
-    * ``calmar``: ``annualized_return / max_drawdown``; 0 when there is no drawdown.
-    * ``var_95`` / ``expected_shortfall_95``: historical one-sample value at risk at 95 %
+    * ``final_equity``, ``pnl`` (``final_equity - initial``), ``total_return``
+      (``pnl / initial``).
+    * ``max_drawdown`` (largest fall from a running peak, a fraction of that peak; ``initial``
+      counts as a peak before the first sample), ``max_drawdown_money`` (largest fall in
+      money), ``max_drawdown_duration_s`` (longest time from a peak back to it, or to the last
+      sample when not recovered).
+    * ``return_period_s``, ``n_returns``, ``covered_s`` (time the equity samples span, gaps not
+      counted), ``n_gaps``, ``gap_time_s``.
+    * ``sharpe_period`` (mean / std of the returns, per period), ``sharpe_period_se`` and
+      ``psr`` (see :func:`sharpe_inference`): n/a with fewer than 3 returns or flat returns.
+    * Annualized, only with at least :data:`ANNUALIZE_MIN_PERIODS` returns over at least
+      :data:`ANNUALIZE_MIN_DAYS` days of data (else n/a with the sample's length), with
+      ``ppy = 365 days / period``: ``annualized_return`` (compounded:
+      ``(1 + total_return) ** (365 days / covered) - 1``), ``volatility`` (``std * sqrt(ppy)``),
+      ``sharpe`` and ``sharpe_se`` (the per-period ones times ``sqrt(ppy)``), ``sortino``
+      (``mean / sqrt(mean(min(r, 0)**2)) * sqrt(ppy)``; n/a without a losing period) and
+      ``calmar`` (``annualized_return / max_drawdown``; n/a without a drawdown).
+    * ``var_95`` / ``expected_shortfall_95``: historical one-period value at risk at 95 %
       (minus the 5 % quantile of the returns, linear interpolation) and expected shortfall
-      (minus the mean of the returns at or below that quantile), as positive loss
-      fractions, floored at 0; 0 without returns.
-    * Round trips (:func:`round_trips`), net of fees: ``n_round_trips``, ``win_rate``
-      (share with a positive net pnl), ``profit_factor`` (gross wins / gross losses;
-      ``inf`` with wins and no losses, 0 without wins), ``expectancy`` (mean net pnl per
-      round trip), ``avg_holding_time_s`` (quantity-weighted mean of exit - entry time);
-      all 0 without round trips.
-    * Fills: ``n_fills``, ``fees`` (sum of the fill fees), ``turnover`` (traded notional /
-      initial; linear notional ``qty * contract_size * price``, inverse notional in the coin
-      ``qty * contract_size / price``), ``maker_share`` (maker quantity / filled quantity; 0
-      without fills).
-    * Orders: ``n_orders`` (all rows, refused ones included), ``fill_ratio`` (filled
-      quantity / ordered quantity over the orders sent to the exchange, i.e. status != 4;
-      0 when none was sent).
+      (minus the mean of the returns at or below it), floored at 0; n/a with fewer than
+      :data:`VAR_MIN_PERIODS` returns.
+    * Round trips (:func:`round_trips`), net of fees: ``n_round_trips``, ``win_rate`` (share
+      with a positive net pnl), ``profit_factor`` (gross wins / gross losses; n/a without a
+      losing round trip), ``expectancy`` (mean net pnl), ``avg_holding_time_s``
+      (quantity-weighted); n/a without round trips.
+    * Fills: ``n_fills``, ``fees``, ``turnover`` (traded notional / initial; linear notional
+      ``qty * contract_size * price``, inverse ``qty * contract_size / price``),
+      ``maker_share`` (maker quantity / filled quantity; n/a without fills).
+    * Orders: ``n_orders`` (refused ones included), ``n_refused`` (refused before sending),
+      ``fill_ratio`` (filled / ordered quantity over the orders sent; n/a when none was sent).
 
-    Every value is a finite ``float`` or ``int`` except ``profit_factor``, which may be
-    ``inf``; a value that cannot be computed (empty inputs, a single equity row) is 0, and no
-    numpy warning is emitted.
+    ``Stats.notes`` says where the data has gaps and, when nothing filled, why (no order, every
+    order refused by reason, no two-sided book, or orders sent that never filled).
 
     Args:
-        equity: Equity samples (:data:`EQUITY_DTYPE`) in time order.
+        equity: Equity samples (:data:`EQUITY_DTYPE`).
         fills: Fills (:data:`FILL_DTYPE`).
         orders: Orders (:data:`ORDER_DTYPE`).
         initial: Starting capital (positive), in the settlement currency.
         instruments: Instrument descriptions, indexed by the records' ``instrument`` field.
-        periods_per_year: Equity samples per year; derived from the timestamps when ``None``.
+        period_ns: The return grid's period (ns); default chosen from the data (see above).
+        gaps: Holes in the data (:data:`GAP_DTYPE`).
+        currency: The settlement currency's name, shown next to money.
+        refusals: Orders refused before sending by reason code (for the notes).
+        positions: Position samples (:data:`POSITION_DTYPE`): tells a run on a book that never
+            had two sides.
 
     Returns:
-        The statistics by name (see above).
+        The statistics (:class:`Stats`).
 
     Raises:
         TypeError: An array lacks the fields of its dtype.
-        ValueError: ``initial`` or ``periods_per_year`` is not positive and finite, or the
-            fills are invalid (see :func:`round_trips`).
+        ValueError: ``initial`` or ``period_ns`` is not positive, ``period_ns`` is finer than
+            the equity samples, or the fills are invalid (see :func:`round_trips`).
     """
     if not (math.isfinite(initial) and initial > 0):
         raise ValueError(f"invalid initial capital: {initial!r} (must be positive)")
-    if periods_per_year is not None and not (math.isfinite(periods_per_year) and periods_per_year > 0):
-        raise ValueError(f"invalid periods_per_year: {periods_per_year!r} (must be positive)")
+    if period_ns is not None and not (isinstance(period_ns, (int, np.integer)) and period_ns > 0):
+        raise ValueError(f"invalid period_ns: {period_ns!r} (must be a positive number of ns)")
     _check_fields(equity, EQUITY_DTYPE, "equity")
     _check_fields(orders, ORDER_DTYPE, "order")
+    gap_arr = np.zeros(0, dtype=GAP_DTYPE) if gaps is None else gaps
+    _check_fields(gap_arr, GAP_DTYPE, "gap")
     rt = round_trips(fills, instruments)  # validates the fills
-    s: dict[str, float | int] = {}
+    if len(equity) > 1 and np.any(np.diff(equity["ts"]) < 0):
+        equity = equity[np.argsort(equity["ts"], kind="stable")]
+    eq = equity["equity"].astype(np.float64)
+    ts = equity["ts"].astype(np.int64)
+    segs = _segments(ts, gap_arr)
+    covered = sum(int(ts[hi - 1] - ts[lo]) for lo, hi in segs)
+    dts = np.diff(ts)
+    dts = dts[dts > 0]
+    sample_ns = int(np.median(dts)) if len(dts) else 0
+    if period_ns is None:
+        period = default_period_ns(covered, sample_ns)
+    else:
+        period = int(period_ns)
+        if period < sample_ns:
+            raise ValueError(f"invalid return period: {period_label(period)} is finer than the equity samples "
+                             f"(every {period_label(sample_ns)}); give a coarser period or sample more often")
+    s = Stats(currency, period_label(period))
+    s.gaps = np.sort(gap_arr, order="start") if len(gap_arr) else gap_arr
+    s.refusals = {k: int(v) for k, v in (refusals or {}).items() if v}
 
     with np.errstate(all="ignore"):
-        eq = equity["equity"].astype(np.float64)
-        ts = equity["ts"].astype(np.int64)
         final = float(eq[-1]) if len(eq) else float(initial)
         s["final_equity"] = _finite(final)
         s["pnl"] = _finite(final - initial)
         s["total_return"] = _finite((final - initial) / initial)
 
-        # Per-sample returns and the annualization factor.
-        if periods_per_year is not None:
-            ppy = float(periods_per_year)
-        else:
-            dts = np.diff(ts)
-            dts = dts[dts > 0]
-            ppy = _finite(_YEAR_NS / float(np.median(dts))) if len(dts) else 0.0
-        s["periods_per_year"] = ppy
-        prev, cur = eq[:-1], eq[1:]
-        r = np.zeros(len(cur))
-        np.divide(cur - prev, prev, out=r, where=prev > 0)
-        r = np.where(np.isfinite(r), r, 0.0)
-        n = len(r)
-        mean = float(r.mean()) if n else 0.0
-        s["annualized_return"] = _finite(mean * ppy)
-        std = float(r.std(ddof=1)) if n >= 2 else 0.0
-        s["volatility"] = _finite(std * math.sqrt(ppy))
-        s["sharpe"] = _finite(mean / std * math.sqrt(ppy)) if n >= 2 and std > 0 else 0.0
-        downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))) if n else 0.0
-        s["sortino"] = _finite(mean / downside * math.sqrt(ppy)) if n >= 2 and downside > 0 else 0.0
-
         # Drawdown and its duration.
         dd = drawdown_series(eq, initial=initial)
         max_dd = _finite(float(dd.max())) if len(dd) else 0.0
         s["max_drawdown"] = max_dd
+        if len(eq):
+            peak = np.maximum(np.maximum.accumulate(eq), float(initial))
+            s["max_drawdown_money"] = _finite(max(0.0, float((peak - eq).max())))
+        else:
+            s["max_drawdown_money"] = 0.0
         s["max_drawdown_duration_s"] = _drawdown_duration_s(ts, dd)
-        s["calmar"] = _finite(s["annualized_return"] / max_dd) if max_dd > 0 else 0.0
+
+        # Returns on the grid.
+        r = grid_returns(ts, eq, period, s.gaps)
+        n = len(r)
+        s["return_period_s"] = period / _NS_PER_S
+        s["n_returns"] = n
+        s["covered_s"] = covered / _NS_PER_S
+        s["n_gaps"] = len(s.gaps)
+        s["gap_time_s"] = float(s.gaps["length"].sum()) / _NS_PER_S if len(s.gaps) else 0.0
+        sample = f"{n:,} returns of {s.period} over {format_duration(covered / _NS_PER_S)}"
+        inference = sharpe_inference(r)
+        if inference is None:
+            why = f"needs >= 3 returns that vary ({sample})"
+            for k in ("sharpe_period", "sharpe_period_se", "psr"):
+                s.na(k, why)
+        else:
+            s["sharpe_period"], s["sharpe_period_se"], s["psr"] = inference
+        long_enough = n >= ANNUALIZE_MIN_PERIODS and covered >= ANNUALIZE_MIN_DAYS * 86_400 * _NS_PER_S
+        annual = ("annualized_return", "volatility", "sharpe", "sharpe_se", "sortino", "calmar")
+        if not long_enough:
+            why = (f"sample too short to annualize: {sample}; needs >= {ANNUALIZE_MIN_PERIODS} returns "
+                   f"over >= {ANNUALIZE_MIN_DAYS:g} days")
+            for k in annual:
+                s.na(k, why)
+        else:
+            ppy = _YEAR_NS / period
+            growth = final / initial
+            if growth > 0:
+                s["annualized_return"] = _finite(growth ** (_YEAR_NS / covered) - 1.0)
+            else:
+                s.na("annualized_return", "the equity reached zero")
+            std = float(r.std(ddof=1))
+            s["volatility"] = _finite(std * math.sqrt(ppy))
+            if inference is None:
+                for k in ("sharpe", "sharpe_se"):
+                    s.na(k, "the returns do not vary")
+            else:
+                s["sharpe"] = _finite(inference[0] * math.sqrt(ppy))
+                s["sharpe_se"] = _finite(inference[1] * math.sqrt(ppy))
+            downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)))
+            if downside > 0:
+                s["sortino"] = _finite(float(r.mean()) / downside * math.sqrt(ppy))
+            else:
+                s.na("sortino", "no losing period (no downside deviation)")
+            ann = s.get("annualized_return")
+            if ann is None:
+                s.na("calmar", "no annualized return")
+            elif max_dd > 0:
+                s["calmar"] = _finite(float(ann) / max_dd)
+            else:
+                s.na("calmar", "no drawdown")
 
         # Historical VaR and expected shortfall.
-        if n:
+        if n >= VAR_MIN_PERIODS:
             q = float(np.quantile(r, 0.05))
             s["var_95"] = _finite(max(0.0, -q))
             s["expected_shortfall_95"] = _finite(max(0.0, -float(r[r <= q].mean())))
         else:
-            s["var_95"] = 0.0
-            s["expected_shortfall_95"] = 0.0
+            why = f"needs >= {VAR_MIN_PERIODS} returns ({sample})"
+            s.na("var_95", why)
+            s.na("expected_shortfall_95", why)
 
         # Round trips, net of fees.
         net = rt["pnl"] - rt["fees"]
         nrt = len(rt)
         s["n_round_trips"] = nrt
-        wins = float(net[net > 0].sum())
-        losses = float(-net[net < 0].sum())
-        s["win_rate"] = float(np.count_nonzero(net > 0)) / nrt if nrt else 0.0
-        if losses > 0:
-            s["profit_factor"] = _finite(wins / losses)
+        if nrt:
+            wins = float(net[net > 0].sum())
+            losses = float(-net[net < 0].sum())
+            s["win_rate"] = float(np.count_nonzero(net > 0)) / nrt
+            if losses > 0:
+                s["profit_factor"] = _finite(wins / losses)
+            else:
+                s.na("profit_factor", "no losing round trip")
+            s["expectancy"] = _finite(float(net.mean()))
+            held = (rt["exit_ts"] - rt["entry_ts"]).astype(np.float64) / _NS_PER_S
+            qty_rt = float(rt["qty"].sum())
+            s["avg_holding_time_s"] = _finite(float((held * rt["qty"]).sum()) / qty_rt) if qty_rt > 0 else 0.0
         else:
-            s["profit_factor"] = math.inf if wins > 0 else 0.0
-        s["expectancy"] = _finite(float(net.mean())) if nrt else 0.0
-        held = (rt["exit_ts"] - rt["entry_ts"]).astype(np.float64) / _NS_PER_S
-        qty_rt = float(rt["qty"].sum())
-        s["avg_holding_time_s"] = _finite(float((held * rt["qty"]).sum()) / qty_rt) if qty_rt > 0 else 0.0
+            for k in ("win_rate", "profit_factor", "expectancy", "avg_holding_time_s"):
+                s.na(k, "no round trip")
 
         # Fills.
         s["n_fills"] = len(fills)
@@ -445,17 +753,70 @@ def statistics(
             s["turnover"] = _finite(float(np.abs(notional).sum()) / initial)
             total_qty = float(fills["qty"].sum())
             maker_qty = float(fills["qty"][fills["maker"]].sum())
-            s["maker_share"] = _finite(maker_qty / total_qty) if total_qty > 0 else 0.0
+            s["maker_share"] = _finite(maker_qty / total_qty)
         else:
             s["turnover"] = 0.0
-            s["maker_share"] = 0.0
+            s.na("maker_share", "no fill")
 
         # Orders.
         s["n_orders"] = len(orders)
-        sent = orders[orders["status"] != STATUS_REFUSED]
+        refused = orders["status"] == STATUS_REFUSED
+        s["n_refused"] = int(np.count_nonzero(refused))
+        sent = orders[~refused]
         ordered = float(sent["qty"].sum())
-        s["fill_ratio"] = _finite(float(sent["filled"].sum()) / ordered) if ordered > 0 else 0.0
+        if ordered > 0:
+            s["fill_ratio"] = _finite(float(sent["filled"].sum()) / ordered)
+        else:
+            s.na("fill_ratio", "no order sent")
+
+    for g in s.gaps[:5]:
+        s.notes.append(f"Data gap: from {_utc_text(int(g['start']))}, lasting "
+                       f"{format_duration(int(g['length']) / _NS_PER_S)} (not sampled)")
+    if len(s.gaps) > 5:
+        s.notes.append(f"... and {len(s.gaps) - 5} more data gaps")
+    if len(fills) == 0:
+        s.notes.append("No fill: " + no_fill_reason(orders, s.refusals, positions))
     return s
+
+
+def no_fill_reason(orders: Array, refusals: Mapping[str, int] | None = None,
+                   positions: Array | None = None) -> str:
+    """Why a run made no fill, from what its records know.
+
+    In order: the book never had a bid and an ask (no book data, e.g. trades-only data); the
+    strategy sent no order; every order was refused before sending (counts by reason code);
+    the orders sent never filled (counts by status).
+
+    Args:
+        orders: Orders (:data:`ORDER_DTYPE`).
+        refusals: Orders refused before sending, by reason code.
+        positions: Position samples (:data:`POSITION_DTYPE`), whose ``mid`` is NaN while the
+            strategy's book lacks a side.
+
+    Returns:
+        One sentence.
+    """
+    parts: list[str] = []
+    if positions is not None and len(positions) and not np.isfinite(positions["mid"]).any():
+        parts.append("the book never had both a bid and an ask (no book data: trades-only data, or a book "
+                     "never in sync)")
+    if len(orders) == 0:
+        parts.append("the strategy sent no order")
+        return "; ".join(parts)
+    refused = orders["status"] == STATUS_REFUSED
+    reasons = ", ".join(f"{k} {v:,}" for k, v in sorted((refusals or {}).items(), key=lambda kv: -kv[1]) if v)
+    if refused.all():
+        parts.append(f"every order ({len(orders):,}) was refused before sending"
+                     + (f" ({reasons})" if reasons else ""))
+    else:
+        sent = orders[~refused]
+        codes, counts = np.unique(sent["status"], return_counts=True)
+        by_status = ", ".join(f"{str(OrderStatus.of(int(c))).replace('_', ' ')} {int(k):,}"
+                              for c, k in zip(codes.tolist(), counts.tolist(), strict=True))
+        parts.append(f"{len(sent):,} orders reached the exchange and none filled ({by_status})")
+        if refused.any():
+            parts.append(f"{int(refused.sum()):,} refused before sending" + (f" ({reasons})" if reasons else ""))
+    return "; ".join(parts)
 
 
 def _drawdown_duration_s(ts: npt.NDArray[np.int64], dd: npt.NDArray[np.float64]) -> float:
@@ -474,21 +835,32 @@ def _drawdown_duration_s(ts: npt.NDArray[np.int64], dd: npt.NDArray[np.float64])
 
 
 _PERCENT = {"total_return", "annualized_return", "volatility", "max_drawdown", "win_rate",
-            "maker_share", "fill_ratio", "var_95", "expected_shortfall_95"}
-_DURATION = {"max_drawdown_duration_s", "avg_holding_time_s"}
-_RATIO = {"sharpe", "sortino", "calmar", "profit_factor"}
+            "maker_share", "fill_ratio", "var_95", "expected_shortfall_95", "psr"}
+_MONEY = {"final_equity", "pnl", "fees", "expectancy", "max_drawdown_money"}
+_DURATION = {"max_drawdown_duration_s", "avg_holding_time_s", "covered_s", "gap_time_s", "return_period_s"}
+_RATIO = {"sharpe", "sortino", "calmar", "profit_factor", "sharpe_period", "sharpe_se", "sharpe_period_se"}
 _LABELS: dict[str, str] = {
     "final_equity": "Final equity",
     "pnl": "PnL",
     "total_return": "Total return",
+    "max_drawdown": "Max drawdown",
+    "max_drawdown_money": "Max drawdown (money)",
+    "max_drawdown_duration_s": "Max drawdown duration",
+    "return_period_s": "Return period (grid)",
+    "n_returns": "Returns",
+    "covered_s": "Data covered",
+    "n_gaps": "Data gaps",
+    "gap_time_s": "Time in gaps",
+    "sharpe_period": "Sharpe per period",
+    "sharpe_period_se": "Sharpe per period s.e.",
+    "psr": "P(Sharpe > 0) (PSR)",
     "annualized_return": "Annualized return",
     "volatility": "Annualized volatility",
-    "sharpe": "Sharpe ratio",
+    "sharpe": "Sharpe ratio (annualized)",
+    "sharpe_se": "Sharpe ratio s.e.",
     "sortino": "Sortino ratio",
     "calmar": "Calmar ratio",
-    "max_drawdown": "Max drawdown",
-    "max_drawdown_duration_s": "Max drawdown duration",
-    "var_95": "VaR 95% (per sample)",
+    "var_95": "VaR 95% (per period)",
     "expected_shortfall_95": "Expected shortfall 95%",
     "n_round_trips": "Round trips",
     "win_rate": "Win rate",
@@ -500,9 +872,11 @@ _LABELS: dict[str, str] = {
     "turnover": "Turnover",
     "maker_share": "Maker share",
     "n_orders": "Orders",
+    "n_refused": "Refused before sending",
     "fill_ratio": "Fill ratio",
-    "periods_per_year": "Periods per year",
 }
+# Shown inside another row: "1.23 ± 0.45", "2.10% (210.00 USDT)".
+_MERGED = {"sharpe_period_se": "sharpe_period", "sharpe_se": "sharpe", "max_drawdown_money": "max_drawdown"}
 
 
 def format_duration(seconds: float) -> str:
@@ -529,7 +903,7 @@ def format_duration(seconds: float) -> str:
 
 def _number(v: float) -> str:
     if not math.isfinite(v):
-        return "inf" if v > 0 else ("-inf" if v < 0 else "nan")
+        return "n/a"
     if v == 0:
         return "0"
     if abs(v) >= 1_000:
@@ -539,38 +913,55 @@ def _number(v: float) -> str:
     return f"{v:.6g}"
 
 
-def format_stat(key: str, value: object) -> tuple[str, str]:
+def format_percent(v: float) -> str:
+    """A fraction as a percentage: two decimals, or three significant digits below 0.1 %
+    (so a non-zero value never reads ``0.00%``)."""
+    if not math.isfinite(v):
+        return "n/a"
+    p = v * 100.0
+    if p != 0 and abs(p) < 0.1:
+        return f"{p:.3g}%"
+    return f"{p:.2f}%"
+
+
+def format_stat(key: str, value: object, currency: str = "") -> tuple[str, str]:
     """A statistic as a display label and a formatted value.
 
-    Fractions (returns, drawdowns, shares, ratios of quantities) are shown as percentages,
-    durations in seconds (with ``hh:mm:ss`` beyond a minute), risk ratios with three
-    decimals, turnover as a multiple, counts as integers and money with two decimals (or
-    six significant digits below 1000).
+    Fractions (returns, drawdowns, shares, ratios of quantities) are shown as percentages
+    (with enough digits that a non-zero value never reads ``0.00%``), durations in seconds
+    (with ``hh:mm:ss`` beyond a minute), risk ratios with three decimals, turnover as a
+    multiple, counts as integers and money with two decimals (six significant digits below
+    1000) followed by ``currency``; ``None`` is ``n/a``.
 
     Args:
         key: Name of the statistic (a key of :func:`statistics`; unknown keys are shown as
             they are).
         value: Its value.
+        currency: Shown after money.
 
     Returns:
         ``(label, text)``.
     """
     label = _LABELS.get(key, key)
+    if value is None:
+        return label, "n/a"
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         return label, str(value)
     if isinstance(value, (int, np.integer)):
         return label, f"{int(value):,}"
     v = float(value)
     if key in _PERCENT:
-        text = f"{v * 100:.2f}%" if math.isfinite(v) else _number(v)
+        text = format_percent(v)
+    elif key == "return_period_s":
+        text = period_label(int(round(v * _NS_PER_S)))
     elif key in _DURATION:
         text = format_duration(v)
     elif key in _RATIO:
-        text = f"{v:.3f}" if math.isfinite(v) else _number(v)
+        text = f"{v:.3f}" if math.isfinite(v) else "n/a"
     elif key == "turnover":
         text = f"{v:,.2f}x"
-    elif key == "periods_per_year":
-        text = f"{v:,.0f}"
+    elif key in _MONEY:
+        text = _number(v) + (f" {currency}" if currency else "")
     else:
         text = _number(v)
     return label, text
@@ -580,7 +971,10 @@ def summary_rows(stats: Mapping[str, object]) -> list[tuple[str, str]]:
     """The statistics as ``(label, formatted value)`` rows, in display order.
 
     Known statistics come first in a fixed order, then any other key in its given order.
-    Values are formatted by :func:`format_stat`.
+    Values are formatted by :func:`format_stat`; a standard error is shown after its Sharpe
+    ratio (``1.234 ± 0.456``) and the drawdown in money after the drawdown in percent; an n/a
+    value is followed by its reason (up to its first ``": "``, the rest is in
+    :func:`summary_table`'s notes) when ``stats`` is a :class:`Stats`.
 
     Args:
         stats: Statistics by name, e.g. the result of :func:`statistics`.
@@ -588,12 +982,28 @@ def summary_rows(stats: Mapping[str, object]) -> list[tuple[str, str]]:
     Returns:
         One row per statistic.
     """
+    currency = stats.currency if isinstance(stats, Stats) else ""
+    reasons = stats.reasons if isinstance(stats, Stats) else {}
     keys = [k for k in _LABELS if k in stats] + [k for k in stats if k not in _LABELS]
-    return [format_stat(k, stats[k]) for k in keys]
+    rows = []
+    for k in keys:
+        if k in _MERGED and _MERGED[k] in stats:
+            continue
+        label, text = format_stat(k, stats[k], currency)
+        if stats[k] is None and k in reasons:
+            text = f"n/a ({reasons[k].split(': ')[0]})"
+        merged = [m for m, into in _MERGED.items() if into == k and m in stats and stats[m] is not None]
+        if stats[k] is not None and merged:
+            _, extra = format_stat(merged[0], stats[merged[0]], currency)
+            text = f"{text} ± {extra}" if merged[0].endswith("_se") else f"{text} ({extra})"
+        rows.append((label, text))
+    return rows
 
 
 def summary_table(stats: Mapping[str, object]) -> str:
-    """The statistics as an aligned two-column plain-text table for a terminal.
+    """The statistics as an aligned two-column plain-text table for a terminal, followed by
+    the notes of a :class:`Stats` (gaps in the data, why nothing filled) and the full reason
+    of each n/a shown shortened in the table.
 
     Labels are left-aligned, values right-aligned, in the order of :func:`summary_rows`.
 
@@ -608,4 +1018,7 @@ def summary_table(stats: Mapping[str, object]) -> str:
         return ""
     lw = max(len(label) for label, _ in rows)
     vw = max(len(text) for _, text in rows)
-    return "\n".join(f"{label:<{lw}}  {text:>{vw}}" for label, text in rows)
+    lines = [f"{label:<{lw}}  {text:>{vw}}" for label, text in rows]
+    if isinstance(stats, Stats):
+        lines += stats.footnotes()
+    return "\n".join(lines)

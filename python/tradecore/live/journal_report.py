@@ -33,9 +33,11 @@ from tradecore.backtest.stats import (
     ORDER_DTYPE,
     POSITION_DTYPE,
     InstrumentInfo,
+    Stats,
     statistics,
     summary_table,
 )
+from tradecore.account import settlement_currency
 from tradecore.errors import InvalidInput
 from tradecore.instrument import Instrument
 from tradecore.live.journal import FINAL_STATES, Journal
@@ -153,7 +155,7 @@ class JournalResult:
     fills: np.ndarray
     equity: np.ndarray
     positions: np.ndarray
-    stats: dict[str, float | int]
+    stats: Stats
     instruments: list[Instrument]
     params: dict[str, object]
 
@@ -180,7 +182,8 @@ def rebuild(path: str | PathLike[str], *, initial_capital: float | None = None) 
         marks = [(ts, list(json.loads(d)["mids"])) for ts, _, _, d in j.events("mark")]
         equity, positions = equity_curve(fills, marks, insts, initial)
         sessions = sorted(j.sessions())
-        stats = statistics(equity, fills, orders, initial=initial, instruments=infos_of(insts)) if len(equity) else {}
+        stats = statistics(equity, fills, orders, initial=initial, instruments=infos_of(insts),
+                           currency=settlement_currency(insts), positions=positions) if len(equity) else Stats()
         params: dict[str, object] = {
             "journal": str(p),
             "mode": j.meta("mode") or "unknown",

@@ -249,7 +249,8 @@ class PaperTrader:
             res.orders = np.concatenate([orders, res.orders])
             res.fills = np.concatenate([fills, res.fills])
             res.stats = statistics(res.equity, res.fills, res.orders, initial=self.initial_capital,
-                                   instruments=infos_of(self.instruments))
+                                   instruments=infos_of(self.instruments), currency=res.stats.currency,
+                                   refusals=res.stats.refusals, positions=res.positions)
             res.params["sessions"] = f"{len(self.journal.sessions())} (earlier: {len(orders)} orders, " \
                                      f"{len(fills)} fills restored from {self.journal.path})"
         return res
