@@ -257,6 +257,9 @@ class CaptureReport:
     def errors(self) -> list[str]:
         """The first 100 errors met in lenient mode, as 'file:line: message'."""
     @property
+    def skipped(self) -> dict[str, int]:
+        """Lines skipped in lenient mode, by reason (``unknown stream 'x@y'``, ``negative value``...)."""
+    @property
     def other_symbol_lines(self) -> int: ...
     @property
     def first_local_ts(self) -> int | None: ...
@@ -950,6 +953,93 @@ class Trade:
     def trade_id(self) -> int: ...
 
 @final
+class MarkPrice:
+    """A mark price update as a strategy sees it (Binance ``markPriceUpdate``)."""
+
+    @property
+    def ts(self) -> int:
+        """Local time the strategy sees it (ns)."""
+    @property
+    def exch_ts(self) -> int: ...
+    @property
+    def instrument(self) -> int: ...
+    @property
+    def mark(self) -> float:
+        """The mark price."""
+    @property
+    def index(self) -> float:
+        """The index price."""
+    @property
+    def funding_rate(self) -> float:
+        """The funding rate announced for the next funding time (0.0001 = 0.01%)."""
+    @property
+    def next_funding_ts(self) -> int:
+        """The next funding time (ns since the epoch)."""
+
+@final
+class Kline:
+    """A kline (candlestick) update as a strategy sees it; ``closed`` once final."""
+
+    @property
+    def ts(self) -> int:
+        """Local time the strategy sees it (ns)."""
+    @property
+    def exch_ts(self) -> int: ...
+    @property
+    def instrument(self) -> int: ...
+    @property
+    def open_ts(self) -> int: ...
+    @property
+    def close_ts(self) -> int: ...
+    @property
+    def interval_ms(self) -> int: ...
+    @property
+    def open(self) -> float: ...
+    @property
+    def high(self) -> float: ...
+    @property
+    def low(self) -> float: ...
+    @property
+    def close(self) -> float: ...
+    @property
+    def volume(self) -> float: ...
+    @property
+    def taker_buy_volume(self) -> float: ...
+    @property
+    def trades(self) -> int: ...
+    @property
+    def first_trade_id(self) -> int | None: ...
+    @property
+    def last_trade_id(self) -> int | None: ...
+    @property
+    def closed(self) -> bool: ...
+
+@final
+class Liquidation:
+    """A liquidation order of the venue (Binance ``forceOrder``) as a strategy sees it."""
+
+    @property
+    def ts(self) -> int:
+        """Local time the strategy sees it (ns)."""
+    @property
+    def exch_ts(self) -> int: ...
+    @property
+    def instrument(self) -> int: ...
+    @property
+    def side(self) -> int:
+        """The order's side: +1 BUY (a short was liquidated), -1 SELL (a long)."""
+    @property
+    def price(self) -> float: ...
+    @property
+    def qty(self) -> float: ...
+    @property
+    def avg_price(self) -> float: ...
+    @property
+    def filled_qty(self) -> float: ...
+    @property
+    def filled(self) -> bool: ...
+
+@final
 class OrderUpdate:
     """An update of one of the strategy's orders."""
 
@@ -1027,6 +1117,10 @@ class Backtest:
         subscribe_orders: bool = False,
         timer_ns: int = 0,
         account: AccountSpec | None = None,
+        subscribe_mark: bool = False,
+        subscribe_agg_trade: bool = False,
+        subscribe_kline: bool = False,
+        subscribe_liquidation: bool = False,
     ) -> Backtest: ...
     def account(self) -> Account:
         """The account now (balances, equity, available, margin used, liquidation prices)."""

@@ -28,6 +28,7 @@ fn config(entry: i64, response: i64, feed: FeedLatency) -> ReplayConfig {
             bbo: false,
             orders: true,
             timer_ns: 0,
+            market: 0,
         },
         account: AccountSetup::Unchecked,
     }

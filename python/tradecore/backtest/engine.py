@@ -130,6 +130,8 @@ class DataSource:
     description: str
     total_bytes: int | None = None
     progress_bytes: Callable[[], int] | None = None
+    report: Callable[[], _core.CaptureReport] | None = None
+    """The reader's report (recorded files): lines skipped in lenient mode, by reason."""
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
     def close(self) -> None:
@@ -146,11 +148,13 @@ def _with(inst: Instrument, fields: dict[str, Any] | None) -> Instrument:
 
 def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: Sequence[tuple[str, str]] | None = None,
               start: Any = None, end: Any = None, chunk_events: int = 131_072, synthetic_seconds: float = 300.0,
-              seed: int = 7, instrument_fields: dict[str, Any] | None = None) -> DataSource:
+              seed: int = 7, instrument_fields: dict[str, Any] | None = None, lenient: bool = False) -> DataSource:
     """Resolves ``data``: ``"synthetic"`` (the seeded synthetic market), a tick store folder,
     raw capture file(s) (Binance, Tardis, Bybit), an ``EVENT_DTYPE`` array, or an iterable of
     such arrays (then ``instrument`` is required). ``instrument_fields`` (``tick_size``,
-    ``maker_fee``...) override those of the instrument found or inferred."""
+    ``maker_fee``...) override those of the instrument found or inferred. ``lenient``: recorded
+    files' bad lines (a stream tradecore does not read, a negative quantity...) are counted by
+    reason in the reader's report and skipped instead of raising ``DataError``."""
     from tradecore import iter_capture
     from tradecore.data import TickStore
 
@@ -183,7 +187,7 @@ def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: S
             if not Path(p).exists():
                 raise InvalidInput(f"invalid data: {os.fspath(p)!r} (no such file or folder; "
                                    "give a capture file, a tick store folder or 'synthetic')")
-        reader = iter_capture(paths, chunk_events=chunk_events)
+        reader = iter_capture(paths, chunk_events=chunk_events, lenient=lenient)
         it = iter(reader)
         first = next(it, None)
         if first is None:
@@ -210,7 +214,7 @@ def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: S
 
         total = sum(Path(p).stat().st_size for p in paths)
         return DataSource([inst], chain(), ", ".join(os.fspath(p) for p in paths), total_bytes=total,
-                          progress_bytes=lambda: int(reader.report.bytes_read))
+                          progress_bytes=lambda: int(reader.report.bytes_read), report=lambda: reader.report)
     if isinstance(data, Iterable):
         if instrument is None:
             raise InvalidInput("invalid instrument: None (chunks of events need their Instrument)")
@@ -302,7 +306,7 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
                  log: logging.Logger | None = None, account: str = "auto",
                  balances: Mapping[str, float] | None = None, leverage: float | Mapping[str, float] | None = None,
                  brackets: Mapping[str, Sequence[Bracket]] | None = None,
-                 liquidation_fee: float | None = None) -> BacktestResult:
+                 liquidation_fee: float | None = None, lenient: bool = False) -> BacktestResult:
     """Replays ``data`` through the exchange simulator with ``strategy``.
 
     Args:
@@ -337,6 +341,7 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
         leverage: Margin: leverage, one or per symbol (default Binance's 20x).
         brackets: Margin: maintenance brackets per symbol (default the symbol's known table).
         liquidation_fee: Margin: liquidation clearance fee rate (default the symbol's).
+        lenient: Recorded files: count bad lines by reason (``params["skipped_lines"]``) and skip them.
 
     Returns:
         A :class:`BacktestResult`.
@@ -359,7 +364,7 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
     if chunk_events < 1:
         raise InvalidInput(f"invalid chunk_events: {chunk_events} (must be >= 1)")
     src = open_data(data, instrument=instrument, symbols=symbols, start=start, end=end, chunk_events=chunk_events,
-                    synthetic_seconds=synthetic_seconds, instrument_fields=instrument_fields)
+                    synthetic_seconds=synthetic_seconds, instrument_fields=instrument_fields, lenient=lenient)
     try:
         plan = plan_account(src.instruments, mode=account, initial_capital=initial_capital, balances=balances,
                             leverage=leverage, brackets=brackets, liquidation_fee=liquidation_fee)
@@ -382,7 +387,9 @@ def new_loop(strategy: Strategy, insts: Sequence[Instrument], lat: Latency, queu
         feed_latency_ns=feed_ns, clock_offset_ns=clock_offset,
         initial_capital=initial_capital if account.initial is None else account.initial,
         sample_ns=sample_ns, subscribe_book=strategy.wants("on_book"), subscribe_trade=strategy.wants("on_trade"),
-        subscribe_orders=strategy.wants("on_fill") or strategy.wants("on_order"), account=account.spec)
+        subscribe_orders=strategy.wants("on_fill") or strategy.wants("on_order"), account=account.spec,
+        subscribe_mark=strategy.wants("on_mark"), subscribe_agg_trade=strategy.wants("on_agg_trade"),
+        subscribe_kline=strategy.wants("on_kline"), subscribe_liquidation=strategy.wants("on_liquidation"))
     strategy.ctx = Context(bt, insts, log or logging.getLogger(f"tradecore.strategy.{type(strategy).__name__}"))
     return bt
 
@@ -443,5 +450,16 @@ def _run(strategy: Strategy, src: DataSource, lat: Latency, queue: str, feed_ns:
                 progress(n_in, None)
     finish(strategy)
     strategy.on_stop()
-    return results_of(bt, strategy, insts, src.description, lat, queue, feed_ns, initial_capital, limits,
-                      time.perf_counter() - t0, account)
+    result = results_of(bt, strategy, insts, src.description, lat, queue, feed_ns, initial_capital, limits,
+                        time.perf_counter() - t0, account)
+    if src.report is not None:
+        result.params["skipped_lines"] = skipped_summary(src.report())
+    return result
+
+
+def skipped_summary(report: _core.CaptureReport) -> str:
+    """The lines a lenient read skipped, counted by reason: ``"0"`` or ``"3 (unknown stream 'x': 2, ...)"``."""
+    if not report.skipped_lines:
+        return "0"
+    reasons = ", ".join(f"{reason}: {n:,}" for reason, n in report.skipped.items())
+    return f"{report.skipped_lines:,} ({reasons})"

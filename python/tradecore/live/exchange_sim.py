@@ -1087,15 +1087,21 @@ class ExchangeSimulator:
         self._finished = asyncio.Event()
 
     @classmethod
-    def from_capture(cls, path: str | PathLike[str], **kw: Any) -> ExchangeSimulator:
+    def from_capture(cls, path: str | PathLike[str], *, lenient: bool = False, **kw: Any) -> ExchangeSimulator:
         """A simulator replaying a raw Binance capture (tick and lot sizes inferred from it
-        unless given)."""
+        unless given). The frames are served as recorded, every stream included. The start of
+        the capture (its first 200,000 events) goes through tradecore's reader to infer the
+        sizes: a bad line there is an error naming it (``lenient``: counted and skipped)."""
         frames, snapshot = read_frames(path)
+        from tradecore import iter_capture
+
+        reader = iter_capture(path, chunk_events=200_000, lenient=lenient)
+        first = next(iter(reader), None)
+        if first is None:
+            raise InvalidInput(f"invalid capture {path}: no events")
         if "tick_size" not in kw or "lot_size" not in kw:
-            from tradecore import iter_capture
             from tradecore.instrument import Instrument
 
-            first = next(iter(iter_capture(path, chunk_events=200_000)))
             inst = Instrument.infer(first, "binance", "sim")
             kw.setdefault("tick_size", float(inst.tick_size))
             kw.setdefault("lot_size", float(inst.lot_size))
