@@ -645,7 +645,8 @@ impl Backtest {
         self.send(req)
     }
 
-    /// A mark price of `instrument`: stop and take-profit orders watching the mark act on it.
+    /// A mark price of `instrument`: stop and take-profit orders watching the mark act on it,
+    /// the position is valued at it, and a margin account below maintenance is liquidated.
     fn set_mark(&mut self, instrument: u32, price: f64) -> PyResult<()> {
         let mark = fixed("price", price)?;
         self.inner

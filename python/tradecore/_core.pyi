@@ -1131,7 +1131,8 @@ class Backtest:
         """A stop or take-profit order (``order_type`` an :class:`OrderType` code); None if
         refused before sending (``last_reject``)."""
     def set_mark(self, instrument: int, price: float) -> None:
-        """A mark price: stop and take-profit orders watching the mark act on it."""
+        """A mark price: stop and take-profit orders watching the mark act on it, the position is
+        valued at it, and a margin account below its maintenance margin is liquidated."""
     def set_next_client_id(self, next: int) -> None:
         """Client ids below ``next`` are taken (a restarted session's earlier orders)."""
     def restore_fill(self, instrument: int, side: int, price: float, qty: float, fee: float) -> None:

@@ -770,3 +770,86 @@ impl CaptureReader {
         Ok(all)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(lines: &[String], lenient: bool) -> (Result<Vec<Event>>, CaptureReport) {
+        let dir = std::env::temp_dir().join(format!("tc-capture-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = dir.join(format!("c{}.txt", N.fetch_add(1, Ordering::Relaxed)));
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let options = ReadOptions {
+            lenient,
+            ..ReadOptions::default()
+        };
+        let mut r = CaptureReader::open(&[&path], options).unwrap();
+        let out = r.read_all();
+        (out, r.report().clone())
+    }
+
+    fn trade(local_ms: i64, exch_ms: i64, qty: &str) -> String {
+        format!(
+            r#"{} {{"stream":"btcusdt@trade","data":{{"e":"trade","E":{exch_ms},"T":{exch_ms},"s":"BTCUSDT","t":1,"p":"100.0","q":"{qty}","X":"MARKET","m":true}}}}"#,
+            local_ms * 1_000_000
+        )
+    }
+
+    const T0: i64 = 1_723_161_600_000;
+
+    #[test]
+    fn times_running_backwards_beyond_the_tolerance_are_errors() {
+        let ok = [trade(T0, T0, "1"), trade(T0 + 10, T0 - 999, "1")];
+        assert!(read(&ok, false).0.is_ok(), "within 1 s");
+        let local = [trade(T0, T0, "1"), trade(T0 - 1_001, T0 + 1, "1")];
+        let err = read(&local, false).0.unwrap_err().to_string();
+        assert!(
+            err.contains(":2: local receive time") && err.contains("1.001 s"),
+            "{err}"
+        );
+        let exch = [trade(T0, T0, "1"), trade(T0 + 1, T0 - 3_600_000, "1")];
+        let err = read(&exch, false).0.unwrap_err().to_string();
+        assert!(err.contains("exchange time of this trade message"), "{err}");
+    }
+
+    #[test]
+    fn lenient_reads_count_skipped_lines_by_reason() {
+        let ticker = format!(
+            r#"{} {{"stream":"btcusdt@ticker","data":{{"e":"24hrTicker","l":"1.0"}}}}"#,
+            T0 * 1_000_000
+        );
+        let lines = [
+            trade(T0, T0, "1"),
+            ticker.clone(),
+            ticker,
+            trade(T0, T0, "-1"),
+            trade(T0, T0, "2"),
+        ];
+        let (strict, _) = read(&lines, false);
+        let err = strict.unwrap_err().to_string();
+        assert!(
+            err.contains(":2: unknown stream 'btcusdt@ticker'; pass --lenient"),
+            "{err}"
+        );
+        let (events, report) = read(&lines, true);
+        assert_eq!(events.unwrap().len(), 2);
+        assert_eq!(
+            report.skipped,
+            vec![
+                ("unknown stream 'btcusdt@ticker'".to_string(), 2),
+                ("negative value".to_string(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_file_is_an_error() {
+        let (out, _) = read(&[], false);
+        assert!(out.unwrap_err().to_string().contains("empty file"));
+        let (out, report) = read(&[], true);
+        assert!(out.unwrap().is_empty());
+        assert_eq!(report.skipped, vec![("empty file".to_string(), 1)]);
+    }
+}
