@@ -776,9 +776,9 @@ mod tests {
     use super::*;
 
     fn read(lines: &[String], lenient: bool) -> (Result<Vec<Event>>, CaptureReport) {
+        static N: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!("tc-capture-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        static N: AtomicU64 = AtomicU64::new(0);
         let path = dir.join(format!("c{}.txt", N.fetch_add(1, Ordering::Relaxed)));
         std::fs::write(&path, lines.join("\n")).unwrap();
         let options = ReadOptions {
