@@ -351,7 +351,8 @@ def test_the_tick_store_keeps_the_new_kinds(synthetic_capture: Path, tmp_path: P
                                             capsys: pytest.CaptureFixture[str]) -> None:
     local = (T0 + 2_000) * MS
     extra = [frame(local + 1, "btcusdt@kline_1m", {**KLINE, "E": T0 + 2_000}),
-             frame(local + 2, "btcusdt@forceOrder", {**FORCE, "E": T0 + 2_000, "o": {**FORCE["o"], "T": T0 + 2_000}})]
+             frame(local + 2, "btcusdt@forceOrder",
+                   {**FORCE, "E": T0 + 2_000, "o": {**FORCE["o"], "T": T0 + 2_000}})]
     path = _with_marks(synthetic_capture, tmp_path, _marks(), "store_in.gz", extra)
     store_dir = tmp_path / "store"
     assert main(["convert", str(path), "--out", str(store_dir), "--quiet"]) == 0
@@ -395,6 +396,7 @@ def test_exchange_sim_reads_leniently_when_asked(synthetic_capture: Path, tmp_pa
         ExchangeSimulator.from_capture(path)
     sim = ExchangeSimulator.from_capture(path, lenient=True)
     assert len(sim.frames) > 0
+    assert sim.capture_report is not None and sim.capture_report.skipped == {"unknown stream 'btcusdt@ticker'": 2}
 
 
 def test_train_reads_leniently_when_asked(synthetic_capture: Path, tmp_path: Path,
@@ -402,7 +404,8 @@ def test_train_reads_leniently_when_asked(synthetic_capture: Path, tmp_path: Pat
     pytest.importorskip("lightgbm")
     path = _unknown_stream_capture(synthetic_capture, tmp_path)
     out = tmp_path / "model.txt"
-    args = ["train", "--data", str(path), "--features", "mid,spread", "--label", "1s", "--sample", "20ms", "--out", str(out)]
+    args = ["train", "--data", str(path), "--features", "mid,spread", "--label", "1s", "--sample", "20ms",
+            "--out", str(out)]
     assert main(args) == 2
     assert "pass --lenient" in capsys.readouterr().err
     assert main([*args, "--lenient"]) == 0

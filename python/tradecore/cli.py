@@ -502,8 +502,8 @@ def exchange_sim(args: argparse.Namespace) -> int:
         kw = {"tick_size": float(args.tick_size), "lot_size": float(args.lot_size)}
     sim = ExchangeSimulator.from_capture(path, speed=args.speed, host=args.host, port=args.port, faults=faults,
                                          pause_without_clients=False, api_key=args.api_key,
-                                         api_secret=args.api_secret, balance=args.balance, lenient=args.lenient,
-                                         **kw)
+                                         api_secret=args.api_secret, balance=args.balance,
+                                         lenient=args.lenient, **kw)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def serve() -> None:
@@ -513,6 +513,9 @@ def exchange_sim(args: argparse.Namespace) -> int:
               flush=True)
         print(f"USD-M orders on {sim.rest_url}/fapi (user data: {sim.ws_url}/private/ws?listenKey=...), "
               f"API key {sim.api_key!r}, balance {args.balance:,.2f} USDT", flush=True)
+        if sim.capture_report is not None and sim.capture_report.skipped_lines:
+            print(f"skipped lines (the start of the capture, read for its sizes): "
+                  f"{skipped_summary(sim.capture_report)}", flush=True)
         try:
             if args.exit_at_end:
                 await sim.wait_done()
@@ -698,7 +701,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--data", nargs="+", default=["synthetic"],
                    help="raw capture file(s), a tick store folder, or 'synthetic' (default)")
     p.add_argument("--lenient", action="store_true",
-                   help="count bad lines of recorded files by reason and skip them (a stream tradecore does not read, a negative quantity...) instead of stopping")
+                   help="count bad lines of recorded files by reason and skip them (a stream tradecore "
+                        "does not read, a negative quantity...) instead of stopping")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="strategy parameter (repeatable)")
     p.add_argument("--latency", default="5ms",
@@ -748,7 +752,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--data", nargs="+", default=["synthetic"],
                    help="raw capture file(s), a tick store folder, or 'synthetic' (default)")
     p.add_argument("--lenient", action="store_true",
-                   help="count bad lines of recorded files by reason and skip them (a stream tradecore does not read, a negative quantity...) instead of stopping")
+                   help="count bad lines of recorded files by reason and skip them (a stream tradecore "
+                        "does not read, a negative quantity...) instead of stopping")
     p.add_argument("--features", required=True,
                    help="the feature set: 'name=kind(param=value, ...)' items separated by commas, e.g. "
                         "'mid,spread,imb5=imbalance(levels=5),ofi=ofi(window=1s)', or a .json file")
@@ -776,7 +781,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    "optional fault injection.")
     p.add_argument("--data", default="synthetic", help="a raw Binance capture, or 'synthetic' (default)")
     p.add_argument("--lenient", action="store_true",
-                   help="count bad lines of recorded files by reason and skip them (a stream tradecore does not read, a negative quantity...) instead of stopping")
+                   help="count bad lines of recorded files by reason and skip them (a stream tradecore "
+                        "does not read, a negative quantity...) instead of stopping")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed factor (1 real time, 0 as fast as possible)")

@@ -71,7 +71,8 @@ class Kind(enum.IntEnum):
     """Kline, second event: ``price`` low, ``qty`` close, ``first_update_id``/``last_update_id`` first/last
     trade id (2**64-1: none), ``trade_id`` the interval in ms."""
     KLINE_VOLUME = 11
-    """Kline, third event: ``price`` base volume, ``qty`` taker-buy base volume (quote volumes are not kept)."""
+    """Kline, third event: ``price`` base volume, ``qty`` taker-buy base volume (quote volumes are
+    not kept)."""
     LIQUIDATION = 12
     """Liquidation order (``forceOrder``), first of two events: ``price`` order price, ``qty`` original
     quantity, ``side`` the order's side (+1 BUY: a short liquidated)."""

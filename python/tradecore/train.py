@@ -162,7 +162,8 @@ def train_model(data: Any = "synthetic", features: str | Mapping[str, FeatureDec
     if "__mid" in decls:
         raise InvalidInput("invalid feature name: '__mid' is reserved")
     t0 = time.perf_counter()
-    src = open_data(data, synthetic_seconds=synthetic_seconds, instrument_fields=instrument_fields, lenient=lenient)
+    src = open_data(data, synthetic_seconds=synthetic_seconds, instrument_fields=instrument_fields,
+                    lenient=lenient)
     try:
         if len(src.instruments) != 1:
             raise InvalidInput(f"invalid data: {len(src.instruments)} instruments (train on one at a time)")
@@ -209,7 +210,8 @@ def train_model(data: Any = "synthetic", features: str | Mapping[str, FeatureDec
     pv = model.predict(Xv)
     lgb_pv = booster.predict(Xv)
     metrics: dict[str, Any] = {
-        "data": description, "skipped_lines": skipped, "instrument": f"{inst.venue}/{inst.symbol}", "features": names,
+        "data": description, "skipped_lines": skipped, "instrument": f"{inst.venue}/{inst.symbol}",
+        "features": names,
         "sample": str(sample), "horizon": str(horizon), "target": target, "objective": objective,
         "rows": int(n), "train_rows": int(len(yt)), "embargoed_rows": int(cut - len(yt)), "valid_rows": int(len(yv)),
         "train_period_ns": [int(ts[0]), int(ts[cut - 1])], "valid_period_ns": [int(valid_start), int(ts[-1])],

@@ -148,7 +148,8 @@ def _with(inst: Instrument, fields: dict[str, Any] | None) -> Instrument:
 
 def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: Sequence[tuple[str, str]] | None = None,
               start: Any = None, end: Any = None, chunk_events: int = 131_072, synthetic_seconds: float = 300.0,
-              seed: int = 7, instrument_fields: dict[str, Any] | None = None, lenient: bool = False) -> DataSource:
+              seed: int = 7, instrument_fields: dict[str, Any] | None = None,
+              lenient: bool = False) -> DataSource:
     """Resolves ``data``: ``"synthetic"`` (the seeded synthetic market), a tick store folder,
     raw capture file(s) (Binance, Tardis, Bybit), an ``EVENT_DTYPE`` array, or an iterable of
     such arrays (then ``instrument`` is required). ``instrument_fields`` (``tick_size``,
@@ -458,7 +459,8 @@ def _run(strategy: Strategy, src: DataSource, lat: Latency, queue: str, feed_ns:
 
 
 def skipped_summary(report: _core.CaptureReport) -> str:
-    """The lines a lenient read skipped, counted by reason: ``"0"`` or ``"3 (unknown stream 'x': 2, ...)"``."""
+    """The lines a lenient read skipped, counted by reason: ``"0"``, or
+    ``"3 (unknown stream 'x@y': 2, negative value: 1)"``."""
     if not report.skipped_lines:
         return "0"
     reasons = ", ".join(f"{reason}: {n:,}" for reason, n in report.skipped.items())
