@@ -355,8 +355,9 @@ struct Fields<'a> {
     rate: Option<&'a [u8]>,
     first_trade: Option<i64>,
     last_trade: Option<i64>,
-    kline: Option<KlineFields<'a>>,
-    order: Option<OrderFields<'a>>,
+    // Boxed: only these rare messages pay for them (a depth message's fields stay small).
+    kline: Option<Box<KlineFields<'a>>>,
+    order: Option<Box<OrderFields<'a>>>,
 }
 
 /// One parsed message. Book levels are left in the parser's buffers ([`Parser::bids`],
@@ -703,12 +704,12 @@ impl Parser {
                 b"f" => f.first_trade = Some(c.i64()?),
                 b"l" => f.last_trade = Some(c.i64()?),
                 b"k" if c.peek() == Some(b'{') => {
-                    let mut k = KlineFields::default();
+                    let mut k = Box::<KlineFields<'a>>::default();
                     kline_fields(c, &mut k)?;
                     f.kline = Some(k);
                 }
                 b"o" if c.peek() == Some(b'{') => {
-                    let mut o = OrderFields::default();
+                    let mut o = Box::<OrderFields<'a>>::default();
                     order_fields(c, &mut o)?;
                     f.order = Some(o);
                 }
