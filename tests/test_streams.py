@@ -419,3 +419,17 @@ def test_the_real_recordings_pass_the_new_checks(binance_dir: Path) -> None:
     _, report = tradecore.read_capture([binance_dir / "usdm_btcusdt_20240718.gz",
                                         binance_dir / "usdm_btcusdt_20240719.gz"])
     assert report.gap_count == 0
+
+
+def test_other_formats_refuse_negative_quantities_too(tmp_path: Path) -> None:
+    tardis = tmp_path / "trades.csv"
+    tardis.write_text("exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n"
+                      "binance-futures,BTCUSDT,1582329600000000,1582329600100000,1,buy,9600.5,0.1\n"
+                      "binance-futures,BTCUSDT,1582329600200000,1582329600300000,2,sell,9600.4,-0.1\n")
+    with pytest.raises(DataError, match=rf"{tardis}:3: amount -0.1 is negative"):
+        tradecore.read_capture(tardis)
+    bybit = tmp_path / "bybit.jsonl"
+    bybit.write_text('{"topic":"orderbook.500.XRPUSDT","type":"snapshot","ts":1733011200000,"data":{"s":"XRPUSDT",'
+                     '"b":[["1.0","5"],["0.9","-5"]],"a":[],"u":1,"seq":1},"cts":1733011200000}\n')
+    with pytest.raises(DataError, match=rf"{bybit}:1: b\[1\] qty -5 is negative"):
+        tradecore.read_capture(bybit)

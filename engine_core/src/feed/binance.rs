@@ -158,7 +158,7 @@ fn negative(field: &str, v: i64) -> ParseError {
 
 /// The first negative quantity or price of a level list, as an error.
 #[inline]
-fn check_levels(levels: &[(i64, i64)], name: &str) -> Result<(), ParseError> {
+pub(crate) fn check_levels(levels: &[(i64, i64)], name: &str) -> Result<(), ParseError> {
     if levels.iter().all(|&(p, q)| (p | q) >= 0) {
         return Ok(());
     }
