@@ -192,7 +192,7 @@ def test_symbol_filter_skips_and_counts_other_symbols(synthetic_capture: Path) -
 
 BAD_LINES = [
     (b'{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"T":1,"s":"BTCUSDT","t":1,"p":"6x","q":"1","m":true}}', "p '6x'"),
-    (b'{"stream":"btcusdt@kline_1m","data":{"e":"kline"}}', "unknown stream 'btcusdt@kline_1m'"),
+    (b'{"stream":"btcusdt@ticker","data":{"e":"24hrTicker"}}', "unknown stream 'btcusdt@ticker'"),
     (b'{"stream":"btcusdt@trade","data":{"e":"trade","E":1,', "malformed JSON"),
     (b"", "line is not '<local_time> <json>'"),
 ]

@@ -29,7 +29,9 @@ def test_convert_then_inspect(tmp_path: Path, synthetic_capture: Path, capsys: p
     store = tmp_path / "store"
     assert cli(["convert", str(synthetic_capture), "--out", str(store), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "binance-usdm/BTCUSDT: tick 0.1, lot 0.001, linear (inferred from the data)" in out
+    # The venue's spec (the bundled snapshot of Binance's exchangeInfo), not an inference.
+    assert "binance-usdm/BTCUSDT: linear, tick 0.1, lot 0.001, min notional 100, max qty 1000 (Binance " \
+        "exchangeInfo snapshot" in out
     assert "gaps           0" in out and "M events/s end to end" in out
     events, _ = tradecore.read_capture(synthetic_capture)
     assert np.array_equal(tradecore.TickStore(store).read("binance-usdm", "BTCUSDT"), events)

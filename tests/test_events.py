@@ -22,8 +22,10 @@ def test_dtype_is_the_64_byte_record_with_the_documented_fields() -> None:
 
 
 def test_kinds_and_flags_are_stable_codes() -> None:
-    assert {k.name: k.value for k in Kind} == {"DEPTH": 1, "SNAPSHOT": 2, "CLEAR": 3, "TRADE": 4, "BBO": 5}
-    assert Flag.LAST_IN_MESSAGE == 1 and Flag.OUT_OF_SYNC == 2
+    assert {k.name: k.value for k in Kind} == {
+        "DEPTH": 1, "SNAPSHOT": 2, "CLEAR": 3, "TRADE": 4, "BBO": 5, "MARK": 6, "FUNDING": 7, "AGG_TRADE": 8,
+        "KLINE": 9, "KLINE_CLOSE": 10, "KLINE_VOLUME": 11, "LIQUIDATION": 12, "LIQUIDATION_FILL": 13}
+    assert Flag.LAST_IN_MESSAGE == 1 and Flag.OUT_OF_SYNC == 2 and Flag.CLOSED == 16
     assert tradecore.SCALE == 10**9
 
 

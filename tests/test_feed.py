@@ -87,7 +87,8 @@ def test_last_events_returns_the_normalized_events(synthetic_capture: Path) -> N
     ("msg", "needle"),
     [
         (b"{", "malformed JSON"),
-        (b'{"stream":"x@kline_1m","data":{}}', "unknown stream"),
+        (b'{"stream":"x@ticker","data":{}}', "unknown stream"),
+        (b'{"stream":"x@kline_1m","data":{}}', "kline message without 'k'"),
         (b'{"e":"depthUpdate","E":1,"s":"X","U":1,"u":2,"pu":0,"b":[["1.x","1"]],"a":[]}', "bids[0] price '1.x'"),
         (b"not json at all", "malformed JSON"),
         (b"", "malformed JSON"),

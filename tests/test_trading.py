@@ -24,7 +24,7 @@ from tradecore._core import OrderEntry, OrderStatus
 from tradecore.risk import RiskEngine, RiskLimits
 from tradecore.strategy import Strategy
 
-BTC = tradecore.Instrument("binance-usdm", "BTCUSDT", "0.1", "0.001")
+BTC = tradecore.Instrument("binance-usdm", "BTCUSDT", "0.1", "0.001", maker_fee=0, taker_fee=0)  # scripted fills carry no fee
 
 
 class Venue:

@@ -7,7 +7,7 @@
 // pyo3 hands extracted arguments over by value.
 #![allow(clippy::needless_pass_by_value)]
 
-use engine_core::event::flags;
+use engine_core::event::{flags, kind};
 use engine_core::execution::AccountSetup;
 use engine_core::fixed::to_f64;
 use engine_core::replay::{
@@ -55,6 +55,108 @@ impl Trade {
         format!(
             "Trade(ts={}, price={}, qty={}, side={}, instrument={})",
             self.ts, self.price, self.qty, self.side, self.instrument
+        )
+    }
+}
+
+/// A mark price update as the strategy sees it (Binance `markPriceUpdate`).
+#[pyclass(module = "tradecore._core", frozen, get_all)]
+pub struct MarkPrice {
+    /// Local time the strategy sees it (ns).
+    ts: i64,
+    /// Exchange time (ns).
+    exch_ts: i64,
+    instrument: u32,
+    /// The mark price.
+    mark: f64,
+    /// The index price.
+    index: f64,
+    /// The funding rate announced for the next funding time (0.0001 = 0.01%).
+    funding_rate: f64,
+    /// The next funding time (ns since the epoch).
+    next_funding_ts: i64,
+}
+
+#[pymethods]
+impl MarkPrice {
+    fn __repr__(&self) -> String {
+        format!(
+            "MarkPrice(ts={}, mark={}, index={}, funding_rate={}, next_funding_ts={}, instrument={})",
+            self.ts, self.mark, self.index, self.funding_rate, self.next_funding_ts, self.instrument
+        )
+    }
+}
+
+/// A kline (candlestick) update as the strategy sees it; `closed` once final.
+#[pyclass(module = "tradecore._core", frozen, get_all)]
+pub struct Kline {
+    /// Local time the strategy sees it (ns).
+    ts: i64,
+    /// Exchange (event) time (ns).
+    exch_ts: i64,
+    instrument: u32,
+    /// Open and close time of the kline (ns).
+    open_ts: i64,
+    close_ts: i64,
+    /// The interval, ms.
+    interval_ms: u64,
+    open: f64,
+    high: f64,
+    low: f64,
+    close: f64,
+    /// Base asset volume and its taker-buy part.
+    volume: f64,
+    taker_buy_volume: f64,
+    trades: u64,
+    /// First and last trade id (None: no trade).
+    first_trade_id: Option<u64>,
+    last_trade_id: Option<u64>,
+    closed: bool,
+}
+
+#[pymethods]
+impl Kline {
+    fn __repr__(&self) -> String {
+        format!(
+            "Kline(open_ts={}, o={}, h={}, l={}, c={}, v={}, closed={}, instrument={})",
+            self.open_ts,
+            self.open,
+            self.high,
+            self.low,
+            self.close,
+            self.volume,
+            self.closed,
+            self.instrument
+        )
+    }
+}
+
+/// A liquidation order of the venue (Binance `forceOrder`) as the strategy sees it.
+#[pyclass(module = "tradecore._core", frozen, get_all)]
+pub struct Liquidation {
+    /// Local time the strategy sees it (ns).
+    ts: i64,
+    /// Exchange (trade) time (ns).
+    exch_ts: i64,
+    instrument: u32,
+    /// The liquidation order's side: +1 BUY (a short was liquidated), -1 SELL (a long).
+    side: i8,
+    /// The order's price and original quantity.
+    price: f64,
+    qty: f64,
+    /// Average fill price and accumulated filled quantity.
+    avg_price: f64,
+    filled_qty: f64,
+    /// Wholly filled.
+    filled: bool,
+}
+
+#[pymethods]
+impl Liquidation {
+    fn __repr__(&self) -> String {
+        format!(
+            "Liquidation(ts={}, side={}, price={}, qty={}, avg_price={}, filled_qty={}, instrument={})",
+            self.ts, self.side, self.price, self.qty, self.avg_price, self.filled_qty, self.instrument
         )
     }
 }
@@ -213,6 +315,10 @@ struct Handlers {
     order: Option<Py<PyAny>>,
     timer: Option<Py<PyAny>>,
     prediction: Option<Py<PyAny>>,
+    mark: Option<Py<PyAny>>,
+    agg_trade: Option<Py<PyAny>>,
+    kline: Option<Py<PyAny>>,
+    liquidation: Option<Py<PyAny>>,
 }
 
 fn handler(strategy: &Bound<'_, PyAny>, name: &str, on: bool) -> PyResult<Option<Py<PyAny>>> {
@@ -246,8 +352,8 @@ impl Backtest {
     /// `instruments`: (`tick_size`, `lot_size`, `book_lot`, `contract_size`, `inverse`,
     /// `maker_fee`, `taker_fee`) each (`book_lot`: the data's quantity precision, 0: the lot).
     #[new]
-    #[pyo3(signature = (instruments, risk, *, entry_latency_ns = 0, response_latency_ns = 0, entry_samples = None, response_samples = None, seed = 0, queue = "conservative", feed_latency_ns = None, clock_offset_ns = None, initial_capital = 100_000.0, sample_ns = 1_000_000_000, subscribe_book = false, subscribe_trade = false, subscribe_orders = false, timer_ns = 0, account = None, filters = None))]
-    #[allow(clippy::too_many_arguments)] // a Python signature
+    #[pyo3(signature = (instruments, risk, *, entry_latency_ns = 0, response_latency_ns = 0, entry_samples = None, response_samples = None, seed = 0, queue = "conservative", feed_latency_ns = None, clock_offset_ns = None, initial_capital = 100_000.0, sample_ns = 1_000_000_000, subscribe_book = false, subscribe_trade = false, subscribe_orders = false, timer_ns = 0, account = None, filters = None, subscribe_mark = false, subscribe_agg_trade = false, subscribe_kline = false, subscribe_liquidation = false))]
+    #[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)] // a Python signature
     fn new(
         instruments: Vec<(f64, f64, f64, f64, bool, f64, f64)>,
         risk: PyRef<'_, PyRiskEngine>,
@@ -267,6 +373,10 @@ impl Backtest {
         timer_ns: i64,
         account: Option<PyRef<'_, AccountSpec>>,
         filters: Option<Vec<PyRef<'_, PyOrderFilters>>>,
+        subscribe_mark: bool,
+        subscribe_agg_trade: bool,
+        subscribe_kline: bool,
+        subscribe_liquidation: bool,
     ) -> PyResult<Self> {
         if let Some(f) = &filters {
             if f.len() != instruments.len() {
@@ -277,6 +387,15 @@ impl Backtest {
                 ));
             }
         }
+        let market = [
+            (subscribe_mark, kind::MARK),
+            (subscribe_agg_trade, kind::AGG_TRADE),
+            (subscribe_kline, kind::KLINE),
+            (subscribe_liquidation, kind::LIQUIDATION),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .fold(0u32, |m, (_, k)| m | 1 << k);
         let mut setups = Vec::with_capacity(instruments.len());
         for (i, (tick, lot, book_lot, contract_size, inverse, maker, taker)) in
             instruments.into_iter().enumerate()
@@ -327,6 +446,7 @@ impl Backtest {
                 bbo: false,
                 orders: subscribe_orders,
                 timer_ns,
+                market,
             },
             account: account.map_or(AccountSetup::Unchecked, |a| a.setup.clone()),
         };
@@ -540,7 +660,8 @@ impl Backtest {
         self.send(req)
     }
 
-    /// A mark price of `instrument`: stop and take-profit orders watching the mark act on it.
+    /// A mark price of `instrument`: stop and take-profit orders watching the mark act on it,
+    /// the position is valued at it, and a margin account below maintenance is liquidated.
     fn set_mark(&mut self, instrument: u32, price: f64) -> PyResult<()> {
         let mark = fixed("price", price)?;
         self.inner
@@ -817,6 +938,18 @@ impl Backtest {
                     order: handler(strategy, "on_order", subs.orders)?,
                     timer: handler(strategy, "on_timer", subs.timer_ns > 0)?,
                     prediction: handler(strategy, "on_prediction", signals)?,
+                    mark: handler(strategy, "on_mark", subs.market & 1 << kind::MARK != 0)?,
+                    agg_trade: handler(
+                        strategy,
+                        "on_agg_trade",
+                        subs.market & 1 << kind::AGG_TRADE != 0,
+                    )?,
+                    kline: handler(strategy, "on_kline", subs.market & 1 << kind::KLINE != 0)?,
+                    liquidation: handler(
+                        strategy,
+                        "on_liquidation",
+                        subs.market & 1 << kind::LIQUIDATION != 0,
+                    )?,
                 },
                 books: (0..slf.try_borrow()?.inner.instruments())
                     .map(|_| None)
@@ -891,6 +1024,14 @@ impl Backtest {
                         }
                     }
                 }
+                Wake::Market(i) => {
+                    let (ts, msg) = {
+                        let me = slf.try_borrow()?;
+                        let m = me.inner.market_message(i).map_err(CoreErr)?;
+                        (me.inner.now(), m.to_vec())
+                    };
+                    call_market(py, h, ts, &msg)?;
+                }
                 Wake::Bbo(_) => {}
             }
             let me = slf.try_borrow()?;
@@ -899,6 +1040,81 @@ impl Backtest {
             }
         }
     }
+}
+
+/// Calls the strategy's handler for one market message (its events, see `event::kind`).
+fn call_market(py: Python<'_>, h: &Handlers, ts: i64, msg: &[Event]) -> PyResult<()> {
+    let Some(first) = msg.first() else {
+        return Ok(());
+    };
+    let get = |k: u8| msg.iter().find(|e| e.kind == k);
+    match first.kind {
+        kind::MARK => {
+            if let (Some(f), Some(fund)) = (&h.mark, get(kind::FUNDING)) {
+                #[allow(clippy::cast_possible_wrap, clippy::cast_precision_loss)]
+                let m = MarkPrice {
+                    ts,
+                    exch_ts: first.exch_ts,
+                    instrument: first.instrument,
+                    mark: to_f64(first.price),
+                    index: to_f64(first.qty),
+                    funding_rate: fund.qty as f64 / engine_core::fixed::SCALE as f64,
+                    next_funding_ts: fund.trade_id as i64,
+                };
+                f.call1(py, (m,))?;
+            }
+        }
+        kind::AGG_TRADE => {
+            if let Some(f) = &h.agg_trade {
+                f.call1(py, (trade(first, ts),))?;
+            }
+        }
+        kind::KLINE => {
+            if let (Some(f), Some(lc), Some(vol)) =
+                (&h.kline, get(kind::KLINE_CLOSE), get(kind::KLINE_VOLUME))
+            {
+                let id = |v: u64| (v != u64::MAX).then_some(v);
+                #[allow(clippy::cast_possible_wrap)]
+                let k = Kline {
+                    ts,
+                    exch_ts: first.exch_ts,
+                    instrument: first.instrument,
+                    open_ts: first.first_update_id as i64,
+                    close_ts: first.last_update_id as i64,
+                    interval_ms: lc.trade_id,
+                    open: to_f64(first.price),
+                    high: to_f64(first.qty),
+                    low: to_f64(lc.price),
+                    close: to_f64(lc.qty),
+                    volume: to_f64(vol.price),
+                    taker_buy_volume: to_f64(vol.qty),
+                    trades: first.trade_id,
+                    first_trade_id: id(lc.first_update_id),
+                    last_trade_id: id(lc.last_update_id),
+                    closed: first.has(flags::CLOSED),
+                };
+                f.call1(py, (k,))?;
+            }
+        }
+        kind::LIQUIDATION => {
+            if let (Some(f), Some(fill)) = (&h.liquidation, get(kind::LIQUIDATION_FILL)) {
+                let l = Liquidation {
+                    ts,
+                    exch_ts: first.exch_ts,
+                    instrument: first.instrument,
+                    side: first.side,
+                    price: to_f64(first.price),
+                    qty: to_f64(first.qty),
+                    avg_price: to_f64(fill.price),
+                    filled_qty: to_f64(fill.qty),
+                    filled: fill.has(flags::CLOSED),
+                };
+                f.call1(py, (l,))?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 fn trade(e: &Event, ts: i64) -> Trade {

@@ -58,6 +58,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fl.set_item("OUT_OF_SYNC", flags::OUT_OF_SYNC)?;
     fl.set_item("NO_EXCH_TS", flags::NO_EXCH_TS)?;
     fl.set_item("NON_MARKET_TRADE", flags::NON_MARKET_TRADE)?;
+    fl.set_item("CLOSED", flags::CLOSED)?;
     m.add("EVENT_FLAGS", fl)?;
     m.add_class::<instrument::PyOrderFilters>()?;
     m.add_class::<types::Side>()?;
@@ -68,6 +69,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<backtest::Backtest>()?;
     m.add_class::<backtest::BookView>()?;
     m.add_class::<backtest::Trade>()?;
+    m.add_class::<backtest::MarkPrice>()?;
+    m.add_class::<backtest::Kline>()?;
+    m.add_class::<backtest::Liquidation>()?;
     m.add_class::<backtest::OrderUpdate>()?;
     m.add_class::<capture::PyCaptureReader>()?;
     m.add_class::<capture::CaptureReport>()?;

@@ -18,6 +18,13 @@
 //! | 60     | `flags`          | u16  | bit set, see [`flags`]                              |
 //! | 62     | `kind`           | u8   | see [`kind`]                                        |
 //! | 63     | `side`           | i8   | +1 bid / buy aggressor, -1 ask / sell aggressor, 0  |
+//!
+//! The record stays 64 bytes (one cache line) for every kind. A message that carries more
+//! than one record's worth of values (Binance's `markPriceUpdate`, `kline`, `forceOrder`) is
+//! written as several consecutive events of distinct kinds with the same times and
+//! instrument, the last one flagged [`flags::LAST_IN_MESSAGE`]; each kind's use of the fields
+//! is documented on its constant in [`kind`]. A field a kind does not use is 0. Prices and
+//! quantities stay fixed point (1e-9); a funding rate is fixed point too (1e-9 units, signed).
 
 /// Event kinds. Values are stable: they are stored in files.
 pub mod kind {
@@ -31,6 +38,43 @@ pub mod kind {
     pub const TRADE: u8 = 4;
     /// Best bid or offer (one event per side).
     pub const BBO: u8 = 5;
+    /// A mark price (Binance `markPriceUpdate`, first event of the message): `price` = the
+    /// mark price `p`, `qty` = the index price `i` (a price, in the same fixed point), `exch_ts`
+    /// = the event time `E`. Always followed by a [`FUNDING`] event of the same message.
+    pub const MARK: u8 = 6;
+    /// The funding of a perpetual as announced with the mark price (second event of a
+    /// `markPriceUpdate`): `price` = the mark price `p` (repeated, so the event stands alone),
+    /// `qty` = the funding rate `r` for the next funding time, in 1e-9 units (signed: 0.0001
+    /// is `100_000`), `trade_id` = the next funding time `T`, ns since the epoch. Binance's
+    /// estimated settle price `P` (meaningful only for delivery contracts) is not kept.
+    pub const FUNDING: u8 = 7;
+    /// An aggregate trade (`aggTrade`): `price` `p`, `qty` `q`, `side` the aggressor's side
+    /// (from `m`), `trade_id` = the aggregate trade id `a`, `first_update_id` /
+    /// `last_update_id` = the first and last trade ids `f` / `l` it aggregates, `exch_ts` =
+    /// the trade time `T`. The same trades as the `trade` stream: the simulator matches on
+    /// [`TRADE`] events only, so a recording with both counts no trade twice.
+    pub const AGG_TRADE: u8 = 8;
+    /// A kline (candlestick), first of three events: `price` = open `o`, `qty` = high `h`,
+    /// `first_update_id` / `last_update_id` = the kline's open time `t` / close time `T` (ns
+    /// since the epoch), `trade_id` = the number of trades `n`; flag [`flags::CLOSED`] when
+    /// the kline is closed (`x`). `exch_ts` = the event time `E`.
+    pub const KLINE: u8 = 9;
+    /// A kline, second event: `price` = low `l`, `qty` = close `c`, `first_update_id` /
+    /// `last_update_id` = the first / last trade id `f` / `L` (`u64::MAX` when Binance sends
+    /// -1: no trade), `trade_id` = the interval `i` in ms (`1m` is `60_000`).
+    pub const KLINE_CLOSE: u8 = 10;
+    /// A kline, third and last event: `price` = base asset volume `v`, `qty` = taker buy base
+    /// asset volume `V` (both quantities). The quote volumes `q`/`Q` are not kept (a daily
+    /// quote volume overflows the fixed point; volume times price approximates them).
+    pub const KLINE_VOLUME: u8 = 11;
+    /// A liquidation order (`forceOrder`), first of two events: `price` = the order's price
+    /// `p`, `qty` = its original quantity `q`, `side` = the order's side `S` (+1 BUY: a short
+    /// was liquidated; -1 SELL: a long), `exch_ts` = the order's trade time `T`.
+    pub const LIQUIDATION: u8 = 12;
+    /// A liquidation order, second event: `price` = the average fill price `ap`, `qty` = the
+    /// accumulated filled quantity `z`, `side` as in [`LIQUIDATION`]; flag [`flags::CLOSED`]
+    /// when its status `X` is `FILLED`.
+    pub const LIQUIDATION_FILL: u8 = 13;
 
     /// Human name of a kind, for reports.
     pub fn name(kind: u8) -> &'static str {
@@ -40,12 +84,37 @@ pub mod kind {
             CLEAR => "clear",
             TRADE => "trade",
             BBO => "bbo",
+            MARK => "mark",
+            FUNDING => "funding",
+            AGG_TRADE => "agg_trade",
+            KLINE => "kline",
+            KLINE_CLOSE => "kline_close",
+            KLINE_VOLUME => "kline_volume",
+            LIQUIDATION => "liquidation",
+            LIQUIDATION_FILL => "liquidation_fill",
             _ => "unknown",
         }
     }
 
     /// Every kind defined so far, in numeric order.
-    pub const ALL: [u8; 5] = [DEPTH, SNAPSHOT, CLEAR, TRADE, BBO];
+    pub const ALL: [u8; 13] = [
+        DEPTH,
+        SNAPSHOT,
+        CLEAR,
+        TRADE,
+        BBO,
+        MARK,
+        FUNDING,
+        AGG_TRADE,
+        KLINE,
+        KLINE_CLOSE,
+        KLINE_VOLUME,
+        LIQUIDATION,
+        LIQUIDATION_FILL,
+    ];
+
+    /// One more than the largest kind code (the size of a table indexed by kind).
+    pub const COUNT: usize = 14;
 }
 
 /// Event flag bits.
@@ -60,6 +129,8 @@ pub mod flags {
     pub const NO_EXCH_TS: u16 = 1 << 2;
     /// A trade that is not a normal market trade (Binance futures: insurance fund, ADL).
     pub const NON_MARKET_TRADE: u16 = 1 << 3;
+    /// A kline that is closed (final), or a liquidation order that is wholly filled.
+    pub const CLOSED: u16 = 1 << 4;
 }
 
 /// Bid side of the book / buy aggressor.

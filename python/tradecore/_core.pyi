@@ -40,6 +40,9 @@ __all__ = [
     "Backtest",
     "BookView",
     "Trade",
+    "MarkPrice",
+    "Kline",
+    "Liquidation",
     "OrderUpdate",
     "CaptureReader",
     "CaptureReport",
@@ -263,6 +266,9 @@ class CaptureReport:
     @property
     def errors(self) -> list[str]:
         """The first 100 errors met in lenient mode, as 'file:line: message'."""
+    @property
+    def skipped(self) -> dict[str, int]:
+        """Lines skipped in lenient mode, by reason (``unknown stream 'x@y'``, ``negative value``...)."""
     @property
     def other_symbol_lines(self) -> int: ...
     @property
@@ -974,6 +980,93 @@ class Trade:
     def trade_id(self) -> int: ...
 
 @final
+class MarkPrice:
+    """A mark price update as a strategy sees it (Binance ``markPriceUpdate``)."""
+
+    @property
+    def ts(self) -> int:
+        """Local time the strategy sees it (ns)."""
+    @property
+    def exch_ts(self) -> int: ...
+    @property
+    def instrument(self) -> int: ...
+    @property
+    def mark(self) -> float:
+        """The mark price."""
+    @property
+    def index(self) -> float:
+        """The index price."""
+    @property
+    def funding_rate(self) -> float:
+        """The funding rate announced for the next funding time (0.0001 = 0.01%)."""
+    @property
+    def next_funding_ts(self) -> int:
+        """The next funding time (ns since the epoch)."""
+
+@final
+class Kline:
+    """A kline (candlestick) update as a strategy sees it; ``closed`` once final."""
+
+    @property
+    def ts(self) -> int:
+        """Local time the strategy sees it (ns)."""
+    @property
+    def exch_ts(self) -> int: ...
+    @property
+    def instrument(self) -> int: ...
+    @property
+    def open_ts(self) -> int: ...
+    @property
+    def close_ts(self) -> int: ...
+    @property
+    def interval_ms(self) -> int: ...
+    @property
+    def open(self) -> float: ...
+    @property
+    def high(self) -> float: ...
+    @property
+    def low(self) -> float: ...
+    @property
+    def close(self) -> float: ...
+    @property
+    def volume(self) -> float: ...
+    @property
+    def taker_buy_volume(self) -> float: ...
+    @property
+    def trades(self) -> int: ...
+    @property
+    def first_trade_id(self) -> int | None: ...
+    @property
+    def last_trade_id(self) -> int | None: ...
+    @property
+    def closed(self) -> bool: ...
+
+@final
+class Liquidation:
+    """A liquidation order of the venue (Binance ``forceOrder``) as a strategy sees it."""
+
+    @property
+    def ts(self) -> int:
+        """Local time the strategy sees it (ns)."""
+    @property
+    def exch_ts(self) -> int: ...
+    @property
+    def instrument(self) -> int: ...
+    @property
+    def side(self) -> int:
+        """The order's side: +1 BUY (a short was liquidated), -1 SELL (a long)."""
+    @property
+    def price(self) -> float: ...
+    @property
+    def qty(self) -> float: ...
+    @property
+    def avg_price(self) -> float: ...
+    @property
+    def filled_qty(self) -> float: ...
+    @property
+    def filled(self) -> bool: ...
+
+@final
 class OrderUpdate:
     """An update of one of the strategy's orders."""
 
@@ -1085,6 +1178,10 @@ class Backtest:
         timer_ns: int = 0,
         account: AccountSpec | None = None,
         filters: Sequence[OrderFilters] | None = None,
+        subscribe_mark: bool = False,
+        subscribe_agg_trade: bool = False,
+        subscribe_kline: bool = False,
+        subscribe_liquidation: bool = False,
     ) -> Backtest: ...
     def account(self) -> Account:
         """The account now (balances, equity, available, margin used, liquidation prices)."""
@@ -1095,7 +1192,8 @@ class Backtest:
         """A stop or take-profit order (``order_type`` an :class:`OrderType` code); None if
         refused before sending (``last_reject``)."""
     def set_mark(self, instrument: int, price: float) -> None:
-        """A mark price: stop and take-profit orders watching the mark act on it."""
+        """A mark price: stop and take-profit orders watching the mark act on it, the position is
+        valued at it, and a margin account below its maintenance margin is liquidated."""
     def set_next_client_id(self, next: int) -> None:
         """Client ids below ``next`` are taken (a restarted session's earlier orders)."""
     def restore_fill(self, instrument: int, side: int, price: float, qty: float, fee: float) -> None:

@@ -35,6 +35,7 @@ import pyarrow as pa
 import tradecore
 from tradecore.data import TickStore
 from tradecore.data.store import WriteMode
+from tradecore.backtest.engine import skipped_summary
 from tradecore.errors import DataError, InvalidInput, StrategyError, TradecoreError, strategy_files
 from tradecore.instrument import Instrument, resolve_instrument
 
@@ -194,7 +195,7 @@ def convert(args: argparse.Namespace) -> int:
         ("events", ", ".join(f"{k} {_fmt_count(v)}" for k, v in r.events.items() if v) + f" (total {_fmt_count(n)})"),
         ("time span", _span(r.first_exch_ts, r.last_exch_ts) + " (exchange time)"),
         ("gaps", f"{r.gap_count}" + (f", first at event {r.gaps[0].event_index} ({r.gaps[0].file}:{r.gaps[0].line})" if r.gaps else "")),
-        ("skipped lines", f"{r.skipped_lines}" + (f" (first: {r.errors[0]})" if r.errors else "")),
+        ("skipped lines", skipped_summary(r) + (f"; first: {r.errors[0]}" if r.errors else "")),
         ("written", f"{len(writer.paths)} file(s) under {store.root}"),
         ("throughput", f"{n / elapsed / 1e6:.2f} M events/s end to end ({elapsed:.2f} s)"),
     ]
@@ -319,8 +320,12 @@ def inspect(args: argparse.Namespace) -> int:
             stats = _Stats(inst)
         stats.add(chunk)
     r = reader.report
+    if r.format is None or stats is None:
+        why = "the file is empty" if r.format is None else "no line of it could be read"
+        raise DataError(f"{path}: no data ({why}; {r.lines} line(s), {skipped_summary(r)} skipped)")
     print(f"{path}  ({r.format}, {r.venue or '?'}/{r.symbol or '?'}, {r.bytes_total / 1e6:.1f} MB)")
-    rows = [("lines", f"{_fmt_count(r.lines)} ({r.records:,} records, {r.skipped_lines} skipped)"),
+    rows = [("lines", f"{_fmt_count(r.lines)} ({r.records:,} records, {skipped_summary(r)} skipped)"
+                      + (f"; first: {r.errors[0]}" if r.errors else "")),
             ("gaps", f"{r.gap_count}" + "".join(f"; at event {g.event_index} ({Path(g.file).name}:{g.line}, {g.check} expected {g.expected} got {g.got})" for g in r.gaps[:3]))]
     if stats is not None:
         rows.insert(0, ("instrument", inst.describe()))
@@ -350,14 +355,15 @@ def train(args: argparse.Namespace) -> int:
     r = train_model(data, args.features, horizon=args.label, target=args.target, sample=args.sample, bars=args.bars,
                     out=args.out, valid_fraction=args.valid, trees=args.trees, leaves=args.leaves,
                     learning_rate=args.learning_rate, seed=args.seed, synthetic_seconds=args.seconds,
-                    instrument_fields=fields or None)
+                    instrument_fields=fields or None, lenient=args.lenient)
     m = r.metrics
     print(f"trained on {m['instrument']} ({m['data']}): {len(m['features'])} features, label: {m['target']} over "
           f"{m['horizon']}, {m['objective']}")
     rows = [("rows", f"{m['rows']:,} ({m['train_rows']:,} train, {m['embargoed_rows']:,} embargoed, "
                      f"{m['valid_rows']:,} validation, by time)"),
             ("model", f"{m['trees']} trees of up to {m['leaves']} leaves -> {r.model_path}"),
-            ("features", f"{', '.join(m['features'])} (definition sha256 {m['features_sha256'][:16]}, in the model)")]
+            ("features", f"{', '.join(m['features'])} (definition sha256 {m['features_sha256'][:16]}, in the model)"),
+            ("skipped lines", str(m["skipped_lines"]))]
     if m["target"] == "sign":
         rows += [("validation AUC", f"{m['valid_auc']:.4f}"),
                  ("validation log loss", f"{m['valid_logloss']:.5f} (base rate {m['valid_logloss_base_rate']:.5f})"),
@@ -426,7 +432,8 @@ def backtest(args: argparse.Namespace) -> int:
         synthetic_seconds=args.seconds,
         instrument_fields=fields or None, progress=progress, account=args.account,
         balances=_balances(args.balance) if args.balance else None, leverage=args.leverage,
-        liquidation_fee=args.liquidation_fee, instruments=args.instruments, partial_on_error=True)
+        liquidation_fee=args.liquidation_fee, instruments=args.instruments, partial_on_error=True,
+        lenient=args.lenient)
     bar.update(last[1] or last[0], last[1] or last[0], 0 if last[1] else last[0], final=True)
     p = result.params
     offset = result.clock_offset_ns
@@ -439,7 +446,8 @@ def backtest(args: argparse.Namespace) -> int:
             ("replay", f"{_fmt_count(result.events)} events in {result.seconds:.2f} s, reading and the "
                        f"strategy's Python included ({result.events_per_s / 1e6:.2f} M events/s)"),
             ("trading state", str(p["final_trading_state"]))]
-           + ([("stopped", "by the strategy's error (below): what ran before it")] if result.error else []))
+           + ([("stopped", "by the strategy's error (below): what ran before it")] if result.error else [])
+           + ([("skipped lines", str(p["skipped_lines"]))] if "skipped_lines" in p else []))
     print()
     print(result.summary())
     if args.report:
@@ -503,7 +511,8 @@ def exchange_sim(args: argparse.Namespace) -> int:
         kw = {"tick_size": float(args.tick_size), "lot_size": float(args.lot_size)}
     sim = ExchangeSimulator.from_capture(path, speed=args.speed, host=args.host, port=args.port, faults=faults,
                                          pause_without_clients=False, api_key=args.api_key,
-                                         api_secret=args.api_secret, balance=args.balance, **kw)
+                                         api_secret=args.api_secret, balance=args.balance,
+                                         lenient=args.lenient, **kw)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def serve() -> None:
@@ -513,6 +522,9 @@ def exchange_sim(args: argparse.Namespace) -> int:
               flush=True)
         print(f"USD-M orders on {sim.rest_url}/fapi (user data: {sim.ws_url}/private/ws?listenKey=...), "
               f"API key {sim.api_key!r}, balance {args.balance:,.2f} USDT", flush=True)
+        if sim.capture_report is not None and sim.capture_report.skipped_lines:
+            print(f"skipped lines (the start of the capture, read for its sizes): "
+                  f"{skipped_summary(sim.capture_report)}", flush=True)
         try:
             if args.exit_at_end:
                 await sim.wait_done()
@@ -705,6 +717,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--strategy", required=True, help="file.py:ClassName (a tradecore.strategy.Strategy)")
     p.add_argument("--data", nargs="+", default=["synthetic"],
                    help="raw capture file(s), a tick store folder, or 'synthetic' (default)")
+    p.add_argument("--lenient", action="store_true",
+                   help="count bad lines of recorded files by reason and skip them (a stream tradecore "
+                        "does not read, a negative quantity...) instead of stopping")
     p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
                    help="strategy parameter (repeatable)")
     p.add_argument("--latency", default="5ms",
@@ -763,6 +778,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    "report (OUT.report.json). tradecore.Model.load and ctx.run_model take it.")
     p.add_argument("--data", nargs="+", default=["synthetic"],
                    help="raw capture file(s), a tick store folder, or 'synthetic' (default)")
+    p.add_argument("--lenient", action="store_true",
+                   help="count bad lines of recorded files by reason and skip them (a stream tradecore "
+                        "does not read, a negative quantity...) instead of stopping")
     p.add_argument("--features", required=True,
                    help="the feature set: 'name=kind(param=value, ...)' items separated by commas, e.g. "
                         "'mid,spread,imb5=imbalance(levels=5),ofi=ofi(window=1s)', or a .json file")
@@ -789,6 +807,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                    "requests, the user-data stream) matched against the replayed book, with "
                                    "optional fault injection.")
     p.add_argument("--data", default="synthetic", help="a raw Binance capture, or 'synthetic' (default)")
+    p.add_argument("--lenient", action="store_true",
+                   help="count bad lines of recorded files by reason and skip them (a stream tradecore "
+                        "does not read, a negative quantity...) instead of stopping")
     p.add_argument("--port", type=int, default=8765, help="port (default 8765; 0: any free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--speed", type=float, default=1.0, help="replay speed factor (1 real time, 0 as fast as possible)")

@@ -19,6 +19,11 @@ field                type   meaning
 ``kind``             uint8  :class:`Kind`
 ``side``             int8   +1 bid / buy aggressor, -1 ask / sell aggressor, 0 none
 ===================  =====  =========================================================
+
+The record stays 64 bytes for every kind: a message with more values than one record holds
+(a mark price with its funding, a kline, a liquidation) is several consecutive events of
+distinct kinds with the same times, the last flagged ``LAST_IN_MESSAGE``; :class:`Kind`
+documents each kind's use of the fields.
 """
 
 from __future__ import annotations
@@ -50,6 +55,30 @@ class Kind(enum.IntEnum):
     """A public trade; ``side`` is the aggressor's side."""
     BBO = 5
     """Best bid or offer, one event per side."""
+    MARK = 6
+    """Mark price (Binance ``markPriceUpdate``): ``price`` the mark price, ``qty`` the index price.
+    Always followed by a FUNDING event of the same message."""
+    FUNDING = 7
+    """Funding announced with the mark price: ``price`` the mark price, ``qty`` the funding rate for
+    the next funding time in 1e-9 units (signed), ``trade_id`` the next funding time (ns)."""
+    AGG_TRADE = 8
+    """Aggregate trade: ``price``, ``qty``, ``side`` (aggressor), ``trade_id`` the aggregate id,
+    ``first_update_id``/``last_update_id`` the first/last trade id. The simulator matches on TRADE only."""
+    KLINE = 9
+    """Kline, first of three events: ``price`` open, ``qty`` high, ``first_update_id``/``last_update_id``
+    open/close time (ns), ``trade_id`` number of trades; flag CLOSED when final."""
+    KLINE_CLOSE = 10
+    """Kline, second event: ``price`` low, ``qty`` close, ``first_update_id``/``last_update_id`` first/last
+    trade id (2**64-1: none), ``trade_id`` the interval in ms."""
+    KLINE_VOLUME = 11
+    """Kline, third event: ``price`` base volume, ``qty`` taker-buy base volume (quote volumes are
+    not kept)."""
+    LIQUIDATION = 12
+    """Liquidation order (``forceOrder``), first of two events: ``price`` order price, ``qty`` original
+    quantity, ``side`` the order's side (+1 BUY: a short liquidated)."""
+    LIQUIDATION_FILL = 13
+    """Liquidation order, second event: ``price`` average fill price, ``qty`` filled quantity; flag CLOSED
+    when wholly filled."""
 
 
 class Flag(enum.IntFlag):
@@ -63,6 +92,8 @@ class Flag(enum.IntFlag):
     """The venue sent no exchange time (``exch_ts`` is 0)."""
     NON_MARKET_TRADE = 8
     """A trade that is not a normal market trade (insurance fund, ADL)."""
+    CLOSED = 16
+    """A final (closed) kline, or a wholly filled liquidation order."""
 
 
 # The compiled core is the source of truth; fail loudly if the two ever drift apart.

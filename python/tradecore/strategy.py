@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypedDict, Unpack
 
-from tradecore._core import OrderStatus, OrderType, Position, Side, TimeInForce
+from tradecore._core import Kline, Liquidation, MarkPrice, OrderStatus, OrderType, Position, Side, TimeInForce
 from tradecore.errors import InvalidInput
 from tradecore.signals import duration_ns
 
@@ -424,6 +424,19 @@ class Strategy:
     def on_prediction(self, prediction: Prediction) -> None:
         """At each sample point of a ``ctx.run_model`` signal: the model's output
         (``prediction.value``; ``values`` for a multiclass model) and the feature row."""
+
+    def on_mark(self, mark: MarkPrice) -> None:
+        """After each mark price message (Binance ``markPriceUpdate``): ``mark.mark``, ``index``,
+        ``funding_rate`` (announced for ``next_funding_ts``). The backtest books funding itself."""
+
+    def on_agg_trade(self, trade: TradeLike) -> None:
+        """After each aggregate trade (``trade.trade_id`` is the aggregate id)."""
+
+    def on_kline(self, kline: Kline) -> None:
+        """After each kline (candlestick) message; ``kline.closed`` once the kline is final."""
+
+    def on_liquidation(self, liquidation: Liquidation) -> None:
+        """After each liquidation order the venue publishes (Binance ``forceOrder``)."""
 
     def on_stop(self) -> None:
         """After the last event."""

@@ -142,12 +142,14 @@ def train_model(data: Any = "synthetic", features: str | Mapping[str, FeatureDec
                 bars: str | int | None = None, out: str | Path = "model.txt", valid_fraction: float = 0.2,
                 trees: int = 100, leaves: int = 31, learning_rate: float = 0.05, min_data_in_leaf: int = 50,
                 seed: int = 0, synthetic_seconds: float = 300.0,
-                instrument_fields: dict[str, Any] | None = None) -> TrainResult:
+                instrument_fields: dict[str, Any] | None = None, lenient: bool = False) -> TrainResult:
     """Trains a LightGBM model on the feature set's rows over ``data`` (see the module
-    documentation); writes ``out`` (LightGBM's model text) and ``out`` + ``.report.json``."""
+    documentation); writes ``out`` (LightGBM's model text) and ``out`` + ``.report.json``.
+    ``lenient``: recorded files' bad lines are counted by reason (``metrics["skipped_lines"]``)
+    and skipped."""
     import lightgbm as lgb
 
-    from tradecore.backtest.engine import open_data
+    from tradecore.backtest.engine import open_data, skipped_summary
 
     if target not in ("return", "sign"):
         raise InvalidInput(f"invalid target: {target!r} (return or sign)")
@@ -163,7 +165,8 @@ def train_model(data: Any = "synthetic", features: str | Mapping[str, FeatureDec
     if "__mid" in decls:
         raise InvalidInput("invalid feature name: '__mid' is reserved")
     t0 = time.perf_counter()
-    src = open_data(data, synthetic_seconds=synthetic_seconds, instrument_fields=instrument_fields)
+    src = open_data(data, synthetic_seconds=synthetic_seconds, instrument_fields=instrument_fields,
+                    lenient=lenient)
     try:
         if len(src.instruments) != 1:
             raise InvalidInput(f"invalid data: {len(src.instruments)} instruments (train on one at a time)")
@@ -174,6 +177,7 @@ def train_model(data: Any = "synthetic", features: str | Mapping[str, FeatureDec
                               lot_size=float(inst.lot_size), bars=bars, sample=sample)
         ts, rows = with_mid.replay(src.chunks)
         description = src.description
+        skipped = skipped_summary(src.report()) if src.report is not None else "0"
     finally:
         src.close()
     names = fs.names
@@ -209,7 +213,7 @@ def train_model(data: Any = "synthetic", features: str | Mapping[str, FeatureDec
     pv = model.predict(Xv)
     lgb_pv = booster.predict(Xv)
     metrics: dict[str, Any] = {
-        "data": description, "instrument": f"{inst.venue}/{inst.symbol}", "features": names,
+        "data": description, "skipped_lines": skipped, "instrument": f"{inst.venue}/{inst.symbol}", "features": names,
         "features_definition": json.loads(fs.definition), "features_sha256": fs.definition_sha256,
         "sample": str(sample), "horizon": str(horizon), "target": target, "objective": objective,
         "rows": int(n), "train_rows": int(len(yt)), "embargoed_rows": int(cut - len(yt)), "valid_rows": int(len(yv)),

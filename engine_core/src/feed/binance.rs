@@ -4,8 +4,14 @@
 //!
 //! Supported messages, raw or wrapped in a combined stream (`{"stream": .., "data": ..}`):
 //! `depthUpdate` diffs (`<symbol>@depth`, `@depth@100ms`, `@depth@0ms`, ...), `trade`,
-//! `aggTrade`, `bookTicker`, and REST depth snapshots (`{"lastUpdateId": .., "bids", "asks"}`).
-//! Subscription replies (`{"result": .., "id": ..}`) are recognised and produce no event.
+//! `aggTrade`, `bookTicker`, futures `markPriceUpdate` (`<symbol>@markPrice`,
+//! `@markPrice@1s`), `kline` (`<symbol>@kline_<interval>`), `forceOrder` liquidations
+//! (`<symbol>@forceOrder`, `!forceOrder@arr`), and REST depth snapshots
+//! (`{"lastUpdateId": .., "bids", "asks"}`). Subscription replies (`{"result": .., "id": ..}`)
+//! are recognised and produce no event. See [`crate::event::kind`] for the events of each.
+//!
+//! Values are checked as they are read: a negative quantity or price (a book level, a trade,
+//! a kline) and a mark price that is not positive are errors naming the field and value.
 
 use std::collections::VecDeque;
 
@@ -60,18 +66,27 @@ pub enum MsgKind {
     BookTicker,
     /// REST depth snapshot.
     Snapshot,
+    /// Futures mark price, index price and funding (`markPriceUpdate`).
+    Mark,
+    /// Kline / candlestick.
+    Kline,
+    /// A liquidation order (`forceOrder`).
+    ForceOrder,
     /// A subscription reply or other control message (no event).
     Control,
 }
 
 impl MsgKind {
     /// Every kind, in report order.
-    pub const ALL: [MsgKind; 6] = [
+    pub const ALL: [MsgKind; 9] = [
         MsgKind::Depth,
         MsgKind::Trade,
         MsgKind::AggTrade,
         MsgKind::BookTicker,
         MsgKind::Snapshot,
+        MsgKind::Mark,
+        MsgKind::Kline,
+        MsgKind::ForceOrder,
         MsgKind::Control,
     ];
 
@@ -83,6 +98,9 @@ impl MsgKind {
             MsgKind::AggTrade => "agg_trade",
             MsgKind::BookTicker => "book_ticker",
             MsgKind::Snapshot => "snapshot",
+            MsgKind::Mark => "mark_price",
+            MsgKind::Kline => "kline",
+            MsgKind::ForceOrder => "force_order",
             MsgKind::Control => "control",
         }
     }
@@ -124,6 +142,191 @@ fn decimal(field: &str, raw: &[u8]) -> Result<i64, ParseError> {
         .map_err(|e: DecimalError| ParseError(format!("{field} '{}': {e}", show(raw))))
 }
 
+/// A decimal that must not be negative (a quantity or a price).
+fn non_negative(field: &str, raw: &[u8]) -> Result<i64, ParseError> {
+    let v = decimal(field, raw)?;
+    if v < 0 {
+        return Err(negative(field, v));
+    }
+    Ok(v)
+}
+
+#[cold]
+fn negative(field: &str, v: i64) -> ParseError {
+    ParseError(format!("{field} {} is negative", fixed::format(v)))
+}
+
+/// The first negative quantity or price of a level list, as an error.
+#[inline]
+pub(crate) fn check_levels(levels: &[(i64, i64)], name: &str) -> Result<(), ParseError> {
+    if levels.iter().all(|&(p, q)| (p | q) >= 0) {
+        return Ok(());
+    }
+    for (i, &(p, q)) in levels.iter().enumerate() {
+        if q < 0 {
+            return Err(negative(&format!("{name}[{i}] qty"), q));
+        }
+        if p < 0 {
+            return Err(negative(&format!("{name}[{i}] price"), p));
+        }
+    }
+    Ok(())
+}
+
+/// A kline's fields (`"k": {...}`), as found.
+#[derive(Debug, Default)]
+struct KlineFields<'a> {
+    open_time: Option<u64>,
+    close_time: Option<u64>,
+    symbol: Option<&'a [u8]>,
+    interval: Option<&'a [u8]>,
+    first_trade: Option<i64>,
+    last_trade: Option<i64>,
+    open: Option<&'a [u8]>,
+    close: Option<&'a [u8]>,
+    high: Option<&'a [u8]>,
+    low: Option<&'a [u8]>,
+    volume: Option<&'a [u8]>,
+    trades: Option<u64>,
+    closed: Option<bool>,
+    taker_volume: Option<&'a [u8]>,
+}
+
+/// A liquidation order's fields (`"o": {...}` of a `forceOrder`), as found.
+#[derive(Debug, Default)]
+struct OrderFields<'a> {
+    symbol: Option<&'a [u8]>,
+    side: Option<&'a [u8]>,
+    qty: Option<&'a [u8]>,
+    price: Option<&'a [u8]>,
+    avg_price: Option<&'a [u8]>,
+    status: Option<&'a [u8]>,
+    filled: Option<&'a [u8]>,
+    trade_time: Option<u64>,
+}
+
+/// The values of the last message of the rarer kinds (mark price, kline, liquidation), kept
+/// in the parser like the book levels so that [`Message`] stays small.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extra {
+    /// Mark price message: the index price `i`.
+    pub index_price: i64,
+    /// Mark price message: the funding rate `r`, 1e-9 units (signed).
+    pub funding_rate: i64,
+    /// Mark price message: the next funding time `T`, ns since the epoch.
+    pub next_funding_ts: i64,
+    /// Kline: open time `t`, ns.
+    pub open_ts: i64,
+    /// Kline: close time `T`, ns.
+    pub close_ts: i64,
+    /// Kline: interval `i`, ms.
+    pub interval_ms: u64,
+    /// Kline: first and last trade id `f`, `L` (`u64::MAX` for Binance's -1: no trade).
+    pub first_trade: u64,
+    /// See `first_trade`.
+    pub last_trade: u64,
+    /// Kline prices (open, high, low, close).
+    pub open: i64,
+    /// See `open`.
+    pub high: i64,
+    /// See `open`.
+    pub low: i64,
+    /// See `open`.
+    pub close: i64,
+    /// Kline: base asset volume `v`.
+    pub volume: i64,
+    /// Kline: taker buy base asset volume `V`.
+    pub taker_volume: i64,
+    /// Kline: number of trades `n`.
+    pub trades: u64,
+    /// Kline closed (`x`); liquidation order wholly filled (`X` = FILLED).
+    pub closed: bool,
+    /// Liquidation: average price `ap`.
+    pub avg_price: i64,
+    /// Liquidation: accumulated filled quantity `z`.
+    pub filled_qty: i64,
+}
+
+/// A kline interval (`1s`, `1m`, `3m`, ..., `1d`, `3d`, `1w`, `1M`) in ms; `1M` counts as 30
+/// days (the kline's own open and close times say exactly which month).
+fn interval_ms(raw: &[u8]) -> Result<u64, ParseError> {
+    let bad = || {
+        ParseError(format!(
+            "kline interval i '{}' is not one of Binance's",
+            show(raw)
+        ))
+    };
+    let (num, unit) = raw.split_at(raw.len().checked_sub(1).ok_or_else(bad)?);
+    let n: u64 = std::str::from_utf8(num)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(bad)?;
+    let unit_ms = match unit {
+        b"s" => 1_000,
+        b"m" => 60_000,
+        b"h" => 3_600_000,
+        b"d" => 86_400_000,
+        b"w" => 7 * 86_400_000,
+        b"M" => 30 * 86_400_000,
+        _ => return Err(bad()),
+    };
+    Ok(n * unit_ms)
+}
+
+fn ms_to_ns(field: &str, ms: u64) -> Result<i64, ParseError> {
+    i64::try_from(ms)
+        .ok()
+        .and_then(|ms| ms.checked_mul(MS))
+        .ok_or_else(|| ParseError(format!("{field} {ms} ms is out of range")))
+}
+
+fn kline_fields<'a>(c: &mut Cursor<'a>, k: &mut KlineFields<'a>) -> Result<(), ParseError> {
+    c.object()?;
+    let mut first = true;
+    while let Some(key) = c.key(first)? {
+        first = false;
+        match key {
+            b"t" => k.open_time = Some(c.u64()?),
+            b"T" => k.close_time = Some(c.u64()?),
+            b"s" => k.symbol = Some(c.string()?),
+            b"i" => k.interval = Some(c.string()?),
+            b"f" => k.first_trade = Some(c.i64()?),
+            b"L" => k.last_trade = Some(c.i64()?),
+            b"o" => k.open = Some(c.string()?),
+            b"c" => k.close = Some(c.string()?),
+            b"h" => k.high = Some(c.string()?),
+            b"l" => k.low = Some(c.string()?),
+            b"v" => k.volume = Some(c.string()?),
+            b"n" => k.trades = Some(c.u64()?),
+            b"x" => k.closed = Some(c.bool()?),
+            b"V" => k.taker_volume = Some(c.string()?),
+            _ => c.skip()?,
+        }
+    }
+    Ok(())
+}
+
+fn order_fields<'a>(c: &mut Cursor<'a>, o: &mut OrderFields<'a>) -> Result<(), ParseError> {
+    c.object()?;
+    let mut first = true;
+    while let Some(key) = c.key(first)? {
+        first = false;
+        match key {
+            b"s" => o.symbol = Some(c.string()?),
+            b"S" => o.side = Some(c.string()?),
+            b"q" => o.qty = Some(c.string()?),
+            b"p" => o.price = Some(c.string()?),
+            b"ap" => o.avg_price = Some(c.string()?),
+            b"X" => o.status = Some(c.string()?),
+            b"z" => o.filled = Some(c.string()?),
+            b"T" => o.trade_time = Some(c.u64()?),
+            _ => c.skip()?,
+        }
+    }
+    Ok(())
+}
+
 /// The fields of one message, as found (absent fields are `None`).
 #[derive(Debug, Default)]
 struct Fields<'a> {
@@ -148,6 +351,13 @@ struct Fields<'a> {
     snapshot_id: Option<u64>,
     has_levels: bool,
     control: bool,
+    index: Option<&'a [u8]>,
+    rate: Option<&'a [u8]>,
+    first_trade: Option<i64>,
+    last_trade: Option<i64>,
+    // Boxed: only these rare messages pay for them (a depth message's fields stay small).
+    kline: Option<Box<KlineFields<'a>>>,
+    order: Option<Box<OrderFields<'a>>>,
 }
 
 /// One parsed message. Book levels are left in the parser's buffers ([`Parser::bids`],
@@ -168,15 +378,15 @@ pub struct Message<'a> {
     pub prev_id: Option<i64>,
     /// Trade id (`t`, or `a` for aggTrade).
     pub trade_id: u64,
-    /// Trade price or best bid price.
+    /// Trade price, best bid price, mark price, or a liquidation order's price.
     pub price: i64,
-    /// Trade quantity or best bid quantity.
+    /// Trade quantity, best bid quantity, or a liquidation order's original quantity.
     pub qty: i64,
     /// Best ask price (bookTicker).
     pub ask_price: i64,
     /// Best ask quantity (bookTicker).
     pub ask_qty: i64,
-    /// Trade aggressor: +1 buy, -1 sell.
+    /// Trade aggressor: +1 buy, -1 sell; a liquidation order's side.
     pub side: i8,
     /// Event flags that follow from the message itself (no exchange time, non-market trade).
     pub flags: u16,
@@ -189,6 +399,8 @@ pub struct Parser {
     pub bids: Vec<(i64, i64)>,
     /// Ask levels (price, qty) of the last depth or snapshot message.
     pub asks: Vec<(i64, i64)>,
+    /// The values of the last mark price, kline or liquidation message.
+    pub extra: Extra,
 }
 
 /// The compact form every exchange sends, `[["61773.6","1001"],...]` with no whitespace,
@@ -446,6 +658,7 @@ impl Parser {
         Parser {
             bids: Vec::with_capacity(1024),
             asks: Vec::with_capacity(1024),
+            extra: Extra::default(),
         }
     }
 
@@ -486,6 +699,20 @@ impl Parser {
                 b"m" => f.buyer_maker = Some(c.bool()?),
                 b"X" => f.exec_type = Some(c.string()?),
                 b"lastUpdateId" => f.snapshot_id = Some(c.u64()?),
+                b"i" => f.index = Some(c.string()?),
+                b"r" => f.rate = Some(c.string()?),
+                b"f" => f.first_trade = Some(c.i64()?),
+                b"l" => f.last_trade = Some(c.i64()?),
+                b"k" if c.peek() == Some(b'{') => {
+                    let mut k = Box::<KlineFields<'a>>::default();
+                    kline_fields(c, &mut k)?;
+                    f.kline = Some(k);
+                }
+                b"o" if c.peek() == Some(b'{') => {
+                    let mut o = Box::<OrderFields<'a>>::default();
+                    order_fields(c, &mut o)?;
+                    f.order = Some(o);
+                }
                 b"stream" if !nested => f.stream = Some(c.string()?),
                 b"data" if !nested && c.peek() == Some(b'{') => self.fields(c, f, true)?,
                 b"result" | b"id" if !nested => {
@@ -499,30 +726,47 @@ impl Parser {
     }
 
     /// Parses one message (raw bytes as received).
+    #[allow(clippy::too_many_lines)] // one arm per message kind: a table, clearer whole
     pub fn parse<'a>(&mut self, msg: &'a [u8]) -> Result<Message<'a>, ParseError> {
         // A message with only one of its level lists must not inherit the other one.
         self.bids.clear();
         self.asks.clear();
         let mut c = Cursor::new(msg);
         let mut f = Fields::default();
-        self.fields(&mut c, &mut f, false)?;
+        if let Err(e) = self.fields(&mut c, &mut f, false) {
+            // A stream or event this parser does not read may use its field names otherwise:
+            // say that, not where its fields stopped fitting.
+            if let Some(stream) = f.stream.filter(|s| kind_of_stream(s).is_none()) {
+                return Err(unknown_stream(stream));
+            }
+            if let Some(e) = f.e.filter(|e| kind_of_event(e).is_none()) {
+                return Err(unknown_event(e));
+            }
+            return Err(e);
+        }
         if !c.at_end() {
             return Err(ParseError(
                 "malformed JSON: data after the end of the message".into(),
             ));
         }
         let kind = classify(&f)?;
-        let time = f.tx_time.or(f.event_time);
+        let time = match kind {
+            // `T` is the next funding time there; a kline's times are inside `k`.
+            MsgKind::Mark | MsgKind::Kline => f.event_time,
+            MsgKind::ForceOrder => f.order.as_ref().and_then(|o| o.trade_time).or(f.event_time),
+            _ => f.tx_time.or(f.event_time),
+        };
         let exch_ts = match time {
-            Some(ms) => i64::try_from(ms)
-                .ok()
-                .and_then(|ms| ms.checked_mul(MS))
-                .ok_or_else(|| ParseError(format!("exchange time {ms} ms is out of range")))?,
+            Some(ms) => ms_to_ns("exchange time", ms)?,
             None => 0,
+        };
+        let symbol = match kind {
+            MsgKind::ForceOrder => f.order.as_ref().and_then(|o| o.symbol).or(f.symbol),
+            _ => f.symbol,
         };
         let mut m = Message {
             kind,
-            symbol: f.symbol,
+            symbol,
             exch_ts,
             first_id: 0,
             last_id: 0,
@@ -557,20 +801,26 @@ impl Parser {
                         m.first_id, m.last_id
                     )));
                 }
+                check_levels(&self.bids, "bids")?;
+                check_levels(&self.asks, "asks")?;
             }
             MsgKind::Snapshot => {
                 let id = need(f.snapshot_id, "lastUpdateId")?;
                 m.first_id = id;
                 m.last_id = id;
+                check_levels(&self.bids, "bids")?;
+                check_levels(&self.asks, "asks")?;
             }
             MsgKind::Trade | MsgKind::AggTrade => {
                 if kind == MsgKind::Trade {
                     m.trade_id = need(f.trade_id, "t")?;
                 } else {
                     m.trade_id = need(f.agg_id, "a")?;
+                    m.first_id = trade_id("f", f.first_trade)?;
+                    m.last_id = trade_id("l", f.last_trade)?;
                 }
-                m.price = decimal("p", need_s(f.price, "p")?)?;
-                m.qty = decimal("q", need_s(f.qty, "q")?)?;
+                m.price = non_negative("p", need_s(f.price, "p")?)?;
+                m.qty = non_negative("q", need_s(f.qty, "q")?)?;
                 let maker = f
                     .buyer_maker
                     .ok_or_else(|| ParseError(format!("{} message without 'm'", kind.name())))?;
@@ -582,10 +832,40 @@ impl Parser {
             MsgKind::BookTicker => {
                 m.first_id = need(f.last_id, "u")?;
                 m.last_id = m.first_id;
-                m.price = decimal("b", need_s(f.bid_px, "b")?)?;
-                m.qty = decimal("B", need_s(f.bid_qty, "B")?)?;
-                m.ask_price = decimal("a", need_s(f.ask_px, "a")?)?;
-                m.ask_qty = decimal("A", need_s(f.ask_qty, "A")?)?;
+                m.price = non_negative("b", need_s(f.bid_px, "b")?)?;
+                m.qty = non_negative("B", need_s(f.bid_qty, "B")?)?;
+                m.ask_price = non_negative("a", need_s(f.ask_px, "a")?)?;
+                m.ask_qty = non_negative("A", need_s(f.ask_qty, "A")?)?;
+            }
+            MsgKind::Mark => {
+                m.price = decimal("p", need_s(f.price, "p")?)?;
+                if m.price <= 0 {
+                    return Err(ParseError(format!(
+                        "mark price p {} must be > 0",
+                        fixed::format(m.price)
+                    )));
+                }
+                let x = &mut self.extra;
+                x.index_price = non_negative("i", need_s(f.index, "i")?)?;
+                x.funding_rate = decimal("r", need_s(f.rate, "r")?)?;
+                x.next_funding_ts = ms_to_ns("next funding time T", need(f.tx_time, "T")?)?;
+            }
+            MsgKind::Kline => {
+                let k = f
+                    .kline
+                    .as_ref()
+                    .ok_or_else(|| ParseError("kline message without 'k'".into()))?;
+                if m.symbol.is_none() {
+                    m.symbol = k.symbol;
+                }
+                kline_values(k, &mut self.extra)?;
+            }
+            MsgKind::ForceOrder => {
+                let o = f
+                    .order
+                    .as_ref()
+                    .ok_or_else(|| ParseError("forceOrder message without 'o'".into()))?;
+                force_order_values(o, &mut m, &mut self.extra)?;
             }
             MsgKind::Control => {}
         }
@@ -593,15 +873,96 @@ impl Parser {
     }
 }
 
+/// The values of a kline (`k`).
+fn kline_values(k: &KlineFields<'_>, x: &mut Extra) -> Result<(), ParseError> {
+    fn missing(name: &str) -> ParseError {
+        ParseError(format!("kline message without 'k.{name}'"))
+    }
+    let s = |v: Option<&[u8]>, name: &str, field: &str| -> Result<i64, ParseError> {
+        non_negative(field, v.ok_or_else(|| missing(name))?)
+    };
+    x.open_ts = ms_to_ns(
+        "kline open time t",
+        k.open_time.ok_or_else(|| missing("t"))?,
+    )?;
+    x.close_ts = ms_to_ns(
+        "kline close time T",
+        k.close_time.ok_or_else(|| missing("T"))?,
+    )?;
+    x.interval_ms = interval_ms(k.interval.ok_or_else(|| missing("i"))?)?;
+    x.first_trade = kline_trade_id(k.first_trade);
+    x.last_trade = kline_trade_id(k.last_trade);
+    x.open = s(k.open, "o", "k.o")?;
+    x.high = s(k.high, "h", "k.h")?;
+    x.low = s(k.low, "l", "k.l")?;
+    x.close = s(k.close, "c", "k.c")?;
+    x.volume = s(k.volume, "v", "k.v")?;
+    x.taker_volume = s(k.taker_volume, "V", "k.V")?;
+    x.trades = k.trades.ok_or_else(|| missing("n"))?;
+    x.closed = k.closed.ok_or_else(|| missing("x"))?;
+    if x.close_ts < x.open_ts {
+        return Err(ParseError(format!(
+            "kline close time T {} ms is before its open time t {} ms",
+            x.close_ts / MS,
+            x.open_ts / MS
+        )));
+    }
+    Ok(())
+}
+
+/// The values of a liquidation order (`o` of a `forceOrder`).
+fn force_order_values(
+    o: &OrderFields<'_>,
+    m: &mut Message<'_>,
+    x: &mut Extra,
+) -> Result<(), ParseError> {
+    fn need<'b>(v: Option<&'b [u8]>, name: &str) -> Result<&'b [u8], ParseError> {
+        v.ok_or_else(|| ParseError(format!("forceOrder message without 'o.{name}'")))
+    }
+    m.side = match need(o.side, "S")? {
+        b"BUY" => BID,
+        b"SELL" => ASK,
+        other => {
+            return Err(ParseError(format!(
+                "forceOrder side o.S '{}' is not BUY or SELL",
+                show(other)
+            )))
+        }
+    };
+    m.price = non_negative("o.p", need(o.price, "p")?)?;
+    m.qty = non_negative("o.q", need(o.qty, "q")?)?;
+    x.avg_price = non_negative("o.ap", need(o.avg_price, "ap")?)?;
+    x.filled_qty = non_negative("o.z", need(o.filled, "z")?)?;
+    x.closed = need(o.status, "X")? == b"FILLED";
+    Ok(())
+}
+
+/// An aggregate trade's first or last trade id.
+fn trade_id(name: &str, v: Option<i64>) -> Result<u64, ParseError> {
+    let v = v.ok_or_else(|| ParseError(format!("agg_trade message without '{name}'")))?;
+    u64::try_from(v).map_err(|_| ParseError(format!("agg_trade {name} {v} is negative")))
+}
+
+/// A kline's first or last trade id: Binance sends -1 when the kline has no trade.
+fn kline_trade_id(v: Option<i64>) -> u64 {
+    v.and_then(|v| u64::try_from(v).ok()).unwrap_or(u64::MAX)
+}
+
 fn kind_of_stream(stream: &[u8]) -> Option<MsgKind> {
-    let at = memchr::memchr(b'@', stream)?;
-    let tail = &stream[at + 1..];
+    // `<symbol>@<name>[@<option>]`, or an all-market stream `!<name>@arr`.
+    let tail = match stream.strip_prefix(b"!") {
+        Some(all) => all,
+        None => &stream[memchr::memchr(b'@', stream)? + 1..],
+    };
     let name = tail.split(|&b| b == b'@').next().unwrap_or(tail);
     match name {
         b"depth" => Some(MsgKind::Depth),
         b"trade" => Some(MsgKind::Trade),
         b"aggTrade" => Some(MsgKind::AggTrade),
         b"bookTicker" => Some(MsgKind::BookTicker),
+        b"markPrice" if stream.first() != Some(&b'!') => Some(MsgKind::Mark),
+        b"forceOrder" => Some(MsgKind::ForceOrder),
+        _ if name.starts_with(b"kline_") => Some(MsgKind::Kline),
         _ => None,
     }
 }
@@ -612,14 +973,26 @@ fn kind_of_event(e: &[u8]) -> Option<MsgKind> {
         b"trade" => Some(MsgKind::Trade),
         b"aggTrade" => Some(MsgKind::AggTrade),
         b"bookTicker" => Some(MsgKind::BookTicker),
+        b"markPriceUpdate" => Some(MsgKind::Mark),
+        b"kline" => Some(MsgKind::Kline),
+        b"forceOrder" => Some(MsgKind::ForceOrder),
         _ => None,
     }
 }
 
+#[cold]
+fn unknown_stream(stream: &[u8]) -> ParseError {
+    ParseError(format!("unknown stream '{}'", show(stream)))
+}
+
+#[cold]
+fn unknown_event(e: &[u8]) -> ParseError {
+    ParseError(format!("unknown event type '{}'", show(e)))
+}
+
 fn classify(f: &Fields<'_>) -> Result<MsgKind, ParseError> {
     if let Some(stream) = f.stream {
-        let k = kind_of_stream(stream)
-            .ok_or_else(|| ParseError(format!("unknown stream '{}'", show(stream))))?;
+        let k = kind_of_stream(stream).ok_or_else(|| unknown_stream(stream))?;
         if let Some(e) = f.e {
             if kind_of_event(e) != Some(k) {
                 return Err(ParseError(format!(
@@ -632,8 +1005,7 @@ fn classify(f: &Fields<'_>) -> Result<MsgKind, ParseError> {
         return Ok(k);
     }
     if let Some(e) = f.e {
-        return kind_of_event(e)
-            .ok_or_else(|| ParseError(format!("unknown event type '{}'", show(e))));
+        return kind_of_event(e).ok_or_else(|| unknown_event(e));
     }
     if f.snapshot_id.is_some() && f.has_levels {
         return Ok(MsgKind::Snapshot);
@@ -647,6 +1019,65 @@ fn classify(f: &Fields<'_>) -> Result<MsgKind, ParseError> {
     Err(ParseError(
         "unrecognised message: no stream, no event type, not a depth snapshot".into(),
     ))
+}
+
+/// The events of a mark price, kline or liquidation message (see [`crate::event::kind`]),
+/// from `base` (times, instrument, flags); the last one is flagged `LAST_IN_MESSAGE`.
+fn market_events(m: &Message<'_>, x: &Extra, base: Event) -> impl Iterator<Item = Event> {
+    let ev = |kind: u8, price: i64, qty: i64| Event {
+        price,
+        qty,
+        kind,
+        ..base
+    };
+    let mut list = [Event::default(); 3];
+    let n = match m.kind {
+        MsgKind::Mark => {
+            list[0] = ev(kind::MARK, m.price, x.index_price);
+            list[1] = Event {
+                trade_id: x.next_funding_ts.unsigned_abs(),
+                ..ev(kind::FUNDING, m.price, x.funding_rate)
+            };
+            2
+        }
+        MsgKind::Kline => {
+            let closed = if x.closed { flags::CLOSED } else { 0 };
+            list[0] = Event {
+                first_update_id: x.open_ts.unsigned_abs(),
+                last_update_id: x.close_ts.unsigned_abs(),
+                trade_id: x.trades,
+                flags: base.flags | closed,
+                ..ev(kind::KLINE, x.open, x.high)
+            };
+            list[1] = Event {
+                first_update_id: x.first_trade,
+                last_update_id: x.last_trade,
+                trade_id: x.interval_ms,
+                flags: base.flags | closed,
+                ..ev(kind::KLINE_CLOSE, x.low, x.close)
+            };
+            list[2] = Event {
+                flags: base.flags | closed,
+                ..ev(kind::KLINE_VOLUME, x.volume, x.taker_volume)
+            };
+            3
+        }
+        _ => {
+            let filled = if x.closed { flags::CLOSED } else { 0 };
+            list[0] = Event {
+                side: m.side,
+                ..ev(kind::LIQUIDATION, m.price, m.qty)
+            };
+            list[1] = Event {
+                side: m.side,
+                flags: base.flags | filled,
+                ..ev(kind::LIQUIDATION_FILL, x.avg_price, x.filled_qty)
+            };
+            2
+        }
+    };
+    list[n - 1].flags |= flags::LAST_IN_MESSAGE;
+    list.into_iter().take(n)
 }
 
 /// A detected gap in the depth chain.
@@ -843,13 +1274,27 @@ impl BookSync {
             }
             MsgKind::Trade | MsgKind::AggTrade => {
                 let mut e = base;
-                e.kind = kind::TRADE;
+                e.kind = if m.kind == MsgKind::Trade {
+                    kind::TRADE
+                } else {
+                    e.first_update_id = m.first_id;
+                    e.last_update_id = m.last_id;
+                    kind::AGG_TRADE
+                };
                 e.side = m.side;
                 e.price = m.price;
                 e.qty = m.qty;
                 e.trade_id = m.trade_id;
                 e.flags |= flags::LAST_IN_MESSAGE | self.unsynced_flag();
                 self.push(out, e);
+                Ok(())
+            }
+            MsgKind::Mark | MsgKind::Kline | MsgKind::ForceOrder => {
+                let mut base = base;
+                base.flags |= self.unsynced_flag();
+                for e in market_events(m, &parser.extra, base) {
+                    self.push(out, e);
+                }
                 Ok(())
             }
             MsgKind::BookTicker => {
@@ -1324,11 +1769,143 @@ mod tests {
         assert_eq!((agg.kind, agg.trade_id), (MsgKind::AggTrade, 9));
     }
 
+    /// Events of one message through a fresh sync state machine.
+    fn events_of(msg: &[u8]) -> Vec<Event> {
+        let (mut s, mut p, mut out) = fresh(SyncConfig::default());
+        let m = p.parse(msg).unwrap();
+        s.on_message(
+            &m,
+            &p,
+            Origin {
+                source: 0,
+                line: 1,
+                local_ts: 7,
+            },
+            &mut out,
+        )
+        .unwrap();
+        out
+    }
+
+    fn fx(v: &str) -> i64 {
+        fixed::parse_decimal(v.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn mark_price_is_a_mark_and_a_funding_event() {
+        // Binance's documented shape, as recorded (`@markPrice@1s`).
+        let ev = events_of(br#"{"stream":"btcusdt@markPrice@1s","data":{"e":"markPriceUpdate","E":1680652800010,"s":"BTCUSDT","p":"28155.10000000","P":"28141.47600845","i":"28165.04857143","r":"0.00002760","T":1680652800000}}"#);
+        assert_eq!(ev.len(), 2);
+        let (m, f) = (ev[0], ev[1]);
+        assert_eq!((m.kind, f.kind), (kind::MARK, kind::FUNDING));
+        assert_eq!(m.exch_ts, 1_680_652_800_010 * MS); // E, not the funding time T
+        assert_eq!((m.price, m.qty), (fx("28155.1"), fx("28165.04857143")));
+        assert_eq!((f.price, f.qty), (fx("28155.1"), 27_600));
+        assert_eq!(f.trade_id, 1_680_652_800_000 * MS as u64);
+        assert!(!m.has(flags::LAST_IN_MESSAGE) && f.has(flags::LAST_IN_MESSAGE));
+        // The plain stream and a negative rate.
+        let ev = events_of(br#"{"stream":"ethusdt@markPrice","data":{"e":"markPriceUpdate","E":5,"s":"ETHUSDT","p":"1.5","P":"1.5","i":"1.4","r":"-0.00010000","T":9}}"#);
+        assert_eq!(ev[1].qty, -100_000);
+    }
+
+    #[test]
+    fn agg_trades_are_their_own_kind() {
+        let ev = events_of(br#"{"stream":"btcusdt@aggTrade","data":{"e":"aggTrade","E":123456789,"s":"BTCUSDT","a":5933014,"p":"0.001","q":"100","f":100,"l":105,"T":123456785,"m":true}}"#);
+        let e = ev[0];
+        assert_eq!(
+            (e.kind, e.side, e.trade_id),
+            (kind::AGG_TRADE, ASK, 5_933_014)
+        );
+        assert_eq!((e.first_update_id, e.last_update_id), (100, 105));
+        assert_eq!(
+            (e.price, e.qty, e.exch_ts),
+            (fx("0.001"), fx("100"), 123_456_785 * MS)
+        );
+    }
+
+    #[test]
+    fn a_kline_is_three_events() {
+        let ev = events_of(br#"{"stream":"btcusdt@kline_1m","data":{"e":"kline","E":1680652860010,"s":"BTCUSDT","k":{"t":1680652800000,"T":1680652859999,"s":"BTCUSDT","i":"1m","f":100,"L":200,"o":"0.0010","c":"0.0020","h":"0.0025","l":"0.0015","v":"1000","n":100,"x":true,"q":"1.0000","V":"500","Q":"0.500","B":"123456"}}}"#);
+        let kinds: Vec<u8> = ev.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [kind::KLINE, kind::KLINE_CLOSE, kind::KLINE_VOLUME]);
+        assert!(ev
+            .iter()
+            .all(|e| e.has(flags::CLOSED) && e.exch_ts == 1_680_652_860_010 * MS));
+        assert_eq!((ev[0].price, ev[0].qty), (fx("0.001"), fx("0.0025")));
+        assert_eq!(ev[0].first_update_id, 1_680_652_800_000 * MS as u64);
+        assert_eq!(ev[0].last_update_id, 1_680_652_859_999 * MS as u64);
+        assert_eq!(ev[0].trade_id, 100);
+        assert_eq!((ev[1].price, ev[1].qty), (fx("0.0015"), fx("0.002")));
+        assert_eq!(
+            (ev[1].first_update_id, ev[1].last_update_id, ev[1].trade_id),
+            (100, 200, 60_000)
+        );
+        assert_eq!((ev[2].price, ev[2].qty), (fx("1000"), fx("500")));
+        assert!(ev[2].has(flags::LAST_IN_MESSAGE) && !ev[1].has(flags::LAST_IN_MESSAGE));
+        // An open kline with no trade yet (Binance sends -1 ids).
+        let ev = events_of(br#"{"e":"kline","E":1,"s":"BTCUSDT","k":{"t":0,"T":3599999,"s":"BTCUSDT","i":"1h","f":-1,"L":-1,"o":"1","c":"1","h":"1","l":"1","v":"0","n":0,"x":false,"q":"0","V":"0","Q":"0","B":"0"}}"#);
+        assert!(!ev[0].has(flags::CLOSED));
+        assert_eq!(
+            (ev[1].first_update_id, ev[1].trade_id),
+            (u64::MAX, 3_600_000)
+        );
+        assert_eq!(interval_ms(b"1M").unwrap(), 30 * 86_400_000);
+        assert!(interval_ms(b"7x").is_err() && interval_ms(b"m").is_err());
+    }
+
+    #[test]
+    fn a_liquidation_is_two_events() {
+        let msg: &[u8] = br#"{"stream":"btcusdt@forceOrder","data":{"e":"forceOrder","E":1568014460893,"o":{"s":"BTCUSDT","S":"SELL","o":"LIMIT","f":"IOC","q":"0.014","p":"9910","ap":"9910.5","X":"FILLED","l":"0.014","z":"0.013","T":1568014460890}}}"#;
+        let mut p = Parser::new();
+        assert_eq!(p.parse(msg).unwrap().symbol, Some(&b"BTCUSDT"[..]));
+        let ev = events_of(msg);
+        assert_eq!(
+            (ev[0].kind, ev[1].kind),
+            (kind::LIQUIDATION, kind::LIQUIDATION_FILL)
+        );
+        assert_eq!(
+            (ev[0].price, ev[0].qty, ev[0].side),
+            (fx("9910"), fx("0.014"), ASK)
+        );
+        assert_eq!(
+            (ev[1].price, ev[1].qty, ev[1].side),
+            (fx("9910.5"), fx("0.013"), ASK)
+        );
+        assert_eq!(ev[0].exch_ts, 1_568_014_460_890 * MS); // the order's trade time
+        assert!(ev[1].has(flags::CLOSED | flags::LAST_IN_MESSAGE));
+        // The all-market stream names its symbol inside the order.
+        let all = br#"{"stream":"!forceOrder@arr","data":{"e":"forceOrder","E":2,"o":{"s":"ETHUSDT","S":"BUY","o":"LIMIT","f":"IOC","q":"1","p":"2","ap":"0","X":"NEW","l":"0","z":"0","T":2}}}"#;
+        let m = p.parse(all).unwrap();
+        assert_eq!(
+            (m.kind, m.symbol, m.side),
+            (MsgKind::ForceOrder, Some(&b"ETHUSDT"[..]), BID)
+        );
+    }
+
+    #[test]
+    fn the_individual_book_ticker_stream_reads_as_bbo() {
+        let ev = events_of(br#"{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":400900217,"E":1568014460893,"T":1568014460891,"s":"BTCUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}}"#);
+        assert_eq!(ev.len(), 2);
+        assert_eq!(
+            (ev[0].kind, ev[0].side, ev[0].price),
+            (kind::BBO, BID, fx("25.3519"))
+        );
+        assert_eq!(
+            (ev[1].side, ev[1].qty, ev[1].last_update_id),
+            (ASK, fx("40.66"), 400_900_217)
+        );
+    }
+
     #[test]
     fn errors_name_the_field_and_value() {
         let mut p = Parser::new();
-        let cases: [(&[u8], &str); 7] = [
-            (br#"{"stream":"btcusdt@kline_1m","data":{}}"#, "unknown stream 'btcusdt@kline_1m'"),
+        let cases: [(&[u8], &str); 12] = [
+            (br#"{"stream":"btcusdt@kline_1m","data":{}}"#, "kline message without 'k'"),
+            (br#"{"e":"depthUpdate","U":1,"u":2,"pu":0,"b":[["1.0","0.5"],["2.0","-1.5"]],"a":[]}"#, "bids[1] qty -1.5 is negative"),
+            (br#"{"e":"trade","E":1,"T":2,"s":"X","t":1,"p":"1","q":"-2","m":true}"#, "q -2 is negative"),
+            (br#"{"e":"markPriceUpdate","E":1,"s":"X","p":"0","i":"1","r":"0","T":5}"#, "mark price p 0 must be > 0"),
+            (br#"{"e":"forceOrder","E":1,"o":{"s":"X","S":"HOLD","q":"1","p":"1","ap":"1","X":"FILLED","z":"1","T":1}}"#, "o.S 'HOLD' is not BUY or SELL"),
+            (br#"{"stream":"btcusdt@ticker","data":{"e":"24hrTicker","l":"1.5"}}"#, "unknown stream 'btcusdt@ticker'"),
             (br#"{"stream":"btcusdt@trade","data":{"e":"trade","t":1,"p":"1x0","q":"1","m":true}}"#, "p '1x0': not a decimal number"),
             (br#"{"e":"depthUpdate","U":1,"u":2,"b":[["abc","1"]],"a":[]}"#, "bids[0] price"),
             (br#"{"e":"depthUpdate","u":2,"b":[],"a":[]}"#, "without 'U'"),

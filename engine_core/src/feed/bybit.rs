@@ -12,7 +12,7 @@
 //! prefix when there is one, else the message's `ts` (when Bybit's system sent it), since the
 //! Bybit recording format has no receive time.
 
-use super::binance::{levels, Gap, ParseError};
+use super::binance::{check_levels, levels, Gap, ParseError};
 use super::capture::{keep_symbol, Decoder, LineAt};
 use super::json::Cursor;
 use super::CaptureReport;
@@ -87,8 +87,14 @@ impl BybitDecoder {
                             b"s" => f.symbol = Some(c.string()?),
                             b"u" => f.u = Some(c.u64()?),
                             b"seq" => f.seq = Some(c.u64()?),
-                            b"b" => levels(&mut c, &mut self.bids, "b")?,
-                            b"a" => levels(&mut c, &mut self.asks, "a")?,
+                            b"b" => {
+                                levels(&mut c, &mut self.bids, "b")?;
+                                check_levels(&self.bids, "b")?;
+                            }
+                            b"a" => {
+                                levels(&mut c, &mut self.asks, "a")?;
+                                check_levels(&self.asks, "a")?;
+                            }
                             _ => c.skip()?,
                         }
                     }

@@ -10,6 +10,15 @@
 //! Memory is bounded by the chunk size (plus one message and the sync buffer), not by the
 //! length of the input. Local timestamps are detected per line from their magnitude (ns, µs
 //! or ms since the epoch), never assumed.
+//!
+//! Checks on every line (an error naming file and line; in lenient mode the line is counted
+//! under its reason in [`CaptureReport::skipped`] and skipped): a stream the parser does not
+//! read, malformed data, a negative quantity or price, and (Binance captures) a timestamp
+//! running backwards by more than [`BACKWARDS_TOLERANCE_NS`] within a file: the local receive
+//! time against the latest one before it, and the exchange time of each kind of message
+//! against the latest of that kind (exchange clocks of different streams may be stamped at
+//! different stages, so they are not compared with each other; REST snapshots are not
+//! checked). A file with no data line is an error too.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -22,6 +31,12 @@ use super::bybit::BybitDecoder;
 use super::tardis::{TardisDecoder, TardisKind};
 use crate::error::{Error, Location, Result};
 use crate::event::Event;
+
+/// How far a timestamp may run backwards within a file before the line is an error: 1 s.
+/// Binance stamps a stream's messages in order; a recorder writes lines in the order it
+/// received them. Small inversions (a thread handing over a message late) are tolerated, a
+/// clock step or spliced files are not.
+pub const BACKWARDS_TOLERANCE_NS: i64 = 1_000_000_000;
 
 /// How to read a capture.
 #[derive(Debug, Clone, Default)]
@@ -95,15 +110,18 @@ pub struct CaptureReport {
     /// Data records handled (messages, or CSV rows).
     pub records: u64,
     /// Binance messages by kind, indexed like [`MsgKind::ALL`].
-    pub messages: [u64; 6],
+    pub messages: [u64; MsgKind::ALL.len()],
     /// Events by kind, indexed by the kind code.
-    pub events: [u64; 8],
+    pub events: [u64; crate::event::kind::COUNT],
     /// Gaps found in the depth chain (capped list; see `sync.gap_count`).
     pub gaps: Vec<Gap>,
     /// Sync counters: stale drops, unsynced events, snapshots, gap count.
     pub sync: SyncStats,
     /// Lines skipped in lenient mode.
     pub skipped_lines: u64,
+    /// Lines skipped in lenient mode, by reason (`unknown stream 'x@y'`, `negative value`,
+    /// `time runs backwards`, `malformed data`...), in the order first met.
+    pub skipped: Vec<(String, u64)>,
     /// The first errors met in lenient mode (`file:line: message`).
     pub errors: Vec<String>,
     /// Lines of other symbols skipped because of the symbol filter.
@@ -229,6 +247,78 @@ fn widen(range: &mut Option<(i64, i64)>, v: i64) {
     });
 }
 
+/// The reason a bad line is counted under in lenient mode: the unknown stream's name, or the
+/// kind of fault.
+fn reason_of(message: &str) -> String {
+    for prefix in ["unknown stream '", "unknown event type '"] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            let name = rest.split('\'').next().unwrap_or(rest);
+            return format!("{prefix}{name}'");
+        }
+    }
+    let kinds = [
+        ("is negative", "negative value"),
+        ("runs backwards", "time runs backwards"),
+        ("must be > 0", "non-positive price"),
+        ("empty file", "empty file"),
+        ("malformed JSON", "malformed JSON"),
+        ("unreadable data", "unreadable data"),
+        ("mixes symbols", "mixed symbols"),
+    ];
+    for (needle, reason) in kinds {
+        if message.contains(needle) {
+            return reason.into();
+        }
+    }
+    "invalid message".into()
+}
+
+/// The latest exchange time of each kind of message (in this file), and the latest local
+/// time: the backwards check.
+#[derive(Debug, Default)]
+struct Clocks {
+    file: usize,
+    local: i64,
+    exch: [i64; MsgKind::ALL.len()],
+}
+
+impl Clocks {
+    fn check(&mut self, at: LineAt, kind: usize, local: i64, exch: i64) -> Result<(), String> {
+        if at.file != self.file || self.local == 0 {
+            *self = Clocks {
+                file: at.file,
+                ..Clocks::default()
+            };
+        }
+        if local < self.local - BACKWARDS_TOLERANCE_NS {
+            return Err(backwards("local receive time", local, self.local));
+        }
+        if exch != 0 && exch < self.exch[kind] - BACKWARDS_TOLERANCE_NS {
+            return Err(backwards(
+                &format!(
+                    "exchange time of this {} message",
+                    MsgKind::ALL[kind].name()
+                ),
+                exch,
+                self.exch[kind],
+            ));
+        }
+        self.local = self.local.max(local);
+        self.exch[kind] = self.exch[kind].max(exch);
+        Ok(())
+    }
+}
+
+#[cold]
+fn backwards(what: &str, ts: i64, latest: i64) -> String {
+    #[allow(clippy::cast_precision_loss)] // a duration for a message
+    let secs = (latest - ts) as f64 / 1e9;
+    format!(
+        "{what} {ts} ns runs backwards {secs:.3} s from the latest before it ({latest} ns; tolerance {} s)",
+        BACKWARDS_TOLERANCE_NS / 1_000_000_000
+    )
+}
+
 /// The Binance raw capture format: `<local time> <raw JSON>` lines through the Binance parser
 /// and book-sync state machine.
 struct BinanceDecoder {
@@ -237,6 +327,7 @@ struct BinanceDecoder {
     symbol_upper: Option<Vec<u8>>,
     /// Another symbol whose depth stream was seen (snapshots become ambiguous).
     other_depth_symbol: Option<String>,
+    clocks: Clocks,
 }
 
 impl BinanceDecoder {
@@ -249,6 +340,7 @@ impl BinanceDecoder {
                 .as_ref()
                 .map(|s| s.to_ascii_uppercase().into_bytes()),
             other_depth_symbol: None,
+            clocks: Clocks::default(),
         }
     }
 }
@@ -311,6 +403,12 @@ impl Decoder for BinanceDecoder {
             }
         }
         let k = MsgKind::ALL.iter().position(|x| *x == m.kind).unwrap_or(0);
+        let exch = if m.kind == MsgKind::Snapshot {
+            0
+        } else {
+            m.exch_ts
+        };
+        self.clocks.check(at, k, local_ts, exch)?;
         report.messages[k] += 1;
         report.records += 1;
         report.widen_local(local_ts);
@@ -350,6 +448,8 @@ pub struct CaptureReader {
     next_file: usize,
     current: Option<Box<dyn BufRead + Send + Sync>>,
     file_line: u64,
+    /// Non-blank lines of the current file.
+    file_data_lines: u64,
     line: Vec<u8>,
     decoder: Option<Box<dyn Decoder>>,
     options: ReadOptions,
@@ -451,6 +551,7 @@ impl CaptureReader {
             next_file: 0,
             current: None,
             file_line: 0,
+            file_data_lines: 0,
             line: Vec::with_capacity(1 << 16),
             decoder: None,
             failed: None,
@@ -479,7 +580,21 @@ impl CaptureReader {
     fn line_error(&mut self, message: String) -> Result<()> {
         let location = self.location();
         if !self.options.lenient {
+            let message = if message.starts_with("unknown stream")
+                || message.starts_with("unknown event type")
+            {
+                format!(
+                    "{message}; pass --lenient (lenient=True) to skip streams tradecore does not read"
+                )
+            } else {
+                message
+            };
             return Err(Error::Data { location, message });
+        }
+        let reason = reason_of(&message);
+        match self.report.skipped.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += 1,
+            None => self.report.skipped.push((reason, 1)),
         }
         self.report.skipped_lines += 1;
         if self.report.errors.len() < MAX_ERRORS_LISTED {
@@ -498,6 +613,7 @@ impl CaptureReader {
                 self.current = Some(open_file(&self.paths[self.next_file], &self.bytes)?);
                 self.next_file += 1;
                 self.file_line = 0;
+                self.file_data_lines = 0;
             }
             self.line.clear();
             let read = self
@@ -506,7 +622,15 @@ impl CaptureReader {
                 .expect("opened above")
                 .read_until(b'\n', &mut self.line);
             match read {
-                Ok(0) => self.current = None,
+                Ok(0) => {
+                    self.current = None;
+                    if self.file_data_lines == 0 {
+                        self.line_error(format!(
+                            "empty file: no data line in {} line(s)",
+                            self.file_line
+                        ))?;
+                    }
+                }
                 Ok(_) => {
                     self.file_line += 1;
                     return Ok(true);
@@ -533,6 +657,7 @@ impl CaptureReader {
             self.report.blank_lines += 1;
             return Ok(());
         }
+        self.file_data_lines += 1;
         if self.decoder.is_none() {
             match decoder_for(&self.line[..end], &self.options) {
                 Ok((format, decoder)) => {
@@ -566,7 +691,7 @@ impl CaptureReader {
     /// Counts the events added to `buf` since the last call.
     fn count(&mut self) {
         for e in &self.buf[self.counted..] {
-            self.report.events[usize::from(e.kind).min(7)] += 1;
+            self.report.events[usize::from(e.kind).min(crate::event::kind::COUNT - 1)] += 1;
             if e.exch_ts != 0 {
                 widen(&mut self.report.exch_ts_range, e.exch_ts);
             }
@@ -643,5 +768,88 @@ impl CaptureReader {
             }
         }
         Ok(all)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(lines: &[String], lenient: bool) -> (Result<Vec<Event>>, CaptureReport) {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!("tc-capture-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("c{}.txt", N.fetch_add(1, Ordering::Relaxed)));
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let options = ReadOptions {
+            lenient,
+            ..ReadOptions::default()
+        };
+        let mut r = CaptureReader::open(&[&path], options).unwrap();
+        let out = r.read_all();
+        (out, r.report().clone())
+    }
+
+    fn trade(local_ms: i64, exch_ms: i64, qty: &str) -> String {
+        format!(
+            r#"{} {{"stream":"btcusdt@trade","data":{{"e":"trade","E":{exch_ms},"T":{exch_ms},"s":"BTCUSDT","t":1,"p":"100.0","q":"{qty}","X":"MARKET","m":true}}}}"#,
+            local_ms * 1_000_000
+        )
+    }
+
+    const T0: i64 = 1_723_161_600_000;
+
+    #[test]
+    fn times_running_backwards_beyond_the_tolerance_are_errors() {
+        let ok = [trade(T0, T0, "1"), trade(T0 + 10, T0 - 999, "1")];
+        assert!(read(&ok, false).0.is_ok(), "within 1 s");
+        let local = [trade(T0, T0, "1"), trade(T0 - 1_001, T0 + 1, "1")];
+        let err = read(&local, false).0.unwrap_err().to_string();
+        assert!(
+            err.contains(":2: local receive time") && err.contains("1.001 s"),
+            "{err}"
+        );
+        let exch = [trade(T0, T0, "1"), trade(T0 + 1, T0 - 3_600_000, "1")];
+        let err = read(&exch, false).0.unwrap_err().to_string();
+        assert!(err.contains("exchange time of this trade message"), "{err}");
+    }
+
+    #[test]
+    fn lenient_reads_count_skipped_lines_by_reason() {
+        let ticker = format!(
+            r#"{} {{"stream":"btcusdt@ticker","data":{{"e":"24hrTicker","l":"1.0"}}}}"#,
+            T0 * 1_000_000
+        );
+        let lines = [
+            trade(T0, T0, "1"),
+            ticker.clone(),
+            ticker,
+            trade(T0, T0, "-1"),
+            trade(T0, T0, "2"),
+        ];
+        let (strict, _) = read(&lines, false);
+        let err = strict.unwrap_err().to_string();
+        assert!(
+            err.contains(":2: unknown stream 'btcusdt@ticker'; pass --lenient"),
+            "{err}"
+        );
+        let (events, report) = read(&lines, true);
+        assert_eq!(events.unwrap().len(), 2);
+        assert_eq!(
+            report.skipped,
+            vec![
+                ("unknown stream 'btcusdt@ticker'".to_string(), 2),
+                ("negative value".to_string(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_file_is_an_error() {
+        let (out, _) = read(&[], false);
+        assert!(out.unwrap_err().to_string().contains("empty file"));
+        let (out, report) = read(&[], true);
+        assert!(out.unwrap().is_empty());
+        assert_eq!(report.skipped, vec![("empty file".to_string(), 1)]);
     }
 }

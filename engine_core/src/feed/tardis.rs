@@ -101,8 +101,13 @@ fn micros(field: &str, raw: &[u8]) -> Result<i64, String> {
         .ok_or_else(|| format!("{field} '{}' is not a time in µs", show(raw)))
 }
 
+/// A price or an amount: a decimal that must not be negative.
 fn decimal(field: &str, raw: &[u8]) -> Result<i64, String> {
-    fixed::parse_decimal(raw).map_err(|e| format!("{field} '{}': {e}", show(raw)))
+    let v = fixed::parse_decimal(raw).map_err(|e| format!("{field} '{}': {e}", show(raw)))?;
+    if v < 0 {
+        return Err(format!("{field} {} is negative", show(raw)));
+    }
+    Ok(v)
 }
 
 fn show(raw: &[u8]) -> String {

@@ -21,6 +21,18 @@
 //! interval of local time. A hole in the data (no event for more than [`gap_ns`] of the
 //! sample interval) is not sampled: it is recorded as one [`DataGap`], so the rows grow with
 //! the data, not with the calendar span it covers.
+//!
+//! Mark prices and funding from the data ([`kind::MARK`], [`kind::FUNDING`]) act at the
+//! exchange, at their exchange time: a mark goes through [`Replay::set_mark`] (stop orders
+//! that watch the mark, the positions' valuation, and liquidation of a margin account below
+//! its maintenance margin), and from then on that instrument is valued at its recorded mark,
+//! not at the mid of the book. Funding follows Binance's schedule as the mark price stream
+//! announces it: each `markPriceUpdate` carries the rate `r` for the next funding time `T`;
+//! the funding of time `T` is booked through [`Replay::fund`] at the first mark message whose
+//! exchange time is at or after `T`, at the rate last announced for `T` (that message's own,
+//! when it still names `T`) and that message's mark price. A funding time already past when
+//! first announced (the data starts after it) is not booked. Only a margin account pays
+//! funding.
 
 use std::collections::VecDeque;
 
@@ -84,6 +96,11 @@ pub struct Subscriptions {
     pub orders: bool,
     /// A timer every this many ns of local time (0: none).
     pub timer_ns: i64,
+    /// Other market messages, by the kind of their first event: bit `1 << kind` for
+    /// [`kind::MARK`] (mark price and funding), [`kind::AGG_TRADE`], [`kind::KLINE`],
+    /// [`kind::LIQUIDATION`]. Each such message wakes the strategy once
+    /// ([`Wake::Market`]).
+    pub market: u32,
 }
 
 /// How a replay runs.
@@ -171,6 +188,9 @@ pub enum Wake {
     /// A sample point of this instrument's signal: its features and the model's prediction
     /// are in [`Replay::signal`].
     Prediction(u32),
+    /// A market message of this instrument (mark price, aggregate trade, kline, liquidation)
+    /// as the strategy sees it: its events are in [`Replay::market_message`].
+    Market(u32),
     /// The loop needs the next chunk ([`Replay::push`]) or [`Replay::finish`].
     NeedData,
     /// The data is over and every order answer delivered.
@@ -273,6 +293,15 @@ struct Venue {
     /// book and the events between the two clocks, which both books have seen alike.
     live: bool,
     idle_events: u32,
+    /// The data has a mark price stream for this instrument: positions are valued at it.
+    has_mark: bool,
+    /// The next funding time (ns) and its announced rate (1e-9 units), once announced.
+    funding_due: Option<(i64, i64)>,
+    /// The last funding time booked (ns).
+    funded_until: i64,
+    /// The events of the last market message the strategy saw (see [`Wake::Market`]).
+    message: [Event; 3],
+    message_len: usize,
 }
 
 /// Exchange events with nothing of ours at an exchange before its book stops being fed.
@@ -376,6 +405,11 @@ impl Replay {
                 lot: s.lot,
                 live: true,
                 idle_events: 0,
+                has_mark: false,
+                funding_due: None,
+                funded_until: i64::MIN,
+                message: [Event::default(); 3],
+                message_len: 0,
             });
         }
         let offset = match config.feed {
@@ -445,6 +479,14 @@ impl Replay {
         self.signals
             .get(instrument as usize)
             .and_then(Option::as_ref)
+    }
+
+    /// The events of the last market message of `instrument` the strategy saw (after a
+    /// [`Wake::Market`]): a mark price and its funding, an aggregate trade, a kline's three
+    /// events, or a liquidation's two (see [`kind`]).
+    pub fn market_message(&self, instrument: u32) -> Result<&[Event]> {
+        let v = self.venue(instrument)?;
+        Ok(&v.message[..v.message_len])
     }
 
     /// Appends the next chunk of events (in recorded order). Events the local side has seen
@@ -839,6 +881,10 @@ impl Replay {
         }
         self.x_clock = x;
         self.xi += 1;
+        if self.buf[i].kind.wrapping_sub(kind::MARK) < 2 {
+            self.buf[i].exch_ts = x;
+            return self.mark_event(i, x);
+        }
         // The event is read in place, then given its exchange time (a store followed by a
         // wider load of the same bytes would stall store forwarding on every event).
         let Replay {
@@ -921,6 +967,7 @@ impl Replay {
             }
             kind::TRADE if self.subs.trade => Some(Wake::Trade(*e)),
             kind::BBO if self.subs.bbo => Some(Wake::Bbo(*e)),
+            k if k >= kind::MARK => market_wake(venue, e, self.subs.market),
             _ => None,
         };
         if let Some(sig) = self.signals[e.instrument as usize].as_mut() {
@@ -1202,9 +1249,49 @@ impl Replay {
         Ok(payment)
     }
 
+    /// A mark price or funding event of the data reached the exchange at `x` (see the module
+    /// docs).
+    #[cold]
+    fn mark_event(&mut self, i: usize, x: i64) -> Result<()> {
+        let e = self.buf[i];
+        let n = self.venues.len();
+        let v = self
+            .venues
+            .get_mut(e.instrument as usize)
+            .ok_or_else(|| bad_instrument(e.instrument, n))?;
+        if e.kind == kind::MARK {
+            v.has_mark = true;
+            return self.set_mark(e.instrument, e.price);
+        }
+        #[allow(clippy::cast_possible_wrap)] // a time in ns since the epoch fits an i64
+        let (rate, next) = (e.qty, e.trade_id as i64);
+        if let Some((t, r)) = v.funding_due.as_mut() {
+            if *t == next {
+                *r = rate;
+            }
+        }
+        if let Some((t, r)) = v.funding_due {
+            if x >= t {
+                v.funding_due = None;
+                v.funded_until = t;
+                if self.account.margin().is_some() {
+                    #[allow(clippy::cast_precision_loss)] // a rate of 1e-9 units
+                    self.fund(e.instrument, r as f64 / SCALE as f64, e.price)?;
+                }
+            }
+        }
+        let v = &mut self.venues[e.instrument as usize];
+        if v.funding_due.is_none() && next > v.funded_until && next > x {
+            v.funding_due = Some((next, rate));
+        }
+        Ok(())
+    }
+
     /// A mark price of `instrument` (fixed point, > 0) at the exchange's current time: stop
     /// and take-profit orders that watch the mark act on it (their answers reach the strategy
-    /// after the response latency). The mark stream of the data calls this; so may a test.
+    /// after the response latency), the position is valued at it, and a margin account below
+    /// its maintenance margin is liquidated. The mark stream of the data calls this; so may a
+    /// test.
     pub fn set_mark(&mut self, instrument: u32, mark: i64) -> Result<()> {
         let n = self.venues.len();
         if instrument as usize >= n {
@@ -1226,6 +1313,10 @@ impl Replay {
         self.queue_answers(instrument, &mut out);
         self.reports = out;
         self.refresh_arrival();
+        self.portfolio.mark(instrument as usize, mark)?;
+        if self.account.mark(instrument as usize, mark)? {
+            self.liquidate(x)?;
+        }
         Ok(())
     }
 
@@ -1285,7 +1376,8 @@ impl Replay {
             let pos = self.portfolio.position(i)?.qty;
             if let Some(m) = mid {
                 let px = (m * SCALE as f64).round() as i64;
-                if px > 0 {
+                // With a recorded mark price, the position is valued at it (set_mark).
+                if px > 0 && !v.has_mark {
                     self.portfolio.mark(i, px)?;
                 }
                 let spec = self.portfolio.spec(i)?;
@@ -1616,6 +1708,25 @@ impl Replay {
             Ok(())
         }
     }
+}
+
+/// Records a market event the strategy sees in its venue's current message; the wake-up when
+/// it ends a message the strategy subscribed to (`mask`: bits by the kind of its first event).
+#[cold]
+fn market_wake(venue: &mut Venue, e: &Event, mask: u32) -> Option<Wake> {
+    if matches!(
+        e.kind,
+        kind::MARK | kind::AGG_TRADE | kind::KLINE | kind::LIQUIDATION
+    ) {
+        venue.message_len = 0;
+    }
+    if venue.message_len < venue.message.len() {
+        venue.message[venue.message_len] = *e;
+        venue.message_len += 1;
+    }
+    let first = venue.message[0].kind;
+    (e.flags & flags::LAST_IN_MESSAGE != 0 && mask & (1u32 << first.min(31)) != 0)
+        .then_some(Wake::Market(e.instrument))
 }
 
 #[cold]

@@ -30,6 +30,7 @@ fn config(entry: i64, response: i64, feed: FeedLatency) -> ReplayConfig {
             bbo: false,
             orders: true,
             timer_ns: 0,
+            market: 0,
         },
         account: AccountSetup::Unchecked,
     }
@@ -1247,4 +1248,104 @@ fn a_hole_in_the_data_is_one_gap_not_samples() {
         .collect();
     let (r, _) = run(&near, 1_000, cfg, |_, _| {});
     assert!(r.gaps().is_empty());
+}
+
+/// A mark price message as the feed writes it: MARK (mark, index) then FUNDING (mark, rate in
+/// 1e-9 units, next funding time), at exchange time `x`, seen locally at `x + 1`.
+fn mark_message(x: i64, mark: i64, rate: i64, next_funding: i64) -> [Event; 2] {
+    let m = Event {
+        exch_ts: x,
+        local_ts: x + 1,
+        kind: kind::MARK,
+        price: mark,
+        qty: mark + T,
+        ..Event::default()
+    };
+    let f = Event {
+        kind: kind::FUNDING,
+        qty: rate,
+        trade_id: next_funding.unsigned_abs(),
+        flags: flags::LAST_IN_MESSAGE,
+        ..m
+    };
+    [m, f]
+}
+
+#[test]
+fn recorded_marks_and_funding_drive_the_margin_account_and_wake_the_strategy() {
+    // long 2 at 100.1; funding time 1000: announced at 0.0001 (x 100..300), then 0.0002 (x 900),
+    // and the message at 1005 still names 1000 with 0.0003: booked once, 2 * 101 * 0.0003.
+    let mut events = opening();
+    for (x, mark, rate, next) in [
+        (100, 1000 * T, 100_000, 1000),
+        (300, 1002 * T, 100_000, 1000),
+        (900, 1005 * T, 200_000, 1000),
+        (1005, 1010 * T, 300_000, 1000),
+        (1100, 1011 * T, 50_000, 2000),
+        (2100, 1012 * T, 50_000, 3000),
+    ] {
+        events.extend(mark_message(x, mark, rate, next));
+    }
+    let cfg = ReplayConfig {
+        account: margin(10_000.0, 10.0, 0.01),
+        subscriptions: Subscriptions {
+            book: true,
+            orders: true,
+            market: 1 << kind::MARK,
+            ..Subscriptions::default()
+        },
+        ..config(0, 0, FeedLatency::Constant(1))
+    };
+    let mut sent = false;
+    let mut seen = Vec::new();
+    let (r, _) = run(&events, 3, cfg, |r, w| match w {
+        Wake::Book(0) if !sent => {
+            sent = true;
+            r.submit(buy(0, 2 * Q, TimeInForce::Ioc)).unwrap().unwrap();
+        }
+        Wake::Market(0) => {
+            let m = r.market_message(0).unwrap();
+            assert_eq!((m[0].kind, m[1].kind), (kind::MARK, kind::FUNDING));
+            seen.push((m[0].price, m[1].qty));
+        }
+        _ => {}
+    });
+    assert_eq!(seen.len(), 6);
+    assert_eq!(seen[3], (1010 * T, 300_000));
+    let p = r.portfolio().position(0).unwrap();
+    assert_eq!(p.qty, 2 * Q);
+    // 2000 was announced at 1100 and booked at 2100 at 0.00005 with the mark 101.2.
+    let expected = 2.0 * 101.0 * 0.0003 + 2.0 * 101.2 * 0.00005;
+    assert!(
+        (p.funding - expected).abs() < 1e-12,
+        "{} vs {expected}",
+        p.funding
+    );
+    let m = r.account().margin().unwrap();
+    assert!((m.funding_paid(0).unwrap() - expected).abs() < 1e-12);
+    // valued at the last recorded mark, not at the book's mid (100.05)
+    assert_eq!(p.mark, 1012 * T);
+}
+
+#[test]
+fn a_mark_below_the_maintenance_margin_liquidates() {
+    // 25 of wallet, long 2 at 100.1 (10x: 20.02 initial margin); a mark of 87 loses 26.2.
+    let mut events = opening();
+    events.extend(mark_message(100, 1000 * T, 0, 10_000));
+    events.extend(mark_message(200, 870 * T, 0, 10_000));
+    let cfg = ReplayConfig {
+        account: margin(25.0, 10.0, 0.01),
+        ..config(0, 0, FeedLatency::Constant(1))
+    };
+    let mut sent = false;
+    let (r, _) = run(&events, 64, cfg, |r, w| {
+        if matches!(w, Wake::Book(0)) && !sent {
+            sent = true;
+            r.submit(buy(0, 2 * Q, TimeInForce::Ioc)).unwrap().unwrap();
+        }
+    });
+    let fills = r.fills();
+    assert_eq!(fills.len(), 2);
+    assert!(fills[1].liquidation && fills[1].exch_ts == 200);
+    assert_eq!(r.portfolio().position(0).unwrap().qty, 0);
 }

@@ -133,6 +133,8 @@ class DataSource:
     description: str
     total_bytes: int | None = None
     progress_bytes: Callable[[], int] | None = None
+    report: Callable[[], _core.CaptureReport] | None = None
+    """The reader's report (recorded files): lines skipped in lenient mode, by reason."""
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
     def close(self) -> None:
@@ -148,13 +150,16 @@ def _with(inst: Instrument, fields: dict[str, Any] | None) -> Instrument:
 def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: Sequence[tuple[str, str]] | None = None,
               start: Any = None, end: Any = None, chunk_events: int = 131_072, synthetic_seconds: float = 300.0,
               seed: int = 7, instrument_fields: dict[str, Any] | None = None,
-              instruments: InstrumentsArg = None) -> DataSource:
+              instruments: InstrumentsArg = None, lenient: bool = False) -> DataSource:
     """Resolves ``data``: ``"synthetic"`` (the seeded synthetic market), a tick store folder,
     raw capture file(s) (Binance, Tardis, Bybit), an ``EVENT_DTYPE`` array, or an iterable of
     such arrays (then ``instrument`` is required). The instrument of recorded data comes from
     ``instruments`` (an exchangeInfo JSON or TOML file, or a mapping by (venue, symbol)), else
     the bundled snapshot of the venue's specs, else is inferred from the data (announced).
-    ``instrument_fields`` (``tick_size``, ``maker_fee``...) override those of the instrument."""
+    ``instrument_fields`` (``tick_size``, ``maker_fee``...) override those of the instrument.
+    ``lenient``: recorded files' bad lines (a stream tradecore does not read, a negative
+    quantity...) are counted by reason in the reader's report and skipped instead of raising
+    ``DataError``."""
     from tradecore import iter_capture
     from tradecore.data import TickStore
 
@@ -188,7 +193,7 @@ def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: S
             if not Path(p).exists():
                 raise InvalidInput(f"invalid data: {os.fspath(p)!r} (no such file or folder; "
                                    "give a capture file, a tick store folder or 'synthetic')")
-        reader = iter_capture(paths, chunk_events=chunk_events)
+        reader = iter_capture(paths, chunk_events=chunk_events, lenient=lenient)
         it = iter(reader)
         first = next(it, None)
         if first is None:
@@ -206,7 +211,7 @@ def open_data(data: DataArg, *, instrument: Instrument | None = None, symbols: S
 
         total = sum(Path(p).stat().st_size for p in paths)
         return DataSource([inst], chain(), ", ".join(os.fspath(p) for p in paths), total_bytes=total,
-                          progress_bytes=lambda: int(reader.report.bytes_read))
+                          progress_bytes=lambda: int(reader.report.bytes_read), report=lambda: reader.report)
     if isinstance(data, Iterable):
         if instrument is None:
             raise InvalidInput("invalid instrument: None (chunks of events need their Instrument)")
@@ -310,7 +315,7 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
                  balances: Mapping[str, float] | None = None, leverage: float | Mapping[str, float] | None = None,
                  brackets: Mapping[str, Sequence[Bracket]] | None = None,
                  liquidation_fee: float | None = None, instruments: InstrumentsArg = None,
-                 partial_on_error: bool = False) -> BacktestResult:
+                 partial_on_error: bool = False, lenient: bool = False) -> BacktestResult:
     """Replays ``data`` through the exchange simulator with ``strategy``.
 
     Args:
@@ -354,6 +359,7 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
             result of what ran before it is returned, its ``error`` the exception located in
             the strategy's file (a :class:`~tradecore.errors.StrategyError`); by default the
             exception is raised as it is.
+        lenient: Recorded files: count bad lines by reason (``params["skipped_lines"]``) and skip them.
 
     Returns:
         A :class:`BacktestResult`.
@@ -381,7 +387,7 @@ def run_backtest(strategy: Strategy, data: DataArg = "synthetic", *, instrument:
         raise InvalidInput(f"invalid chunk_events: {chunk_events} (must be >= 1)")
     src = open_data(data, instrument=instrument, symbols=symbols, start=start, end=end, chunk_events=chunk_events,
                     synthetic_seconds=synthetic_seconds, instrument_fields=instrument_fields,
-                    instruments=instruments)
+                    instruments=instruments, lenient=lenient)
     try:
         plan = plan_account(src.instruments, mode=account, initial_capital=initial_capital, balances=balances,
                             leverage=leverage, brackets=brackets, liquidation_fee=liquidation_fee)
@@ -405,7 +411,9 @@ def new_loop(strategy: Strategy, insts: Sequence[Instrument], lat: Latency, queu
         initial_capital=initial_capital if account.initial is None else account.initial,
         sample_ns=sample_ns, subscribe_book=strategy.wants("on_book"), subscribe_trade=strategy.wants("on_trade"),
         subscribe_orders=strategy.wants("on_fill") or strategy.wants("on_order"), account=account.spec,
-        filters=[i.filters() for i in insts])
+        filters=[i.filters() for i in insts],
+        subscribe_mark=strategy.wants("on_mark"), subscribe_agg_trade=strategy.wants("on_agg_trade"),
+        subscribe_kline=strategy.wants("on_kline"), subscribe_liquidation=strategy.wants("on_liquidation"))
     strategy.ctx = Context(bt, insts, log or logging.getLogger(f"tradecore.strategy.{type(strategy).__name__}"))
     return bt
 
@@ -479,6 +487,20 @@ def _run(strategy: Strategy, src: DataSource, lat: Latency, queue: str, feed_ns:
                          time.perf_counter() - t0, account, period_ns)
         res.params["stopped_by"] = str(err)
         res.error, err.result = err, res
+        if src.report is not None:
+            res.params["skipped_lines"] = skipped_summary(src.report())
         return res
-    return results_of(bt, strategy, insts, src.description, lat, queue, feed_ns, initial_capital, limits,
-                      time.perf_counter() - t0, account, period_ns)
+    result = results_of(bt, strategy, insts, src.description, lat, queue, feed_ns, initial_capital, limits,
+                        time.perf_counter() - t0, account, period_ns)
+    if src.report is not None:
+        result.params["skipped_lines"] = skipped_summary(src.report())
+    return result
+
+
+def skipped_summary(report: _core.CaptureReport) -> str:
+    """The lines a lenient read skipped, counted by reason: ``"0"``, or
+    ``"3 (unknown stream 'x@y': 2, negative value: 1)"``."""
+    if not report.skipped_lines:
+        return "0"
+    reasons = ", ".join(f"{reason}: {n:,}" for reason, n in report.skipped.items())
+    return f"{report.skipped_lines:,} ({reasons})"

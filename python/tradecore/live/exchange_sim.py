@@ -66,7 +66,16 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
-from tradecore._core import EVENT_KINDS, SCALE, BinanceFeed, OrderBook, Portfolio, Position, SimExchange
+from tradecore._core import (
+    EVENT_KINDS,
+    SCALE,
+    BinanceFeed,
+    CaptureReport,
+    OrderBook,
+    Portfolio,
+    Position,
+    SimExchange,
+)
 from tradecore.errors import InvalidInput
 
 REST_PATHS = ("/fapi/v1/depth", "/api/v3/depth", "/dapi/v1/depth")
@@ -1062,6 +1071,8 @@ class ExchangeSimulator:
         self.pause_without_clients = pause_without_clients
         self.api_key, self.api_secret = api_key, api_secret
         self.stats = SimStats()
+        self.capture_report: CaptureReport | None = None
+        """What tradecore's reader saw of the start of the capture (``from_capture``): skipped lines."""
         self.clock_ns = frames[0][0] if frames else 0
         """The exchange's time: the recorded time of the frame being replayed."""
         self.frames_replayed = 0
@@ -1087,19 +1098,28 @@ class ExchangeSimulator:
         self._finished = asyncio.Event()
 
     @classmethod
-    def from_capture(cls, path: str | PathLike[str], **kw: Any) -> ExchangeSimulator:
+    def from_capture(cls, path: str | PathLike[str], *, lenient: bool = False,
+                     **kw: Any) -> ExchangeSimulator:
         """A simulator replaying a raw Binance capture (tick and lot sizes inferred from it
-        unless given)."""
+        unless given). The frames are served as recorded, every stream included. The start of
+        the capture (its first 200,000 events) goes through tradecore's reader to infer the
+        sizes: a bad line there is an error naming it (``lenient``: counted and skipped)."""
         frames, snapshot = read_frames(path)
+        from tradecore import iter_capture
+
+        reader = iter_capture(path, chunk_events=200_000, lenient=lenient)
+        first = next(iter(reader), None)
+        if first is None:
+            raise InvalidInput(f"invalid capture {path}: no events")
         if "tick_size" not in kw or "lot_size" not in kw:
-            from tradecore import iter_capture
             from tradecore.instrument import Instrument
 
-            first = next(iter(iter_capture(path, chunk_events=200_000)))
             inst = Instrument.infer(first, "binance", "sim")
             kw.setdefault("tick_size", float(inst.tick_size))
             kw.setdefault("lot_size", float(inst.lot_size))
-        return cls(frames, snapshot, **kw)
+        sim = cls(frames, snapshot, **kw)
+        sim.capture_report = reader.report
+        return sim
 
     @property
     def ws_url(self) -> str:
